@@ -1,0 +1,3 @@
+from one_tui.cli import main
+
+raise SystemExit(main())
