@@ -1,0 +1,44 @@
+"""The engine must stay free of the UI, and the command line must start without the data stack.
+
+Each check runs in a fresh interpreter, as a user's process would (harlequin does the same).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+
+def _modules_after(code: str) -> set[str]:
+    probe = f"{code}\nimport sys, json\nprint(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run(
+        [sys.executable, "-c", probe], check=True, capture_output=True, text=True
+    ).stdout
+    return set(json.loads(out.strip().splitlines()[-1]))
+
+
+def test_engine_import_loads_neither_textual_nor_rich() -> None:
+    loaded = _modules_after("import one_tui.engine")
+    assert not {"textual", "rich"} & loaded
+
+
+def test_every_engine_module_is_free_of_the_ui() -> None:
+    code = (
+        "import pkgutil, importlib, one_tui.engine as e\n"
+        "for m in pkgutil.iter_modules(e.__path__):\n"
+        "    importlib.import_module('one_tui.engine.' + m.name)"
+    )
+    loaded = _modules_after(code)
+    assert not {"textual", "rich"} & loaded
+
+
+def test_cli_help_does_not_import_the_data_stack_or_textual() -> None:
+    code = (
+        "import contextlib, io\n"
+        "from one_tui.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    try:\n        main(['--help'])\n    except SystemExit:\n        pass"
+    )
+    loaded = _modules_after(code)
+    assert not {"textual", "pandas", "pyarrow", "httpx"} & loaded
