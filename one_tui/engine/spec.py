@@ -1,0 +1,138 @@
+"""ONE's vocabulary: the QC scale, ALF path regexes and date parsing.
+
+The regex pieces follow ONE-api's ``one/alf/spec.py`` so that filters written for ONE (strings,
+lists or dicts of ALF parts) select the same datasets here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from enum import IntEnum
+from typing import Any
+
+__all__ = [
+    "QC",
+    "QC_CATEGORIES",
+    "SESSION_SPEC",
+    "COLLECTION_SPEC",
+    "FILE_SPEC",
+    "FILE_PARTS",
+    "regex",
+    "parse_date",
+    "parse_datetime",
+]
+
+
+class QC(IntEnum):
+    """Dataset and session QC outcomes, ordered from best to worst as ONE orders them."""
+
+    NOT_SET = 0
+    PASS = 10
+    WARNING = 30
+    FAIL = 40
+    CRITICAL = 50
+
+    @classmethod
+    def validate(cls, value: Any) -> QC:
+        """Return the QC for an int value, a (case-insensitive) name or a QC; else ValueError."""
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, str):
+            name = value.strip().upper()
+            if name in cls.__members__:
+                return cls[name]
+            if name.lstrip("-").isdigit():
+                value = int(name)
+            else:
+                raise ValueError(f'Invalid QC value "{value}"; expected one of {_qc_choices()}')
+        if isinstance(value, int) and not isinstance(value, bool):
+            try:
+                return cls(value)
+            except ValueError:
+                pass
+        raise ValueError(f'Invalid QC value "{value}"; expected one of {_qc_choices()}')
+
+
+def _qc_choices() -> str:
+    return ", ".join(f"{q.name} ({q.value})" for q in QC)
+
+
+#: Category order of the ``qc`` column in the tables (an ordered categorical / dictionary).
+QC_CATEGORIES: list[str] = [q.name for q in QC]
+
+# ALF specification strings, as in ONE-api's one/alf/spec.py.
+SESSION_SPEC = "{lab}/(Subjects/)?{subject}/{date}/{number}"
+COLLECTION_SPEC = r"({collection}/)?(#{revision}#/)?"
+FILE_SPEC = r"_?{namespace}?_?{object}\.{attribute}_?{timescale}*\.?{extra}*\.{extension}$"
+
+#: Default pattern of each ALF part.
+DEFAULTS: dict[str, str] = {
+    "lab": r"\w+",
+    "subject": r"[\w.-]+",
+    "date": r"\d{4}-\d{2}-\d{2}",
+    "number": r"\d{1,3}",
+    "collection": r"[\w./-]+",
+    "revision": r"[\w.-]+",
+    "namespace": r"(?<=_)[a-zA-Z0-9]+",
+    "object": r"\w+",
+    "attribute": r"(?:_[a-z]+_)?[a-zA-Z0-9]+(?:_times(?=[_.])|_intervals(?=[_.]))?",
+    "timescale": r"(?:_?)\w+",
+    "extra": r"[.\w-]+",
+    "extension": r"\w+",
+}
+
+#: The file-name parts accepted in a dict ``filename`` filter.
+FILE_PARTS = ("namespace", "object", "attribute", "timescale", "extra", "extension")
+
+
+def regex(spec: str, **parts: str | None) -> re.Pattern[str]:
+    """Compile an ALF spec string, each ``{part}`` becoming a named group (default or given)."""
+    unknown = set(parts) - set(DEFAULTS)
+    if unknown:
+        raise KeyError(f'Unknown ALF part "{sorted(unknown)[0]}"')
+    fields = {**DEFAULTS, **{k: v for k, v in parts.items() if v is not None}}
+    names = re.findall(r"(?<={)\w+(?=})", spec)
+    return re.compile(spec.format(**{k: f"(?P<{k}>{fields[k]})" for k in names}))
+
+
+_DATE_RE = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}$")
+
+
+def parse_date(value: Any) -> dt.date:
+    """Parse a date given as a date, datetime, pandas Timestamp or 'YYYY-MM-DD' string.
+
+    Malformed values (``'2024-13-01'``, ``'yesterday'``) raise a ValueError that names the value.
+    """
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if hasattr(value, "to_pydatetime"):  # pandas Timestamp
+        return value.to_pydatetime().date()
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            if _DATE_RE.match(text):
+                y, m, d = (int(x) for x in text.split("-"))
+                return dt.date(y, m, d)
+            return dt.datetime.fromisoformat(text).date()
+        except ValueError as exc:
+            raise ValueError(f'Invalid date "{value}": {exc}; expected YYYY-MM-DD') from None
+    raise ValueError(f'Invalid date "{value}"; expected YYYY-MM-DD')
+
+
+def parse_datetime(value: Any) -> dt.datetime:
+    """Parse a datetime (ISO string, datetime or date); a date gives midnight."""
+    if isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, dt.date):
+        return dt.datetime.combine(value, dt.time())
+    if hasattr(value, "to_pydatetime"):
+        return value.to_pydatetime()
+    if isinstance(value, str):
+        try:
+            return dt.datetime.fromisoformat(value.strip())
+        except ValueError as exc:
+            raise ValueError(f'Invalid date/time "{value}": {exc}') from None
+    raise ValueError(f'Invalid date/time "{value}"')

@@ -1,0 +1,546 @@
+"""Cache tables: read and write parquet files in ONE's format, with a lazily loaded datasets table.
+
+Files are the ones ONE-api reads and writes (``sessions.pqt``, ``datasets.pqt``,
+``insertions.pqt``): the index as str UUID columns, ``one_metadata`` JSON in the Arrow schema
+metadata, ``qc`` as an ordered dictionary column and ``date`` as ``date32``. Legacy tables (ONE's
+own test fixtures) are patched on load as ONE's ``patch_tables`` does.
+
+For speed at IBL scale the datasets table keeps ``rel_path`` as a categorical (a few hundred unique
+paths over a million rows) and is only read the first time it is needed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import secrets
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from one_tui.engine.exceptions import CacheDirError
+from one_tui.engine.lock import FileLock, ReadOnlyCacheError
+from one_tui.engine.spec import QC_CATEGORIES
+
+__all__ = [
+    "Cache",
+    "InvalidTableError",
+    "read_table",
+    "save_table",
+    "load_cache",
+    "merge_tables",
+    "save_cache",
+    "empty_table",
+    "qc_categorical",
+    "DATE_FORMAT",
+]
+
+log = logging.getLogger("one_tui.engine")
+
+DATE_FORMAT = "%Y-%m-%d %H:%M"
+MIN_API_VERSION = "2.10"
+INDEX = {"sessions": ["id"], "datasets": ["eid", "id"], "insertions": ["eid", "id"]}
+QC_DTYPE = pd.CategoricalDtype(QC_CATEGORIES, ordered=True)
+
+# Columns and dtypes of empty tables (what Alyx publishes; insertions as ONE 3.x builds them).
+_EMPTY_COLUMNS: dict[str, dict[str, Any]] = {
+    "sessions": {"lab": "str", "subject": "str", "date": "object", "number": "uint16",
+                 "task_protocol": "str", "projects": "str"},
+    "datasets": {"rel_path": "str", "file_size": "UInt64", "hash": "str", "exists": "bool",
+                 "qc": QC_DTYPE, "default_revision": "bool"},
+    "insertions": {"model": "str", "name": "str", "json": "object", "serial": "str",
+                   "datasets": "object", "auto_datetime": "str"},
+}
+_ID_COLUMN = re.compile(r".?id")
+
+
+class InvalidTableError(ValueError):
+    """A ``.pqt`` file that is not a ONE table (no ``one_metadata``) or cannot be read."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+
+
+def _one_metadata(schema: pa.Schema) -> dict | None:
+    """The ``one_metadata`` dict of a parquet schema, None if absent or not JSON."""
+    raw = (schema.metadata or {}).get(b"one_metadata")
+    if raw is None:
+        return None
+    try:
+        meta = json.loads(raw)
+    except ValueError:
+        return None
+    return meta if isinstance(meta, dict) and "date_created" in meta else None
+
+
+def read_metadata(path: str | os.PathLike[str]) -> tuple[dict, int]:
+    """The ONE metadata and row count of a table file, reading only its footer."""
+    path = Path(path)
+    try:
+        pf = pq.ParquetFile(path)
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for bad files
+        raise InvalidTableError(f"{path.name} could not be read ({exc}). Skipping") from None
+    meta = _one_metadata(pf.schema_arrow)
+    if meta is None:
+        raise InvalidTableError(f"{path.name} does not appear to be a valid table. Skipping")
+    return meta, pf.metadata.num_rows
+
+
+def _version(text: Any) -> tuple[int, ...]:
+    """'2.10' -> (2, 10); anything unparsable counts as the oldest version."""
+    try:
+        return tuple(int(x) for x in str(text).split(".")[:3])
+    except ValueError:
+        return (0,)
+
+
+def _int_pairs_to_uuid(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Legacy int64 id pairs to canonical UUID strings (little-endian bytes, as ONE does)."""
+    raw = np.column_stack([np.asarray(low), np.asarray(high)]).astype("<i8")
+    hexes = raw.view(np.uint8).reshape(-1, 16).tobytes().hex()
+    out = np.empty(len(raw), dtype=object)
+    for i in range(len(raw)):
+        h = hexes[32 * i: 32 * i + 32]
+        out[i] = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    return out
+
+
+def qc_categorical(values: Any) -> pd.Categorical:
+    """QC values given as names, ints or QC members as an ordered categorical."""
+    s = pd.Series(values)
+    if isinstance(s.dtype, pd.CategoricalDtype) and list(s.cat.categories) == QC_CATEGORIES:
+        return pd.Categorical(s, dtype=QC_DTYPE)
+    from one_tui.engine.spec import QC
+
+    names = [QC.validate(v).name if pd.notna(v) else "NOT_SET" for v in s.astype(object)]
+    return pd.Categorical(names, dtype=QC_DTYPE)
+
+
+def patch_table(df: pd.DataFrame, meta: dict) -> pd.DataFrame:
+    """Bring a table read from disk to the current format (ONE's ``patch_tables``, §2.3)."""
+    for prefix in ("eid", "id"):
+        if f"{prefix}_0" in df.columns and f"{prefix}_1" in df.columns:
+            uuids = _int_pairs_to_uuid(df.pop(f"{prefix}_0").to_numpy(),
+                                       df.pop(f"{prefix}_1").to_numpy())
+            df[prefix] = pd.array(uuids, dtype="str")
+    min_api = _version(meta.get("min_api_version", "0"))
+    if "project" in df.columns and "projects" not in df.columns and min_api < (1, 13):
+        df = df.rename(columns={"project": "projects"})
+    if "session_path" in df.columns:
+        df = df.drop(columns="session_path")
+    if "rel_path" in df.columns:
+        if "qc" not in df.columns and min_api < (2, 7):
+            df["qc"] = pd.Categorical(["NOT_SET"] * len(df), dtype=QC_DTYPE)
+        if "file_size" in df.columns and df["file_size"].dtype != "UInt64":
+            df["file_size"] = pd.array(df["file_size"].to_numpy(dtype="float64", na_value=np.nan),
+                                       dtype="Float64").astype("UInt64")
+    if "qc" in df.columns and df["qc"].dtype != QC_DTYPE:
+        df["qc"] = qc_categorical(df["qc"])
+    return _set_index(df)
+
+
+def _set_index(df: pd.DataFrame) -> pd.DataFrame:
+    """Index on the id columns (``id`` or ``eid, id``), sorted as ONE sorts them on load."""
+    if not isinstance(df.index, pd.RangeIndex):
+        return df
+    cols = sorted(c for c in df.columns if _ID_COLUMN.fullmatch(c))
+    if not cols:
+        raise KeyError("Failed to set index")
+    df = df.set_index(cols)
+    if not df.index.is_monotonic_increasing:
+        df = df.sort_index()
+    return df
+
+
+def read_table(path: str | os.PathLike[str], columns: list[str] | None = None,
+               ) -> tuple[pd.DataFrame, dict]:
+    """Read one cache table: (DataFrame with its index set and legacy patches applied, metadata).
+
+    ``rel_path`` is read as a categorical: its few unique values make path filters fast.
+    Raises InvalidTableError for a file without ONE metadata or one that cannot be parsed.
+    """
+    path = Path(path)
+    meta, _ = read_metadata(path)
+    try:
+        table = pq.read_table(path, columns=columns, read_dictionary=["rel_path"])
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for bad files
+        raise InvalidTableError(f"{path.name} could not be read ({exc}). Skipping") from None
+    df = table.to_pandas(ignore_metadata=True)
+    return patch_table(df, meta), meta
+
+
+def empty_table(name: str) -> pd.DataFrame:
+    """An empty table with ONE's columns, dtypes and index names."""
+    cols = _EMPTY_COLUMNS.get(name, {})
+    df = pd.DataFrame({c: pd.Series(dtype=t) for c, t in cols.items()})
+    names = INDEX.get(name, ["id"])
+    arrays = [pd.Index([], dtype="str", name=n) for n in names]
+    index = arrays[0] if len(arrays) == 1 else pd.MultiIndex.from_arrays(arrays, names=names)
+    return df.set_axis(index, axis=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+
+
+def _to_arrow(df: pd.DataFrame) -> pa.Table:
+    """DataFrame to an Arrow table in ONE's on-disk types: str ids, dictionary qc, date32."""
+    flat = df.reset_index() if not isinstance(df.index, pd.RangeIndex) else df
+    arrays, names = [], []
+    for col in flat.columns:
+        s = flat[col]
+        if col == "qc":
+            arr = pa.array(qc_categorical(s))  # ordered dictionary
+        elif isinstance(s.dtype, pd.CategoricalDtype):
+            arr = pa.array(s.astype(object).where(s.notna(), None), type=pa.string())
+        elif col == "date":
+            arr = pa.array(pd.to_datetime(s).dt.date.astype(object), type=pa.date32())
+        elif _ID_COLUMN.fullmatch(str(col)):
+            arr = pa.array(s.astype(object).map(lambda x: None if pd.isna(x) else str(x)),
+                           type=pa.string())
+        else:
+            arr = pa.array(s, from_pandas=True)
+            if pa.types.is_large_string(arr.type):
+                arr = arr.cast(pa.string())
+        arrays.append(arr)
+        names.append(str(col))
+    return pa.Table.from_arrays(arrays, names=names)
+
+
+def _fsync_replace(tmp: Path, dest: Path) -> None:
+    """fsync a finished temporary file and move it over ``dest`` atomically."""
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, dest)
+    try:  # make the rename durable too; not possible on every platform
+        dfd = os.open(dest.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+
+
+def save_table(df: pd.DataFrame, path: str | os.PathLike[str], metadata: dict) -> None:
+    """Write a table in ONE's format, atomically (temporary file in the same folder + replace).
+
+    ``metadata`` goes in as ``one_metadata``; ``date_created`` defaults to now, ``origin`` sets
+    are written as sorted lists, and ``min_api_version`` defaults to what Alyx writes.
+    """
+    path = Path(path)
+    meta = dict(metadata)
+    meta.setdefault("date_created", datetime.now().strftime(DATE_FORMAT))
+    meta.setdefault("min_api_version", MIN_API_VERSION)
+    if isinstance(meta.get("origin"), set):
+        meta["origin"] = sorted(meta["origin"])
+    table = _to_arrow(df)
+    table = table.replace_schema_metadata(
+        {**(table.schema.metadata or {}), b"one_metadata": json.dumps(meta).encode()})
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+    try:
+        pq.write_table(table, tmp)
+        _fsync_replace(tmp, path)
+    except PermissionError:
+        tmp.unlink(missing_ok=True)
+        raise ReadOnlyCacheError(f"Cache directory is read-only: {path.parent}") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+# ---------------------------------------------------------------------------------------------
+# The Cache
+
+
+def _parse_created(meta: dict) -> datetime | None:
+    try:
+        return datetime.strptime(str(meta.get("date_created"))[:16], DATE_FORMAT)
+    except ValueError:
+        try:
+            return datetime.fromisoformat(str(meta.get("date_created"))).replace(tzinfo=None)
+        except ValueError:
+            return None
+
+
+class Cache:
+    """The tables of one folder: ``sessions`` eagerly, ``datasets`` on first access.
+
+    ``meta`` mirrors ONE 2.x's ``_meta``; ``warnings`` collects one line per skipped file.
+    """
+
+    def __init__(self, tables_dir: str | os.PathLike[str],
+                 cache_expiry: timedelta = timedelta(hours=24)) -> None:
+        self.tables_dir = Path(tables_dir)
+        self.warnings: list[str] = []
+        self.row_counts: dict[str, int] = {}
+        self._tables: dict[str, pd.DataFrame] = {}
+        self._pending: dict[str, Path] = {}
+        self._modified: set[str] = set()
+        self.meta: dict[str, Any] = {
+            "created_time": None, "loaded_time": None, "expired": True, "raw": {},
+            "modified_time": None, "saved_time": None, "cache_expiry": cache_expiry,
+        }
+
+    # -- table access -------------------------------------------------------------------------
+    def _warn(self, message: str) -> None:
+        log.warning(message)
+        self.warnings.append(message)
+
+    def table(self, name: str) -> pd.DataFrame:
+        """A table by name, reading it now if it was deferred; empty if there is none."""
+        if name not in self._tables and name in self._pending:
+            path = self._pending.pop(name)
+            try:
+                df, meta = read_table(path)
+                self.meta["raw"][name] = meta
+                self.row_counts[name] = len(df)
+            except (InvalidTableError, KeyError, OSError) as exc:
+                self._warn(str(exc) if isinstance(exc, InvalidTableError)
+                           else f"{path.name} could not be read ({exc}). Skipping")
+                self.meta["raw"].pop(name, None)
+                self.row_counts.pop(name, None)
+                self._update_times()
+                df = empty_table(name)
+            self._tables[name] = df
+        if name not in self._tables:
+            self._tables[name] = empty_table(name)
+        return self._tables[name]
+
+    def is_loaded(self, name: str) -> bool:
+        """True once a table is in memory (``datasets`` stays unloaded until first used)."""
+        return name in self._tables
+
+    @property
+    def table_names(self) -> list[str]:
+        """Names of the tables found on disk or merged in memory."""
+        return sorted(set(self._pending) | set(self._tables) | set(self.meta["raw"]))
+
+    @property
+    def sessions(self) -> pd.DataFrame:
+        return self.table("sessions")
+
+    @sessions.setter
+    def sessions(self, df: pd.DataFrame) -> None:
+        self._tables["sessions"] = df
+
+    @property
+    def datasets(self) -> pd.DataFrame:
+        return self.table("datasets")
+
+    @datasets.setter
+    def datasets(self, df: pd.DataFrame) -> None:
+        self._pending.pop("datasets", None)
+        self._tables["datasets"] = df
+
+    @property
+    def insertions(self) -> pd.DataFrame:
+        return self.table("insertions")
+
+    @insertions.setter
+    def insertions(self, df: pd.DataFrame) -> None:
+        self._pending.pop("insertions", None)
+        self._tables["insertions"] = df
+
+    @property
+    def has_insertions(self) -> bool:
+        """True when an insertions table exists on disk or was merged in memory."""
+        return "insertions" in self._pending or (
+            "insertions" in self._tables and "insertions" in self.meta["raw"])
+
+    # -- _meta --------------------------------------------------------------------------------
+    def _update_times(self) -> None:
+        created = [t for t in map(_parse_created, self.meta["raw"].values()) if t is not None]
+        self.meta["created_time"] = min(created) if created else None
+        self.meta["expired"] = self.is_expired()
+
+    def is_expired(self, now: datetime | None = None) -> bool:
+        """ONE 2.x rule: no tables, or the oldest table is older than ``cache_expiry``."""
+        created = self.meta["created_time"]
+        if created is None:
+            return True
+        return (now or datetime.now()) - created > self.meta["cache_expiry"]
+
+    def __repr__(self) -> str:
+        tables = ", ".join(f"{n}={self.row_counts.get(n, '?')}" for n in self.table_names)
+        return f"<Cache {self.tables_dir} ({tables or 'no tables'})>"
+
+
+_DEFERRED = {"datasets"}
+
+
+def load_cache(tables_dir: str | os.PathLike[str],
+               cache_expiry: timedelta = timedelta(hours=24)) -> Cache:
+    """Load every ``*.pqt`` of a folder; ``datasets`` is deferred until first accessed.
+
+    A missing folder gives an empty (expired) cache; an unreadable one raises CacheDirError. A file
+    that is not a ONE table, or is corrupt, is skipped with a warning (never deleted).
+    """
+    cache = Cache(tables_dir, cache_expiry)
+    folder = cache.tables_dir
+    if not folder.exists():
+        return cache
+    try:
+        files = sorted(p for p in folder.iterdir() if p.suffix == ".pqt" and p.is_file())
+    except OSError as exc:
+        raise CacheDirError(
+            f"Cache directory not accessible: {folder} ({exc.strerror or exc}). Please provide "
+            "valid tables_dir / cache_dir kwargs or run ONE.setup to update the default directory."
+        ) from None
+    for path in files:
+        name = path.stem
+        try:
+            meta, nrows = read_metadata(path)
+        except InvalidTableError as exc:
+            cache._warn(str(exc))
+            continue
+        cache.meta["raw"][name] = meta
+        cache.row_counts[name] = nrows
+        cache._pending[name] = path
+        if name not in _DEFERRED:
+            cache.table(name)
+    if cache.meta["raw"]:
+        cache.meta["loaded_time"] = datetime.now()
+    cache._update_times()
+    return cache
+
+
+# ---------------------------------------------------------------------------------------------
+# Merging and saving
+
+
+def _as_indexed(df: pd.DataFrame, name: str) -> pd.DataFrame:
+    """Index a frame of new records like the table it goes into."""
+    names = INDEX.get(name, ["id"])
+    if isinstance(df.index, pd.RangeIndex) or list(df.index.names) != names:
+        if isinstance(df.index, pd.RangeIndex):
+            df = df.set_index(names)
+        else:
+            df = df.reset_index().set_index(names)
+    return df
+
+
+def _merge_frames(existing: pd.DataFrame, new: pd.DataFrame, name: str) -> pd.DataFrame:
+    """ONE's merge: new rows appended, existing rows updated with new non-NA values."""
+    new = _as_indexed(new.copy(), name)
+    new = new[~new.index.duplicated(keep="last")]
+    if "qc" in new.columns:
+        new["qc"] = qc_categorical(new["qc"].to_numpy())
+    if len(existing.columns):
+        for col in existing.columns:
+            if col not in new.columns:
+                fill = new["exists"] if col.startswith("exists_") and "exists" in new else pd.NA
+                new[col] = fill
+        new = new[list(existing.columns)]
+        for col in existing.columns:
+            new[col] = _cast_like(new[col], existing[col])
+    if len(existing) == 0:
+        return new.sort_index()
+    overlap = new.index.isin(existing.index)
+    if overlap.any():
+        updated = new[overlap]
+        old = existing.loc[updated.index]
+        new = pd.concat([updated.where(updated.notna(), old), new[~overlap]])
+    kept = existing[~existing.index.isin(new.index)]
+    return pd.concat([kept, new]).sort_index()
+
+
+def _cast_like(values: pd.Series, like: pd.Series) -> pd.Series:
+    """Cast new values to an existing column's dtype (categorical paths add categories)."""
+    if isinstance(like.dtype, pd.CategoricalDtype):
+        if like.dtype == QC_DTYPE:
+            return pd.Series(qc_categorical(values.to_numpy()), index=values.index)
+        return values.astype(object)
+    try:
+        return values.astype(like.dtype)
+    except (TypeError, ValueError):
+        return values
+
+
+def merge_tables(cache: Cache, origin: str | None = None, sessions: pd.DataFrame | None = None,
+                 datasets: pd.DataFrame | None = None,
+                 insertions: pd.DataFrame | None = None) -> None:
+    """Merge new records (e.g. from Alyx) into the cache tables in memory (ONE §2.8)."""
+    now = datetime.now()
+    for name, new in (("sessions", sessions), ("datasets", datasets), ("insertions", insertions)):
+        if new is None:
+            continue
+        merged = _merge_frames(cache.table(name), new, name)
+        if "rel_path" in merged.columns and merged["rel_path"].dtype != "category":
+            merged["rel_path"] = merged["rel_path"].astype("category")
+        cache._tables[name] = merged
+        cache._pending.pop(name, None)
+        cache._modified.add(name)
+        cache.row_counts[name] = len(merged)
+        raw = cache.meta["raw"].setdefault(
+            name, {"date_created": now.strftime(DATE_FORMAT), "origin": []})
+        if origin:
+            origins = raw.get("origin") or []
+            origins = {origins} if isinstance(origins, str) else set(origins)
+            raw["origin"] = sorted(origins | {origin})
+    cache.meta["modified_time"] = now
+    cache._update_times()
+
+
+def _earliest(a: dict, b: dict) -> str | None:
+    times = [(t, m["date_created"]) for m in (a, b) if (t := _parse_created(m)) is not None]
+    return min(times)[1] if times else None
+
+
+def save_cache(cache: Cache, save_dir: str | os.PathLike[str] | None = None) -> bool:
+    """Write the tables changed since load/save, merged with what is on disk, under the lock.
+
+    Returns False when there is nothing to save. A read-only folder raises ReadOnlyCacheError
+    (a PermissionError) naming the folder.
+    """
+    modified = cache.meta["modified_time"]
+    later = [t for t in (cache.meta["loaded_time"], cache.meta["saved_time"]) if t is not None]
+    if modified is None or any(modified <= t for t in later):
+        return False
+    names = [n for n in sorted(cache._modified) if len(cache._tables.get(n, ())) > 0]
+    if not names:
+        return False
+    folder = Path(save_dir or cache.tables_dir)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except PermissionError:
+        raise ReadOnlyCacheError(f"Cache directory is read-only: {folder}") from None
+    if not os.access(folder, os.W_OK):
+        raise ReadOnlyCacheError(f"Cache directory is read-only: {folder}")
+    now = datetime.now()
+    with FileLock(folder):
+        for name in names:
+            df = cache._tables[name]
+            meta = dict(cache.meta["raw"].get(name, {}))
+            path = folder / f"{name}.pqt"
+            if path.exists():
+                try:
+                    disk, disk_meta = read_table(path)
+                except (InvalidTableError, KeyError) as exc:
+                    cache._warn(f"{exc}; overwriting {path.name}")
+                else:
+                    df = _merge_frames(disk, df, name) if len(disk) else df
+                    meta["date_created"] = _earliest(meta, disk_meta) or meta.get("date_created")
+                    origins = set()
+                    for m in (meta, disk_meta):
+                        o = m.get("origin") or []
+                        origins |= {o} if isinstance(o, str) else set(o)
+                    meta["origin"] = sorted(origins)
+            meta["date_modified"] = now.strftime(DATE_FORMAT)
+            save_table(df, path, meta)
+            cache.meta["raw"][name] = meta
+    cache._modified.clear()
+    cache.meta["saved_time"] = now
+    cache._update_times()
+    return True
