@@ -1,0 +1,237 @@
+"""ONE's settings in ``~/.one``: read the user's set-up so nothing has to be configured twice.
+
+Files (all JSON, the format ONE-api writes):
+
+* ``.caches``: ``{"CLIENT_MAP": {client_key: cache_dir}, "DEFAULT": client_key}``;
+* ``.<client_key>``: ``ALYX_URL``, ``ALYX_LOGIN``, ``HTTP_DATA_SERVER*``, optional ``TOKEN``
+  (``{username: {"token": ...}}``) and ``ALYX_PWD``.
+
+one-tui writes tokens and database registrations, never a password. The settings folder is
+computed at call time from ``Path.home()`` so tests (and users who change HOME) are honoured.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+DEFAULT_HTTP_DATA_SERVER = "https://ibl.flatironinstitute.org/public"
+
+
+class ParamsError(ValueError):
+    """A ONE settings file cannot be read; the message names the file in one line."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """One database's settings as ONE stores them (password and tokens hidden from repr)."""
+
+    base_url: str
+    client_key: str
+    cache_dir: Path
+    username: str | None
+    is_default: bool
+    params_file: Path
+    http_data_server: str | None = None
+    password: str | None = field(default=None, repr=False)
+    tokens: dict[str, str] = field(default_factory=dict, repr=False)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def token_for(self, username: str | None) -> str | None:
+        """The cached Alyx token of ``username``, as ONE saved it, or None."""
+        return self.tokens.get(username) if username else None
+
+
+def params_dir() -> Path:
+    """``~/.one`` (``%APPDATA%\\.one`` on Windows), computed now, not at import."""
+    if sys.platform == "win32" and os.environ.get("APPDATA"):
+        return Path(os.environ["APPDATA"]) / ".one"
+    return Path.home() / ".one"
+
+
+def client_key(url: str) -> str:
+    """ONE's key for a database URL: lowercase, no protocol or trailing slash, ``_`` for others.
+
+    >>> client_key('https://openalyx.internationalbrainlab.org/')
+    'openalyx.internationalbrainlab.org'
+    >>> client_key('http://127.0.0.1:8765')
+    '127.0.0.1_8765'
+    """
+    key = re.sub(r"^\w+://", "", unquote(url).strip()).rstrip("/")
+    return re.sub(r"[^\w.\-]", "_", key).lower()
+
+
+def default_cache_dir(base_url: str) -> Path:
+    """ONE's default data folder for a database: ``~/Downloads/ONE/<client_key>``."""
+    return Path.home() / "Downloads" / "ONE" / client_key(base_url)
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    """A params file as a dict, None when absent; a clear one-line error when unreadable."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ParamsError(f"Cannot read ONE settings file {path}: {exc.strerror}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ParamsError(
+            f"ONE settings file {path} is not valid JSON (line {exc.lineno}, column {exc.colno});"
+            " fix it or run ONE.setup() again"
+        ) from None
+    if not isinstance(data, dict):
+        raise ParamsError(f"ONE settings file {path} does not hold a JSON object")
+    return data
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write atomically (temp + fsync + replace), mode 0600, creating ``~/.one`` 0700."""
+    folder = path.parent
+    if not folder.exists():
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = folder / f"{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=1)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def read_caches() -> dict[str, Any]:
+    """The ``.caches`` map (empty ``CLIENT_MAP`` when ONE was never set up)."""
+    data = _read_json(params_dir() / ".caches") or {}
+    client_map = data.get("CLIENT_MAP")
+    data["CLIENT_MAP"] = client_map if isinstance(client_map, dict) else {}
+    return data
+
+
+def _tokens(raw: dict[str, Any]) -> dict[str, str]:
+    """``TOKEN`` as {username: token}, skipping malformed entries."""
+    out: dict[str, str] = {}
+    token_map = raw.get("TOKEN")
+    if isinstance(token_map, dict):
+        for user, value in token_map.items():
+            if isinstance(value, dict) and isinstance(value.get("token"), str):
+                out[user] = value["token"]
+    return out
+
+
+def get_settings(base_url: str | None = None) -> Settings | None:
+    """The settings of ``base_url`` (default: ONE's DEFAULT database); None if never set up."""
+    caches = read_caches()
+    if base_url is None:
+        key = caches.get("DEFAULT")
+        if not isinstance(key, str) or not key:
+            return None
+    else:
+        key = client_key(base_url)
+    params_file = params_dir() / f".{key}"
+    raw = _read_json(params_file)
+    mapped = caches["CLIENT_MAP"].get(key)
+    if raw is None and mapped is None:
+        return None
+    raw = raw or {}
+    url = raw.get("ALYX_URL") or base_url
+    if not url:
+        return None
+    url = str(url).rstrip("/")
+    login = raw.get("ALYX_LOGIN")
+    pwd = raw.get("ALYX_PWD")
+    return Settings(
+        base_url=url,
+        client_key=key,
+        cache_dir=Path(mapped).expanduser() if mapped else default_cache_dir(url),
+        username=login if isinstance(login, str) and login else None,
+        is_default=caches.get("DEFAULT") == key,
+        params_file=params_file,
+        http_data_server=raw.get("HTTP_DATA_SERVER"),
+        password=pwd if isinstance(pwd, str) and pwd else None,
+        tokens=_tokens(raw),
+        raw=raw,
+    )
+
+
+def _db_params(base_url: str) -> tuple[Path, dict[str, Any]]:
+    """The params file of a database and its content (ONE's defaults when it is new)."""
+    path = params_dir() / f".{client_key(base_url)}"
+    raw = _read_json(path)
+    if raw is None:
+        raw = {
+            "ALYX_URL": base_url.rstrip("/"),
+            "ALYX_LOGIN": None,
+            "HTTP_DATA_SERVER": DEFAULT_HTTP_DATA_SERVER,
+            "HTTP_DATA_SERVER_LOGIN": None,
+            "HTTP_DATA_SERVER_PWD": None,
+        }
+    return path, raw
+
+
+def save_token(base_url: str, username: str, token: str) -> None:
+    """Store ``token`` under ``TOKEN[username]`` as ONE does, keeping every other key."""
+    path, raw = _db_params(base_url)
+    tokens = raw.get("TOKEN") if isinstance(raw.get("TOKEN"), dict) else {}
+    tokens[username] = {"token": token}
+    raw["TOKEN"] = tokens
+    if not raw.get("ALYX_LOGIN"):
+        raw["ALYX_LOGIN"] = username
+    raw.pop("CACHE_DIR", None)  # ONE keeps the cache dir in .caches only
+    _write_json(path, raw)
+
+
+def clear_token(base_url: str, username: str) -> None:
+    """Forget the cached token of ``username`` (logout, or a token Alyx rejected)."""
+    path = params_dir() / f".{client_key(base_url)}"
+    raw = _read_json(path)
+    if not raw or not isinstance(raw.get("TOKEN"), dict) or username not in raw["TOKEN"]:
+        return
+    del raw["TOKEN"][username]
+    _write_json(path, raw)
+
+
+def register_database(
+    base_url: str,
+    cache_dir: str | Path | None = None,
+    username: str | None = None,
+    make_default: bool | None = None,
+    http_data_server: str | None = None,
+) -> Settings:
+    """Add a database to ``.caches`` and write its ``.<client_key>`` file, like ONE's setup.
+
+    ``make_default=None`` makes it the default only when there is none yet (ONE's rule).
+    Existing keys (tokens, a password ONE stored) are kept; no password is ever written.
+    """
+    base_url = base_url.rstrip("/")
+    key = client_key(base_url)
+    path, raw = _db_params(base_url)
+    raw["ALYX_URL"] = base_url
+    if username is not None:
+        raw["ALYX_LOGIN"] = username
+    if http_data_server is not None:
+        raw["HTTP_DATA_SERVER"] = http_data_server
+    raw.pop("CACHE_DIR", None)
+    _write_json(path, raw)
+
+    caches = read_caches()
+    caches["CLIENT_MAP"][key] = str(Path(cache_dir or default_cache_dir(base_url)).expanduser())
+    if make_default or (make_default is None and not caches.get("DEFAULT")):
+        caches["DEFAULT"] = key
+    caches.setdefault("DEFAULT", None)
+    _write_json(params_dir() / ".caches", caches)
+    settings = get_settings(base_url)
+    assert settings is not None  # just written
+    return settings
