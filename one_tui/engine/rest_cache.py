@@ -1,0 +1,162 @@
+"""ONE's on-disk REST response cache, so one-tui and ONE-api share cached Alyx answers.
+
+Layout (ONE-api's): ``<cache_dir>/.rest/<sha1 hex of the query string>``, each file JSON
+``[raw_response, "expiry ISO datetime"]``. The query string is hashed exactly as requested
+(``/sessions?subject=KS005``, or a page's full ``next`` URL). A cache that cannot be written
+(read-only or unreachable folder) degrades to "no caching" with one note; it never raises.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+_logger = logging.getLogger("one_tui.engine.rest_cache")
+_SHA1 = re.compile(r"^[0-9a-f]{40}$")
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """A cached raw response and when it stops being fresh."""
+
+    value: Any
+    expiry: datetime
+
+    def is_fresh(self) -> bool:
+        """ONE's rule: usable while the expiry is later than now."""
+        now = datetime.now(self.expiry.tzinfo) if self.expiry.tzinfo else datetime.now()
+        return self.expiry > now
+
+
+def cache_key(query: str) -> str:
+    """The file name ONE uses: sha1 hex of the query string as passed to the request."""
+    return hashlib.sha1(query.encode("utf-8")).hexdigest()
+
+
+class RestCache:
+    """Read/write ONE's REST cache in ``<cache_dir>/.rest`` with hit/miss counters."""
+
+    def __init__(self, cache_dir: str | Path, on_note: Callable[[str], None] | None = None):
+        self.rest_dir = Path(cache_dir) / ".rest"
+        self.hits = 0
+        self.misses = 0
+        self.writable = True
+        self._on_note = on_note
+        self._lock = threading.Lock()
+
+    def _note(self, message: str) -> None:
+        _logger.warning(message)
+        if self._on_note is not None:
+            self._on_note(message)
+
+    def _load(self, query: str) -> CacheEntry | None:
+        """The stored entry or None; a corrupt entry is deleted (ONE 3.4.1+), never raised."""
+        path = self.rest_dir / cache_key(query)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            _logger.debug("REST cache entry %s unreadable: %s", path.name, exc)
+            return None
+        try:
+            value, when = json.loads(text)
+            expiry = datetime.fromisoformat(when)
+        except (ValueError, TypeError):
+            self._note(f"Deleted a corrupt REST cache entry: {path}")
+            try:
+                path.unlink()
+            except OSError:
+                pass
+            return None
+        return CacheEntry(value, expiry)
+
+    def get(self, query: str) -> CacheEntry | None:
+        """The entry for ``query`` if it is still fresh; counts a hit or a miss."""
+        entry = self._load(query)
+        fresh = entry is not None and entry.is_fresh()
+        with self._lock:
+            if fresh:
+                self.hits += 1
+            else:
+                self.misses += 1
+        return entry if fresh else None
+
+    def get_stale(self, query: str) -> CacheEntry | None:
+        """The entry for ``query`` whatever its expiry: the offline fallback."""
+        return self._load(query)
+
+    def put(self, query: str, response: Any, expires: timedelta | bool) -> bool:
+        """Store the raw response; ``expires=True`` means stale at once. False if not stored."""
+        if not self.writable:
+            return False
+        expiry = datetime.now() + (timedelta() if expires is True else expires)
+        payload = json.dumps([response, expiry.isoformat()])
+        path = self.rest_dir / cache_key(query)
+        tmp = self.rest_dir / f"{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
+        try:
+            self.rest_dir.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(payload)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except OSError as exc:
+            try:
+                tmp.unlink(missing_ok=True)
+            except OSError:
+                pass
+            self.writable = False
+            reason = exc.strerror or type(exc).__name__
+            self._note(f"REST cache off: cannot write {self.rest_dir} ({reason})")
+            return False
+        return True
+
+    def _entry_files(self) -> list[Path]:
+        try:
+            return [p for p in self.rest_dir.iterdir() if _SHA1.match(p.name)]
+        except OSError:
+            return []
+
+    def stats(self) -> dict[str, Any]:
+        """Entries and bytes on disk, hits and misses since this object was made."""
+        n_bytes = 0
+        files = self._entry_files()
+        for p in files:
+            try:
+                n_bytes += p.stat().st_size
+            except OSError:
+                pass
+        return {
+            "enabled": self.writable,
+            "entries": len(files),
+            "bytes": n_bytes,
+            "hits": self.hits,
+            "misses": self.misses,
+        }
+
+    def clear(self) -> int:
+        """Delete every cached response (and stray temp files); returns how many entries."""
+        removed = 0
+        try:
+            paths = list(self.rest_dir.iterdir())
+        except OSError:
+            return 0
+        for p in paths:
+            if _SHA1.match(p.name) or ".tmp-" in p.name:
+                try:
+                    p.unlink()
+                    removed += bool(_SHA1.match(p.name))
+                except OSError:
+                    pass
+        return removed
