@@ -135,8 +135,13 @@ def _qc_name(value: Any) -> str:
     return QC.validate(value).name
 
 
-def _ordered(filters: dict[str, str]) -> dict[str, str]:
-    """``django`` first, then every other key sorted: ONE's order, so REST-cache keys match."""
+def _ordered(filters: dict[str, str], clauses: list[str]) -> dict[str, str]:
+    """``django`` first, then every other key sorted: ONE's order, so REST-cache keys match.
+
+    ``clauses`` (built from ONE terms) go after the user's own ``django`` value.
+    """
+    for clause in clauses:
+        _add_django(filters, clause)
     out = {"django": filters.pop("django")} if "django" in filters else {}
     out.update(sorted(filters.items()))
     return out
@@ -158,6 +163,7 @@ def session_filters(**terms: Any) -> dict[str, str]:
     """
     allowed = search_terms()
     filters: dict[str, str] = {}
+    clauses: list[str] = []
     for raw_key, value in terms.items():
         if value is None:
             continue
@@ -167,15 +173,14 @@ def session_filters(**terms: Any) -> dict[str, str]:
         elif key == "date_range":
             filters["date_range"] = format_date_range(value)
         elif key == "dataset":
-            _add_django(filters, f"data_dataset_session_related__name__icontains,"
-                                 f"{_single(value)}")
+            clauses.append(f"data_dataset_session_related__name__icontains,{_single(value)}")
         elif key in ("dataset_qc_lte", "qc"):
             filters[key] = _qc_name(value)
         elif key == "django":
             _add_django(filters, _text(value))
         else:
             filters[key] = _text(value)
-    return _ordered(filters)
+    return _ordered(filters, clauses)
 
 
 def _single(value: Any) -> str:
@@ -194,12 +199,13 @@ def insertion_filters(**terms: Any) -> dict[str, str]:
     """
     allowed = insertion_terms()
     filters: dict[str, str] = {}
+    clauses: list[str] = []
     for raw_key, value in terms.items():
         if value is None:
             continue
         key = _autocomplete(raw_key, allowed)
         if key == "dataset":
-            _add_django(filters, f"datasets__name__icontains,{_single(value)}")
+            clauses.append(f"datasets__name__icontains,{_single(value)}")
         elif key == "laboratory":
             filters["lab"] = _text(value)
         elif key == "number":
@@ -210,7 +216,7 @@ def insertion_filters(**terms: Any) -> dict[str, str]:
             _add_django(filters, _text(value))
         else:
             filters[key] = _text(value)
-    return _ordered(filters)
+    return _ordered(filters, clauses)
 
 
 # ---------------------------------------------------------------------------------------------
