@@ -62,9 +62,9 @@ def _qc_choices() -> str:
 QC_CATEGORIES: list[str] = [q.name for q in QC]
 
 # ALF specification strings, as in ONE-api's one/alf/spec.py.
-SESSION_SPEC = "{lab}/(Subjects/)?{subject}/{date}/{number}"
+SESSION_SPEC = "({lab}/Subjects/)?{subject}/{date}/{number}"
 COLLECTION_SPEC = r"({collection}/)?(#{revision}#/)?"
-FILE_SPEC = r"_?{namespace}?_?{object}\.{attribute}_?{timescale}*\.?{extra}*\.{extension}$"
+FILE_SPEC = r"_?{namespace}?_?{object}\.{attribute}(?:_{timescale})?(?:\.{extra})*\.{extension}$"
 
 #: Default pattern of each ALF part.
 DEFAULTS: dict[str, str] = {
@@ -77,7 +77,7 @@ DEFAULTS: dict[str, str] = {
     "namespace": r"(?<=_)[a-zA-Z0-9]+",
     "object": r"\w+",
     "attribute": r"(?:_[a-z]+_)?[a-zA-Z0-9]+(?:_times(?=[_.])|_intervals(?=[_.]))?",
-    "timescale": r"(?:_?)\w+",
+    "timescale": r"\w+",
     "extra": r"[.\w-]+",
     "extension": r"\w+",
 }

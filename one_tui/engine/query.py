@@ -1,0 +1,605 @@
+"""Local queries on a Cache, with ONE's terms, matching rules, sort order and messages.
+
+Text filters run once per *unique* value (a few labs, a few hundred dataset paths) and are mapped
+back to rows through category codes, so a search over a million dataset rows is a few numpy
+gathers rather than a million regex calls. Regexes use Python's ``re`` (as ONE does), never the
+pyarrow regex engine, so patterns behave the same on every pandas string backend.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from one_tui.engine.converters import to_eid
+from one_tui.engine.exceptions import (
+    ALFError,
+    ALFMultipleObjectsFound,
+    ALFObjectNotFound,
+)
+from one_tui.engine.spec import (
+    DEFAULTS,
+    FILE_PARTS,
+    FILE_SPEC,
+    QC,
+    QC_CATEGORIES,
+    parse_date,
+)
+
+__all__ = [
+    "SEARCH_TERMS",
+    "search_terms",
+    "autocomplete",
+    "search",
+    "search_sessions",
+    "filter_datasets",
+    "list_datasets",
+    "list_collections",
+    "list_revisions",
+    "list_subjects",
+    "get_details",
+    "search_insertions",
+    "pid2eid",
+    "eid2pid",
+    "validate_date_range",
+]
+
+log = logging.getLogger("one_tui.engine")
+
+#: Local search terms: ONE 3.x's, plus 2.x's ``dataset`` (partial match on the relative path).
+SEARCH_TERMS = ("dataset", "datasets", "date_range", "laboratory", "number", "projects",
+                "subject", "task_protocol", "dataset_qc_lte")
+_TEXT_COLUMNS = {"subject": "subject", "laboratory": "lab", "projects": "projects",
+                 "task_protocol": "task_protocol"}
+INSERTION_TEXT_TERMS = ("model", "name", "serial")
+
+
+def search_terms() -> tuple[str, ...]:
+    """The local search term names, as ``One.search_terms(query_type='local')``."""
+    return SEARCH_TERMS
+
+
+def autocomplete(term: str, allowed: Iterable[str] = SEARCH_TERMS) -> str:
+    """Full term name from an exact name or a unique case-insensitive prefix (ONE's rule)."""
+    allowed = tuple(allowed)
+    key = term.casefold()
+    if key in allowed:
+        return key
+    hits = [x for x in allowed if x.startswith(key)]
+    if not hits:
+        raise ValueError(f'Invalid search term "{term}", see `one.search_terms()`')
+    if len(hits) > 1:
+        raise ValueError(f'Ambiguous search term "{term}"')
+    return hits[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Matching helpers
+
+
+def _ensure_list(value: Any) -> list:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple, set, np.ndarray, pd.Index, pd.Series)):
+        return list(value)
+    return [value]
+
+
+def _compile(pattern: str, flags: int = 0) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern, flags)
+    except re.error as exc:
+        raise ValueError(f'Invalid regular expression "{pattern}": {exc}') from None
+
+
+def _text_matcher(values: Any, wildcards: bool) -> Callable[[str], bool]:
+    """ONE's ``str.contains``: regex search when ``wildcards``, else substring; a list is OR."""
+    queries = [str(v) for v in _ensure_list(values)]
+    if wildcards:
+        rx = _compile("|".join(queries))
+        return lambda s: rx.search(s) is not None
+    return lambda s: any(q in s for q in queries)
+
+
+def _codes_and_uniques(values: pd.Series | pd.Index) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes per row and the unique values (categoricals are used as they are)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        cat = values.cat if isinstance(values, pd.Series) else values
+        return np.asarray(cat.codes), np.asarray(cat.categories, dtype=object)
+    codes, uniques = pd.factorize(values)
+    return np.asarray(codes), np.asarray(uniques, dtype=object)
+
+
+def _unique_mask(values: pd.Series, test: Callable[[str], bool]) -> np.ndarray:
+    """Row mask of ``test`` evaluated once per unique non-null value."""
+    codes, uniques = _codes_and_uniques(values)
+    hit = np.fromiter((bool(test(str(u))) for u in uniques), dtype=bool, count=len(uniques))
+    hit = np.append(hit, False)  # code -1 (null) -> last element -> False
+    return hit[codes]
+
+
+def validate_date_range(date_range: Any) -> tuple[np.datetime64, np.datetime64]:
+    """Inclusive day bounds from a date, a 1-list (from) or a 2-list with optional None ends."""
+    lo, hi = np.datetime64("NaT"), np.datetime64("NaT")
+    if isinstance(date_range, (list, tuple)):
+        if len(date_range) > 2:
+            raise ValueError("date_range must be a date or a list of at most two dates")
+        if len(date_range) == 0:
+            return lo, hi
+        first = date_range[0]
+        second = date_range[1] if len(date_range) == 2 else None
+        lo = np.datetime64(parse_date(first), "D") if first is not None else lo
+        hi = np.datetime64(parse_date(second), "D") if second is not None else hi
+        return lo, hi
+    day = np.datetime64(parse_date(date_range), "D")
+    return day, day
+
+
+def _to_int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f'Invalid session number "{value}"; expected an integer') from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Dataset views: per-row codes and per-unique-path facts
+
+
+def _eid_codes(datasets: pd.DataFrame) -> tuple[np.ndarray, pd.Index]:
+    """For every dataset row, the code of its eid, and the eids the codes index."""
+    idx = datasets.index
+    if isinstance(idx, pd.MultiIndex) and "eid" in idx.names:
+        level = idx.names.index("eid")
+        return np.asarray(idx.codes[level]), idx.levels[level]
+    values = datasets["eid"] if "eid" in datasets.columns else idx.to_series()
+    codes, uniques = pd.factorize(values)
+    return np.asarray(codes), pd.Index(uniques)
+
+
+def _path_codes(datasets: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row code of ``rel_path`` and the unique paths."""
+    return _codes_and_uniques(datasets["rel_path"])
+
+
+def _qc_codes(datasets: pd.DataFrame) -> np.ndarray:
+    """QC category code per row (0 NOT_SET ... 4 CRITICAL); missing QC counts as NOT_SET."""
+    if "qc" not in datasets.columns:
+        return np.zeros(len(datasets), dtype=np.int8)
+    qc = datasets["qc"]
+    if isinstance(qc.dtype, pd.CategoricalDtype) and list(qc.cat.categories) == QC_CATEGORIES:
+        codes = np.asarray(qc.cat.codes)
+    else:
+        codes = np.array([QC_CATEGORIES.index(QC.validate(v).name) if pd.notna(v) else 0
+                          for v in qc.astype(object)], dtype=np.int8)
+    return np.where(codes < 0, 0, codes)
+
+
+def _exists(datasets: pd.DataFrame) -> np.ndarray:
+    if "exists" not in datasets.columns:
+        return np.ones(len(datasets), dtype=bool)
+    return datasets["exists"].fillna(False).to_numpy(dtype=bool)
+
+
+def _sessions_with(datasets: pd.DataFrame, row_mask: np.ndarray) -> pd.Index:
+    """Eids that have at least one row in ``row_mask``."""
+    codes, eids = _eid_codes(datasets)
+    present = np.zeros(len(eids) + 1, dtype=bool)
+    present[codes[row_mask]] = True
+    return eids[present[:-1]]
+
+
+def _dataset_session_filter(datasets: pd.DataFrame, names: list, qc_lte: QC | None,
+                            partial: bool, wildcards: bool) -> pd.Index:
+    """Eids having, for every name, an existing dataset that matches with QC <= ``qc_lte``.
+
+    ``partial`` is ONE 2.x's ``dataset`` (contains on rel_path); otherwise 3.x's ``datasets``
+    (``re.fullmatch`` on the file name).
+    """
+    path_codes, paths = _path_codes(datasets)
+    ok = _exists(datasets)
+    if qc_lte is not None:
+        ok = ok & (_qc_codes(datasets) <= QC_CATEGORIES.index(qc_lte.name))
+    if not names:  # dataset_qc_lte alone: any existing dataset within the QC bound (2.x)
+        return _sessions_with(datasets, ok)
+    basenames = [p.rsplit("/", 1)[-1] for p in map(str, paths)]
+    result: set | None = None
+    for name in names:
+        if partial:
+            test = _text_matcher(name, wildcards)
+            hit = np.fromiter((test(str(p)) for p in paths), dtype=bool, count=len(paths))
+        else:
+            rx = _compile(str(name))
+            hit = np.fromiter((rx.fullmatch(b) is not None for b in basenames), dtype=bool,
+                              count=len(paths))
+        rows = np.append(hit, False)[path_codes] & ok
+        eids = set(_sessions_with(datasets, rows))
+        result = eids if result is None else result & eids
+        if not result:
+            break
+    return pd.Index(sorted(result or ()), dtype="str")
+
+
+# ---------------------------------------------------------------------------------------------
+# search
+
+
+def _normalise_terms(terms: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in terms.items():
+        out[autocomplete(key)] = value
+    return out
+
+
+def search_sessions(cache: Any, wildcards: bool = True, **terms: Any) -> pd.DataFrame:
+    """Sessions rows matching every term, sorted by date, subject and number (descending).
+
+    The index holds the eids. Only a dataset term (``dataset``, ``datasets``, ``dataset_qc_lte``)
+    reads the datasets table.
+    """
+    terms = _normalise_terms(terms)
+    sessions = cache.sessions
+    mask = np.ones(len(sessions), dtype=bool)
+    for term, column in _TEXT_COLUMNS.items():
+        if term in terms and terms[term] is not None:
+            if column not in sessions.columns:
+                mask[:] = False
+                continue
+            mask &= _unique_mask(sessions[column], _text_matcher(terms[term], wildcards))
+    if terms.get("date_range") is not None:
+        lo, hi = validate_date_range(terms["date_range"])
+        days = pd.to_datetime(sessions["date"]).to_numpy().astype("datetime64[D]")
+        if not np.isnat(lo):
+            mask &= days >= lo
+        if not np.isnat(hi):
+            mask &= days <= hi
+    if terms.get("number") is not None:
+        numbers = [_to_int(n) for n in _ensure_list(terms["number"])]
+        mask &= sessions["number"].isin(numbers).to_numpy()
+    qc = terms.get("dataset_qc_lte")
+    qc = QC.validate(qc) if qc is not None else None
+    dataset_terms = [t for t in ("dataset", "datasets") if terms.get(t) is not None]
+    if (dataset_terms or qc is not None) and mask.any():
+        datasets = cache.datasets
+        keep: pd.Index | None = None
+        for term in dataset_terms:
+            qc_lte = qc if term == "dataset" else (qc or QC.FAIL)
+            eids = _dataset_session_filter(datasets, _ensure_list(terms[term]), qc_lte,
+                                           partial=term == "dataset", wildcards=wildcards)
+            keep = eids if keep is None else keep.intersection(eids)
+        if not dataset_terms:
+            keep = _dataset_session_filter(datasets, [], qc, partial=False, wildcards=wildcards)
+        mask &= sessions.index.isin(keep)
+    found = sessions[mask]
+    return _sort_sessions(found)
+
+
+def _sort_sessions(df: pd.DataFrame) -> pd.DataFrame:
+    """ONE's order: date, subject, number, all descending."""
+    keys = [k for k in ("date", "subject", "number") if k in df.columns]
+    if not keys or len(df) < 2:
+        return df
+    return df.sort_values(keys, ascending=False, kind="stable")
+
+
+def search(cache: Any, details: bool = False, wildcards: bool = True, **terms: Any) -> Any:
+    """Eids of the sessions matching every term (ONE's local ``search``).
+
+    With ``details`` returns ``(eids, [session dict without eid, ...])`` or ``([], None)``.
+    """
+    found = search_sessions(cache, wildcards=wildcards, **terms)
+    eids = [str(e) for e in found.index]
+    if not details:
+        return eids
+    if not eids:
+        return [], None
+    return eids, found.reset_index(drop=True).to_dict("records")
+
+
+# ---------------------------------------------------------------------------------------------
+# filter_datasets and list_*
+
+
+def _translate(value: str, wildcards: bool) -> str:
+    """A part value as a regex: fnmatch when ``wildcards`` (without the end anchor)."""
+    return fnmatch.translate(value).replace("\\Z", "") if wildcards else value
+
+
+def _part_regex(value: Any, wildcards: bool) -> str:
+    return "|".join(_translate(str(v), wildcards) for v in _ensure_list(value))
+
+
+def _fill(template: str, parts: dict[str, str]) -> str:
+    """Replace ``{part}`` placeholders with named groups (user text is never str.format-ted)."""
+    return re.sub(r"\{(\w+)\}",
+                  lambda m: f"(?P<{m[1]}>{parts.get(m[1]) or DEFAULTS[m[1]]})", template)
+
+
+def _collection_template(collection: Any, revision: Any) -> str:
+    """None matches anything including nothing; '' matches only none; a value is required."""
+    spec = ""
+    for value, piece in zip((collection, revision), ("{collection}/", "#{revision}#/"),
+                            strict=True):
+        if value is None:
+            spec += f"({piece})?"
+        elif value == "" or value == []:
+            continue
+        else:
+            spec += piece
+    return spec
+
+
+def dataset_regex(filename: Any = None, collection: Any = None, revision: Any = None,
+                  wildcards: bool = True) -> re.Pattern[str]:
+    """The regex ONE builds to select ``rel_path`` values (anchored at the start)."""
+    parts: dict[str, str] = {}
+    if collection not in (None, ""):
+        parts["collection"] = _part_regex(collection, wildcards)
+    if revision not in (None, ""):
+        parts["revision"] = _part_regex(revision, wildcards)
+    head = _fill(_collection_template(collection, revision), parts)
+    if isinstance(filename, dict) or not filename:
+        given = dict(filename or {})
+        unknown = set(given) - set(FILE_PARTS)
+        if unknown:
+            raise ValueError(f'Unknown ALF part "{sorted(unknown)[0]}"; expected {FILE_PARTS}')
+        template = FILE_SPEC
+        if given.get("namespace") is not None:
+            template = template.replace("{namespace}?", "{namespace}")
+        if given.get("timescale") is not None:
+            template = template.replace("(?:_{timescale})?", "_{timescale}")
+        file_parts = {k: _part_regex(v, wildcards) for k, v in given.items() if v is not None}
+        tail = _fill(template, file_parts)
+    else:
+        names = []
+        for name in _ensure_list(filename):
+            rx = fnmatch.translate(str(name)) if wildcards else f"{name}$"
+            # a leading '*' must not swallow the collection: '.*' -> '[^/]*'
+            rx = re.sub(r"^(\(\?s:)?\.\*", r"\1[^/]*", rx)
+            names.append(rx)
+        tail = "(?:" + "|".join(names) + ")"
+    return _compile("^" + head + tail)
+
+
+def _paths_mask(datasets: pd.DataFrame, pattern: re.Pattern[str]) -> np.ndarray:
+    codes, paths = _path_codes(datasets)
+    hit = np.fromiter((pattern.match(str(p)) is not None for p in paths), dtype=bool,
+                      count=len(paths))
+    return np.append(hit, False)[codes]
+
+
+def filter_datasets(datasets: pd.DataFrame, filename: Any = None, collection: Any = None,
+                    revision: Any = None, qc: Any = QC.FAIL, ignore_qc_not_set: bool = False,
+                    default_revisions_only: bool = False, wildcards: bool = True,
+                    ) -> pd.DataFrame:
+    """Datasets whose rel_path matches the ALF filters and whose QC is at most ``qc``.
+
+    The default ``qc=FAIL`` hides CRITICAL datasets; ``revision`` is matched as a pattern.
+    """
+    qc = QC.validate(qc)
+    if default_revisions_only and "default_revision" not in datasets.columns:
+        raise ALFError("No default revisions specified")
+    if len(datasets) == 0:
+        return datasets.copy()
+    pattern = dataset_regex(filename, collection, revision, wildcards)
+    mask = _paths_mask(datasets, pattern)
+    qc_codes = _qc_codes(datasets)
+    mask &= qc_codes <= QC_CATEGORIES.index(qc.name)
+    if ignore_qc_not_set:
+        mask &= qc_codes != 0
+    if default_revisions_only:
+        mask &= datasets["default_revision"].fillna(False).to_numpy(dtype=bool)
+    return datasets[mask]
+
+
+def _session_rows(cache: Any, eid: Any) -> pd.DataFrame | None:
+    """The datasets of one session (index still (eid, id)); None if the eid is unknown."""
+    eid = to_eid(eid, cache)
+    if eid is None:
+        return None
+    datasets = cache.datasets
+    codes, eids = _eid_codes(datasets)
+    pos = eids.get_indexer([eid])[0]
+    if pos < 0:
+        return datasets.iloc[0:0]
+    return datasets[codes == pos]
+
+
+def _selected(cache: Any, eid: Any, filters: dict[str, Any]) -> tuple[pd.DataFrame | None, bool]:
+    if eid is None:
+        return filter_datasets(cache.datasets, **filters), False
+    rows = _session_rows(cache, eid)
+    if rows is None:
+        return None, True
+    return filter_datasets(rows, **filters), True
+
+
+def _unique_paths(df: pd.DataFrame) -> list[str]:
+    """Unique rel_path values in table order."""
+    codes, paths = _path_codes(df)
+    if len(codes) == 0:
+        return []
+    uniq = pd.unique(codes[codes >= 0])
+    return [str(paths[c]) for c in uniq]
+
+
+def list_datasets(cache: Any, eid: Any = None, filename: Any = None, collection: Any = None,
+                  revision: Any = None, qc: Any = QC.FAIL, ignore_qc_not_set: bool = False,
+                  details: bool = False, default_revisions_only: bool = False,
+                  keep_eid_index: bool = False, wildcards: bool = True) -> Any:
+    """Datasets in the cache, optionally of one session, filtered as ``filter_datasets``.
+
+    Without ``details``: unique rel_paths (table order; sorted for one session). With
+    ``details``: the rows (index ``(eid, id)``; ``id`` only for one session unless
+    ``keep_eid_index``). An unknown session gives an empty result.
+    """
+    filters = dict(filename=filename, collection=collection, revision=revision, qc=qc,
+                   ignore_qc_not_set=ignore_qc_not_set,
+                   default_revisions_only=default_revisions_only, wildcards=wildcards)
+    found, one_session = _selected(cache, eid, filters)
+    if found is None:
+        return cache.datasets.iloc[0:0].copy() if details else []
+    if not details:
+        paths = _unique_paths(found)
+        return sorted(paths) if one_session else paths
+    found = found.copy()
+    if one_session and not keep_eid_index and isinstance(found.index, pd.MultiIndex):
+        found = found.droplevel("eid")
+    return found
+
+
+def _split_path(path: str) -> tuple[str, str]:
+    """(collection, revision) of a rel_path; '' where there is none."""
+    folder = path.rsplit("/", 1)[0] if "/" in path else ""
+    revision = ""
+    parts = folder.split("/") if folder else []
+    if parts and parts[-1].startswith("#") and parts[-1].endswith("#") and len(parts[-1]) > 1:
+        revision = parts.pop()[1:-1]
+    return "/".join(parts), revision
+
+
+def _list_parts(cache: Any, which: int, eid: Any, details: bool, filters: dict) -> Any:
+    found, _ = _selected(cache, eid, filters)
+    if found is None or len(found) == 0:
+        return {} if details else []
+    codes, paths = _path_codes(found)
+    keys = np.array([_split_path(str(p))[which] for p in paths] + [""], dtype=object)
+    per_row = keys[codes]
+    if not details:
+        return sorted(set(per_row.tolist()))
+    return {k: found[per_row == k] for k in sorted(set(per_row.tolist()))}
+
+
+def list_collections(cache: Any, eid: Any = None, filename: Any = None, collection: Any = None,
+                     revision: Any = None, qc: Any = QC.FAIL, ignore_qc_not_set: bool = False,
+                     details: bool = False, default_revisions_only: bool = False,
+                     wildcards: bool = True) -> Any:
+    """Sorted unique collections ('' is the session root); ``details`` -> {collection: rows}."""
+    filters = dict(filename=filename, collection=collection, revision=revision, qc=qc,
+                   ignore_qc_not_set=ignore_qc_not_set,
+                   default_revisions_only=default_revisions_only, wildcards=wildcards)
+    return _list_parts(cache, 0, eid, details, filters)
+
+
+def list_revisions(cache: Any, eid: Any = None, filename: Any = None, collection: Any = None,
+                   revision: Any = None, qc: Any = QC.FAIL, ignore_qc_not_set: bool = False,
+                   details: bool = False, default_revisions_only: bool = False,
+                   wildcards: bool = True) -> Any:
+    """Sorted unique revisions without the '#' marks ('' for none); ``details`` -> dict."""
+    filters = dict(filename=filename, collection=collection, revision=revision, qc=qc,
+                   ignore_qc_not_set=ignore_qc_not_set,
+                   default_revisions_only=default_revisions_only, wildcards=wildcards)
+    return _list_parts(cache, 1, eid, details, filters)
+
+
+def list_subjects(cache: Any) -> list[str]:
+    """Sorted unique subject nicknames of the sessions table."""
+    return sorted(str(s) for s in cache.sessions["subject"].dropna().unique())
+
+
+def get_details(cache: Any, eid: Any, full: bool = False) -> Any:
+    """The session row (a Series named by its eid); ``full`` -> its datasets with session columns.
+
+    Raises ALFObjectNotFound when the session is not in the table.
+    """
+    given = eid
+    eid = to_eid(eid, cache)
+    if eid is None:
+        raise ALFObjectNotFound(f"Session {given} not found in the cache tables")
+    ses = cache.sessions
+    rows = ses[ses.index == eid]
+    if len(rows) == 0:
+        raise ALFObjectNotFound(f"Session {eid} not found in the cache tables")
+    if len(rows) > 1:
+        raise ALFMultipleObjectsFound(f"Multiple sessions in cache for eid {eid}")
+    row = rows.iloc[0].copy()
+    row.name = eid
+    if not full:
+        return row
+    datasets = _session_rows(cache, eid)
+    datasets = datasets.copy() if datasets is not None else cache.datasets.iloc[0:0].copy()
+    for col, value in row.items():
+        if col not in datasets.columns:
+            datasets[col] = value
+    return datasets
+
+
+# ---------------------------------------------------------------------------------------------
+# Insertions
+
+
+def _require_insertions(cache: Any, message: str) -> pd.DataFrame:
+    if not getattr(cache, "has_insertions", False):
+        raise NotImplementedError(message)
+    return cache.insertions
+
+
+def search_insertions(cache: Any, details: bool = False, wildcards: bool = True,
+                      **terms: Any) -> Any:
+    """Probe insertion ids matching session terms and ``model``/``name``/``serial`` (ONE 3.x).
+
+    Sorted by session date, subject, number and probe name, descending. Without an insertions
+    table: a warning and ``[]``.
+    """
+    if not getattr(cache, "has_insertions", False):
+        log.warning("No insertions data loaded.")
+        return ([], None) if details else []
+    ins = cache.insertions
+    session_terms: dict[str, Any] = {}
+    mask = np.ones(len(ins), dtype=bool)
+    for key, value in terms.items():
+        if key in INSERTION_TEXT_TERMS:
+            if value is not None:
+                mask &= _unique_mask(ins[key].astype("str"), _text_matcher(value, wildcards))
+            continue
+        try:
+            session_terms[autocomplete(key)] = value
+        except ValueError:
+            raise NotImplementedError(key) from None
+    eids = ins.index.get_level_values("eid")
+    if session_terms:
+        keep = search_sessions(cache, wildcards=wildcards, **session_terms).index
+        mask &= np.asarray(eids.isin(keep))
+    found = ins[mask].reset_index()
+    ses = cache.sessions[["date", "subject", "number"]]
+    found = found.join(ses, on="eid")
+    found = found.sort_values(["date", "subject", "number", "name"], ascending=False,
+                              kind="stable")
+    pids = [str(p) for p in found["id"]]
+    if not details:
+        return pids
+    if not pids:
+        return [], None
+    return pids, found.drop(columns=["id"]).to_dict("records")
+
+
+def pid2eid(cache: Any, pid: Any) -> tuple[str, str]:
+    """(eid, probe name) of a probe insertion id, from the local insertions table."""
+    ins = _require_insertions(cache, "Converting probe IDs requires remote connection")
+    pid = str(pid).lower()
+    ids = ins.index.get_level_values("id")
+    hits = ins[np.asarray(ids == pid)]
+    if len(hits) == 0:
+        raise ALFObjectNotFound(f"Probe {pid} not found in the insertions table")
+    return str(hits.index[0][0]), str(hits["name"].iloc[0])
+
+
+def eid2pid(cache: Any, eid: Any, details: bool = False) -> Any:
+    """(pids, names) of a session's probe insertions sorted by name; (None, None) if none."""
+    ins = _require_insertions(cache, "Converting to probe ID requires remote connection")
+    eid = to_eid(eid, cache)
+    rows = ins[np.asarray(ins.index.get_level_values("eid") == eid)]
+    if len(rows) == 0:
+        return (None, None, None) if details else (None, None)
+    rows = rows.sort_values("name", kind="stable")
+    pids = [str(i) for i in rows.index.get_level_values("id")]
+    names = [str(n) for n in rows["name"]]
+    if details:
+        return pids, names, rows.reset_index().to_dict("records")
+    return pids, names
