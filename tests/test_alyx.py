@@ -1,0 +1,521 @@
+"""AlyxClient against a fake Alyx (httpx.MockTransport): the requests ONE would make."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import shutil
+import stat
+import threading
+import time
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+
+from one_tui.engine import params
+from one_tui.engine.alyx import AlyxClient, list_query, no_cache
+from one_tui.engine.exceptions import (
+    AlyxConnectionError,
+    AlyxError,
+    AuthenticationError,
+    HTTPError,
+    LoginRequired,
+    ReadOnlyError,
+)
+
+BASE = "http://alyx.test"
+PASSWORD = "Pa55-w0rd-secret"
+TOKEN = "t0k3n"
+SESSIONS = [{"id": f"00000000-0000-4000-8000-{i:012d}", "number": i} for i in range(7)]
+FIXTURES = Path(__file__).parent / "fixtures" / "one-api" / "rest_responses"
+
+
+class FakeAlyx:
+    """A tiny Alyx: login, paginated /sessions, other endpoints from ``routes``."""
+
+    def __init__(self) -> None:
+        self.requests: list[httpx.Request] = []
+        self.valid_tokens = {TOKEN}
+        self.page_size = 3
+        self.page_delay = 0.0
+        self.routes: dict[str, Callable[[httpx.Request], httpx.Response]] = {}
+        self.down = False
+        self.token = TOKEN
+
+    @property
+    def paths(self) -> list[str]:
+        return [f"{r.method} {r.url.raw_path.decode()}" for r in self.requests]
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if self.down:
+            raise httpx.ConnectError("connection refused", request=request)
+        path = request.url.path
+        if path == "/auth-token":
+            form = parse_qs(request.content.decode())
+            if form == {"username": ["demo"], "password": [PASSWORD]}:
+                return httpx.Response(200, json={"token": self.token})
+            return httpx.Response(400, json={"non_field_errors": ["Unable to log in"]})
+        if path in self.routes:
+            return self.routes[path](request)
+        auth = request.headers.get("Authorization", "")
+        if auth.removeprefix("Token ") not in self.valid_tokens:
+            return httpx.Response(403, json={"detail": "Invalid token.", "status_code": 403})
+        if path == "/sessions":
+            return self.sessions(request)
+        return httpx.Response(404, text="<html><title>Not Found</title><body>x</body></html>")
+
+    def sessions(self, request: httpx.Request) -> httpx.Response:
+        time.sleep(self.page_delay)
+        q = dict(request.url.params)
+        limit, offset = int(q.get("limit", self.page_size)), int(q.get("offset", 0))
+        rows = SESSIONS[offset : offset + limit]
+        nxt = None
+        if offset + limit < len(SESSIONS):
+            nxt = str(request.url.copy_merge_params({"limit": limit, "offset": offset + limit}))
+        body = {"count": len(SESSIONS), "next": nxt, "previous": None, "results": rows}
+        return httpx.Response(200, json=body)
+
+
+@pytest.fixture
+def fake() -> FakeAlyx:
+    return FakeAlyx()
+
+
+@pytest.fixture
+def make_client(home: Path, tmp_path: Path, fake: FakeAlyx) -> Callable[..., AlyxClient]:
+    def make(**kw: Any) -> AlyxClient:
+        kw.setdefault("username", "demo")
+        kw.setdefault("password", PASSWORD)
+        kw.setdefault("cache_dir", tmp_path / "cache")
+        kw.setdefault("max_retry_wait", 0.05)
+        return AlyxClient(BASE, transport=httpx.MockTransport(fake), **kw)
+
+    return make
+
+
+# --- URL building and the REST cache key ---------------------------------------------------------
+
+
+def test_list_query_matches_one_example() -> None:
+    q = list_query(
+        "sessions", django="foo,bar", task_protocol="training", subject="KS005",
+        projects="brainwide", number=1, lab="cortexlab", date_range=["2019-04-01", "2019-04-10"],
+        datasets=["a.b.npy", "c.d.npy"], dataset_qc_lte="WARNING",
+    )
+    assert q == (
+        "/sessions?django=foo%2Cbar&dataset_qc_lte=WARNING&datasets=a.b.npy%2Cc.d.npy"
+        "&date_range=2019-04-01%2C2019-04-10&lab=cortexlab&number=1&projects=brainwide"
+        "&subject=KS005&task_protocol=training"
+    )
+
+
+def test_list_query_id_and_none() -> None:
+    assert list_query("sessions", id="abc", django=None) == "/sessions?django=pk%2Cabc"
+    assert list_query("sessions", id="abc", django="lab__name,x") == (
+        "/sessions?django=lab__name%2Cx%2Cpk%2Cabc"
+    )
+    assert list_query("labs") == "/labs"
+
+
+def test_rest_cache_key_and_format(make_client: Callable[..., AlyxClient], tmp_path: Path,
+                                   fake: FakeAlyx) -> None:
+    fake.page_size = 10
+    client = make_client()
+    assert len(client.rest("sessions", subject="KS005")) == 7
+    f = tmp_path / "cache" / ".rest" / "b4626d8c50e1531343fee3d514114f5515b2acb8"
+    raw, expiry = json.loads(f.read_text())
+    assert raw["count"] == 7 and "results" in raw  # stored before unwrapping, as ONE does
+    assert isinstance(expiry, str)
+    assert "GET /sessions?subject=KS005" in fake.paths
+
+
+def test_reads_one_fixture_cache(make_client: Callable[..., AlyxClient],
+                                 fixture_cache: Path, fake: FakeAlyx) -> None:
+    client = make_client(cache_dir=fixture_cache)
+    types = client.rest("dataset-types")
+    assert len(types) == 7 and {"name": "wheel.position"}.items() <= types[1].items()
+    ins = client.rest("insertions", "read", id="b529f2d8-cdae-4d59-aba2-cbd1b5572e36")
+    assert ins["session"] == "fc737f3c-2a57-4165-9763-905413e7e341"
+    assert client.last_from_cache
+    assert fake.requests == []  # everything came from ONE's cache, not even a login
+
+
+# --- REST cache behaviour ---------------------------------------------------------------------
+
+
+def test_warm_hit_makes_no_request(make_client: Callable[..., AlyxClient], fake: FakeAlyx) -> None:
+    client = make_client()
+    first = client.rest("sessions")
+    n = len(fake.requests)
+    second = client.rest("sessions")
+    assert second == first and len(fake.requests) == n and client.last_from_cache
+    assert client.rest_cache_stats["hits"] == 3  # three pages
+
+
+def test_expiry_is_24_hours(make_client: Callable[..., AlyxClient], tmp_path: Path) -> None:
+    from datetime import datetime, timedelta
+
+    client = make_client()
+    assert client.default_expiry == timedelta(hours=24)
+    client.rest("sessions", subject="KS005")
+    f = tmp_path / "cache" / ".rest" / "b4626d8c50e1531343fee3d514114f5515b2acb8"
+    left = datetime.fromisoformat(json.loads(f.read_text())[1]) - datetime.now()
+    assert timedelta(hours=23, minutes=59) < left <= timedelta(hours=24)
+
+
+def test_no_cache_per_call_always_asks_and_expires(make_client: Callable[..., AlyxClient],
+                                                   fake: FakeAlyx) -> None:
+    client = make_client()
+    client.rest("sessions", subject="KS005")
+    n = len(fake.requests)
+    client.rest("sessions", subject="KS005", no_cache=True)
+    assert len(fake.requests) == n + 3 and not client.last_from_cache
+    client.rest("sessions", subject="KS005")  # stored already expired -> asked again
+    assert len(fake.requests) == n + 6
+
+
+def test_no_cache_context_reads_and_writes_nothing(make_client: Callable[..., AlyxClient],
+                                                   fake: FakeAlyx, tmp_path: Path) -> None:
+    client = make_client()
+    client.rest("sessions")
+    n, entries = len(fake.requests), client.rest_cache_stats["entries"]
+    with no_cache(client):
+        client.rest("sessions")
+        client.rest("sessions", subject="new")
+    assert len(fake.requests) == n + 6
+    assert client.rest_cache_stats["entries"] == entries
+    assert client.cache_rest == "GET"
+
+
+def test_cache_rest_none_creates_no_folder(make_client: Callable[..., AlyxClient],
+                                           tmp_path: Path) -> None:
+    client = make_client(cache_rest=None)
+    client.rest("sessions")
+    assert not (tmp_path / "cache" / ".rest").exists()
+    assert client.rest_cache_stats["enabled"] is False
+
+
+def test_stale_entry_returned_when_offline(make_client: Callable[..., AlyxClient],
+                                           fake: FakeAlyx) -> None:
+    client = make_client()
+    client.rest("sessions", subject="KS005", expires=True)  # cached but already stale
+    fake.down = True
+    rows = client.rest("sessions", subject="KS005")
+    assert len(rows) == 7 and client.last_from_cache and client.last_stale
+    assert "Failed to connect, returning cached response" in client.notices
+    with pytest.raises(AlyxConnectionError):  # never under no_cache
+        client.rest("sessions", subject="KS005", no_cache=True)
+
+
+def test_connection_error_message(make_client: Callable[..., AlyxClient], fake: FakeAlyx) -> None:
+    fake.down = True
+    with pytest.raises(AlyxConnectionError) as info:
+        make_client().rest("sessions")
+    assert str(info.value).startswith(f"Can't connect to {BASE}.")
+    assert "firewall" in str(info.value)
+
+
+# --- authentication ---------------------------------------------------------------------------
+
+
+def test_login_then_token_saved_and_reused(make_client: Callable[..., AlyxClient],
+                                           fake: FakeAlyx, home: Path) -> None:
+    client = make_client()
+    client.rest("sessions", no_cache=True)
+    login = fake.requests[0]
+    assert login.method == "POST" and login.url.path == "/auth-token"
+    assert login.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    get = fake.requests[1]
+    assert get.headers["Authorization"] == f"Token {TOKEN}"
+    assert get.headers["Accept"] == "application/json"
+    f = home / ".one" / f".{params.client_key(BASE)}"
+    assert json.loads(f.read_text())["TOKEN"] == {"demo": {"token": TOKEN}}
+    assert stat.S_IMODE(f.stat().st_mode) == 0o600
+
+    fake.requests.clear()
+    again = make_client(password=None)  # a new run: the saved token, no login call
+    again.rest("sessions", no_cache=True)
+    assert all(r.url.path != "/auth-token" for r in fake.requests)
+    assert again.is_logged_in and again.user == "demo"
+
+
+def test_invalid_token_logs_in_again_once(make_client: Callable[..., AlyxClient],
+                                          fake: FakeAlyx) -> None:
+    client = make_client()
+    client.authenticate()
+    fake.valid_tokens = {"fresh"}  # an admin revoked the token; the next login gives a new one
+    fake.token = "fresh"
+    fake.requests.clear()
+    assert len(client.rest("sessions", no_cache=True)) == 7
+    assert [p.split("?")[0] for p in fake.paths[:3]] == [
+        "GET /sessions", "POST /auth-token", "GET /sessions"]
+    assert params.get_settings(BASE).token_for("demo") == "fresh"
+
+
+def test_invalid_token_relogin_with_one_stored_password(
+    make_client: Callable[..., AlyxClient], fake: FakeAlyx, home: Path
+) -> None:
+    f = home / ".one" / f".{params.client_key(BASE)}"
+    f.parent.mkdir()
+    f.write_text(json.dumps({"ALYX_URL": BASE, "ALYX_LOGIN": "demo", "ALYX_PWD": PASSWORD,
+                             "TOKEN": {"demo": {"token": "revoked"}}}))
+    client = make_client(username=None, password=None)
+    assert len(client.rest("sessions", no_cache=True)) == 7
+    assert fake.paths.count("POST /auth-token") == 1
+    assert json.loads(f.read_text())["ALYX_PWD"] == PASSWORD  # ONE's key left alone
+
+
+def test_invalid_token_without_password_needs_login(make_client: Callable[..., AlyxClient],
+                                                    fake: FakeAlyx) -> None:
+    params.save_token(BASE, "demo", "revoked")
+    client = make_client(password=None)
+    with pytest.raises(LoginRequired):
+        client.rest("sessions")
+    assert params.get_settings(BASE).token_for("demo") is None  # the bad token is forgotten
+
+
+def test_no_credentials_needs_login(make_client: Callable[..., AlyxClient],
+                                    fake: FakeAlyx) -> None:
+    with pytest.raises(LoginRequired):
+        make_client(username=None, password=None).rest("sessions")
+    with pytest.raises(LoginRequired):
+        make_client(password=None).rest("sessions")
+    assert fake.requests == []
+
+
+def test_bad_password_is_authentication_error(make_client: Callable[..., AlyxClient],
+                                              caplog: pytest.LogCaptureFixture,
+                                              home: Path, tmp_path: Path) -> None:
+    caplog.set_level(logging.DEBUG)
+    wrong = "wr0ng-" + PASSWORD
+    client = make_client(password=wrong)
+    with pytest.raises(AuthenticationError) as info:
+        client.rest("sessions")
+    msg = str(info.value)
+    assert info.value.status_code == 400
+    assert "Alyx authentication failed with credentials: user = demo, password = ****" in msg
+    # the password is nowhere: exception, repr, logs, files
+    assert wrong not in msg and wrong not in repr(client) and PASSWORD not in repr(client)
+    assert all(wrong not in r.getMessage() for r in caplog.records)
+    for f in [*home.rglob("*"), *tmp_path.rglob("*")]:
+        if f.is_file():
+            assert wrong.encode() not in f.read_bytes()
+
+
+def test_password_never_written_or_logged(make_client: Callable[..., AlyxClient],
+                                          caplog: pytest.LogCaptureFixture, home: Path,
+                                          tmp_path: Path, fake: FakeAlyx) -> None:
+    caplog.set_level(logging.DEBUG)
+    client = make_client()
+    client.rest("sessions")
+    fake.down = True
+    with pytest.raises(AlyxConnectionError) as info:
+        client.rest("labs")
+    assert PASSWORD not in str(info.value)
+    assert all(PASSWORD not in r.getMessage() for r in caplog.records)
+    for f in [*home.rglob("*"), *tmp_path.rglob("*")]:
+        if f.is_file():
+            assert PASSWORD.encode() not in f.read_bytes(), f
+
+
+def test_read_only(make_client: Callable[..., AlyxClient], fake: FakeAlyx) -> None:
+    for action in ("create", "update", "partial_update", "delete"):
+        with pytest.raises(ReadOnlyError, match="one-tui only reads from Alyx"):
+            make_client().rest("sessions", action, id="x")
+    assert fake.requests == []
+
+
+def test_logout_forgets_token_and_cache(make_client: Callable[..., AlyxClient]) -> None:
+    client = make_client()
+    client.rest("sessions")
+    client.logout()
+    assert not client.is_logged_in and client.rest_cache_stats["entries"] == 0
+    assert params.get_settings(BASE).token_for("demo") is None
+
+
+# --- errors and throttling ----------------------------------------------------------------------
+
+
+def test_http_errors_carry_alyx_detail(make_client: Callable[..., AlyxClient],
+                                       fake: FakeAlyx) -> None:
+    fake.routes["/insertions/abc"] = lambda r: httpx.Response(
+        404, json={"detail": "No ProbeInsertion matches the given query.", "status_code": 404})
+    client = make_client()
+    with pytest.raises(HTTPError) as info:
+        client.rest("insertions", "read", id="abc")
+    assert str(info.value) == (
+        "[Errno 404] /insertions/abc: 'No ProbeInsertion matches the given query.'")
+    with pytest.raises(HTTPError) as info:
+        client.rest("nowhere")
+    assert info.value.detail == "Not Found"  # the HTML page's title, one line
+
+
+def test_malformed_json_is_clear(make_client: Callable[..., AlyxClient], fake: FakeAlyx) -> None:
+    fake.routes["/labs"] = lambda r: httpx.Response(200, text='{"count": 3, "resu')
+    with pytest.raises(AlyxError, match="not valid JSON"):
+        make_client().rest("labs")
+
+
+def test_429_retry_after_is_honoured(make_client: Callable[..., AlyxClient],
+                                     fake: FakeAlyx) -> None:
+    calls: list[float] = []
+
+    def throttled(request: httpx.Request) -> httpx.Response:
+        calls.append(time.monotonic())
+        if len(calls) < 3:
+            return httpx.Response(429, headers={"Retry-After": "0.02"},
+                                  json={"detail": "Request was throttled."})
+        return httpx.Response(200, json=[{"name": "cortexlab"}])
+
+    fake.routes["/labs"] = throttled
+    assert make_client().rest("labs") == [{"name": "cortexlab"}]
+    assert len(calls) == 3 and calls[2] - calls[0] >= 0.04
+
+
+def test_429_gives_up_after_max_retries(make_client: Callable[..., AlyxClient],
+                                        fake: FakeAlyx) -> None:
+    fake.routes["/labs"] = lambda r: httpx.Response(
+        503, headers={"Retry-After": "3600"}, json={"detail": "busy"})
+    t0 = time.monotonic()
+    with pytest.raises(HTTPError) as info:
+        make_client(max_retries=2).rest("labs")
+    assert info.value.status_code == 503 and time.monotonic() - t0 < 1  # wait capped
+    assert fake.paths.count("GET /labs") == 3
+
+
+# --- pagination -------------------------------------------------------------------------------
+
+
+def test_pages_fetched_like_one(make_client: Callable[..., AlyxClient], fake: FakeAlyx) -> None:
+    seen: list[tuple[int, int]] = []
+    rows = make_client().rest("sessions", subject="KS005", on_page=lambda n, c: seen.append((n, c)))
+    assert rows == SESSIONS
+    assert seen == [(3, 7), (6, 7), (7, 7)]
+    gets = [p for p in fake.paths if p.startswith("GET")]
+    assert gets == [
+        "GET /sessions?subject=KS005",
+        "GET /sessions?subject=KS005&limit=3&offset=3",
+        "GET /sessions?subject=KS005&limit=3&offset=6",
+    ]
+
+
+def test_page_cache_keys_are_full_next_urls(make_client: Callable[..., AlyxClient],
+                                            tmp_path: Path) -> None:
+    from one_tui.engine.rest_cache import cache_key
+
+    make_client().rest("sessions", subject="KS005")
+    names = {p.name for p in (tmp_path / "cache" / ".rest").iterdir()}
+    assert cache_key(f"{BASE}/sessions?subject=KS005&limit=3&offset=3") in names
+    assert cache_key("/sessions?subject=KS005") in names
+
+
+def test_cancel_between_pages_returns_promptly(make_client: Callable[..., AlyxClient],
+                                               fake: FakeAlyx) -> None:
+    fake.page_delay = 0.3
+    cancel = threading.Event()
+    client = make_client()
+    client.authenticate()
+    t0 = time.monotonic()
+    rows = client.rest("sessions", cancel=cancel, on_page=lambda n, c: cancel.set())
+    assert rows == SESSIONS[:3] and client.last_cancelled
+    assert time.monotonic() - t0 < 0.5  # one page, not three
+
+
+def test_cancel_during_retry_wait(make_client: Callable[..., AlyxClient], fake: FakeAlyx) -> None:
+    fake.routes["/labs"] = lambda r: httpx.Response(429, headers={"Retry-After": "30"})
+    cancel = threading.Event()
+    threading.Timer(0.1, cancel.set).start()
+    client = make_client(max_retry_wait=10)
+    t0 = time.monotonic()
+    assert client.rest("labs", cancel=cancel) == []
+    assert client.last_cancelled and time.monotonic() - t0 < 2
+
+
+def test_count_change_warns_and_continues(make_client: Callable[..., AlyxClient],
+                                          fake: FakeAlyx) -> None:
+    original = fake.sessions
+
+    def drifting(request: httpx.Request) -> httpx.Response:
+        rep = original(request)
+        body = rep.json()
+        if "offset" in request.url.params:
+            body["count"] = 8
+        return httpx.Response(200, json=body)
+
+    fake.routes["/sessions"] = drifting
+    client = make_client()
+    assert len(client.rest("sessions")) == 7
+    assert any("/sessions endpoint changed; results may be inconsistent" in n
+               for n in client.notices)
+
+
+# --- cache tables download ----------------------------------------------------------------------
+
+
+def _zip_bytes(files: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def test_download_cache_tables(make_client: Callable[..., AlyxClient], fake: FakeAlyx,
+                               tmp_path: Path) -> None:
+    payload = _zip_bytes({"sessions.pqt": b"S" * 5000, "datasets.pqt": b"D" * 9000,
+                          "cache_info.json": b"{}"})
+    fake.routes["/cache.zip"] = lambda r: httpx.Response(200, content=payload)
+    dest = tmp_path / "tables"
+    progress: list[tuple[int, int]] = []
+    client = make_client()
+    files = client.download_cache_tables(
+        None, dest, on_progress=lambda d, t: progress.append((d, t))
+    )
+    assert sorted(f.name for f in files) == ["cache_info.json", "datasets.pqt", "sessions.pqt"]
+    assert all(f.is_relative_to(dest) and f.parent != dest for f in files)
+    assert (files[0].parent.parent.parent == dest)
+    assert progress[-1] == (len(payload), len(payload))
+    zip_req = next(r for r in fake.requests if r.url.path == "/cache.zip")
+    assert zip_req.headers["Authorization"] == f"Token {TOKEN}"
+    shutil.rmtree(files[0].parent.parent)
+
+
+def test_token_only_sent_to_own_alyx(make_client: Callable[..., AlyxClient], fake: FakeAlyx,
+                                     tmp_path: Path) -> None:
+    payload = _zip_bytes({"sessions.pqt": b"S"})
+    fake.routes["/tables/cache.zip"] = lambda r: httpx.Response(200, content=payload)
+    files = make_client(password=None, username=None).download_cache_tables(
+        "http://s3.test/tables/cache.zip", tmp_path / "t")
+    assert [f.name for f in files] == ["sessions.pqt"]
+    assert "Authorization" not in fake.requests[-1].headers
+
+
+def test_truncated_zip_leaves_dest_untouched(make_client: Callable[..., AlyxClient],
+                                             fake: FakeAlyx, tmp_path: Path) -> None:
+    payload = _zip_bytes({"sessions.pqt": b"S" * 50_000})
+    fake.routes["/cache.zip"] = lambda r: httpx.Response(200, content=payload[: len(payload) // 2])
+    dest = tmp_path / "tables"
+    dest.mkdir()
+    (dest / "sessions.pqt").write_bytes(b"old")
+    with pytest.raises(AlyxError, match="not a complete zip file"):
+        make_client().download_cache_tables(None, dest)
+    assert [p.name for p in dest.iterdir()] == ["sessions.pqt"]
+    assert (dest / "sessions.pqt").read_bytes() == b"old"
+
+
+def test_download_cancel(make_client: Callable[..., AlyxClient], fake: FakeAlyx,
+                         tmp_path: Path) -> None:
+    payload = _zip_bytes({"sessions.pqt": bytes(range(256)) * 2000})
+    fake.routes["/cache.zip"] = lambda r: httpx.Response(200, content=payload)
+    cancel = threading.Event()
+    cancel.set()
+    client = make_client()
+    assert client.download_cache_tables(None, tmp_path, cancel=cancel) == []
+    assert client.last_cancelled and not list(tmp_path.glob(".one-tui-download-*"))
