@@ -1,0 +1,319 @@
+"""Cache tables: ONE's file format, legacy patches, lazy datasets, skipped files, merge and save."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from one_tui.engine import lock as lock_module
+from one_tui.engine import query
+from one_tui.engine.exceptions import CacheDirError
+from one_tui.engine.lock import LOCK_NAME, FileLock, LockTimeout, ReadOnlyCacheError
+from one_tui.engine.tables import (
+    load_cache,
+    merge_tables,
+    read_table,
+    save_cache,
+    save_table,
+)
+
+UUID_RE = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+# --- legacy fixture -----------------------------------------------------------------------------
+
+
+def test_legacy_tables_are_patched(fixture_cache: Path) -> None:
+    cache = load_cache(fixture_cache)
+    ses, dsets = cache.sessions, cache.datasets
+    assert ses.index.name == "id" and len(ses) == 26
+    assert ses.index.str.match(UUID_RE).all()
+    assert "projects" in ses.columns and "project" not in ses.columns
+    assert list(dsets.index.names) == ["eid", "id"] and len(dsets) == 693
+    assert dsets.index.get_level_values("eid").str.match(UUID_RE).all()
+    assert "session_path" not in dsets.columns
+    assert (dsets["qc"] == "NOT_SET").all() and dsets["qc"].cat.ordered
+    assert dsets["file_size"].dtype == "UInt64"
+    assert dsets["file_size"].isna().sum() == 301  # the fixture's nulls survive as <NA>
+    # every dataset's eid is a session of the table (the int pairs were decoded consistently)
+    assert set(dsets.index.get_level_values("eid")) <= set(ses.index)
+    assert ses.index.is_monotonic_increasing and dsets.index.is_monotonic_increasing
+
+
+def test_meta_follows_one_2x(fixture_cache: Path) -> None:
+    cache = load_cache(fixture_cache)
+    meta = cache.meta
+    assert meta["created_time"] == datetime(2021, 5, 13, 20, 38)
+    assert meta["expired"] is True  # created in 2021, 24 h expiry
+    assert set(meta["raw"]) == {"sessions", "datasets"}
+    assert meta["raw"]["sessions"]["origin"] == "ibl_test"
+    assert isinstance(meta["loaded_time"], datetime)
+    assert meta["modified_time"] is None and meta["saved_time"] is None
+    long = load_cache(fixture_cache, cache_expiry=timedelta(days=365 * 100))
+    assert long.meta["expired"] is False
+
+
+def test_datasets_are_loaded_only_when_needed(fixture_cache: Path) -> None:
+    cache = load_cache(fixture_cache)
+    assert not cache.is_loaded("datasets")
+    assert cache.row_counts["datasets"] == 693  # known from the footer without reading rows
+    query.search(cache, lab="cortexlab", date_range=["2019-01-01", None], number=1)
+    query.list_subjects(cache)
+    assert not cache.is_loaded("datasets")
+    query.search(cache, datasets="spikes.times.npy")
+    assert cache.is_loaded("datasets")
+
+
+# --- round trip in ONE's format -----------------------------------------------------------------
+
+
+def test_saved_tables_have_ones_format(fixture_cache: Path, tmp_path: Path) -> None:
+    cache = load_cache(fixture_cache)
+    out = tmp_path / "out"
+    out.mkdir()
+    save_table(cache.sessions, out / "sessions.pqt", {"origin": "test"})
+    save_table(cache.datasets, out / "datasets.pqt", {"origin": "test"})
+
+    schema = pq.read_schema(out / "datasets.pqt")
+    meta = json.loads(schema.metadata[b"one_metadata"])
+    assert meta["origin"] == "test" and meta["min_api_version"] == "2.10"
+    datetime.strptime(meta["date_created"], "%Y-%m-%d %H:%M")
+    assert schema.field("eid").type == pa.string() and schema.field("id").type == pa.string()
+    assert pa.types.is_dictionary(schema.field("qc").type) and schema.field("qc").type.ordered
+    assert schema.field("file_size").type == pa.uint64()
+    assert schema.field("rel_path").type == pa.string()
+    ses_schema = pq.read_schema(out / "sessions.pqt")
+    assert ses_schema.field("date").type == pa.date32()
+    assert ses_schema.field("id").type == pa.string()
+
+    # plain pandas sees the index as columns, as ONE-api reads them before setting its index
+    plain = pd.read_parquet(out / "datasets.pqt")
+    assert {"eid", "id", "rel_path", "qc"} <= set(plain.columns)
+    assert list(plain["qc"].cat.categories) == ["NOT_SET", "PASS", "WARNING", "FAIL", "CRITICAL"]
+    assert sorted(plain["eid"].unique()) == sorted(cache.datasets.index.levels[0])
+
+    again = load_cache(out)
+    pd.testing.assert_frame_equal(again.sessions, cache.sessions)
+    # rel_path is categorical in memory; its category order is not part of the data
+    pd.testing.assert_frame_equal(again.datasets, cache.datasets, check_categorical=False)
+
+
+def test_save_table_is_atomic_and_leaves_no_temporary(fixture_cache: Path) -> None:
+    cache = load_cache(fixture_cache)
+    target = fixture_cache / "sessions.pqt"
+    before = target.read_bytes()
+
+    bad = cache.sessions.copy()
+    bad["broken"] = [object()] * len(bad)  # cannot be converted to Arrow
+    with pytest.raises((pa.ArrowException, TypeError, ValueError)):
+        save_table(bad, target, {"origin": "x"})
+    assert target.read_bytes() == before
+    assert [p.name for p in fixture_cache.iterdir() if ".tmp-" in p.name] == []
+
+
+# --- skipped files ------------------------------------------------------------------------------
+
+
+def test_stray_and_corrupt_tables_are_skipped_not_deleted(
+        fixture_cache: Path, caplog: pytest.LogCaptureFixture) -> None:
+    pd.DataFrame({"a": [1, 2]}).to_parquet(fixture_cache / "stray.pqt")
+    good = (fixture_cache / "sessions.pqt").read_bytes()
+    (fixture_cache / "insertions.pqt").write_bytes(good[: len(good) // 2])  # half-written
+    with caplog.at_level("WARNING", logger="one_tui.engine"):
+        cache = load_cache(fixture_cache)
+    assert len(cache.sessions) == 26 and len(cache.datasets) == 693
+    assert len(cache.warnings) == 2
+    assert any("stray.pqt does not appear to be a valid table" in w for w in cache.warnings)
+    assert any(w.startswith("insertions.pqt") for w in cache.warnings)
+    assert all("\n" not in w for w in cache.warnings)
+    assert len(caplog.records) == 2
+    assert (fixture_cache / "stray.pqt").exists() and (fixture_cache / "insertions.pqt").exists()
+    assert set(cache.meta["raw"]) == {"sessions", "datasets"}
+    assert not cache.has_insertions
+
+
+def test_corrupt_datasets_table_gives_empty_datasets_and_a_warning(fixture_cache: Path) -> None:
+    data = (fixture_cache / "datasets.pqt").read_bytes()
+    (fixture_cache / "datasets.pqt").write_bytes(data[:-200])
+    cache = load_cache(fixture_cache)
+    assert len(cache.sessions) == 26
+    assert len(cache.datasets) == 0 and list(cache.datasets.index.names) == ["eid", "id"]
+    assert cache.warnings and "datasets.pqt" in cache.warnings[0]
+    assert query.search(cache, datasets="spikes.times.npy") == []
+
+
+def test_missing_folder_gives_an_empty_expired_cache(tmp_path: Path) -> None:
+    cache = load_cache(tmp_path / "nowhere")
+    assert len(cache.sessions) == 0 and len(cache.datasets) == 0
+    assert cache.meta["expired"] is True and cache.meta["created_time"] is None
+    assert cache.meta["loaded_time"] is None
+    assert query.search(cache, lab="x") == []
+    assert query.search(cache, lab="x", details=True) == ([], None)
+    assert not (tmp_path / "nowhere").exists()  # the caller decides to create it
+
+
+@pytest.mark.skipif(IS_ROOT, reason="root can read any folder")
+def test_unreadable_folder_raises_cache_dir_error(tmp_path: Path) -> None:
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0)
+    try:
+        with pytest.raises(CacheDirError, match="Cache directory not accessible"):
+            load_cache(folder)
+    finally:
+        folder.chmod(0o755)
+
+
+def test_read_table_rejects_a_table_without_metadata(tmp_path: Path) -> None:
+    pd.DataFrame({"id": ["a"]}).to_parquet(tmp_path / "x.pqt")
+    with pytest.raises(ValueError, match="does not appear to be a valid table"):
+        read_table(tmp_path / "x.pqt")
+
+
+# --- merge and save -----------------------------------------------------------------------------
+
+
+def _new_session(eid: str, subject: str = "NEW01") -> pd.DataFrame:
+    return pd.DataFrame({"id": [eid], "lab": ["newlab"], "subject": [subject],
+                         "date": [datetime(2024, 1, 2).date()], "number": [1],
+                         "task_protocol": [""], "projects": [""]}).set_index("id")
+
+
+EID_NEW = "5b2b9a1c-4e0c-4f35-9d73-5d1e3b1f0a10"
+EID_OTHER = "9c3e0b2d-8a71-4f42-b0c5-2a5d9e4c1b77"
+
+
+def test_merge_adds_and_updates_rows(fixture_cache: Path) -> None:
+    cache = load_cache(fixture_cache)
+    first = cache.sessions.index[0]
+    update = cache.sessions.loc[[first]].copy()
+    update["task_protocol"] = "changed"
+    merge_tables(cache, origin="https://alyx.example.org",
+                 sessions=pd.concat([update, _new_session(EID_NEW)]))
+    assert len(cache.sessions) == 27
+    assert cache.sessions.loc[first, "task_protocol"] == "changed"
+    assert cache.sessions.loc[EID_NEW, "subject"] == "NEW01"
+    assert cache.sessions.index.is_monotonic_increasing
+    assert isinstance(cache.meta["modified_time"], datetime)
+    assert "https://alyx.example.org" in cache.meta["raw"]["sessions"]["origin"]
+    assert query.search(cache, subject="NEW01") == [EID_NEW]
+
+
+def test_merge_datasets_fills_missing_columns(fixture_cache: Path) -> None:
+    cache = load_cache(fixture_cache)
+    new = pd.DataFrame({"eid": [EID_NEW], "id": [EID_OTHER], "rel_path": ["alf/new.thing.npy"],
+                        "exists": [True], "qc": ["PASS"], "extra_col": [1]})
+    merge_tables(cache, datasets=new)
+    row = cache.datasets.loc[(EID_NEW, EID_OTHER)]
+    assert row["qc"] == "PASS" and pd.isna(row["file_size"])
+    assert "extra_col" not in cache.datasets.columns
+    assert "alf/new.thing.npy" in query.list_datasets(cache)
+
+
+def test_save_cache_merges_with_disk_and_keeps_earliest_date(fixture_cache: Path) -> None:
+    cache = load_cache(fixture_cache)
+    assert save_cache(cache) is False  # nothing modified
+    merge_tables(cache, sessions=_new_session(EID_NEW))
+    # meanwhile another process saved a session of its own
+    other = load_cache(fixture_cache)
+    merge_tables(other, sessions=_new_session(EID_OTHER, "OTHER"))
+    assert save_cache(other) is True
+    assert save_cache(cache) is True
+    assert not (fixture_cache / LOCK_NAME).exists()
+
+    disk = load_cache(fixture_cache)
+    assert {EID_NEW, EID_OTHER} <= set(disk.sessions.index) and len(disk.sessions) == 28
+    raw = disk.meta["raw"]["sessions"]
+    assert raw["date_created"] == "2021-05-13 20:38"
+    assert "date_modified" in raw
+    assert not disk.is_loaded("datasets") and len(disk.datasets) == 693  # untouched
+    assert save_cache(cache) is False  # already saved
+
+
+@pytest.mark.skipif(IS_ROOT, reason="root can write a read-only folder")
+def test_save_cache_on_a_read_only_folder_is_a_clear_error(fixture_cache: Path) -> None:
+    cache = load_cache(fixture_cache)
+    merge_tables(cache, sessions=_new_session(EID_NEW))
+    fixture_cache.chmod(0o555)
+    try:
+        with pytest.raises(ReadOnlyCacheError, match="read-only"):
+            save_cache(cache)
+        # reading still works
+        assert len(load_cache(fixture_cache).sessions) == 26
+    finally:
+        fixture_cache.chmod(0o755)
+
+
+# --- the lock -----------------------------------------------------------------------------------
+
+
+def test_lock_excludes_a_second_holder_and_is_released(tmp_path: Path) -> None:
+    with FileLock(tmp_path) as lock:
+        info = json.loads((tmp_path / LOCK_NAME).read_text())
+        assert info["pid"] == os.getpid()
+        with pytest.raises(LockTimeout, match="Timed out"):
+            FileLock(tmp_path, timeout=0.2).acquire()
+        assert lock.held
+    assert not (tmp_path / LOCK_NAME).exists()
+
+
+def test_stale_lock_of_a_dead_process_is_broken(tmp_path: Path) -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    path = tmp_path / LOCK_NAME
+    path.write_text(json.dumps({"pid": dead.pid, "hostname": None}))
+    old = time.time() - 60
+    os.utime(path, (old, old))
+    t0 = time.monotonic()
+    with FileLock(tmp_path, timeout=5):
+        assert json.loads(path.read_text())["pid"] == os.getpid()
+    assert time.monotonic() - t0 < 2
+
+
+def test_fresh_lock_of_a_live_process_is_respected(tmp_path: Path) -> None:
+    path = tmp_path / LOCK_NAME
+    path.write_text(json.dumps({"pid": os.getpid()}))
+    with pytest.raises(LockTimeout):
+        FileLock(tmp_path, timeout=0.2).acquire()
+    assert path.exists()
+
+
+@pytest.mark.skipif(IS_ROOT, reason="root can write a read-only folder")
+def test_lock_on_read_only_folder_fails_only_when_acquired(tmp_path: Path) -> None:
+    tmp_path.chmod(0o555)
+    try:
+        lock = FileLock(tmp_path)  # constructing writes nothing
+        with pytest.raises(ReadOnlyCacheError, match="read-only"):
+            lock.acquire()
+    finally:
+        tmp_path.chmod(0o755)
+
+
+def test_read_only_file_system_is_a_clear_error(
+        fixture_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read-only mount (EROFS) fails even for root; loading still works, saving says why."""
+    cache = load_cache(fixture_cache)
+    merge_tables(cache, sessions=_new_session(EID_NEW))
+    real_open = os.open
+
+    def erofs_open(path, flags, *args):  # noqa: ANN001, ANN202
+        if flags & os.O_CREAT:
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(lock_module.os, "open", erofs_open)
+    with pytest.raises(ReadOnlyCacheError, match=f"read-only: {fixture_cache}"):
+        save_cache(cache)
+    assert len(load_cache(fixture_cache).sessions) == 26
