@@ -519,3 +519,20 @@ def test_download_cancel(make_client: Callable[..., AlyxClient], fake: FakeAlyx,
     client = make_client()
     assert client.download_cache_tables(None, tmp_path, cancel=cancel) == []
     assert client.last_cancelled and not list(tmp_path.glob(".one-tui-download-*"))
+
+
+def test_download_relogs_in_on_invalid_token(make_client: Callable[..., AlyxClient],
+                                             fake: FakeAlyx, tmp_path: Path) -> None:
+    payload = _zip_bytes({"sessions.pqt": b"S"})
+
+    def guarded(request: httpx.Request) -> httpx.Response:
+        if request.headers.get("Authorization") != "Token fresh":
+            return httpx.Response(403, json={"detail": "Invalid token.", "status_code": 403})
+        return httpx.Response(200, content=payload)
+
+    fake.routes["/cache.zip"] = guarded
+    client = make_client()
+    client.authenticate()
+    fake.token = "fresh"
+    files = client.download_cache_tables(None, tmp_path / "t")
+    assert [f.name for f in files] == ["sessions.pqt"]

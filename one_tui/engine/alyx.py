@@ -523,7 +523,15 @@ class AlyxClient:
         self.last_cancelled = False
         try:
             zip_path = tmp / "cache.zip"
-            if not self._stream_to(url, headers, zip_path, cancel, on_progress):
+            try:
+                complete = self._stream_to(url, headers, zip_path, cancel, on_progress)
+            except HTTPError as exc:
+                if not (headers and exc.status_code == 403 and "Invalid token." in exc.detail):
+                    raise
+                self._relogin_after_invalid_token()
+                headers["Authorization"] = f"Token {self._token}"
+                complete = self._stream_to(url, headers, zip_path, cancel, on_progress)
+            if not complete:
                 self.last_cancelled = True
                 shutil.rmtree(tmp, ignore_errors=True)
                 return []
