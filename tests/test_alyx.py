@@ -536,3 +536,80 @@ def test_download_relogs_in_on_invalid_token(make_client: Callable[..., AlyxClie
     fake.token = "fresh"
     files = client.download_cache_tables(None, tmp_path / "t")
     assert [f.name for f in files] == ["sessions.pqt"]
+
+
+# --- real loopback against the demo Alyx server ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo_db() -> Any:
+    synth = pytest.importorskip("one_tui.demo.synth")
+    return synth.generate(n_sessions=50, seed=0)
+
+
+@pytest.fixture
+def demo(demo_db: Any) -> Any:
+    server_mod = pytest.importorskip("one_tui.demo.server")
+    server = server_mod.DemoServer(demo_db)
+    server.start()
+    yield server
+    server.stop()
+
+
+def demo_client(server: Any, tmp_path: Path, **kw: Any) -> AlyxClient:
+    kw.setdefault("username", "demo")
+    kw.setdefault("password", "demo")
+    return AlyxClient(server.url, cache_dir=tmp_path / "cache", max_retry_wait=0.05, **kw)
+
+
+def test_demo_login_and_pagination(demo: Any, home: Path, tmp_path: Path) -> None:
+    client = demo_client(demo, tmp_path)
+    seen: list[tuple[int, int]] = []
+    rows = client.rest("sessions", limit=20, on_page=lambda n, c: seen.append((n, c)))
+    assert len(rows) == 50 and len({r["id"] for r in rows}) == 50
+    assert seen == [(20, 50), (40, 50), (50, 50)]
+    assert demo.requests[0].startswith("POST /auth-token")
+    assert [r for r in demo.requests if r.startswith("GET /sessions")] == [
+        "GET /sessions?limit=20",
+        "GET /sessions?limit=20&offset=20",
+        "GET /sessions?limit=20&offset=40",
+    ]
+    n = len(demo.requests)
+    again = demo_client(demo, tmp_path, password=None)  # saved token, warm REST cache
+    assert again.rest("sessions", limit=20) == rows
+    assert len(demo.requests) == n and again.last_from_cache
+
+
+def test_demo_bad_password(demo: Any, home: Path, tmp_path: Path) -> None:
+    with pytest.raises(AuthenticationError, match="user = demo, password = \\*\\*\\*\\*"):
+        demo_client(demo, tmp_path, password="not-the-password").rest("sessions")
+
+
+def test_demo_download_cache_tables(demo: Any, home: Path, tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    client = demo_client(demo, tmp_path)
+    info = client.cache_info()
+    files = client.download_cache_tables(info.get("location"), tmp_path / "tables")
+    names = {f.name for f in files}
+    assert {"sessions.pqt", "datasets.pqt"} <= names
+    sessions = next(f for f in files if f.name == "sessions.pqt")
+    assert pq.read_metadata(sessions).num_rows == 50
+
+
+def test_demo_truncated_zip(demo: Any, home: Path, tmp_path: Path) -> None:
+    demo.faults.truncated_zip = True
+    dest = tmp_path / "tables"
+    with pytest.raises(AlyxError) as info:
+        demo_client(demo, tmp_path).download_cache_tables(None, dest)
+    assert "untouched" in str(info.value)
+    assert list(dest.iterdir()) == []
+
+
+def test_demo_server_gone_uses_stale_cache(demo: Any, home: Path, tmp_path: Path) -> None:
+    client = demo_client(demo, tmp_path)
+    rows = client.rest("sessions", limit=100, expires=True)
+    demo.stop()
+    assert client.rest("sessions", limit=100) == rows and client.last_stale
+    with pytest.raises(AlyxConnectionError):
+        client.rest("sessions", limit=100, no_cache=True)
