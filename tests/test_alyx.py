@@ -613,3 +613,18 @@ def test_demo_server_gone_uses_stale_cache(demo: Any, home: Path, tmp_path: Path
     assert client.rest("sessions", limit=100) == rows and client.last_stale
     with pytest.raises(AlyxConnectionError):
         client.rest("sessions", limit=100, no_cache=True)
+
+
+def test_next_url_from_a_proxy_goes_to_our_alyx(make_client: Callable[..., AlyxClient],
+                                                fake: FakeAlyx) -> None:
+    original = fake.sessions
+
+    def proxied(request: httpx.Request) -> httpx.Response:
+        body = original(request).json()
+        if body["next"]:
+            body["next"] = body["next"].replace(BASE, "http://internal:8000")
+        return httpx.Response(200, json=body)
+
+    fake.routes["/sessions"] = proxied
+    assert make_client().rest("sessions") == SESSIONS
+    assert {r.url.host for r in fake.requests} == {"alyx.test"}

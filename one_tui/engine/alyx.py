@@ -323,7 +323,11 @@ class AlyxClient:
             rel = query[len(self.base_url) :]
         elif re.match(r"^\w+://", query):  # e.g. a `next` URL behind a proxy: keep our origin
             parts = urllib.parse.urlsplit(query)
-            rel = parts.path + (f"?{parts.query}" if parts.query else "")
+            prefix = urllib.parse.urlsplit(self.base_url).path
+            path = parts.path
+            if prefix and path.startswith(prefix):
+                path = path[len(prefix) :]
+            rel = path + (f"?{parts.query}" if parts.query else "")
         else:
             rel = query
         if not rel.startswith("/"):
