@@ -36,6 +36,7 @@ __all__ = [
     "datasets_from_session",
     "insertions_from_records",
     "remove_uuid_string",
+    "eid_of",
 ]
 
 #: Parameters of Alyx's ``/sessions`` list endpoint (§3.2), as the schema lists them.
@@ -223,7 +224,7 @@ def insertion_filters(**terms: Any) -> dict[str, str]:
 # Records -> rows
 
 
-def _eid_of(record: Mapping[str, Any]) -> str:
+def eid_of(record: Mapping[str, Any]) -> str:
     """The session id of a REST record: ``id``, else the last 36 characters of ``url``."""
     eid = record.get("id") or str(record.get("url", ""))[-36:]
     return str(eid).lower()
@@ -243,7 +244,7 @@ def _session_row(record: Mapping[str, Any]) -> dict[str, Any]:
     start = record.get("start_time") or record.get("date")
     number = record.get("number")
     return {
-        "id": _eid_of(record),
+        "id": eid_of(record),
         "lab": record.get("lab") or "",
         "subject": record.get("subject") or "",
         "date": parse_date(str(start)[:10]) if start else None,
@@ -329,7 +330,7 @@ def datasets_from_records(records: Iterable[Mapping[str, Any]], eid: str) -> pd.
 
 def datasets_from_session(record: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A ``GET /sessions/<eid>`` record to (sessions rows, datasets rows): ONE's ``ses2records``."""
-    eid = _eid_of(record)
+    eid = eid_of(record)
     sessions = sessions_from_records([record])
     datasets = datasets_from_records(record.get("data_dataset_session_related") or [], eid)
     return sessions, datasets

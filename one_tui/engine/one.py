@@ -1,0 +1,805 @@
+"""The ``One`` facade: ONE 2.x's four modes over the local tables and Alyx (the app's only API).
+
+* ``local``: the tables on disk, never the network.
+* ``remote``: searches, details, dataset lists and ID conversions go to Alyx; every REST result is
+  merged into the in-memory tables (one-behaviour.md §2.8).
+* ``auto`` (default): the tables, downloaded at start-up and before decorated calls only when
+  missing or older than ``cache_expiry``; ``search`` always reads the tables.
+* ``refresh``: like auto, but every decorated call (and ``search``) first asks ``cache/info``.
+
+Fallback (§1.3, as one-tui adopts it in §0): when the tables cannot be fetched or the login fails,
+the mode becomes ``local``, ``requested_mode`` keeps what was asked and ``fallback_reason`` says
+why in one line; the tables already on disk are never replaced by a bad download.
+
+Thread safety: the app calls this from worker threads, possibly two concerns at a time (a search
+while a session's details load). Table merges, swaps and local reads hold ``_lock``; downloads
+hold ``_download_lock``; network requests hold neither, so a slow request blocks nobody.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import platformdirs
+
+from one_tui.engine import converters, params, query, remote, tables
+from one_tui.engine.alyx import AlyxClient
+from one_tui.engine.exceptions import (
+    ALFObjectNotFound,
+    AlyxConnectionError,
+    AlyxError,
+    AuthenticationError,
+    CacheDirError,
+    HTTPError,
+    LoginRequired,
+    OfflineError,
+)
+from one_tui.engine.lock import FileLock, ReadOnlyCacheError
+from one_tui.engine.spec import QC
+
+__all__ = ["One", "MODES"]
+
+log = logging.getLogger("one_tui.engine")
+
+MODES = ("local", "remote", "auto", "refresh")
+#: A remote table less than this much newer than ours counts as "no newer cache" (§2.6).
+FRESH_WINDOW = timedelta(minutes=1)
+#: Newest ``min_api_version`` of the tables we read (ONE 3.6.1's format).
+SUPPORTED_API_VERSION = (3, 6, 1)
+_DETAIL_FIELDS = ("subject", "start_time", "number", "lab", "projects", "url", "task_protocol")
+
+Progress = Callable[[int, int], None]
+
+
+def _version(text: Any) -> tuple[int, ...]:
+    try:
+        return tuple(int(x) for x in str(text).split(".")[:3])
+    except ValueError:
+        return (0,)
+
+
+def _parse_created(text: Any) -> datetime | None:
+    """A ``date_created`` ('YYYY-MM-DD HH:MM', local time) as a naive datetime."""
+    try:
+        return datetime.strptime(str(text)[:16], tables.DATE_FORMAT)
+    except ValueError:
+        try:
+            return datetime.fromisoformat(str(text)).replace(tzinfo=None)
+        except ValueError:
+            return None
+
+
+def _connection_cause(exc: BaseException) -> str:
+    """A short cause of a connection failure from the chained transport error."""
+    text = " ".join(str(e) for e in (exc.__cause__, exc.__context__) if e).lower()
+    if "refused" in text:
+        return "connection refused"
+    if "timed out" in text or "timeout" in text:
+        return "timed out"
+    if "name or service" in text or "getaddrinfo" in text or "nodename" in text:
+        return "host not found"
+    if "reset" in text or "disconnected" in text or "closed" in text:
+        return "connection dropped"
+    return "connection failed"
+
+
+class One:
+    """ONE's ``ONE()`` for one-tui: modes, ``query_type``, fallback, tables and REST merges."""
+
+    def __init__(self, base_url: str | None = None, username: str | None = None,
+                 password: str | None = None, cache_dir: str | os.PathLike[str] | None = None,
+                 mode: str = "auto", cache_expiry: timedelta = timedelta(hours=24),
+                 cache_rest: str | None = "GET", token: str | None = None, wildcards: bool = True,
+                 silent: bool = True, client: AlyxClient | None = None) -> None:
+        if mode not in MODES:
+            raise ValueError(f'Mode "{mode}" not recognized')
+        self._lock = threading.RLock()
+        self._download_lock = threading.Lock()
+        self.notices: list[str] = []
+        self.last_source = "local tables"
+        self.last_cancelled = False
+        self.fallback_reason: str | None = None
+        self.requested_mode = mode
+        self._mode = mode
+        self.cache_expiry = cache_expiry
+        self.wildcards = wildcards
+        self.silent = silent
+        self.read_only = False
+        settings = None if client else self._settings(base_url, cache_dir)
+        if client is None and (base_url or settings):
+            client = AlyxClient(base_url or settings.base_url, username=username,
+                                password=password, token=token,
+                                cache_dir=cache_dir or (settings.cache_dir if settings else None)
+                                or self._default_dir(base_url),
+                                cache_rest=cache_rest, silent=silent)
+        self.alyx: AlyxClient | None = client
+        self.cache_dir = self._prepare_dir(cache_dir, client)
+        self._cache = tables.Cache(self.cache_dir, cache_expiry)
+        self._load_local()
+        if client is None and mode != "local":
+            self._fall_back("no Alyx database is set up (give base_url)")
+        elif mode in ("auto", "refresh"):
+            self._update_tables(force=False)
+        elif mode == "remote" and (password or token):
+            self._authenticate_now()
+
+    # -- set-up -------------------------------------------------------------------------------
+    def _settings(self, base_url: str | None,
+                  cache_dir: str | os.PathLike[str] | None) -> params.Settings | None:
+        """The ~/.one settings of ``base_url``; without one, those of the database whose cache
+        folder is ``cache_dir`` (ONE's ``check_cache_conflict``), else the default database."""
+        try:
+            if base_url:
+                return params.get_settings(base_url)
+            if cache_dir is None:
+                return params.get_settings()
+            for key, folder in params.read_caches()["CLIENT_MAP"].items():
+                if Path(str(folder)).expanduser() == Path(cache_dir).expanduser():
+                    return params.get_settings(key)
+        except params.ParamsError as exc:
+            self._notice(str(exc))
+        return None
+
+    @staticmethod
+    def _default_dir(base_url: str | None) -> Path:
+        """The platformdirs cache folder, one subfolder per database."""
+        root = Path(platformdirs.user_cache_dir("one-tui"))
+        return root / params.client_key(base_url) if base_url else root
+
+    def _prepare_dir(self, cache_dir: str | os.PathLike[str] | None,
+                     client: AlyxClient | None) -> Path:
+        """Resolve and create the cache folder; note (not fail) when it is read-only."""
+        folder = Path(cache_dir).expanduser() if cache_dir else (
+            Path(client.cache_dir) if client else self._default_dir(None))
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CacheDirError(
+                f"Cache directory not accessible: {folder} ({exc.strerror or exc}). Please "
+                "provide a valid cache_dir or run ONE.setup to update the default directory."
+            ) from None
+        self.read_only = not self._writable(folder)
+        if self.read_only:
+            self._notice("cache folder is read-only: nothing will be saved")
+        return folder
+
+    @staticmethod
+    def _writable(folder: Path) -> bool:
+        """Try to create a file: os.access alone misses read-only mounts."""
+        if not os.access(folder, os.W_OK):
+            return False
+        try:
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=".one-tui-probe-"):
+                pass
+        except OSError:
+            return False
+        return True
+
+    # -- mode ---------------------------------------------------------------------------------
+    @property
+    def mode(self) -> str:
+        return self._mode
+
+    @mode.setter
+    def mode(self, value: str) -> None:
+        if value not in MODES:
+            raise ValueError(f'Mode "{value}" not recognized')
+        if value != "local" and self.alyx is None:
+            raise OfflineError(f'mode "{value}" needs an Alyx database; give base_url')
+        self._mode = self.requested_mode = value
+        self.fallback_reason = None
+
+    @property
+    def offline(self) -> bool:
+        """ONE's rule: local mode, or no Alyx client at all."""
+        return self._mode == "local" or self.alyx is None
+
+    def __repr__(self) -> str:
+        if self.alyx is None:
+            return f"One (offline, {self.cache_dir})"
+        return f"One ({'offline' if self.offline else 'online'}, {self.alyx.base_url})"
+
+    def _notice(self, message: str) -> None:
+        """A one-line warning for the user: logged and queued for the app's toasts."""
+        log.warning(message)
+        self.notices.append(message)
+
+    def _drain_client_notices(self) -> None:
+        if self.alyx is not None and self.alyx.notices:
+            while self.alyx.notices:
+                self.notices.append(self.alyx.notices.pop(0))
+
+    def _fall_back(self, reason: str) -> None:
+        """Go to local mode, keep what was asked, say why in one line."""
+        self._mode = "local"
+        self.fallback_reason = f"{self.requested_mode} → local: {reason}"
+        self._notice(self.fallback_reason)
+
+    def _login_reason(self, exc: Exception) -> str | None:
+        """One-line reason for a login problem, None if ``exc`` is not one."""
+        if isinstance(exc, AuthenticationError):
+            return f"login refused ({exc.status_code})"
+        if isinstance(exc, LoginRequired):
+            return "login needed (no password or saved token)"
+        if isinstance(exc, HTTPError) and exc.status_code in (401, 403):
+            return f"Alyx refused access ({exc.status_code})"
+        return None
+
+    def _authenticate_now(self) -> None:
+        """Log in at construction (credentials were given); a failure falls back to local."""
+        try:
+            self.alyx.authenticate()
+        except (AlyxError, OSError) as exc:
+            self._fall_back(self._failure_reason(exc, "login"))
+
+    def _failure_reason(self, exc: BaseException, what: str) -> str:
+        """One line for why talking to Alyx failed."""
+        login = self._login_reason(exc) if isinstance(exc, Exception) else None
+        if login:
+            return login
+        if isinstance(exc, AlyxConnectionError):
+            return f"Alyx unreachable ({_connection_cause(exc)})"
+        if isinstance(exc, HTTPError):
+            return f"{what} failed (HTTP {exc.status_code})"
+        return f"{what} failed ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+
+    def _query_mode(self, query_type: str | None, refresh: bool = True) -> str:
+        """The mode of one call; runs ONE's ``@refresh`` decorator step when ``refresh``.
+
+        ``'remote'`` while offline raises OfflineError naming why one-tui is local.
+        """
+        qt = query_type or self._mode
+        if qt == "auto":
+            qt = self._mode
+        if qt not in MODES:
+            raise ValueError(f'query_type "{qt}" not recognized')
+        if qt == "remote":
+            if self.offline:
+                raise OfflineError("query_type='remote' needs a connection to Alyx; one-tui is in "
+                                   f"local mode ({self._offline_reason()})")
+            return "remote"
+        if qt == "local" or self.offline:
+            return "local"
+        if refresh:
+            self.refresh_cache(qt)
+        return qt
+
+    def _offline_reason(self) -> str:
+        if self.fallback_reason:
+            return self.fallback_reason
+        if self.alyx is None:
+            return "no Alyx database is set up"
+        return "local mode was chosen"
+
+    def _require_online(self, what: str) -> None:
+        if self.offline:
+            raise OfflineError(f"{what} needs a connection to Alyx; one-tui is in local mode "
+                               f"({self._offline_reason()})")
+
+    # -- login --------------------------------------------------------------------------------
+    def login(self, username: str, password: str) -> None:
+        """Log in to Alyx, restore the mode that was asked for and load (or fetch) the tables.
+
+        A refused login raises AuthenticationError (the app keeps its login form open).
+        """
+        if self.alyx is None:
+            raise OfflineError("No Alyx database is set up; give base_url to log in")
+        self.alyx.authenticate(username, password, force=True)
+        self._drain_client_notices()
+        self._mode = self.requested_mode
+        self.fallback_reason = None
+        self.load_cache()
+
+    # -- tables -------------------------------------------------------------------------------
+    def _load_local(self) -> datetime | None:
+        """Read the tables on disk (datasets lazily) and swap them in."""
+        cache = tables.load_cache(self.cache_dir, self.cache_expiry)
+        for warning in cache.warnings:
+            self._notice(warning)
+        with self._lock:
+            self._cache = cache
+        return cache.meta["loaded_time"]
+
+    def load_cache(self, clobber: bool = False) -> datetime | None:
+        """Load the tables from disk, then download newer ones when they are missing or expired
+        (``clobber``: always ask ``cache/info``). Returns the load time (None: no tables)."""
+        self._load_local()
+        if not self.offline:
+            self._update_tables(force=clobber)
+        return self._cache.meta["loaded_time"]
+
+    def refresh_cache(self, mode: str = "auto") -> datetime | None:
+        """ONE 2.x's ``refresh_cache``: ``auto`` reloads once ``cache_expiry`` has passed since
+        the last load (Alyx is asked only if the tables are expired); ``refresh`` asks
+        ``cache/info`` now and downloads if Alyx has newer tables."""
+        if mode not in MODES:
+            raise ValueError(f'Mode "{mode}" not recognized')
+        if self.offline or mode in ("local", "remote"):
+            return self._cache.meta["loaded_time"]
+        if mode == "auto":
+            loaded = self._cache.meta["loaded_time"]
+            if loaded is None or datetime.now() - loaded >= self.cache_expiry:
+                self.load_cache()
+        else:
+            self._update_tables(force=True)
+        return self._cache.meta["loaded_time"]
+
+    def _update_tables(self, force: bool) -> bool:
+        """Download the tables if needed; any failure falls back to local. True if replaced."""
+        with self._download_lock:
+            if not force and not self._cache.is_expired():
+                return False
+            if self.read_only:
+                self._fall_back("cache folder is read-only; cannot download the tables")
+                return False
+            try:
+                info = self.alyx.get("cache/info", expires=True, clobber=True)
+                if not self._is_newer(info):
+                    return False
+                return self._download(info.get("location"))
+            except (AlyxError, OSError, ValueError, tables.InvalidTableError) as exc:
+                self._fall_back(self._download_reason(exc))
+                return False
+            finally:
+                self._drain_client_notices()
+
+    def _is_newer(self, info: dict) -> bool:
+        """§2.6: download unless Alyx's tables are less than a minute newer than ours."""
+        if _version(info.get("min_api_version", "0")) > SUPPORTED_API_VERSION:
+            self._notice(f"Newer cache tables require ONE version {info['min_api_version']} "
+                         "or greater; kept the tables on disk")
+            return False
+        remote_created = _parse_created(info.get("date_created"))
+        local_created = self._cache.meta["created_time"]
+        if local_created and remote_created and remote_created - local_created < FRESH_WINDOW:
+            log.info("No newer cache available")
+            return False
+        return True
+
+    def _download_reason(self, exc: BaseException) -> str:
+        """One line: what failed and that the tables on disk were kept."""
+        kept = "kept the tables on disk" if self._cache.meta["raw"] else "no tables on disk"
+        login = self._login_reason(exc) if isinstance(exc, Exception) else None
+        if login:
+            return login
+        if isinstance(exc, tables.InvalidTableError):
+            return f"cache.zip held a corrupt table ({str(exc).split(' ')[0]}); {kept}"
+        text = str(exc)
+        if isinstance(exc, AlyxError) and not isinstance(exc, HTTPError | AlyxConnectionError):
+            if "zip" in text or "cut short" in text or "incomplete" in text:
+                return f"cache.zip was truncated; {kept}"
+        if isinstance(exc, HTTPError) and "cache.zip" in exc.endpoint:
+            return f"cache.zip download failed (HTTP {exc.status_code}); {kept}"
+        return f"{self._failure_reason(exc, 'cache/info')}; {kept}"
+
+    def _download(self, location: str | None) -> bool:
+        """Fetch cache.zip into a temporary folder, check every table, then move them in."""
+        files = self.alyx.download_cache_tables(location, self.cache_dir)
+        if not files:  # cancelled
+            return False
+        tmp_root = next(p for p in files[0].parents if p.name.startswith(".one-tui-download-"))
+        try:
+            top = [f for f in files if f.parent == tmp_root / "tables"]
+            if "sessions.pqt" not in {f.name for f in top}:
+                raise tables.InvalidTableError("sessions.pqt is missing from cache.zip")
+            for f in top:
+                if f.suffix == ".pqt":
+                    tables.read_table(f)
+            with FileLock(self.cache_dir):
+                for f in top:
+                    os.replace(f, self.cache_dir / f.name)
+        finally:
+            shutil.rmtree(tmp_root, ignore_errors=True)
+        self._load_local()
+        return True
+
+    def save_cache(self) -> bool:
+        """Write the tables changed by remote merges, merged with those on disk, under the lock."""
+        if self.read_only:
+            self._notice("cache folder is read-only: nothing will be saved")
+            return False
+        try:
+            with self._lock:
+                return tables.save_cache(self._cache)
+        except ReadOnlyCacheError:
+            self.read_only = True
+            self._notice("cache folder is read-only: nothing will be saved")
+            return False
+
+    def _merge(self, sessions: pd.DataFrame | None = None, datasets: pd.DataFrame | None = None,
+               insertions: pd.DataFrame | None = None) -> None:
+        """Merge REST rows into the in-memory tables (§2.8)."""
+        origin = self.alyx.base_url if self.alyx else None
+        with self._lock:
+            tables.merge_tables(self._cache, origin=origin, sessions=sessions,
+                                datasets=datasets, insertions=insertions)
+
+    # -- REST ---------------------------------------------------------------------------------
+    def _rest(self, endpoint: str, action: str = "list", **kwargs: Any) -> Any:
+        """``alyx.rest`` recording where the answer came from; a login failure falls back."""
+        try:
+            result = self.alyx.rest(endpoint, action, **kwargs)
+        except (AuthenticationError, LoginRequired) as exc:
+            self._fall_back(self._failure_reason(exc, endpoint))
+            raise
+        finally:
+            self._drain_client_notices()
+        self.last_source = "REST cache" if self.alyx.last_from_cache else "Alyx"
+        self.last_cancelled = bool(self.alyx.last_cancelled)
+        return result
+
+    def _local(self) -> None:
+        self.last_source = "local tables"
+        self.last_cancelled = False
+
+    def _remote_sessions(self, terms: dict[str, Any], cancel: threading.Event | None,
+                         on_page: Progress | None) -> tuple[list[dict], pd.DataFrame]:
+        """Remote session search: (records, their sessions rows), the rows merged in."""
+        filters = remote.session_filters(**terms)
+        records = list(self._rest("sessions", "list", cancel=cancel, on_page=on_page,
+                                  **filters))
+        rows = remote.sessions_from_records(records)
+        if records:
+            self._merge(sessions=rows)
+        return records, rows
+
+    # -- search -------------------------------------------------------------------------------
+    def search(self, details: bool = False, query_type: str | None = None,
+               cancel: threading.Event | None = None, on_page: Progress | None = None,
+               **terms: Any) -> Any:
+        """Eids of matching sessions; ``details`` -> ``(eids, dicts)`` (``([], None)`` if none).
+
+        Local: ONE's order (date, subject, number descending), dicts without eid. Remote: the
+        server's order (``-start_time``), dicts are the REST records plus ``date``. Not
+        refreshed in auto mode (§1.2); in refresh mode ``cache/info`` is asked first.
+        """
+        mode = self._query_mode(query_type, refresh=False)
+        if mode == "refresh":
+            self.refresh_cache("refresh")
+        if mode == "remote":
+            records, rows = self._remote_sessions(terms, cancel, on_page)
+            eids = list(rows.index)
+            if not details:
+                return eids
+            return (eids, [remote.session_details(r) for r in records]) if eids else ([], None)
+        with self._lock:
+            result = query.search(self._cache, details=details, wildcards=self.wildcards, **terms)
+        self._local()
+        return result
+
+    def search_sessions(self, query_type: str | None = None,
+                        cancel: threading.Event | None = None, on_page: Progress | None = None,
+                        **terms: Any) -> pd.DataFrame:
+        """The matching sessions rows (index eid): ONE's order locally, the server's remotely."""
+        mode = self._query_mode(query_type, refresh=False)
+        if mode == "refresh":
+            self.refresh_cache("refresh")
+        if mode == "remote":
+            return self._remote_sessions(terms, cancel, on_page)[1]
+        with self._lock:
+            found = query.search_sessions(self._cache, wildcards=self.wildcards, **terms)
+        self._local()
+        return found
+
+    def search_terms(self, query_type: str | None = None) -> tuple[str, ...]:
+        """Search term names: local ones, or remote (local + Alyx's /sessions parameters).
+
+        Static (no ``/api/schema`` request), so not refreshed in any mode.
+        """
+        qt = query_type or self._mode
+        return remote.search_terms() if qt == "remote" else query.search_terms()
+
+    # -- sessions and datasets ----------------------------------------------------------------
+    def to_eid(self, id_: Any) -> str | None:
+        """Any identifier ONE accepts to an eid; paths and refs not in the tables are looked up
+        on Alyx when online."""
+        with self._lock:
+            eid = converters.to_eid(id_, self._cache)
+        if eid is None and not self.offline and isinstance(id_, str | os.PathLike):
+            text = os.fspath(id_)
+            parts = converters.parse_session_path(text)
+            if parts is None and converters.is_exp_ref(text):
+                day, number, subject = text.split("_", 2)
+                parts = {"lab": None, "subject": subject, "date": day, "number": int(number)}
+            if parts is not None:
+                eid = self._remote_path2eid(parts)
+        return eid
+
+    def _eid(self, eid: Any) -> str:
+        """A session id for a REST call; ONE's error when it cannot be resolved."""
+        resolved = self.to_eid(eid)
+        if resolved is None:
+            raise ValueError(f'Cannot parse session ID "{eid}" (session may not exist)')
+        return resolved
+
+    def _fetch_session(self, eid: Any) -> dict:
+        """``GET /sessions/<eid>``, its session and dataset rows merged into the tables."""
+        eid = self._eid(eid)
+        try:
+            record = self._rest("sessions", "read", id=eid)
+        except HTTPError as exc:
+            if exc.status_code == 404:
+                raise ALFObjectNotFound(f"Session {eid} not found on Alyx") from None
+            raise
+        ses, datasets = remote.datasets_from_session(record)
+        self._merge(sessions=ses, datasets=datasets)
+        return record
+
+    def get_details(self, eid: Any, full: bool = False, query_type: str | None = None) -> Any:
+        """Local: the session row (Series); ``full`` -> its datasets with session columns.
+
+        Remote (2.x): ``GET /sessions/<eid>``; ``full`` -> the whole record, else ONE's detail
+        fields plus ``date`` and ``local_path``.
+        """
+        mode = self._query_mode(query_type)
+        if mode != "remote":
+            with self._lock:
+                result = query.get_details(self._cache, eid, full=full)
+            self._local()
+            return result
+        record = self._fetch_session(eid)
+        if full:
+            return record
+        out = {k: record.get(k) for k in _DETAIL_FIELDS}
+        out["date"] = remote.session_details(record)["date"]
+        with self._lock:
+            out["local_path"] = converters.eid2path(self._cache, record["id"], self.cache_dir)
+        return out
+
+    def list_datasets(self, eid: Any = None, filename: Any = None, collection: Any = None,
+                      revision: Any = None, qc: Any = QC.FAIL, ignore_qc_not_set: bool = False,
+                      details: bool = False, query_type: str | None = None,
+                      default_revisions_only: bool = False, keep_eid_index: bool = False) -> Any:
+        """Datasets of the tables (or of one session), filtered as ONE's ``filter_datasets``.
+
+        Remote with an eid reads ``GET /sessions/<eid>`` and merges its datasets first; remote
+        without an eid lists the local tables with a notice, as ONE does.
+        """
+        self._prepare_datasets(eid, query_type)
+        with self._lock:
+            return query.list_datasets(
+                self._cache, eid=self._local_eid(eid), filename=filename, collection=collection,
+                revision=revision, qc=qc, ignore_qc_not_set=ignore_qc_not_set, details=details,
+                default_revisions_only=default_revisions_only, keep_eid_index=keep_eid_index,
+                wildcards=self.wildcards)
+
+    def _local_eid(self, eid: Any) -> Any:
+        """After a remote fetch the session is in the tables; resolve refs/paths once."""
+        return eid if eid is None else (self.to_eid(eid) or eid)
+
+    def _prepare_datasets(self, eid: Any, query_type: str | None) -> None:
+        """Decorator step, then the remote fetch of one session's datasets when remote."""
+        mode = self._query_mode(query_type)
+        if mode != "remote":
+            self._local()
+        elif eid is None:
+            self._notice("Unable to list all remote datasets; listing the local tables")
+            self._local()
+        else:
+            self._fetch_session(eid)
+
+    def list_collections(self, eid: Any = None, filename: Any = None, collection: Any = None,
+                         revision: Any = None, qc: Any = QC.FAIL, ignore_qc_not_set: bool = False,
+                         details: bool = False, query_type: str | None = None,
+                         default_revisions_only: bool = False) -> Any:
+        """Sorted unique collections ('' = session root); ``details`` -> {collection: rows}."""
+        self._prepare_datasets(eid, query_type)
+        with self._lock:
+            return query.list_collections(
+                self._cache, eid=self._local_eid(eid), filename=filename, collection=collection,
+                revision=revision, qc=qc, ignore_qc_not_set=ignore_qc_not_set, details=details,
+                default_revisions_only=default_revisions_only, wildcards=self.wildcards)
+
+    def list_revisions(self, eid: Any = None, filename: Any = None, collection: Any = None,
+                       revision: Any = None, qc: Any = QC.FAIL, ignore_qc_not_set: bool = False,
+                       details: bool = False, query_type: str | None = None,
+                       default_revisions_only: bool = False) -> Any:
+        """Sorted unique revisions without '#' ('' = none); ``details`` -> {revision: rows}."""
+        self._prepare_datasets(eid, query_type)
+        with self._lock:
+            return query.list_revisions(
+                self._cache, eid=self._local_eid(eid), filename=filename, collection=collection,
+                revision=revision, qc=qc, ignore_qc_not_set=ignore_qc_not_set, details=details,
+                default_revisions_only=default_revisions_only, wildcards=self.wildcards)
+
+    def list_subjects(self, query_type: str | None = None) -> list[str]:
+        """Sorted subjects of the local sessions table (ONE has no remote version)."""
+        self._query_mode("local" if query_type == "local" else None)
+        with self._lock:
+            subjects = query.list_subjects(self._cache)
+        self._local()
+        return subjects
+
+    # -- paths --------------------------------------------------------------------------------
+    def eid2path(self, eid: Any, query_type: str | None = None) -> Any:
+        """Local session folder of an eid; looked up on Alyx when not in the tables."""
+        if isinstance(eid, list | tuple):
+            return [self.eid2path(e, query_type) for e in eid]
+        mode = self._query_mode(query_type)
+        with self._lock:
+            path = converters.eid2path(self._cache, eid, self.cache_dir)
+        self._local()
+        if path is not None or mode == "local":
+            return path
+        records = self._rest("sessions", "list", id=self._eid(eid))
+        if not records:
+            return None
+        self._merge(sessions=remote.sessions_from_records(records))
+        with self._lock:
+            return converters.eid2path(self._cache, records[0]["id"], self.cache_dir)
+
+    def path2eid(self, path: Any, query_type: str | None = None) -> str | None:
+        """Eid of a session folder path; looked up on Alyx when not in the tables."""
+        mode = self._query_mode(query_type)
+        with self._lock:
+            eid = converters.path2eid(self._cache, path)
+        self._local()
+        if eid is not None or mode == "local":
+            return eid
+        parts = converters.parse_session_path(path)
+        return self._remote_path2eid(parts) if parts else None
+
+    def _remote_path2eid(self, parts: dict) -> str | None:
+        """``search(subject, date_range=day, number, query_type='remote')`` -> one eid."""
+        records, _ = self._remote_sessions(
+            {"subject": parts["subject"], "date_range": str(parts["date"]),
+             "number": parts["number"]}, None, None)
+        if parts.get("lab"):
+            records = [r for r in records if r.get("lab") == parts["lab"]] or records
+        return remote.eid_of(records[0]) if records else None
+
+    # -- insertions ---------------------------------------------------------------------------
+    def _insertions_mode(self, query_type: str | None) -> str:
+        """Remote when asked, or online without a local insertions table (ONE 2.x)."""
+        mode = self._query_mode(query_type, refresh=False)
+        if mode in ("auto", "refresh") and not self._cache.has_insertions:
+            return "remote"
+        return mode
+
+    def search_insertions(self, details: bool = False, query_type: str | None = None,
+                          cancel: threading.Event | None = None, on_page: Progress | None = None,
+                          **terms: Any) -> Any:
+        """Probe insertion ids (``details`` -> ``(pids, records)``); rows merged when remote."""
+        if self._insertions_mode(query_type) != "remote":
+            with self._lock:
+                if not self._cache.has_insertions:
+                    self._notice("No insertions data loaded.")
+                result = query.search_insertions(self._cache, details=details,
+                                                 wildcards=self.wildcards, **terms)
+            self._local()
+            return result
+        filters = remote.insertion_filters(**terms)
+        records = list(self._rest("insertions", "list", cancel=cancel, on_page=on_page,
+                                  **filters))
+        self._merge_insertions(records)
+        pids = [str(r["id"]) for r in records]
+        if not details:
+            return pids
+        return (pids, records) if pids else ([], None)
+
+    def _merge_insertions(self, records: list[dict]) -> None:
+        if records:
+            ins, ses = remote.insertions_from_records(records)
+            self._merge(sessions=ses if len(ses) else None, insertions=ins)
+
+    def pid2eid(self, pid: Any, query_type: str | None = None) -> tuple[str | None, str | None]:
+        """(eid, probe name) of an insertion; a pid unknown to Alyx gives (None, None)."""
+        mode = self._query_mode(query_type)
+        if mode != "remote":
+            try:
+                with self._lock:
+                    result = query.pid2eid(self._cache, pid)
+                self._local()
+                return result
+            except (NotImplementedError, ALFObjectNotFound):
+                if mode == "local":
+                    raise
+        pid = str(pid).lower()
+        try:
+            record = self._rest("insertions", "read", id=pid)
+        except HTTPError as exc:
+            if exc.status_code != 404:
+                raise
+            self._notice(f"Probe {pid} not found in Alyx")
+            return None, None
+        self._merge_insertions([record])
+        return str(record["session"]).lower()[-36:], record.get("name")
+
+    def eid2pid(self, eid: Any, query_type: str | None = None, details: bool = False) -> Any:
+        """(pids, names) of a session's insertions sorted by name; (None, None) if none."""
+        mode = self._query_mode(query_type)
+        if mode != "remote":
+            try:
+                with self._lock:
+                    result = query.eid2pid(self._cache, eid, details=details)
+                self._local()
+                if result[0] is not None or mode == "local":
+                    return result
+            except NotImplementedError:
+                if mode == "local":
+                    raise
+        records = list(self._rest("insertions", "list", session=self._eid(eid)))
+        if not records:
+            return (None, None, None) if details else (None, None)
+        self._merge_insertions(records)
+        records.sort(key=lambda r: str(r.get("name")))
+        pids = [str(r["id"]) for r in records]
+        names = [r.get("name") for r in records]
+        return (pids, names, records) if details else (pids, names)
+
+    # -- descriptions -------------------------------------------------------------------------
+    def describe_revision(self, name: str, full: bool = False) -> Any:
+        """A revision's description (``full``: its record); None with a notice if unknown."""
+        self._require_online("describe_revision")
+        try:
+            record = self._rest("revisions", "read", id=name)
+        except HTTPError as exc:
+            if exc.status_code != 404:
+                raise
+            self._notice(f'revision "{name}" not found')
+            return None
+        return record if full else record.get("description")
+
+    def describe_dataset(self, dataset_type: str | None = None) -> Any:
+        """All dataset types (no argument) or one type's record, found by type name or, as ONE
+        does, by a file name in the local datasets table."""
+        self._require_online("describe_dataset")
+        if dataset_type is None:
+            return self._rest("dataset-types", "list")
+        try:
+            return self._rest("dataset-types", "read", id=dataset_type)
+        except HTTPError as exc:
+            if exc.status_code != 404:
+                raise
+        did = self._dataset_id_of(dataset_type)
+        record = self._rest("datasets", "read", id=did)
+        return self._rest("dataset-types", "read", id=record["dataset_type"])
+
+    def _dataset_id_of(self, filename: str) -> str:
+        """Id of a dataset whose file name is ``filename``, from the local table."""
+        with self._lock:
+            datasets = self._cache.datasets
+            paths = datasets["rel_path"].astype(str)
+            hits = datasets[(paths.str.rsplit("/", n=1).str[-1] == filename).to_numpy()]
+        if len(hits) == 0:
+            raise ValueError(f"Dataset {filename} not found in cache")
+        return str(hits.index[0][-1])
+
+    # -- status -------------------------------------------------------------------------------
+    def cache_info(self) -> dict[str, Any]:
+        """Everything the Cache pane shows, in plain values."""
+        with self._lock:
+            cache = self._cache
+            meta = cache.meta
+            info_tables = {
+                name: {"rows": cache.row_counts.get(name),
+                       "date_created": meta["raw"].get(name, {}).get("date_created"),
+                       "origin": meta["raw"].get(name, {}).get("origin")}
+                for name in cache.table_names}
+            created = meta["created_time"]
+            expired = cache.is_expired()
+        next_refresh = None
+        if self._mode in ("auto", "refresh") and not self.offline and created is not None:
+            next_refresh = created + self.cache_expiry
+        rest_cache = {"enabled": False, "entries": 0, "bytes": 0, "hits": 0, "misses": 0,
+                      "default_expiry": None}
+        if self.alyx is not None:
+            rest_cache.update(self.alyx.rest_cache_stats)
+        return {
+            "cache_dir": self.cache_dir, "tables": info_tables, "created_time": created,
+            "loaded_time": meta["loaded_time"], "expired": expired,
+            "cache_expiry": self.cache_expiry, "next_refresh": next_refresh,
+            "rest_cache": rest_cache, "mode": self._mode, "requested_mode": self.requested_mode,
+            "fallback_reason": self.fallback_reason,
+            "base_url": self.alyx.base_url if self.alyx else None,
+            "user": self.alyx.user if self.alyx else None, "read_only": self.read_only,
+        }
