@@ -1,0 +1,745 @@
+"""The one-tui application: panes, key bindings, and the thread workers that call the engine.
+
+Every engine call runs in a ``@work(thread=True, exclusive=True, ...)`` worker; results come back
+as Messages (one_tui.tui.messages). One ``Worker.StateChanged`` handler turns failures into a
+one-line toast (full text on ``x``) and clears the loading state, so the UI is never stuck.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import signal
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from textual import events, on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from one_tui.engine.exceptions import AuthenticationError, LoginRequired
+from one_tui.tui import convert
+from one_tui.tui.cache_pane import CachePane, mode_line
+from one_tui.tui.config import TuiConfig
+from one_tui.tui.connect import Connector
+from one_tui.tui.details import DetailsPane
+from one_tui.tui.filters import FilterError, FiltersPane
+from one_tui.tui.messages import (
+    CacheInfoReady,
+    Connected,
+    DetailsReady,
+    EngineFailed,
+    LoginNeeded,
+    SearchDone,
+    SearchProgress,
+    SuggestionsReady,
+    TaskDone,
+)
+from one_tui.tui.results import ResultsPane
+from one_tui.tui.status import StatusLine, StatusState
+
+MODES = ("local", "remote", "auto", "refresh")
+PANES = ("filters", "results", "details", "cache")
+PANE_TITLES = {"filters": "Filters", "results": "Sessions", "details": "Details", "cache": "Cache"}
+NARROW_WIDTH = 120  # below this, one pane at a time (80x24 over SSH)
+PROGRESS_EVERY = 0.25  # seconds between progress messages (toolong's batching)
+
+# (binding id, keys, action, description, shown in footer, palette title)
+KEYS: tuple[tuple[str, str, str, str, bool, str], ...] = (
+    ("quit", "q", "quit", "Quit", True, "app: quit"),
+    ("help", "f1,question_mark", "help", "Help", True, "app: help and keys"),
+    ("focus_filters", "slash", "focus_filters", "Filters", True, "search: focus the filters"),
+    ("search", "f9", "search", "Search", True, "search: run"),
+    ("search_remote", "f7,ctrl+r", "search_remote", "On Alyx", True,
+     "search: run once on Alyx (query_type='remote')"),
+    ("cancel", "escape", "cancel", "Cancel", False, "search: cancel"),
+    ("clear_filters", "ctrl+l", "clear_filters", "Clear filters", False, "search: clear filters"),
+    ("cycle_mode", "m", "cycle_mode", "Mode", True, "mode: cycle"),
+    ("mode_local", "f2", "set_mode('local')", "local", False, "mode: local"),
+    ("mode_remote", "f3", "set_mode('remote')", "remote", False, "mode: remote"),
+    ("mode_auto", "f4", "set_mode('auto')", "auto", False, "mode: auto"),
+    ("mode_refresh", "f5", "set_mode('refresh')", "refresh", False, "mode: refresh"),
+    ("refresh", "r", "refresh", "Refresh", True, "cache: refresh tables as auto would"),
+    ("force_refresh", "R,f6", "force_refresh", "Force refresh", False,
+     "cache: force a refresh from Alyx"),
+    ("toggle_bypass", "b,f8", "toggle_bypass", "Bypass REST", True,
+     "cache: toggle REST cache bypass"),
+    ("clear_rest_cache", "C", "clear_rest_cache", "Clear REST cache", False,
+     "cache: clear the REST cache"),
+    ("details", "d", "details", "Details", False, "session: open details"),
+    ("copy_eid", "y", "copy_eid", "Copy eid", True, "session: copy eid"),
+    ("copy_load", "o,Y", "copy_load", "Copy load", False,
+     "session: copy one.load_object(eid, 'trials')"),
+    ("toggle_eid", "i", "toggle_eid", "eid column", False, "results: show/hide the eid column"),
+    ("sort", "s", "sort", "Sort", False, "results: sort by a column"),
+    ("export", "e", "export", "Export", True, "results: export to CSV or Parquet"),
+    ("show_error", "x", "show_error", "Last error", False, "app: show the last error in full"),
+    ("pane_filters", "1", "show_pane('filters')", "Filters pane", False, "pane: filters"),
+    ("pane_results", "2", "show_pane('results')", "Sessions pane", False, "pane: sessions"),
+    ("pane_details", "3", "show_pane('details')", "Details pane", False, "pane: details"),
+    ("pane_cache", "4", "show_pane('cache')", "Cache pane", False, "pane: cache"),
+)
+
+
+def _bindings() -> list[Binding]:
+    out = []
+    for bid, keys, action, desc, show, _ in KEYS:
+        out.append(Binding(keys, action, desc, show=show, id=bid))
+    # ctrl+q quits even while an Input has focus
+    out.append(Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="quit_now"))
+    return out
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    first = text[0] if text else ""
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+class OneApp(App):
+    """The full-screen browser of sessions, details and caches."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "one-tui"
+    BINDINGS = _bindings()
+
+    def __init__(
+        self,
+        connector: Connector | None,
+        *,
+        config: TuiConfig | None = None,
+        theme: str | None = None,
+        low_bandwidth: bool = False,
+        clock: Callable[[], dt.datetime] = dt.datetime.now,
+        timer: Callable[[], float] = time.perf_counter,
+        demo_factory: Callable[[], Connector] | None = None,
+        initial_search: bool = True,
+    ) -> None:
+        super().__init__()
+        self.connector = connector
+        self.config = config or TuiConfig()
+        self.requested_theme = theme or self.config.theme
+        self.low_bandwidth = bool(low_bandwidth or self.config.low_bandwidth)
+        self.blink_cursor = not self.low_bandwidth
+        if self.low_bandwidth:
+            self.animation_level = "none"
+        self.clock = clock
+        self.timer = timer
+        self.demo_factory = demo_factory
+        self.initial_search = initial_search
+        self.one: Any = None
+        self.bypass_rest = False
+        self.searching = False
+        self.search_seq = 0
+        self._search_worker: Worker | None = None
+        self.last_error: tuple[str, str] | None = None
+        self.last_terms: dict[str, Any] = {}
+        self.pane = "results"
+        self.side = "details"
+        self.status = StatusState()
+        self.cache_info: dict[str, Any] = {}
+        self.details_eid: str | None = None
+
+    # ---------------------------------------------------------------- layout
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="topbar")
+        with Horizontal(id="panes"):
+            yield FiltersPane(id="filters", classes="pane")
+            with Vertical(id="right"):
+                yield ResultsPane(id="results", classes="pane")
+                yield DetailsPane(id="details", classes="pane")
+                yield CachePane(id="cache", classes="pane")
+        yield StatusLine("", id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._install_signal_handlers()
+        if self.config.keymap:
+            self.set_keymap(self.config.keymap)
+        if self.config.error:
+            self.notify(self.config.error, severity="warning")
+        self._apply_theme()
+        for pane in PANES:
+            self.query_one(f"#{pane}").border_title = PANE_TITLES[pane]
+        self._layout()
+        self._render_status()
+        if self.connector is None:
+            from one_tui.tui.setup_screen import SetupScreen
+
+            self.push_screen(SetupScreen())
+        else:
+            self._start_connect()
+
+    def _apply_theme(self) -> None:
+        if not self.requested_theme:
+            return
+        if self.requested_theme in self.available_themes:
+            self.theme = self.requested_theme
+        else:
+            names = ", ".join(sorted(self.available_themes))
+            self.notify(f"Unknown theme {self.requested_theme!r}; available: {names}",
+                        severity="warning")
+
+    def _install_signal_handlers(self) -> None:
+        """SIGHUP (SSH dropped) and SIGTERM end the app through its normal exit path."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGHUP, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, self.exit)
+
+    def on_unmount(self) -> None:
+        with contextlib.suppress(Exception):
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGHUP, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._layout()
+
+    @property
+    def narrow(self) -> bool:
+        return self.size.width < NARROW_WIDTH
+
+    def _layout(self) -> None:
+        """Wide: filters | sessions over details-or-cache. Narrow: only the chosen pane."""
+        narrow = self.narrow
+        for name in PANES:
+            pane = self.query_one(f"#{name}")
+            if narrow:
+                pane.display = name == self.pane
+            else:
+                pane.display = name in ("filters", "results") or name == self.side
+        self.query_one("#right").display = not narrow or self.pane != "filters"
+        self.query_one("#panes").set_class(narrow, "-narrow")
+        self._render_topbar()
+
+    def _render_topbar(self) -> None:
+        from rich.text import Text
+
+        out = Text(" one-tui ", style="bold")
+        for i, name in enumerate(PANES, 1):
+            shown = name == self.pane if self.narrow else name in ("filters", "results",
+                                                                  self.side)
+            out.append(f" {i} {PANE_TITLES[name]} ", style="reverse" if shown else "dim")
+        where = self.connector.label or self.connector.base_url if self.connector else ""
+        if where:
+            out.append(f"  {where}", style="dim")
+        self.query_one("#topbar", Static).update(out)
+
+    def action_show_pane(self, name: str) -> None:
+        """Show (narrow) or focus (wide) a pane; details and cache share the right column."""
+        self.pane = name
+        if name in ("details", "cache"):
+            self.side = name
+        self._layout()
+        self._focus_pane(name)
+
+    def _focus_pane(self, name: str) -> None:
+        if name == "filters":
+            self.query_one("#f-lab", Input).focus()
+        elif name == "results":
+            table = self.query_one(ResultsPane).table
+            (table or self.query_one(ResultsPane)).focus()
+        else:
+            self.query_one(f"#{name}").focus()
+
+    def action_focus_filters(self) -> None:
+        self.action_show_pane("filters")
+
+    # ---------------------------------------------------------------- status
+
+    def _render_status(self) -> None:
+        s = self.status
+        s.bypass = self.bypass_rest
+        s.busy = self._busy_text()
+        self.query_one(StatusLine).render_state(s, self.clock())
+
+    def _busy_text(self) -> str:
+        names = {w.group for w in self.workers if w.state in (WorkerState.PENDING,
+                                                               WorkerState.RUNNING)}
+        labels = {"connect": "connecting", "search": "searching", "details": "loading details",
+                  "refresh": "refreshing", "export": "exporting", "mode": "switching mode",
+                  "rest": "clearing REST cache", "login": "logging in"}
+        return ", ".join(labels[g] for g in sorted(names) if g in labels)
+
+    @on(Worker.StateChanged)
+    def _worker_changed(self, event: Worker.StateChanged) -> None:
+        """The one place worker failures become toasts and loading states are cleared."""
+        worker = event.worker
+        if event.state == WorkerState.ERROR and worker.error is not None:
+            self._record_error(worker.group, worker.error)
+        if event.state in (WorkerState.ERROR, WorkerState.CANCELLED):
+            if worker is self._search_worker:
+                self._search_finished("cancelled" if event.state == WorkerState.CANCELLED
+                                      else "failed")
+            if worker.group == "details":
+                self.query_one(DetailsPane).show_error("Details could not be loaded (x: why).")
+        self._render_status()
+
+    def _record_error(self, group: str, exc: BaseException) -> None:
+        detail = "".join(traceback.format_exception(exc))
+        self.last_error = (f"{group}: {_one_line(exc)}", detail)
+        self.notify(f"{_one_line(exc)}  (x: details)", title=group, severity="error")
+
+    def on_engine_failed(self, message: EngineFailed) -> None:
+        self.last_error = (message.summary, message.detail)
+        self.notify(f"{message.summary}  (x: details)", title=message.group, severity="error")
+
+    def _search_finished(self, how: str) -> None:
+        self.searching = False
+        self._search_worker = None
+        results = self.query_one(ResultsPane)
+        if how == "cancelled":
+            results.set_status("Search cancelled; keeping what arrived (if anything).")
+        elif how == "failed":
+            results.set_status("Search failed (x: details).")
+
+    # ---------------------------------------------------------------- engine plumbing
+
+    def _rest_context(self, one: Any) -> contextlib.AbstractContextManager:
+        """Inside this block the REST cache is bypassed when the user toggled it (b)."""
+        if self.bypass_rest and getattr(one, "alyx", None) is not None:
+            from one_tui.engine.alyx import no_cache
+
+            return no_cache(one.alyx)
+        return contextlib.nullcontext()
+
+    def _post_state(self, one: Any) -> None:
+        """From a worker: drain engine notices as toasts and post a fresh cache_info()."""
+        notices = list(getattr(one, "notices", []) or [])
+        if notices:
+            del one.notices[: len(notices)]
+        for note in notices:
+            self.notify(note, severity="warning", timeout=8)
+        info = one.cache_info()
+        self.post_message(CacheInfoReady(info, bool(one.offline), one.last_source))
+
+    def on_cache_info_ready(self, message: CacheInfoReady) -> None:
+        info = message.info
+        self.cache_info = info
+        s = self.status
+        s.mode, s.requested_mode = info.get("mode", "?"), info.get("requested_mode")
+        s.online = not message.offline
+        s.rest_enabled = bool((info.get("rest_cache") or {}).get("enabled", True))
+        s.created_time = info.get("created_time")
+        s.last_source = message.last_source or s.last_source
+        self.query_one(CachePane).show(info, self.clock(), self.bypass_rest)
+        self.query_one(FiltersPane).set_remote(info.get("mode") == "remote")
+        self._render_status()
+
+    # ---------------------------------------------------------------- connect and login
+
+    def _start_connect(self, username: str | None = None, password: str | None = None) -> None:
+        self.status.online = None
+        self._render_status()
+        self._connect(username, password)
+
+    @work(thread=True, exclusive=True, group="connect", exit_on_error=False,
+          description="build One")
+    def _connect(self, username: str | None, password: str | None) -> None:
+        assert self.connector is not None
+        try:
+            one = self.connector.connect(username, password)
+        except LoginRequired as exc:
+            self.post_message(LoginNeeded(str(exc), username or self.connector.username))
+            return
+        except AuthenticationError as exc:
+            self.post_message(LoginNeeded(f"Login refused: {exc}", username))
+            return
+        finally:
+            password = None
+        self._after_connect(one)
+
+    def _after_connect(self, one: Any) -> None:
+        """Tell the app, feed suggestions and (outside remote mode) show every session."""
+        login = self._needs_login(one)
+        self.post_message(Connected(one, login_needed=login, reason=one.fallback_reason))
+        self._post_state(one)
+        self._post_suggestions(one)
+
+    @staticmethod
+    def _needs_login(one: Any) -> bool:
+        alyx = getattr(one, "alyx", None)
+        reason = (one.fallback_reason or "").lower()
+        return alyx is not None and not alyx.is_logged_in and ("login" in reason
+                                                               or "password" in reason)
+
+    def _post_suggestions(self, one: Any) -> None:
+        try:
+            df = one.search_sessions(query_type="local")
+        except Exception:  # noqa: BLE001 - no tables yet: no suggestions, not an error
+            return
+        self.post_message(SuggestionsReady(convert.suggestions(df)))
+
+    def on_connected(self, message: Connected) -> None:
+        self.one = message.one
+        if self.connector and self.connector.base_url and not self.connector.label:
+            self.connector.label = self.connector.base_url
+        self._render_topbar()
+        if message.reason:
+            self.notify(message.reason, severity="warning", timeout=8)
+        if message.login_needed:
+            self._ask_login(message.reason or "Alyx needs a password.")
+        elif self.initial_search and message.one.mode != "remote" and not self.searching:
+            self.action_search()
+
+    def on_login_needed(self, message: LoginNeeded) -> None:
+        self._ask_login(message.reason, message.username)
+
+    def _ask_login(self, reason: str, username: str | None = None, error: str | None = None
+                   ) -> None:
+        from one_tui.tui.login import LoginModal
+
+        conn = self.connector
+        user = username or (conn.username if conn else None)
+        base = conn.base_url if conn else None
+        hint = conn.login_hint if conn else None
+        self.push_screen(LoginModal(reason, base, user, hint=hint, error=error), self._on_login)
+
+    def _on_login(self, result: tuple[str, str] | None) -> None:
+        if result is None:
+            self.notify("Staying offline: local tables only.", severity="warning")
+            return
+        username, password = result
+        if self.one is None:
+            self._start_connect(username, password)
+        else:
+            self._login(username, password)
+
+    @work(thread=True, exclusive=True, group="login", exit_on_error=False, description="log in")
+    def _login(self, username: str, password: str) -> None:
+        one = self.one
+        try:
+            one.login(username, password)
+        except (AuthenticationError, LoginRequired) as exc:
+            self.post_message(LoginNeeded(f"Login refused: {_one_line(exc)}", username))
+            return
+        finally:
+            password = ""
+        self.post_message(TaskDone(f"Logged in as {username}; mode {one.mode}", "login"))
+        self._post_state(one)
+        self._post_suggestions(one)
+
+    def action_start_demo(self) -> None:
+        """From the set-up screen: serve the synthetic database and connect to it."""
+        if self.demo_factory is None:
+            from one_tui.tui.connect import demo_connector
+
+            self.demo_factory = demo_connector
+        self.connector = self.demo_factory()
+        if isinstance(self.screen, Screen) and self.screen is not self.screen_stack[0]:
+            self.pop_screen()
+        self.notify("Starting the demo Alyx on this machine…")
+        self._start_connect()
+
+    # ---------------------------------------------------------------- search
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id and event.input.id.startswith("f-"):
+            self.action_search()
+
+    def action_search(self, query_type: str | None = None) -> None:
+        """Validate the filters, then search (remote-only filters send it to Alyx)."""
+        if self.one is None:
+            self.notify("Not connected yet.", severity="warning")
+            return
+        filters = self.query_one(FiltersPane)
+        try:
+            terms, remote_only = filters.collect()
+        except FilterError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        if remote_only and query_type is None and self.one.mode != "remote":
+            query_type = "remote"
+        if query_type == "remote" and getattr(self.one, "alyx", None) is None:
+            self.notify("No Alyx database: remote searches are not possible here.",
+                        severity="error")
+            return
+        self.last_terms = terms
+        self.search_seq += 1
+        self.searching = True
+        remote = query_type == "remote" or self.one.mode == "remote"
+        self.query_one(ResultsPane).show_running("on Alyx" if remote else "the local tables")
+        self._search_worker = self._search(self.search_seq, terms, query_type)
+        self._render_status()
+
+    def action_search_remote(self) -> None:
+        self.action_search("remote")
+
+    @work(thread=True, exclusive=True, group="search", exit_on_error=False,
+          description="search sessions")
+    def _search(self, search_id: int, terms: dict[str, Any], query_type: str | None) -> None:
+        worker = get_current_worker()
+        one = self.one
+        remote = query_type == "remote" or one.mode == "remote"
+        last = [0.0]
+
+        def on_page(done: int, total: int) -> None:
+            now = time.monotonic()
+            if now - last[0] >= PROGRESS_EVERY or done >= total:
+                last[0] = now
+                self.post_message(SearchProgress(search_id, done, total))
+
+        started = self.timer()
+        with self._rest_context(one):
+            df = one.search_sessions(query_type=query_type, cancel=worker.cancelled_event,
+                                     on_page=on_page if remote else None, **terms)
+        table = convert.sessions_table(df)
+        seconds = self.timer() - started
+        self.post_message(SearchDone(search_id, table, one.last_source, seconds,
+                                     bool(one.last_cancelled), remote))
+        if not terms and not remote:
+            self.post_message(SuggestionsReady(convert.suggestions(df)))
+        self._post_state(one)
+
+    def on_search_progress(self, message: SearchProgress) -> None:
+        if message.search_id == self.search_seq and self.searching:
+            self.query_one(ResultsPane).show_progress(message.done, message.total)
+
+    def on_search_done(self, message: SearchDone) -> None:
+        if message.search_id != self.search_seq:
+            return  # a superseded search: its rows must not replace the newer ones
+        self.searching = False
+        self._search_worker = None
+        n = message.table.num_rows
+        summary = f"{n:,} sessions · {message.source} · {message.seconds:.2f} s"
+        if message.cancelled:
+            summary = f"cancelled: {summary} (partial)"
+        self.query_one(ResultsPane).show_table(message.table, summary)
+        self.status.last_source = message.source
+        self._render_status()
+
+    def on_suggestions_ready(self, message: SuggestionsReady) -> None:
+        self.query_one(FiltersPane).set_suggestions(message.values)
+
+    def action_cancel(self) -> None:
+        """escape: cancel a running search; otherwise leave the filters for the results."""
+        if self.searching:
+            self.workers.cancel_group(self, "search")
+            self.notify("Search cancelled", severity="warning")
+            return
+        if isinstance(self.focused, Input):
+            self.action_show_pane("results")
+
+    def action_clear_filters(self) -> None:
+        self.query_one(FiltersPane).clear()
+
+    # ---------------------------------------------------------------- details
+
+    def on_data_table_row_selected(self, event: Any) -> None:
+        """enter on a session row opens its details."""
+        self.action_details()
+
+    def on_data_table_header_selected(self, event: Any) -> None:
+        """A click on a header sorts by that column."""
+        from one_tui.tui.results import COLUMNS
+
+        columns = [*COLUMNS, "eid"]
+        if 0 <= event.column_index < len(columns):
+            self.query_one(ResultsPane).sort(columns[event.column_index])
+
+    def action_details(self) -> None:
+        eid = self.query_one(ResultsPane).eid_at()
+        if eid is None or self.one is None:
+            self.notify("No session selected.", severity="warning")
+            return
+        self.details_eid = eid
+        self.side = "details"
+        if self.narrow:
+            self.pane = "details"
+        self._layout()
+        self.query_one(DetailsPane).show_loading(eid)
+        self._details(eid, self.query_one(ResultsPane).row_dict() or {})
+
+    @work(thread=True, exclusive=True, group="details", exit_on_error=False,
+          description="session details")
+    def _details(self, eid: str, row: dict[str, Any]) -> None:
+        one = self.one
+        with self._rest_context(one):
+            ready = convert.details(one, eid, row)
+        self.post_message(ready)
+        self._post_state(one)
+
+    def on_details_ready(self, message: DetailsReady) -> None:
+        if message.eid == self.details_eid:
+            self.query_one(DetailsPane).show(message)
+
+    # ---------------------------------------------------------------- modes and caches
+
+    def action_cycle_mode(self) -> None:
+        current = self.one.requested_mode if self.one is not None else "auto"
+        nxt = MODES[(MODES.index(current) + 1) % len(MODES)] if current in MODES else "auto"
+        self.action_set_mode(nxt)
+
+    def action_set_mode(self, mode: str) -> None:
+        if self.one is None:
+            self.notify("Not connected yet.", severity="warning")
+            return
+        self._set_mode(mode)
+
+    @work(thread=True, exclusive=True, group="mode", exit_on_error=False, description="mode")
+    def _set_mode(self, mode: str) -> None:
+        one = self.one
+        with self._rest_context(one):
+            one.mode = mode
+        self._post_state(one)
+        info = one.cache_info()
+        self.post_message(TaskDone(f"Mode: {mode_line(info)}", "mode"))
+
+    def action_refresh(self) -> None:
+        self._refresh("auto")
+
+    def action_force_refresh(self) -> None:
+        self._refresh("refresh")
+
+    def _refresh(self, how: str) -> None:
+        if self.one is None:
+            self.notify("Not connected yet.", severity="warning")
+            return
+        self._refresh_worker(how)
+
+    @work(thread=True, exclusive=True, group="refresh", exit_on_error=False,
+          description="refresh cache tables")
+    def _refresh_worker(self, how: str) -> None:
+        one = self.one
+        with self._rest_context(one):
+            created = one.refresh_cache(how)
+        when = created.strftime("%Y-%m-%d %H:%M") if created else "none"
+        verb = "Forced refresh" if how == "refresh" else "Refresh"
+        reason = f" · {one.fallback_reason}" if one.fallback_reason else ""
+        severity = "warning" if one.fallback_reason else "information"
+        self.post_message(TaskDone(f"{verb}: tables created {when}{reason}", "refresh", severity))
+        self._post_state(one)
+        self._post_suggestions(one)
+
+    def action_toggle_bypass(self) -> None:
+        self.bypass_rest = not self.bypass_rest
+        state = "bypassed for the following queries" if self.bypass_rest else "used again"
+        self.notify(f"REST cache {state}")
+        if self.cache_info:
+            self.query_one(CachePane).show(self.cache_info, self.clock(), self.bypass_rest)
+        self._render_status()
+
+    def action_clear_rest_cache(self) -> None:
+        if self.one is None or getattr(self.one, "alyx", None) is None:
+            self.notify("No REST cache: not connected to Alyx.", severity="warning")
+            return
+        from one_tui.tui.confirm import ConfirmModal
+
+        rest = self.cache_info.get("rest_cache") or {}
+        question = (f"Delete the REST cache ({rest.get('entries', '?')} responses) in "
+                    f"{self.cache_info.get('cache_dir', '?')}/.rest ?")
+        self.push_screen(ConfirmModal(question), self._on_clear_confirmed)
+
+    def _on_clear_confirmed(self, yes: bool | None) -> None:
+        if yes:
+            self._clear_rest()
+
+    @work(thread=True, exclusive=True, group="rest", exit_on_error=False,
+          description="clear REST cache")
+    def _clear_rest(self) -> None:
+        one = self.one
+        one.alyx.clear_rest_cache()
+        self.post_message(TaskDone("REST cache cleared", "rest"))
+        self._post_state(one)
+
+    def on_task_done(self, message: TaskDone) -> None:
+        self.notify(message.text, severity=message.severity)  # type: ignore[arg-type]
+
+    # ---------------------------------------------------------------- copy, export, sort
+
+    def _copy(self, text: str, what: str) -> None:
+        self.copy_to_clipboard(text)
+        self.notify(text, title=f"Copied {what} (OSC 52)", markup=False)
+
+    def action_copy_eid(self) -> None:
+        eid = self.details_eid if self.pane == "details" else None
+        eid = eid or self.query_one(ResultsPane).eid_at()
+        if eid is None:
+            self.notify("No session selected.", severity="warning")
+            return
+        self._copy(eid, "eid")
+
+    def action_copy_load(self) -> None:
+        eid = self.query_one(ResultsPane).eid_at()
+        if eid is None:
+            self.notify("No session selected.", severity="warning")
+            return
+        self._copy(f"one.load_object('{eid}', 'trials')", "load line")
+
+    def action_toggle_eid(self) -> None:
+        results = self.query_one(ResultsPane)
+        shown = results.toggle_eid()
+        self.notify(f"eid column {'shown' if shown else 'hidden'}")
+
+    def action_sort(self) -> None:
+        results = self.query_one(ResultsPane)
+        if results.full is None:
+            self.notify("Nothing to sort yet.", severity="warning")
+            return
+        from one_tui.tui.sort import SortModal
+
+        self.push_screen(SortModal(results.sort_by), self._on_sort)
+
+    def _on_sort(self, column: str | None) -> None:
+        if column:
+            self.query_one(ResultsPane).sort(column)
+
+    def action_export(self) -> None:
+        results = self.query_one(ResultsPane)
+        if results.full is None:
+            self.notify("Nothing to export yet: run a search first.", severity="warning")
+            return
+        from one_tui.tui.export import ExportModal
+
+        self.push_screen(ExportModal("sessions.csv", results.row_count), self._on_export)
+
+    def _on_export(self, choice: tuple[str, str] | None) -> None:
+        if choice:
+            self._export(self.query_one(ResultsPane).full, *choice)
+
+    @work(thread=True, exclusive=True, group="export", exit_on_error=False,
+          description="export results")
+    def _export(self, table: Any, path: str, fmt: str) -> None:
+        rows = convert.write_table(table, Path(path), fmt)
+        self.post_message(TaskDone(f"Wrote {rows:,} sessions to {path}", "export"))
+
+    # ---------------------------------------------------------------- help, errors, palette
+
+    def action_help(self) -> None:
+        from one_tui.tui.help import HelpModal
+
+        self.push_screen(HelpModal(self.key_rows()))
+
+    def key_rows(self) -> list[tuple[str, str, str]]:
+        """(keys, description, id) for each binding, after the user's keymap."""
+        keymap = self._keymap or {}
+        return [(keymap.get(bid, keys), title.split(": ", 1)[-1], bid)
+                for bid, keys, _a, _d, _s, title in KEYS]
+
+    def action_show_error(self) -> None:
+        if self.last_error is None:
+            self.notify("No error so far.")
+            return
+        from one_tui.tui.error import ErrorModal
+
+        self.push_screen(ErrorModal(*self.last_error))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Every action of the key table in the palette, named 'category: action'."""
+        yield from super().get_system_commands(screen)
+        for _bid, _keys, action, desc, _show, title in KEYS:
+            yield SystemCommand(title, f"{desc} ({_keys})", partial(self.run_action, action))

@@ -1,0 +1,36 @@
+"""The error modal: the full text of the last error (the toast only has one line)."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Static
+
+from one_tui.tui.modal import CloseableModal
+
+
+class ErrorModal(CloseableModal):
+    """Scrollable error text; ``y`` copies it (OSC 52) for a bug report."""
+
+    BINDINGS = [Binding("y", "copy", "Copy text", id="error_copy")]
+
+    def __init__(self, title: str, text: str) -> None:
+        super().__init__()
+        self.title_text = title
+        self.text = text
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="error-box", classes="modal-box"):
+            yield Static(Text(self.title_text, style="bold red"), id="error-title")
+            with VerticalScroll(id="error-scroll"):
+                yield Static(Text(self.text), id="error-text")
+            yield Static("y copy · esc/q close", classes="hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#error-box").border_title = "Error"
+
+    def action_copy(self) -> None:
+        self.app.copy_to_clipboard(self.text)
+        self.app.notify(f"Copied {len(self.text)} characters (OSC 52)", title="Copied")

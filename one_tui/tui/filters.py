@@ -1,0 +1,275 @@
+"""The filters pane: ONE search terms, validated on the field before anything is sent.
+
+Local terms follow ONE's local search (case-sensitive regex / substring); the remote-only ones
+are Alyx session filters and force that search to go to Alyx.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, VerticalScroll
+from textual.suggester import SuggestFromList
+from textual.validation import ValidationResult, Validator
+from textual.widgets import Checkbox, Input, Label, Static
+
+from one_tui.engine.spec import QC
+from one_tui.tui.widgets import QuietInput
+
+LOCAL_RULE = "match (local tables): case-sensitive regex, substring"
+REMOTE_RULE = "match (Alyx): subject, lab exact, any case; project, protocol contain"
+
+
+class Check(Validator):
+    """A validator from a function that returns an error line, or None when the value is fine."""
+
+    def __init__(self, check: Callable[[str], str | None]) -> None:
+        super().__init__()
+        self.check = check
+
+    def validate(self, value: str) -> ValidationResult:
+        value = value.strip()
+        problem = self.check(value) if value else None
+        return self.failure(problem, value) if problem else self.success()
+
+
+def check_date(value: str) -> str | None:
+    """Dates are YYYY-MM-DD and must exist (2024-13-01 does not)."""
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            raise ValueError
+        dt.date.fromisoformat(value)
+    except ValueError:
+        return f"not a date: {value!r} (YYYY-MM-DD)"
+    return None
+
+
+def check_number(value: str) -> str | None:
+    """The session number is a non-negative integer ('002' is fine, as in ONE)."""
+    return None if value.isdigit() else f"not a session number: {value!r}"
+
+
+def check_qc(value: str) -> str | None:
+    """QC is a name (PASS, WARNING, ...) or its value (10, 30, ...)."""
+    try:
+        QC.validate(value)
+    except ValueError:
+        return "QC: NOT_SET, PASS, WARNING, FAIL, CRITICAL or 0/10/30/40/50"
+    return None
+
+
+def check_percent(value: str) -> str | None:
+    """Performance is a percentage of correct trials."""
+    try:
+        number = float(value)
+    except ValueError:
+        return f"not a number: {value!r}"
+    return None if 0 <= number <= 100 else "performance is a percentage, 0 to 100"
+
+
+def check_django(value: str) -> str | None:
+    """Django filters come as field__lookup,value pairs."""
+    parts = value.split(",")
+    if len(parts) % 2 or not all(p.strip() for p in parts[::2]):
+        return "django: field__lookup,value[,field,value...]"
+    return None
+
+
+def regex_problem(value: str) -> str | None:
+    """Local text filters are regular expressions; say why one does not compile."""
+    try:
+        re.compile(value)
+    except re.error as exc:
+        return f"invalid regex: {exc}"
+    return None
+
+
+@dataclass(frozen=True)
+class Field:
+    """One filter: its widget id, label, the ONE term it feeds and how it is checked."""
+
+    key: str
+    label: str
+    placeholder: str
+    remote_only: bool = False
+    check: Callable[[str], str | None] | None = None
+    regex: bool = False
+
+
+FIELDS: tuple[Field, ...] = (
+    Field("lab", "lab", "e.g. cortexlab", regex=True),
+    Field("subject", "subject", "e.g. KS005 or ^ZM_", regex=True),
+    Field("date_from", "date from", "YYYY-MM-DD", check=check_date),
+    Field("date_to", "date to", "YYYY-MM-DD", check=check_date),
+    Field("number", "number", "e.g. 1", check=check_number),
+    Field("project", "project", "e.g. brainwide", regex=True),
+    Field("task_protocol", "protocol", "e.g. ephysChoiceWorld", regex=True),
+    Field("datasets", "datasets", "file names, comma-separated", regex=True),
+    Field("dataset_qc", "dataset QC ≤", "e.g. WARNING", check=check_qc),
+    Field("session_qc", "session QC", "e.g. PASS", remote_only=True, check=check_qc),
+    Field("perf_gte", "perf ≥ %", "0-100", remote_only=True, check=check_percent),
+    Field("perf_lte", "perf ≤ %", "0-100", remote_only=True, check=check_percent),
+    Field("atlas_acronym", "brain region", "atlas acronym, e.g. VISp", remote_only=True),
+    Field("narrative", "narrative has", "text", remote_only=True),
+    Field("django", "django", "field__lookup,value", remote_only=True, check=check_django),
+)
+FIELD_BY_KEY = {f.key: f for f in FIELDS}
+
+
+class FilterError(ValueError):
+    """Some fields are invalid; ``fields`` names them (their messages are shown on the fields)."""
+
+    def __init__(self, fields: list[str]) -> None:
+        super().__init__("Fix the flagged filters: " + ", ".join(fields))
+        self.fields = fields
+
+
+class FiltersPane(VerticalScroll):
+    """All filters in one compact column (one row per field, a message row when invalid)."""
+
+    BORDER_TITLE = "Filters"
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.remote = False  # which match rule the regex check follows
+
+    def compose(self) -> ComposeResult:
+        yield Static(LOCAL_RULE, id="match-rule")
+        yield Label("local and Alyx", classes="section")
+        for spec in FIELDS:
+            if spec.key == "session_qc":
+                yield Label("Alyx only (search goes remote)", classes="section remote-only")
+            yield from self._field(spec)
+            if spec.key == "atlas_acronym":
+                yield Checkbox("histology done", id="f-histology", compact=True)
+        yield Static("enter: search · f7: once on Alyx · ctrl+l: clear", classes="hint")
+
+    def _field(self, spec: Field) -> ComposeResult:
+        validators = [Check(self._checker(spec))]
+        inp = QuietInput(
+            placeholder=spec.placeholder,
+            id=f"f-{spec.key}",
+            compact=True,
+            validators=validators,
+            classes="remote-only" if spec.remote_only else "",
+        )
+        with Horizontal(classes="field"):
+            yield Label(spec.label, classes="field-label")
+            yield inp
+        yield Static("", id=f"e-{spec.key}", classes="field-error")
+
+    def _checker(self, spec: Field) -> Callable[[str], str | None]:
+        def check(value: str) -> str | None:
+            if spec.check:
+                return spec.check(value)
+            if spec.regex and not self.remote:
+                parts = value.split(",") if spec.key == "datasets" else [value]
+                return next((p for p in map(regex_problem, parts) if p), None)
+            return None
+
+        return check
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        """Flag (or clear) a field as the user types."""
+        if event.input.id and event.input.id.startswith("f-"):
+            self._show(event.input.id[2:], event.validation_result)
+
+    def _show(self, key: str, result: ValidationResult | None) -> None:
+        message = self.query_one(f"#e-{key}", Static)
+        problem = "" if result is None or result.is_valid else result.failure_descriptions[0]
+        message.update(problem)
+        message.set_class(bool(problem), "-shown")
+
+    def set_remote(self, remote: bool) -> None:
+        """Say which match rule is in force and re-check regex fields under it."""
+        self.remote = remote
+        self.query_one("#match-rule", Static).update(REMOTE_RULE if remote else LOCAL_RULE)
+        for spec in FIELDS:
+            if spec.regex:
+                inp = self.query_one(f"#f-{spec.key}", Input)
+                self._show(spec.key, inp.validate(inp.value))
+
+    def set_suggestions(self, values: dict[str, list[str]]) -> None:
+        """Feed the lab, subject and project inputs with values from the tables."""
+        for key, options in values.items():
+            if key in FIELD_BY_KEY and options:
+                inp = self.query_one(f"#f-{key}", Input)
+                inp.suggester = SuggestFromList(options, case_sensitive=False)
+
+    def value(self, key: str) -> str:
+        return self.query_one(f"#f-{key}", Input).value.strip()
+
+    def set_value(self, key: str, value: str) -> None:
+        self.query_one(f"#f-{key}", Input).value = value
+
+    def clear(self) -> None:
+        for spec in FIELDS:
+            self.set_value(spec.key, "")
+        self.query_one("#f-histology", Checkbox).value = False
+
+    def collect(self) -> tuple[dict, bool]:
+        """The ONE search terms and whether a remote-only filter is set; FilterError if invalid."""
+        invalid = []
+        for spec in FIELDS:
+            inp = self.query_one(f"#f-{spec.key}", Input)
+            result = inp.validate(inp.value)
+            self._show(spec.key, result)
+            if result is not None and not result.is_valid:
+                invalid.append(spec.label)
+        start, end = self.value("date_from"), self.value("date_to")
+        if not invalid and start and end and start > end:
+            self._show_text("date_to", "date to is before date from")
+            invalid.append("date to")
+        if invalid:
+            raise FilterError(invalid)
+        return self._terms()
+
+    def _show_text(self, key: str, text: str) -> None:
+        message = self.query_one(f"#e-{key}", Static)
+        message.update(text)
+        message.set_class(True, "-shown")
+
+    def _terms(self) -> tuple[dict, bool]:
+        v = self.value
+        terms: dict = {}
+        for key, term in (("lab", "laboratory"), ("subject", "subject"),
+                          ("project", "projects"), ("task_protocol", "task_protocol")):
+            if v(key):
+                terms[term] = v(key)
+        if v("date_from") or v("date_to"):
+            terms["date_range"] = [v("date_from") or None, v("date_to") or None]
+        if v("number"):
+            terms["number"] = int(v("number"))
+        if v("datasets"):
+            terms["datasets"] = [p.strip() for p in v("datasets").split(",") if p.strip()]
+        if v("dataset_qc"):
+            terms["dataset_qc_lte"] = QC.validate(v("dataset_qc")).name
+        remote = self._remote_terms()
+        terms.update(remote)
+        return terms, bool(remote)
+
+    def _remote_terms(self) -> dict:
+        v = self.value
+        terms: dict = {}
+        if v("session_qc"):
+            terms["qc"] = int(QC.validate(v("session_qc")))
+        if v("perf_gte"):
+            terms["performance_gte"] = float(v("perf_gte"))
+        if v("perf_lte"):
+            terms["performance_lte"] = float(v("perf_lte"))
+        if v("atlas_acronym"):
+            terms["atlas_acronym"] = v("atlas_acronym")
+        if self.query_one("#f-histology", Checkbox).value:
+            terms["histology"] = True
+        django = []
+        if v("narrative"):
+            django.append(f"narrative__icontains,{v('narrative')}")
+        if v("django"):
+            django.append(v("django"))
+        if django:
+            terms["django"] = ",".join(django)
+        return terms

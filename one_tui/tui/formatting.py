@@ -1,0 +1,80 @@
+"""Text helpers shared by panes: sizes, ages and times the way a user reads them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+
+def fmt_size(n: Any) -> str:
+    """Bytes as B/kB/MB/GB (decimal, as file browsers show them); '–' when unknown."""
+    try:
+        size = float(n)
+    except (TypeError, ValueError):
+        return "–"
+    if size != size:  # NaN
+        return "–"
+    for unit in ("B", "kB", "MB", "GB"):
+        if abs(size) < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} TB"
+
+
+def fmt_delta(delta: dt.timedelta | None) -> str:
+    """A duration in the largest sensible unit: 45 s, 12 min, 3 h 5 min, 2 d 4 h."""
+    if delta is None:
+        return "–"
+    seconds = int(delta.total_seconds())
+    sign = "-" if seconds < 0 else ""
+    seconds = abs(seconds)
+    if seconds < 60:
+        text = f"{seconds} s"
+    elif seconds < 3600:
+        text = f"{seconds // 60} min"
+    elif seconds < 86400:
+        text = f"{seconds // 3600} h {seconds % 3600 // 60} min"
+    else:
+        text = f"{seconds // 86400} d {seconds % 86400 // 3600} h"
+    return sign + text
+
+
+def as_datetime(value: Any) -> dt.datetime | None:
+    """A datetime from what the engine gives (datetime, pandas Timestamp, ISO text) or None."""
+    if value is None:
+        return None
+    if hasattr(value, "to_pydatetime"):
+        value = value.to_pydatetime()
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=None) if value.tzinfo else value
+    if isinstance(value, dt.date):
+        return dt.datetime.combine(value, dt.time())
+    try:
+        return dt.datetime.fromisoformat(str(value)).replace(tzinfo=None)
+    except ValueError:
+        return None
+
+
+def fmt_time(value: Any) -> str:
+    """A moment as 'YYYY-MM-DD HH:MM' ('–' if unknown)."""
+    moment = as_datetime(value)
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else "–"
+
+
+def fmt_age(value: Any, now: dt.datetime) -> str:
+    """How long ago a moment was, against the app's (injectable) clock."""
+    moment = as_datetime(value)
+    return fmt_delta(now - moment) if moment else "–"
+
+
+def plain(value: Any) -> str:
+    """A cell value as text: lists joined, missing values as '–'."""
+    if value is None:
+        return "–"
+    if isinstance(value, float) and value != value:
+        return "–"
+    if isinstance(value, list | tuple):
+        return ", ".join(map(str, value)) or "–"
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    return str(value)

@@ -1,0 +1,39 @@
+"""The help screen: bundled markdown plus the live key table (it reflects the user's keymap)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Markdown, Static
+
+from one_tui.tui.modal import CloseableModal
+
+HELP_MD = Path(__file__).with_name("help.md")
+
+
+def key_table(rows: list[tuple[str, str, str]]) -> str:
+    """A markdown table of (keys, action, binding id)."""
+    lines = ["| keys | action | id |", "|---|---|---|"]
+    lines += [f"| `{keys}` | {desc} | `{bid}` |" for keys, desc, bid in rows]
+    return "\n".join(lines)
+
+
+class HelpModal(CloseableModal):
+    """Scrollable help; escape or q closes it."""
+
+    def __init__(self, keys: list[tuple[str, str, str]]) -> None:
+        super().__init__()
+        self.keys = keys
+
+    def compose(self) -> ComposeResult:
+        text = HELP_MD.read_text(encoding="utf-8") + "\n\n## Keys\n\n" + key_table(self.keys)
+        with Vertical(id="help-box", classes="modal-box"):
+            with VerticalScroll(id="help-scroll"):
+                yield Markdown(text, id="help-text")
+            yield Static("↑↓ pgup pgdn scroll · esc/q close", classes="hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#help-box").border_title = "Help"
+        self.query_one("#help-scroll").focus()

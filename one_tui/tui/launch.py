@@ -1,0 +1,78 @@
+"""Start-up: set Textual's environment from the flags, THEN import Textual and run the app.
+
+Textual reads its environment variables at import time, so nothing here imports it at module
+level. pandas/pyarrow are not imported before the first frame: `One` is built in a worker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+
+def configure_environment(low_bandwidth: bool, theme: str | None) -> None:
+    """Environment for Textual (must run before ``import textual``)."""
+    if low_bandwidth:
+        os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
+        os.environ.setdefault("TEXTUAL_FPS", "15")
+        os.environ.setdefault("TEXTUAL_SMOOTH_SCROLL", "0")
+    if theme:
+        os.environ["TEXTUAL_THEME"] = theme
+
+
+def make_connector(ns: argparse.Namespace) -> Any:
+    """A Connector from the flags and the user's ONE settings; None means 'show the set-up'."""
+    from one_tui.tui.connect import Connector, demo_connector
+
+    if getattr(ns, "demo", False):
+        return demo_connector(mode=getattr(ns, "mode", None) or "auto")
+    base_url = getattr(ns, "base_url", None)
+    cache_dir = getattr(ns, "cache_dir", None)
+    username = getattr(ns, "username", None)
+    mode = getattr(ns, "mode", None) or "auto"
+    settings = _settings(base_url)
+    if settings is not None:
+        base_url = base_url or settings.base_url
+        cache_dir = cache_dir or settings.cache_dir
+        username = username or settings.username
+    if not base_url:
+        if cache_dir:  # a folder without a database: local mode only
+            return Connector(cache_dir=Path(cache_dir), mode="local", label=str(cache_dir))
+        return None
+    token = settings.token_for(username) if settings is not None else None
+    password = settings.password if settings is not None else None
+    return Connector(base_url=base_url, cache_dir=Path(cache_dir) if cache_dir else None,
+                     mode=mode, username=username, password=password, token=token,
+                     label=base_url)
+
+
+def _settings(base_url: str | None) -> Any:
+    from one_tui.engine.params import ParamsError, get_settings
+
+    try:
+        return get_settings(base_url)
+    except ParamsError:
+        return None
+
+
+def launch(ns: argparse.Namespace) -> int:
+    """Run the app for ``one-tui`` / ``one-tui demo``; returns the exit code."""
+    from one_tui.tui.config import load_config
+
+    config = load_config()
+    low_bandwidth = bool(getattr(ns, "low_bandwidth", False) or config.low_bandwidth)
+    theme = getattr(ns, "theme", None) or config.theme
+    configure_environment(low_bandwidth, theme)
+    connector = make_connector(ns)
+
+    from one_tui.tui.app import OneApp
+
+    app = OneApp(connector, config=config, theme=theme, low_bandwidth=low_bandwidth)
+    try:
+        app.run(mouse=not getattr(ns, "no_mouse", False))
+    finally:
+        for conn in {id(c): c for c in (connector, app.connector) if c is not None}.values():
+            conn.close()
+    return app.return_code or 0

@@ -1,0 +1,103 @@
+"""Messages the thread workers post back to the app: the only way results reach the widgets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from textual.message import Message
+
+
+@dataclass
+class Connected(Message):
+    """The `One` object is built (or failed to be: ``error``); ``login_needed`` opens the modal."""
+
+    one: Any
+    login_needed: bool = False
+    reason: str | None = None
+
+
+@dataclass
+class LoginNeeded(Message):
+    """The server wants a password and none is cached."""
+
+    reason: str
+    username: str | None = None
+
+
+@dataclass
+class LoginFailed(Message):
+    """The login was refused; the modal stays open with this line."""
+
+    reason: str
+
+
+@dataclass
+class SearchProgress(Message):
+    """A page of remote results arrived (posted at most every ~0.25 s)."""
+
+    search_id: int
+    done: int
+    total: int
+
+    def can_replace(self, message: Message) -> bool:  # coalesce a burst of pages
+        return isinstance(message, SearchProgress) and message.search_id == self.search_id
+
+
+@dataclass
+class SearchDone(Message):
+    """A search finished (possibly cancelled, then with what it had)."""
+
+    search_id: int
+    table: Any  # pyarrow.Table with the session columns and eid
+    source: str
+    seconds: float
+    cancelled: bool
+    remote: bool
+    total: int | None = None
+
+
+@dataclass
+class DetailsReady(Message):
+    """Everything the details pane shows for one session, as plain Python values."""
+
+    eid: str
+    session: dict[str, Any]
+    datasets: list[dict[str, Any]]
+    insertions: list[dict[str, Any]]
+    remote: dict[str, Any] | None = None
+    remote_error: str | None = None
+
+
+@dataclass
+class CacheInfoReady(Message):
+    """A fresh ``one.cache_info()`` and the engine state the status line shows."""
+
+    info: dict[str, Any]
+    offline: bool
+    last_source: str | None
+
+
+@dataclass
+class SuggestionsReady(Message):
+    """Values for the lab, subject and project suggesters, from the loaded tables."""
+
+    values: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass
+class TaskDone(Message):
+    """A refresh, REST cache clear, export or mode change finished; ``text`` is the toast."""
+
+    text: str
+    kind: str
+    severity: str = "information"
+
+
+@dataclass
+class EngineFailed(Message):
+    """An engine call raised: a one-line toast, the full text in the error modal on demand."""
+
+    summary: str
+    detail: str
+    group: str

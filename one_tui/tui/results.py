@@ -1,0 +1,142 @@
+"""The results pane: sessions in a textual-fastdatatable (Arrow backend), sortable, eid on demand.
+
+The Arrow table arrives from the search worker; the widget module (which imports pyarrow) is only
+imported when the first results are shown, so the first frame does not wait for it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static
+
+COLUMNS = ("date", "subject", "number", "lab", "task_protocol", "projects")
+LABELS = {"task_protocol": "task protocol"}
+EMPTY_HINT = "No search yet. Set filters and press enter (F9 from anywhere); / focuses the filters."
+
+
+class ResultsPane(Vertical):
+    """Header line (progress or summary) and the sessions table."""
+
+    BORDER_TITLE = "Sessions"
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.full: Any = None  # the whole result (pyarrow.Table), in the current sort order
+        self.show_eid = False
+        self.sort_by: tuple[str, str] | None = None
+        self.summary = ""
+
+    def compose(self) -> ComposeResult:
+        yield Static(EMPTY_HINT, id="results-status")
+
+    @property
+    def row_count(self) -> int:
+        return 0 if self.full is None else self.full.num_rows
+
+    def set_status(self, text: str) -> None:
+        self.query_one("#results-status", Static).update(text)
+
+    def show_progress(self, done: int, total: int) -> None:
+        of = f" of {total:,}" if total else ""
+        self.set_status(f"{done:,}{of} sessions — esc to cancel")
+
+    def show_running(self, where: str) -> None:
+        self.set_status(f"Searching {where}… — esc to cancel")
+
+    def show_table(self, table: Any, summary: str) -> None:
+        """Show a new result (a fresh widget: Arrow-backed tables are not mutated row by row)."""
+        self.full = table
+        self.summary = summary
+        self.border_title = f"Sessions · {table.num_rows:,}"
+        if self.sort_by:
+            self.full = table.sort_by([self.sort_by])
+        self._mount_table()
+
+    def _mount_table(self) -> None:
+        from textual_fastdatatable import ArrowBackend
+        from textual_fastdatatable.data_table import DataTable
+
+        for old in self.query(DataTable):
+            old.remove()
+        columns = [*COLUMNS, "eid"] if self.show_eid else list(COLUMNS)
+        view = self.full.select(columns)
+        backend = ArrowBackend(view)
+        table = DataTable(
+            backend=backend,
+            column_labels=[LABELS.get(c, c) for c in columns],
+            cursor_type="row",
+            render_markup=False,
+            zebra_stripes=False,
+            show_row_labels=False,
+            max_column_content_width=40,
+            null_rep="–",
+            id="sessions-table",
+        )
+        self.mount(table)
+        self.set_status(self.summary + self._sort_text())
+
+    def _sort_text(self) -> str:
+        if not self.sort_by:
+            return ""
+        arrow = "↑" if self.sort_by[1] == "ascending" else "↓"
+        return f" · sorted by {LABELS.get(self.sort_by[0], self.sort_by[0])} {arrow}"
+
+    def toggle_eid(self) -> bool:
+        self.show_eid = not self.show_eid
+        if self.full is not None:
+            self._remount_keeping_cursor()
+        return self.show_eid
+
+    def sort(self, column: str, direction: str | None = None) -> None:
+        """Sort by a column; choosing the current column again reverses the direction."""
+        if self.full is None:
+            return
+        if direction is None:
+            same = self.sort_by and self.sort_by[0] == column
+            direction = "descending" if same and self.sort_by[1] == "ascending" else "ascending"
+        self.sort_by = (column, direction)
+        self.full = self.full.sort_by([self.sort_by])
+        self._mount_table()
+        self.table.focus()
+
+    def _remount_keeping_cursor(self) -> None:
+        row = self.cursor_row
+        had_focus = self.table is not None and self.table.has_focus
+        self._mount_table()
+        table = self.table
+        if table is not None:
+            self.call_after_refresh(table.move_cursor, row=row)
+            if had_focus:
+                table.focus()
+
+    @property
+    def table(self) -> Any:
+        from textual.css.query import NoMatches
+
+        try:
+            return self.query_one("#sessions-table")
+        except NoMatches:
+            return None
+
+    @property
+    def cursor_row(self) -> int:
+        return self.table.cursor_row if self.table is not None else 0
+
+    def eid_at(self, row: int | None = None) -> str | None:
+        """The eid of a row (the cursor row by default)."""
+        if self.full is None or self.full.num_rows == 0:
+            return None
+        row = self.cursor_row if row is None else row
+        if not 0 <= row < self.full.num_rows:
+            return None
+        return str(self.full.column("eid")[row].as_py())
+
+    def row_dict(self, row: int | None = None) -> dict[str, Any] | None:
+        """The session fields of a row, for the details pane header."""
+        if self.full is None or self.full.num_rows == 0:
+            return None
+        row = self.cursor_row if row is None else row
+        return {name: self.full.column(name)[row].as_py() for name in self.full.column_names}
