@@ -111,6 +111,7 @@ class OneApp(App):
 
     CSS_PATH = "app.tcss"
     TITLE = "one-tui"
+    AUTO_FOCUS = None  # the sessions table takes focus when the first results arrive
     BINDINGS = _bindings()
 
     def __init__(

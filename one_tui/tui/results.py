@@ -28,6 +28,7 @@ class ResultsPane(Vertical):
         self.show_eid = False
         self.sort_by: tuple[str, str] | None = None
         self.summary = ""
+        self._table: Any = None
 
     def compose(self) -> ComposeResult:
         yield Static(EMPTY_HINT, id="results-status")
@@ -59,6 +60,7 @@ class ResultsPane(Vertical):
         from textual_fastdatatable import ArrowBackend
         from textual_fastdatatable.data_table import DataTable
 
+        had_focus = any(old.has_focus for old in self.query(DataTable))
         for old in self.query(DataTable):
             old.remove()
         columns = [*COLUMNS, "eid"] if self.show_eid else list(COLUMNS)
@@ -73,10 +75,13 @@ class ResultsPane(Vertical):
             show_row_labels=False,
             max_column_content_width=40,
             null_rep="–",
-            id="sessions-table",
+            classes="sessions-table",
         )
+        self._table = table
         self.mount(table)
         self.set_status(self.summary + self._sort_text())
+        if had_focus or self.app.focused is None:
+            self.call_after_refresh(table.focus)
 
     def _sort_text(self) -> str:
         if not self.sort_by:
@@ -100,26 +105,18 @@ class ResultsPane(Vertical):
         self.sort_by = (column, direction)
         self.full = self.full.sort_by([self.sort_by])
         self._mount_table()
-        self.table.focus()
 
     def _remount_keeping_cursor(self) -> None:
         row = self.cursor_row
-        had_focus = self.table is not None and self.table.has_focus
         self._mount_table()
         table = self.table
         if table is not None:
             self.call_after_refresh(table.move_cursor, row=row)
-            if had_focus:
-                table.focus()
 
     @property
     def table(self) -> Any:
-        from textual.css.query import NoMatches
-
-        try:
-            return self.query_one("#sessions-table")
-        except NoMatches:
-            return None
+        """The current sessions table widget (None before the first results)."""
+        return self._table
 
     @property
     def cursor_row(self) -> int:
