@@ -1,0 +1,312 @@
+"""The four modes against the demo Alyx on loopback: the HTTP requests of each situation in
+one-behaviour.md §1.2, and the fallback to local (§1.3 as one-tui adopts it)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from one_tui.engine.alyx import no_cache
+from one_tui.engine.exceptions import AuthenticationError, OfflineError
+from one_tui.engine.one import One
+
+synth = pytest.importorskip("one_tui.demo.synth")
+
+NOW = datetime.now().replace(second=0, microsecond=0)
+OLD = NOW - timedelta(days=3)
+
+
+@pytest.fixture(scope="module")
+def db() -> Any:
+    return synth.generate(n_sessions=80, seed=3)
+
+
+@pytest.fixture
+def server(db: Any) -> Any:
+    server_mod = pytest.importorskip("one_tui.demo.server")
+    srv = server_mod.DemoServer(db)
+    srv.set_tables_date(NOW)
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path, home: Path) -> Path:
+    """An empty cache folder (and no ~/.one settings or tokens)."""
+    d = tmp_path / "cache"
+    d.mkdir()
+    return d
+
+
+def tables_on_disk(db: Any, folder: Path, created: datetime) -> dict[str, bytes]:
+    """Write the tables with this creation date; returns their bytes to check they are kept."""
+    db.write_tables(folder, date_created=created)
+    return {p.name: p.read_bytes() for p in sorted(folder.glob("*.pqt"))}
+
+
+def calls(server: Any, start: int = 0) -> list[str]:
+    """'METHOD /path' of the requests since ``start`` (query and trailing slash dropped)."""
+    return [r.split("?")[0].rstrip("/") for r in server.requests[start:]]
+
+
+def connect(server: Any, folder: Path, **kw: Any) -> One:
+    kw.setdefault("username", "demo")
+    kw.setdefault("password", "demo")
+    return One(server.url, cache_dir=folder, **kw)
+
+
+# ---------------------------------------------------------------------------------------------
+# §1.2 request sequences
+
+
+def test_first_start_logs_in_and_downloads_the_tables(server: Any, db: Any, cache_dir: Path):
+    one = connect(server, cache_dir)
+    assert calls(server) == ["POST /auth-token", "GET /cache/info", "GET /cache.zip"]
+    assert one.mode == "auto" and one.fallback_reason is None
+    assert {"sessions.pqt", "datasets.pqt"} <= {p.name for p in cache_dir.iterdir()}
+    assert not [p for p in cache_dir.iterdir() if p.name.startswith(".one-tui-download")]
+    subject = db.sessions["subject"].iloc[0]
+    assert set(one.search(subject=subject)) == set(
+        db.sessions.index[db.sessions["subject"].str.contains(subject)])
+    assert one.last_source == "local tables"
+    info = one.cache_info()
+    assert info["tables"]["sessions"]["rows"] == len(db.sessions)
+    assert info["next_refresh"] == NOW + timedelta(hours=24) and not info["expired"]
+
+
+def test_fresh_tables_make_no_request(server: Any, db: Any, cache_dir: Path):
+    tables_on_disk(db, cache_dir, NOW)
+    one = connect(server, cache_dir)
+    one.list_datasets(db.sessions.index[0])
+    one.get_details(db.sessions.index[0])
+    one.search(subject="x")
+    assert server.requests == []
+    assert one.mode == "auto" and repr(one) == f"One (online, {server.url})"
+
+
+def test_expired_tables_and_remote_not_newer_only_asks_cache_info(server: Any, db: Any,
+                                                                  cache_dir: Path):
+    before = tables_on_disk(db, cache_dir, OLD)
+    server.set_tables_date(OLD + timedelta(seconds=30))  # less than a minute newer: "fresh"
+    one = connect(server, cache_dir)
+    assert calls(server) == ["POST /auth-token", "GET /cache/info"]
+    assert one.cache_info()["expired"] is True and one.mode == "auto"
+    assert {p.name: p.read_bytes() for p in sorted(cache_dir.glob("*.pqt"))} == before
+
+
+def test_expired_tables_and_remote_newer_downloads(server: Any, db: Any, cache_dir: Path):
+    tables_on_disk(db, cache_dir, OLD)
+    one = connect(server, cache_dir)
+    assert calls(server) == ["POST /auth-token", "GET /cache/info", "GET /cache.zip"]
+    info = one.cache_info()
+    assert info["created_time"] == NOW and info["expired"] is False
+
+
+@pytest.mark.parametrize("mode", ["remote", "local"])
+def test_remote_and_local_modes_never_refresh_at_start(server: Any, db: Any, cache_dir: Path,
+                                                       mode: str):
+    tables_on_disk(db, cache_dir, OLD)
+    one = connect(server, cache_dir, mode=mode, password=None)
+    one.list_subjects()
+    one.get_details(db.sessions.index[0], query_type="local")
+    assert server.requests == []
+    assert one.mode == mode and one.cache_info()["next_refresh"] is None
+    assert len(one.search(query_type="local")) == len(db.sessions)
+
+
+def test_refresh_mode_asks_cache_info_before_every_call(server: Any, db: Any, cache_dir: Path):
+    tables_on_disk(db, cache_dir, OLD)
+    server.set_tables_date(OLD)
+    one = connect(server, cache_dir, mode="refresh")
+    assert calls(server) == ["POST /auth-token", "GET /cache/info"]
+    eid = db.sessions.index[0]
+    for call in (lambda: one.list_datasets(eid), lambda: one.get_details(eid),
+                 lambda: one.search(subject="x"), lambda: one.list_subjects()):
+        n = len(server.requests)
+        call()
+        assert calls(server, n) == ["GET /cache/info"]
+    server.set_tables_date(NOW)
+    n = len(server.requests)
+    one.list_datasets(eid)
+    assert calls(server, n) == ["GET /cache/info", "GET /cache.zip"]
+    assert one.cache_info()["created_time"] == NOW
+
+
+def test_auto_reloads_after_cache_expiry_and_asks_alyx_only_if_expired(server: Any, db: Any,
+                                                                       cache_dir: Path):
+    tables_on_disk(db, cache_dir, NOW)
+    one = connect(server, cache_dir)
+    loaded = one.cache_info()["loaded_time"]
+    one._cache.meta["loaded_time"] = loaded - timedelta(hours=25)  # simulate a day-long session
+    one.list_subjects()
+    assert server.requests == []  # tables not expired: the reload is local only
+    assert one.cache_info()["loaded_time"] >= loaded
+
+    tables_on_disk(db, cache_dir, OLD)  # now the tables on disk are expired
+    server.set_tables_date(OLD)
+    one._cache.meta["loaded_time"] -= timedelta(hours=25)
+    one.search(subject="x")
+    assert server.requests == []  # search is not refreshed in auto mode
+    one.list_datasets(db.sessions.index[0])
+    assert calls(server) == ["POST /auth-token", "GET /cache/info"]
+
+
+def test_remote_search_goes_to_alyx_then_to_the_rest_cache(server: Any, db: Any, cache_dir: Path):
+    tables_on_disk(db, cache_dir, NOW)
+    one = connect(server, cache_dir)
+    subject = db.sessions["subject"].iloc[0]
+    eids = one.search(subject=subject, query_type="remote")
+    assert server.requests[-1] == f"GET /sessions?subject={subject}"
+    assert one.last_source == "Alyx"
+    assert set(eids) == set(db.sessions.index[db.sessions["subject"] == subject])
+    n = len(server.requests)
+    assert one.search(subject=subject, query_type="remote") == eids
+    assert len(server.requests) == n and one.last_source == "REST cache"
+    assert one.cache_info()["rest_cache"]["hits"] >= 1
+    with no_cache(one.alyx):
+        one.search(subject=subject, query_type="remote")
+        one.search(subject=subject, query_type="remote")
+    assert calls(server, n) == ["GET /sessions", "GET /sessions"]
+    assert one.last_source == "Alyx"
+
+
+def test_query_type_remote_while_local_is_an_offline_error(server: Any, db: Any, cache_dir: Path):
+    tables_on_disk(db, cache_dir, NOW)
+    one = connect(server, cache_dir, mode="local")
+    with pytest.raises(OfflineError, match=r"query_type='remote' needs a connection to Alyx; "
+                                           r"one-tui is in local mode \(local mode was chosen\)"):
+        one.search(subject="x", query_type="remote")
+    assert server.requests == [] and one.offline
+    assert repr(one) == f"One (offline, {server.url})"
+
+
+# ---------------------------------------------------------------------------------------------
+# Fallback to local
+
+
+def test_server_down_falls_back_to_the_tables_on_disk(server: Any, db: Any, cache_dir: Path):
+    before = tables_on_disk(db, cache_dir, OLD)
+    url = server.url
+    server.stop()
+    one = One(url, username="demo", password="demo", cache_dir=cache_dir)
+    assert one.mode == "local" and one.requested_mode == "auto" and one.offline
+    assert one.fallback_reason == "auto → local: Alyx unreachable (connection refused)"
+    assert one.fallback_reason in one.notices
+    assert len(one.search()) == len(db.sessions)
+    assert {p.name: p.read_bytes() for p in sorted(cache_dir.glob("*.pqt"))} == before
+    with pytest.raises(OfflineError, match="Alyx unreachable"):
+        one.search(query_type="remote")
+
+
+def test_login_refused_falls_back_then_login_restores_the_mode(server: Any, db: Any,
+                                                                cache_dir: Path):
+    tables_on_disk(db, cache_dir, OLD)
+    one = connect(server, cache_dir, password="wrong")
+    assert one.mode == "local" and one.requested_mode == "auto"
+    assert one.fallback_reason == "auto → local: login refused (400)"
+    assert calls(server) == ["POST /auth-token"]
+    with pytest.raises(AuthenticationError):
+        one.login("demo", "still wrong")
+    assert one.mode == "local"
+    one.login("demo", "demo")
+    assert one.mode == "auto" and one.fallback_reason is None and not one.offline
+    assert calls(server)[-2:] == ["GET /cache/info", "GET /cache.zip"]  # expired: refreshed
+    assert one.cache_info()["created_time"] == NOW
+
+
+def test_no_password_and_no_token_falls_back_asking_for_a_login(server: Any, db: Any,
+                                                                cache_dir: Path):
+    tables_on_disk(db, cache_dir, OLD)
+    one = connect(server, cache_dir, password=None)
+    assert one.mode == "local"
+    assert one.fallback_reason == "auto → local: login needed (no password or saved token)"
+    assert server.requests == []
+
+
+@pytest.mark.parametrize(("fault", "reason"), [
+    ("truncated_zip", "auto → local: cache.zip was truncated; kept the tables on disk"),
+    ("corrupt_zip_parquet", "auto → local: cache.zip held a corrupt table"),
+])
+def test_bad_download_keeps_the_good_tables(server: Any, db: Any, cache_dir: Path, fault: str,
+                                            reason: str):
+    before = tables_on_disk(db, cache_dir, OLD)
+    setattr(server.faults, fault, True)
+    one = connect(server, cache_dir)
+    assert one.mode == "local" and one.fallback_reason.startswith(reason)
+    assert "GET /cache.zip" in calls(server)
+    assert {p.name: p.read_bytes() for p in sorted(cache_dir.glob("*.pqt"))} == before
+    assert not [p for p in cache_dir.iterdir() if p.name.startswith(".one-tui-download")]
+    again = One(cache_dir=cache_dir, mode="local")  # still loadable
+    assert len(again.search()) == len(db.sessions)
+    assert one.cache_info()["created_time"] == OLD
+
+
+def test_no_tables_and_server_down_says_so(server: Any, cache_dir: Path):
+    url = server.url
+    server.stop()
+    one = One(url, username="demo", password="demo", cache_dir=cache_dir)
+    assert one.fallback_reason == "auto → local: Alyx unreachable (connection refused)"
+    assert one.search() == [] and one.cache_info()["tables"] == {}
+
+
+def test_read_only_cache_folder(server: Any, db: Any, cache_dir: Path,
+                                monkeypatch: pytest.MonkeyPatch):
+    tables_on_disk(db, cache_dir, OLD)
+    real_access = os.access
+
+    def access(path: Any, mode: int, *a: Any, **kw: Any) -> bool:
+        if mode & os.W_OK and Path(path) == cache_dir:
+            return False
+        return real_access(path, mode, *a, **kw)
+
+    monkeypatch.setattr(os, "access", access)
+    local = One(cache_dir=cache_dir, mode="local")
+    assert "cache folder is read-only: nothing will be saved" in local.notices
+    assert local.cache_info()["read_only"] is True
+    assert len(local.search()) == len(db.sessions) and local.save_cache() is False
+    auto = connect(server, cache_dir)  # expired tables cannot be replaced: local, no request
+    assert auto.mode == "local" and "read-only" in auto.fallback_reason
+    assert server.requests == []
+
+
+def test_mode_setter_validates_and_clears_the_fallback(server: Any, db: Any, cache_dir: Path):
+    tables_on_disk(db, cache_dir, NOW)
+    one = connect(server, cache_dir, password="wrong", mode="remote")
+    assert one.mode == "local" and one.fallback_reason == "remote → local: login refused (400)"
+    with pytest.raises(ValueError, match='Mode "online" not recognized'):
+        one.mode = "online"
+    one.mode = "local"
+    assert one.requested_mode == "local" and one.fallback_reason is None
+    with pytest.raises(OfflineError):
+        One(cache_dir=cache_dir, mode="local").mode = "remote"
+
+
+def test_parallel_calls_from_worker_threads(server: Any, db: Any, cache_dir: Path):
+    """A remote search and detail loads at the same time: all merged, nothing raised."""
+    one = connect(server, cache_dir, mode="remote")
+    eids = list(db.sessions.index[:6])
+    errors: list[BaseException] = []
+
+    def run(fn: Any) -> None:
+        try:
+            fn()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    jobs = [threading.Thread(target=run, args=(lambda: one.search(limit=10),))]
+    jobs += [threading.Thread(target=run, args=(lambda e=e: one.list_datasets(e),))
+             for e in eids]
+    for j in jobs:
+        j.start()
+    for j in jobs:
+        j.join(30)
+    assert errors == []
+    assert set(eids) <= set(one.search(query_type="local"))
+    for e in eids:
+        assert one.list_datasets(e, query_type="local")

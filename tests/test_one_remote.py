@@ -1,0 +1,170 @@
+"""Remote queries of ``One`` against the demo Alyx: results, merges into the tables, cancel,
+insertions, details and descriptions."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from one_tui.engine.exceptions import ALFObjectNotFound
+from one_tui.engine.one import One
+
+synth = pytest.importorskip("one_tui.demo.synth")
+
+
+@pytest.fixture(scope="module")
+def db() -> Any:
+    return synth.generate(n_sessions=150, seed=5)
+
+
+@pytest.fixture
+def server(db: Any) -> Any:
+    server_mod = pytest.importorskip("one_tui.demo.server")
+    srv = server_mod.DemoServer(db)
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def one(server: Any, tmp_path: Path, home: Path) -> One:
+    """A remote-mode One with no tables on disk (the tables fill from REST results)."""
+    return One(server.url, username="demo", password="demo", cache_dir=tmp_path / "c",
+               mode="remote")
+
+
+def gets(server: Any, start: int = 0, prefix: str = "GET /") -> list[str]:
+    return [r for r in server.requests[start:] if r.startswith(prefix)]
+
+
+def test_remote_search_results_are_merged_into_the_tables(one: One, server: Any, db: Any):
+    lab = db.sessions["lab"].iloc[0]
+    eids, dicts = one.search(laboratory=lab, details=True)
+    expected = db.sessions.index[db.sessions["lab"] == lab]
+    assert set(eids) == set(expected) and len(eids) == len(expected)
+    starts = [d["start_time"] for d in dicts]
+    assert starts == sorted(starts, reverse=True)  # the server's order: -start_time
+    assert all(isinstance(d["date"], date) and d["lab"] == lab for d in dicts)
+    assert one.last_source == "Alyx" and one.last_cancelled is False
+    local = one.search(laboratory=lab, query_type="local")
+    assert set(local) == set(eids)  # now in the sessions table, ONE's local order
+    frame = one.search_sessions(laboratory=lab)
+    assert list(frame.index) == eids and frame.loc[eids[0], "lab"] == lab
+    assert one.cache_info()["tables"]["sessions"]["origin"] == [server.url]
+
+
+def test_remote_search_terms_reach_alyx(one: One, server: Any, db: Any):
+    row = db.sessions.iloc[3]
+    one.search(subject=row["subject"], date_range=row["date"], number=int(row["number"]))
+    d = row["date"]
+    assert gets(server)[-1] == (f"GET /sessions?date_range={d}%2C{d}&number={row['number']}"
+                                f"&subject={row['subject']}")
+    assert one.search(subject=row["subject"], date_range=row["date"],
+                      number=int(row["number"])) == [db.sessions.index[3]]
+    assert "performance_gte" in one.search_terms() and "performance_gte" not in \
+        one.search_terms("local")
+
+
+def test_cancelled_search_returns_the_pages_so_far_promptly(one: One, server: Any):
+    cancel = threading.Event()
+    pages: list[tuple[int, int]] = []
+
+    def on_page(n: int, total: int) -> None:
+        pages.append((n, total))
+        cancel.set()  # the user pressed Esc while the first page was shown
+
+    server.faults.latency = 0.3
+    t0 = time.perf_counter()
+    eids = one.search(limit=20, cancel=cancel, on_page=on_page)
+    elapsed = time.perf_counter() - t0
+    assert len(eids) == 20 and pages == [(20, 150)]
+    assert one.last_cancelled is True
+    assert len(gets(server, prefix="GET /sessions")) == 1
+    assert elapsed < 1.5
+    assert len(one.search(query_type="local")) == 20  # the page so far was merged
+    one.search(limit=50)
+    assert one.last_cancelled is False
+
+
+def test_remote_list_datasets_reads_the_session_and_merges_its_datasets(one: One, server: Any,
+                                                                         db: Any):
+    eid = db.sessions.index[7]
+    paths = one.list_datasets(eid)
+    assert gets(server)[-1] == f"GET /sessions/{eid}"
+    rows = db.session_datasets(eid)
+    shown = rows[rows["exists"].to_numpy() & (rows["qc"] != "CRITICAL").to_numpy()]
+    assert paths == sorted(set(shown["rel_path"].astype(str)))
+    assert one.list_datasets(eid, query_type="local") == paths
+    details = one.list_datasets(eid, details=True, query_type="local")
+    assert set(details.index) == set(shown.index)
+    assert details["default_revision"].dtype == bool
+    assert one.list_collections(eid, query_type="local")
+
+
+def test_remote_get_details(one: One, db: Any):
+    eid = db.sessions.index[2]
+    full = one.get_details(eid, full=True)
+    assert full["id"] == eid and "narrative" in full and "data_dataset_session_related" in full
+    brief = one.get_details(eid)
+    row = db.sessions.loc[eid]
+    assert brief["subject"] == row["subject"] and brief["date"] == row["date"]
+    assert brief["local_path"] == one.cache_dir / row["lab"] / "Subjects" / row["subject"] / \
+        str(row["date"]) / f"{int(row['number']):03d}"
+    assert one.get_details(eid, query_type="local").name == eid
+    with pytest.raises(ALFObjectNotFound):
+        one.get_details("0b0b0b0b-0000-4000-8000-000000000000")
+
+
+def test_insertions_remote_then_local(one: One, server: Any, db: Any):
+    (eid, pid), row = next(iter(db.insertions.iterrows()))
+    assert one.pid2eid(pid) == (eid, row["name"])
+    assert gets(server)[-1] == f"GET /insertions/{pid}"
+    assert one.pid2eid(pid, query_type="local") == (eid, row["name"])
+    missing = "0b0b0b0b-0000-4000-8000-000000000000"
+    assert one.pid2eid(missing) == (None, None)
+    assert f"Probe {missing} not found in Alyx" in one.notices
+    expected = db.insertions.loc[[eid]].sort_values("name")
+    pids, names = one.eid2pid(eid)
+    assert pids == list(expected.index.get_level_values(1)) and names == list(expected["name"])
+    found = one.search_insertions(name=row["name"], laboratory=db.sessions.loc[eid, "lab"])
+    assert pid in found
+    assert one.search_insertions(name=row["name"], query_type="local")
+
+
+def test_ids_and_paths_looked_up_on_alyx_when_missing(one: One, server: Any, db: Any):
+    eid = db.sessions.index[11]
+    row = db.sessions.loc[eid]
+    path = one.eid2path(eid)
+    assert path is not None and path.name == f"{int(row['number']):03d}"
+    assert "django=pk" in gets(server)[-1]
+    fresh = One(server.url, username="demo", cache_dir=one.cache_dir / "other", mode="remote")
+    assert fresh.path2eid(path) == eid  # saved token, empty tables: asked to Alyx
+    other = db.sessions.iloc[12]
+    ref = f"{other['date']}_{int(other['number'])}_{other['subject']}"
+    assert fresh.to_eid(ref) == db.sessions.index[12]
+
+
+def test_describe_revision_and_dataset(one: One):
+    assert one.describe_revision("no-such-revision") is None
+    assert 'revision "no-such-revision" not found' in one.notices
+    types = one.describe_dataset()
+    assert types and "name" in types[0]
+    name = types[0]["name"]
+    assert one.describe_dataset(name)["name"] == name
+
+
+def test_remote_merges_can_be_saved_and_reloaded(one: One, db: Any):
+    (eid, pid), _ = next(iter(db.insertions.iterrows()))
+    one.search(limit=30)
+    one.list_datasets(eid)
+    one.pid2eid(pid)
+    assert one.save_cache() is True
+    again = One(cache_dir=one.cache_dir, mode="local")
+    assert set(one.search(query_type="local")) == set(again.search())
+    assert again.pid2eid(pid)[0] == eid
+    assert again.list_datasets(eid) == one.list_datasets(eid, query_type="local")
