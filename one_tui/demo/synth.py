@@ -440,19 +440,37 @@ class SyntheticDB:
 
     def dataset_record(self, eid: str, did: str, base_url: str) -> dict:
         """Alyx's /datasets record (file records on flatiron and the lab server)."""
-        ref = self.session_ref(eid)
-        r = next(self.session_datasets(eid).loc[[did]].itertuples(index=False))
+        start, stop = self.dataset_slices[eid]
+        ids = self.datasets.index.get_level_values(1)[start:stop]
+        return self.dataset_records(start + np.flatnonzero(ids == did)[:1], base_url)[0]
+
+    def dataset_records(self, rows: np.ndarray, base_url: str) -> list[dict]:
+        """Alyx's /datasets records of the rows at positions ``rows``, in that order."""
+        part = self.datasets.iloc[rows]
+        eids = part.index.get_level_values(0)
+        s = self.sessions.loc[eids]
+        ex = self.session_extra.loc[eids]
+        return [
+            self._dataset_record(did, eid, r, (lab, subj, date, int(num)), users[0], end,
+                                 base_url)
+            for did, eid, r, lab, subj, date, num, users, end in zip(
+                part.index.get_level_values(1), eids, part.itertuples(index=False), s["lab"],
+                s["subject"], s["date"], s["number"], ex["users"], ex["end_time"], strict=True)
+        ]
+
+    @staticmethod
+    def _dataset_record(did: str, eid: str, r: Any, ref: tuple[str, str, dt.date, int],
+                        created_by: str, end_time: Any, base_url: str) -> dict:
         collection, revision, name = _split_rel_path(r.rel_path)
         lab, subject, date, number = ref
         rel = f"{subject}/{date}/{number:03d}/{r.rel_path}"
-        created = _iso(self.session_extra.at[eid, "end_time"] + pd.Timedelta(hours=1))
+        created = _iso(end_time + pd.Timedelta(hours=1))
         return {
-            "url": f"{base_url}/datasets/{did}", "name": name,
-            "created_by": self.session_extra.at[eid, "users"][0], "created_datetime": created,
-            "dataset_type": dataset_type_of(name), "data_format": name.rsplit(".", 1)[-1],
-            "collection": collection, "session": f"{base_url}/sessions/{eid}",
-            "file_size": _int_or_none(r.file_size), "hash": r.hash, "version": "1.0.0",
-            "experiment_number": number,
+            "url": f"{base_url}/datasets/{did}", "name": name, "created_by": created_by,
+            "created_datetime": created, "dataset_type": dataset_type_of(name),
+            "data_format": name.rsplit(".", 1)[-1], "collection": collection,
+            "session": f"{base_url}/sessions/{eid}", "file_size": _int_or_none(r.file_size),
+            "hash": r.hash, "version": "1.0.0", "experiment_number": number,
             "file_records": [
                 {"id": str(uuid.uuid5(uuid.UUID(did), "flatiron")),
                  "data_repository": f"flatiron_{lab}", "data_repository_path": f"/{lab}/Subjects/",
@@ -462,9 +480,9 @@ class SyntheticDB:
                  "data_repository": f"{lab}_SR", "data_repository_path": "/mnt/s0/Data/Subjects/",
                  "relative_path": rel, "data_url": None, "exists": False},
             ],
-            "auto_datetime": created, "revision": revision, "default_dataset":
-                bool(r.default_revision), "protected": 0, "public": 1, "tags": [], "qc": r.qc,
-            "json": None,
+            "auto_datetime": created, "revision": revision,
+            "default_dataset": bool(r.default_revision), "protected": 0, "public": 1, "tags": [],
+            "qc": r.qc, "json": None,
         }
 
     def insertion_record(self, eid: str, pid: str, base_url: str, detail: bool = False) -> dict:
