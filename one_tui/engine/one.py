@@ -379,7 +379,7 @@ class One:
                 return f"cache.zip was truncated; {kept}"
         if isinstance(exc, HTTPError) and "cache.zip" in exc.endpoint:
             return f"cache.zip download failed (HTTP {exc.status_code}); {kept}"
-        return f"{self._failure_reason(exc, 'cache/info')}; {kept}"
+        return self._failure_reason(exc, "cache/info")
 
     def _download(self, location: str | None) -> bool:
         """Fetch cache.zip into a temporary folder, check every table, then move them in."""
@@ -784,7 +784,7 @@ class One:
                 name: {"rows": cache.row_counts.get(name),
                        "date_created": meta["raw"].get(name, {}).get("date_created"),
                        "origin": meta["raw"].get(name, {}).get("origin")}
-                for name in cache.table_names}
+                for name in cache.table_names if name in meta["raw"]}
             created = meta["created_time"]
             expired = cache.is_expired()
         next_refresh = None
