@@ -91,7 +91,7 @@ def convert_value(text: str) -> Any:
         return None
     if t.lower() in ("true", "false"):
         return t.lower() == "true"
-    if t[:1] in "[(" and t[-1:] in ")]":
+    if t[:1] and t[:1] in "[(" and t[-1:] in ")]":
         try:
             return ast.literal_eval(t)
         except (ValueError, SyntaxError) as exc:
