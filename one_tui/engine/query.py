@@ -187,29 +187,30 @@ def _exists(datasets: pd.DataFrame) -> np.ndarray:
     return datasets["exists"].fillna(False).to_numpy(dtype=bool)
 
 
-def _sessions_with(datasets: pd.DataFrame, row_mask: np.ndarray) -> pd.Index:
-    """Eids that have at least one row in ``row_mask``."""
+def _eids_with(datasets: pd.DataFrame, row_mask: np.ndarray) -> np.ndarray:
+    """Boolean per eid level value: has at least one row in ``row_mask``."""
     codes, eids = _eid_codes(datasets)
     present = np.zeros(len(eids) + 1, dtype=bool)
     present[codes[row_mask]] = True
-    return eids[present[:-1]]
+    return present[:-1]
 
 
 def _dataset_session_filter(datasets: pd.DataFrame, names: list, qc_lte: QC | None,
-                            partial: bool, wildcards: bool) -> pd.Index:
-    """Eids having, for every name, an existing dataset that matches with QC <= ``qc_lte``.
+                            partial: bool, wildcards: bool) -> np.ndarray:
+    """Per eid level value: has, for every name, an existing dataset that matches with
+    QC <= ``qc_lte``.
 
     ``partial`` is ONE 2.x's ``dataset`` (contains on rel_path); otherwise 3.x's ``datasets``
-    (``re.fullmatch`` on the file name).
+    (``re.fullmatch`` on the file name). Work is per unique path, then numpy gathers per row.
     """
     path_codes, paths = _path_codes(datasets)
     ok = _exists(datasets)
     if qc_lte is not None:
         ok = ok & (_qc_codes(datasets) <= QC_CATEGORIES.index(qc_lte.name))
     if not names:  # dataset_qc_lte alone: any existing dataset within the QC bound (2.x)
-        return _sessions_with(datasets, ok)
+        return _eids_with(datasets, ok)
     basenames = [p.rsplit("/", 1)[-1] for p in map(str, paths)]
-    result: set | None = None
+    result: np.ndarray | None = None
     for name in names:
         if partial:
             test = _text_matcher(name, wildcards)
@@ -219,11 +220,21 @@ def _dataset_session_filter(datasets: pd.DataFrame, names: list, qc_lte: QC | No
             hit = np.fromiter((rx.fullmatch(b) is not None for b in basenames), dtype=bool,
                               count=len(paths))
         rows = np.append(hit, False)[path_codes] & ok
-        eids = set(_sessions_with(datasets, rows))
-        result = eids if result is None else result & eids
-        if not result:
+        present = _eids_with(datasets, rows)
+        result = present if result is None else result & present
+        if not result.any():
             break
-    return pd.Index(sorted(result or ()), dtype="str")
+    return result
+
+
+def _session_mask(sessions: pd.DataFrame, datasets: pd.DataFrame, present: np.ndarray
+                  ) -> np.ndarray:
+    """Sessions mask from a per-eid-level mask (a hash lookup of the hits, not an isin)."""
+    _, eids = _eid_codes(datasets)
+    mask = np.zeros(len(sessions), dtype=bool)
+    pos = sessions.index.get_indexer(eids[present])
+    mask[pos[pos >= 0]] = True
+    return mask
 
 
 # ---------------------------------------------------------------------------------------------
@@ -267,15 +278,15 @@ def search_sessions(cache: Any, wildcards: bool = True, **terms: Any) -> pd.Data
     dataset_terms = [t for t in ("dataset", "datasets") if terms.get(t) is not None]
     if (dataset_terms or qc is not None) and mask.any():
         datasets = cache.datasets
-        keep: pd.Index | None = None
+        keep: np.ndarray | None = None
         for term in dataset_terms:
             qc_lte = qc if term == "dataset" else (qc or QC.FAIL)
-            eids = _dataset_session_filter(datasets, _ensure_list(terms[term]), qc_lte,
-                                           partial=term == "dataset", wildcards=wildcards)
-            keep = eids if keep is None else keep.intersection(eids)
-        if not dataset_terms:
+            present = _dataset_session_filter(datasets, _ensure_list(terms[term]), qc_lte,
+                                              partial=term == "dataset", wildcards=wildcards)
+            keep = present if keep is None else keep & present
+        if keep is None:
             keep = _dataset_session_filter(datasets, [], qc, partial=False, wildcards=wildcards)
-        mask &= sessions.index.isin(keep)
+        mask &= _session_mask(sessions, datasets, keep)
     found = sessions[mask]
     return _sort_sessions(found)
 
@@ -294,7 +305,7 @@ def search(cache: Any, details: bool = False, wildcards: bool = True, **terms: A
     With ``details`` returns ``(eids, [session dict without eid, ...])`` or ``([], None)``.
     """
     found = search_sessions(cache, wildcards=wildcards, **terms)
-    eids = [str(e) for e in found.index]
+    eids = list(map(str, found.index.tolist()))
     if not details:
         return eids
     if not eids:
@@ -374,19 +385,15 @@ def _paths_mask(datasets: pd.DataFrame, pattern: re.Pattern[str]) -> np.ndarray:
     return np.append(hit, False)[codes]
 
 
-def filter_datasets(datasets: pd.DataFrame, filename: Any = None, collection: Any = None,
-                    revision: Any = None, qc: Any = QC.FAIL, ignore_qc_not_set: bool = False,
-                    default_revisions_only: bool = False, wildcards: bool = True,
-                    ) -> pd.DataFrame:
-    """Datasets whose rel_path matches the ALF filters and whose QC is at most ``qc``.
-
-    The default ``qc=FAIL`` hides CRITICAL datasets; ``revision`` is matched as a pattern.
-    """
+def _filter_mask(datasets: pd.DataFrame, filename: Any = None, collection: Any = None,
+                 revision: Any = None, qc: Any = QC.FAIL, ignore_qc_not_set: bool = False,
+                 default_revisions_only: bool = False, wildcards: bool = True) -> np.ndarray:
+    """Row mask of ``filter_datasets`` (no rows copied: listings only need the codes)."""
     qc = QC.validate(qc)
     if default_revisions_only and "default_revision" not in datasets.columns:
         raise ALFError("No default revisions specified")
     if len(datasets) == 0:
-        return datasets.copy()
+        return np.zeros(0, dtype=bool)
     pattern = dataset_regex(filename, collection, revision, wildcards)
     mask = _paths_mask(datasets, pattern)
     qc_codes = _qc_codes(datasets)
@@ -395,7 +402,20 @@ def filter_datasets(datasets: pd.DataFrame, filename: Any = None, collection: An
         mask &= qc_codes != 0
     if default_revisions_only:
         mask &= datasets["default_revision"].fillna(False).to_numpy(dtype=bool)
-    return datasets[mask]
+    return mask
+
+
+def filter_datasets(datasets: pd.DataFrame, filename: Any = None, collection: Any = None,
+                    revision: Any = None, qc: Any = QC.FAIL, ignore_qc_not_set: bool = False,
+                    default_revisions_only: bool = False, wildcards: bool = True,
+                    ) -> pd.DataFrame:
+    """Datasets whose rel_path matches the ALF filters and whose QC is at most ``qc``.
+
+    The default ``qc=FAIL`` hides CRITICAL datasets; ``revision`` is matched as a pattern.
+    """
+    mask = _filter_mask(datasets, filename, collection, revision, qc, ignore_qc_not_set,
+                        default_revisions_only, wildcards)
+    return datasets[mask] if len(datasets) else datasets.copy()
 
 
 def _session_rows(cache: Any, eid: Any) -> pd.DataFrame | None:
@@ -411,18 +431,23 @@ def _session_rows(cache: Any, eid: Any) -> pd.DataFrame | None:
     return datasets[codes == pos]
 
 
-def _selected(cache: Any, eid: Any, filters: dict[str, Any]) -> tuple[pd.DataFrame | None, bool]:
+def _selected(cache: Any, eid: Any, filters: dict[str, Any]
+              ) -> tuple[pd.DataFrame | None, np.ndarray | None, bool]:
+    """(rows considered, mask of those passing the filters, one session?); (None, None, True)
+    for an unknown session."""
     if eid is None:
-        return filter_datasets(cache.datasets, **filters), False
+        rows = cache.datasets
+        return rows, _filter_mask(rows, **filters), False
     rows = _session_rows(cache, eid)
     if rows is None:
-        return None, True
-    return filter_datasets(rows, **filters), True
+        return None, None, True
+    return rows, _filter_mask(rows, **filters), True
 
 
-def _unique_paths(df: pd.DataFrame) -> list[str]:
-    """Unique rel_path values in table order."""
+def _unique_paths(df: pd.DataFrame, mask: np.ndarray) -> list[str]:
+    """Unique rel_path values of the masked rows, in table order."""
     codes, paths = _path_codes(df)
+    codes = codes[mask]
     if len(codes) == 0:
         return []
     uniq = pd.unique(codes[codes >= 0])
@@ -442,13 +467,13 @@ def list_datasets(cache: Any, eid: Any = None, filename: Any = None, collection:
     filters = dict(filename=filename, collection=collection, revision=revision, qc=qc,
                    ignore_qc_not_set=ignore_qc_not_set,
                    default_revisions_only=default_revisions_only, wildcards=wildcards)
-    found, one_session = _selected(cache, eid, filters)
-    if found is None:
+    rows, mask, one_session = _selected(cache, eid, filters)
+    if rows is None or mask is None:
         return cache.datasets.iloc[0:0].copy() if details else []
     if not details:
-        paths = _unique_paths(found)
+        paths = _unique_paths(rows, mask)
         return sorted(paths) if one_session else paths
-    found = found.copy()
+    found = rows[mask] if len(rows) else rows.copy()
     if one_session and not keep_eid_index and isinstance(found.index, pd.MultiIndex):
         found = found.droplevel("eid")
     return found
@@ -465,15 +490,18 @@ def _split_path(path: str) -> tuple[str, str]:
 
 
 def _list_parts(cache: Any, which: int, eid: Any, details: bool, filters: dict) -> Any:
-    found, _ = _selected(cache, eid, filters)
-    if found is None or len(found) == 0:
+    rows, mask, _ = _selected(cache, eid, filters)
+    if rows is None or mask is None or not mask.any():
         return {} if details else []
-    codes, paths = _path_codes(found)
-    keys = np.array([_split_path(str(p))[which] for p in paths] + [""], dtype=object)
-    per_row = keys[codes]
+    codes, paths = _path_codes(rows)
+    keys = [_split_path(str(p))[which] for p in paths]
+    used = np.unique(codes[mask])
+    names = sorted({keys[c] for c in used if c >= 0})
     if not details:
-        return sorted(set(per_row.tolist()))
-    return {k: found[per_row == k] for k in sorted(set(per_row.tolist()))}
+        return names
+    found = rows[mask]
+    per_row = np.array(keys + [""], dtype=object)[codes[mask]]
+    return {k: found[per_row == k] for k in names}
 
 
 def list_collections(cache: Any, eid: Any = None, filename: Any = None, collection: Any = None,

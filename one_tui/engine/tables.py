@@ -46,6 +46,7 @@ log = logging.getLogger("one_tui.engine")
 
 DATE_FORMAT = "%Y-%m-%d %H:%M"
 MIN_API_VERSION = "2.10"
+ROW_GROUP_SIZE = 262_144  # bounded read buffers; any parquet reader handles row groups
 INDEX = {"sessions": ["id"], "datasets": ["eid", "id"], "insertions": ["eid", "id"]}
 QC_DTYPE = pd.CategoricalDtype(QC_CATEGORIES, ordered=True)
 
@@ -140,8 +141,10 @@ def patch_table(df: pd.DataFrame, meta: dict) -> pd.DataFrame:
         if "qc" not in df.columns and min_api < (2, 7):
             df["qc"] = pd.Categorical(["NOT_SET"] * len(df), dtype=QC_DTYPE)
         if "file_size" in df.columns and df["file_size"].dtype != "UInt64":
-            df["file_size"] = pd.array(df["file_size"].to_numpy(dtype="float64", na_value=np.nan),
-                                       dtype="Float64").astype("UInt64")
+            size = df["file_size"]
+            if not pd.api.types.is_integer_dtype(size.dtype):
+                size = pd.array(size.to_numpy(dtype="float64", na_value=np.nan), dtype="Float64")
+            df["file_size"] = size.astype("UInt64")
     if "qc" in df.columns and df["qc"].dtype != QC_DTYPE:
         df["qc"] = qc_categorical(df["qc"])
     return _set_index(df)
@@ -160,20 +163,74 @@ def _set_index(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+_DICTIONARY_COLUMNS = ("rel_path", "eid")  # few unique values over many rows
+_PLAIN_COLUMNS = ("id", "hash")  # unique per row: dictionary encoding only costs time
+
+
+def _prefer_jemalloc() -> None:
+    """Use jemalloc for Arrow if built in: it hands decode buffers back to the OS promptly,
+    which keeps the peak memory of loading a 1.5M-row datasets table well lower."""
+    global _POOL_SET
+    if _POOL_SET:
+        return
+    _POOL_SET = True
+    try:
+        pa.set_memory_pool(pa.jemalloc_memory_pool())
+    except (NotImplementedError, AttributeError):  # pragma: no cover - build without jemalloc
+        pass
+
+
+_POOL_SET = False
+
+
+def _read_frame(path: Path, columns: list[str] | None) -> pd.DataFrame:
+    """Read a parquet table column by column (low peak memory) into a RangeIndex DataFrame."""
+    _prefer_jemalloc()
+    names = pq.read_schema(path).names
+    dictionary = [n for n in _DICTIONARY_COLUMNS if n in names]
+    pf = pq.ParquetFile(path, read_dictionary=dictionary or None)
+    names = [n for n in names if columns is None or n in columns]
+    data: dict[str, Any] = {}
+    for name in names:
+        chunked = pf.read(columns=[name], use_threads=False).column(0)
+        data[name] = chunked.to_pandas()
+        del chunked
+    return pd.DataFrame(data, copy=False)
+
+
+def _fast_index(df: pd.DataFrame) -> pd.DataFrame | None:
+    """(eid, id) MultiIndex built from the eid categorical and the id strings, without hashing
+    1.5M ids; None when the table is not in that shape."""
+    if not ({"eid", "id"} <= set(df.columns) and isinstance(df["eid"].dtype, pd.CategoricalDtype)):
+        return None
+    eid = df.pop("eid")
+    ids = pd.Index(df.pop("id").array, name="id")
+    if eid.isna().any():
+        return None
+    index = pd.MultiIndex(levels=[eid.cat.categories.astype("str"), ids],
+                          codes=[eid.cat.codes.to_numpy(), np.arange(len(ids))],
+                          names=["eid", "id"], verify_integrity=False)
+    return df.set_axis(index, axis=0)
+
+
 def read_table(path: str | os.PathLike[str], columns: list[str] | None = None,
                ) -> tuple[pd.DataFrame, dict]:
     """Read one cache table: (DataFrame with its index set and legacy patches applied, metadata).
 
-    ``rel_path`` is read as a categorical: its few unique values make path filters fast.
-    Raises InvalidTableError for a file without ONE metadata or one that cannot be parsed.
+    ``rel_path`` and ``eid`` are read as categoricals: few unique values make filters fast and
+    the table small. Modern datasets tables keep their file order; legacy ones are sorted as
+    ONE sorts them. Raises InvalidTableError for a file without ONE metadata or a corrupt one.
     """
     path = Path(path)
     meta, _ = read_metadata(path)
     try:
-        table = pq.read_table(path, columns=columns, read_dictionary=["rel_path"])
+        df = _read_frame(path, columns)
     except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for bad files
         raise InvalidTableError(f"{path.name} could not be read ({exc}). Skipping") from None
-    df = table.to_pandas(ignore_metadata=True)
+    if "id_0" not in df.columns and (fast := _fast_index(df)) is not None:
+        return patch_table(fast, meta), meta
+    if "eid" in df.columns and isinstance(df["eid"].dtype, pd.CategoricalDtype):
+        df["eid"] = df["eid"].astype("str")
     return patch_table(df, meta), meta
 
 
@@ -250,7 +307,8 @@ def save_table(df: pd.DataFrame, path: str | os.PathLike[str], metadata: dict) -
         {**(table.schema.metadata or {}), b"one_metadata": json.dumps(meta).encode()})
     tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
     try:
-        pq.write_table(table, tmp)
+        dictionary = [n for n in table.column_names if n not in _PLAIN_COLUMNS]
+        pq.write_table(table, tmp, use_dictionary=dictionary, row_group_size=ROW_GROUP_SIZE)
         _fsync_replace(tmp, path)
     except PermissionError:
         tmp.unlink(missing_ok=True)
