@@ -1,0 +1,198 @@
+"""Local ONE engine at IBL scale: cold start, dataset searches, list_datasets and peak memory.
+
+Usage: ``.venv/bin/python benchmarks/bench_engine.py [--sessions 20000] [--runs 5]``
+
+The synthetic cache (``one_tui.demo.synth``, ~1.5M dataset rows for 20,000 sessions) is generated
+once into ``benchmarks/.data/`` (gitignored). Each figure is the median of ``--runs`` runs; cold
+start and peak memory run in fresh interpreters. If ONE-api (``one``) is importable the same
+figures are measured with it on the same tables; otherwise ONE-api 2.11.2's figures measured on
+such tables are shown for reference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+DATA = ROOT / ".data"
+
+#: figure -> (target, ONE-api 2.11.2 on comparable tables, unit)
+TARGETS = {
+    "cold start to first search(lab='cortexlab')": (1.0, 6.8, "s"),
+    "search(datasets='spikes.times.npy')": (0.150, 7.0, "s"),
+    "search(dataset='spikes')": (0.150, 7.0, "s"),
+    "list_datasets()": (0.200, 2.2, "s"),
+    "peak memory, both tables loaded": (400.0, 1.2 * 1024, "MiB"),
+}
+
+COLD_ONE_TUI = """
+import time
+t0 = time.perf_counter()
+from one_tui.engine.tables import load_cache
+from one_tui.engine.query import search
+cache = load_cache({folder!r})
+eids = search(cache, lab='cortexlab')
+print(time.perf_counter() - t0, len(eids))
+"""
+
+COLD_ONE_API = """
+import time
+t0 = time.perf_counter()
+from one.api import One
+one = One(cache_dir={folder!r}, mode='local')
+eids = one.search(lab='cortexlab')
+print(time.perf_counter() - t0, len(eids))
+"""
+
+# VmHWM (this process's peak RSS); ru_maxrss would carry the parent's peak across fork+exec.
+PEAK = """
+def peak_mib():
+    for line in open('/proc/self/status'):
+        if line.startswith('VmHWM:'):
+            return int(line.split()[1]) / 1024
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+"""
+
+MEMORY_ONE_TUI = PEAK + """
+from one_tui.engine.tables import load_cache
+from one_tui.engine import query as q
+cache = load_cache({folder!r})
+q.search(cache, lab='cortexlab')
+q.search(cache, datasets='spikes.times.npy')
+q.search(cache, dataset='spikes')
+q.list_datasets(cache)
+print(peak_mib())
+"""
+
+MEMORY_ONE_API = PEAK + """
+from one.api import One
+one = One(cache_dir={folder!r}, mode='local')
+one.search(lab='cortexlab')
+one.search(datasets='spikes.times.npy')
+one.list_datasets()
+print(peak_mib())
+"""
+
+
+def ensure_cache(n_sessions: int, seed: int) -> Path:
+    """Generate the synthetic tables once; reuse them while the parameters are the same."""
+    folder = DATA / f"engine-{n_sessions}-{seed}"
+    marker = folder / "bench.json"
+    if marker.exists():
+        return folder
+    from one_tui.demo.synth import generate
+
+    t0 = time.perf_counter()
+    db = generate(n_sessions=n_sessions, seed=seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    db.write_tables(folder)
+    marker.write_text(json.dumps({"n_sessions": n_sessions, "seed": seed,
+                                  "datasets": len(db.datasets)}))
+    print(f"generated {len(db.datasets):,} dataset rows in {time.perf_counter() - t0:.1f} s "
+          f"into {folder}")
+    return folder
+
+
+def run_python(code: str) -> tuple[float, str]:
+    """Run code in a fresh interpreter; (wall seconds including start-up, its stdout)."""
+    t0 = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    return time.perf_counter() - t0, out.strip()
+
+
+def median_of(fn, runs: int) -> float:  # noqa: ANN001 - any callable
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def measure_one_tui(folder: Path, runs: int) -> dict[str, float]:
+    from one_tui.engine import query as q
+    from one_tui.engine.tables import load_cache
+
+    results: dict[str, float] = {}
+    cold = [run_python(COLD_ONE_TUI.format(folder=str(folder)))[0] for _ in range(runs)]
+    results["cold start to first search(lab='cortexlab')"] = statistics.median(cold)
+    cache = load_cache(folder)
+    t0 = time.perf_counter()
+    n = len(cache.datasets)
+    results[f"(info) datasets table load, {n:,} rows"] = time.perf_counter() - t0
+    results["search(datasets='spikes.times.npy')"] = median_of(
+        lambda: q.search(cache, datasets="spikes.times.npy"), runs)
+    results["search(dataset='spikes')"] = median_of(lambda: q.search(cache, dataset="spikes"),
+                                                    runs)
+    results["list_datasets()"] = median_of(lambda: q.list_datasets(cache), runs)
+    mem = [float(run_python(MEMORY_ONE_TUI.format(folder=str(folder)))[1]) for _ in range(3)]
+    results["peak memory, both tables loaded"] = statistics.median(mem)
+    return results
+
+
+def measure_one_api(folder: Path, runs: int) -> dict[str, float] | None:
+    """The same figures with ONE-api, when it is installed (3.x has no ``dataset`` term)."""
+    try:
+        from one.api import One  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    results: dict[str, float] = {}
+    cold = [run_python(COLD_ONE_API.format(folder=str(folder)))[0] for _ in range(runs)]
+    results["cold start to first search(lab='cortexlab')"] = statistics.median(cold)
+    one = One(cache_dir=str(folder), mode="local")
+    results["search(datasets='spikes.times.npy')"] = median_of(
+        lambda: one.search(datasets="spikes.times.npy"), runs)
+    try:
+        results["search(dataset='spikes')"] = median_of(lambda: one.search(dataset="spikes"),
+                                                        runs)
+    except ValueError:  # ONE 3.x: 'dataset' is ambiguous / removed
+        pass
+    results["list_datasets()"] = median_of(lambda: one.list_datasets(), runs)
+    mem = [float(run_python(MEMORY_ONE_API.format(folder=str(folder)))[1]) for _ in range(3)]
+    results["peak memory, both tables loaded"] = statistics.median(mem)
+    return results
+
+
+def fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.0f} MiB" if unit == "MiB" else f"{value * 1000:.0f} ms"
+
+
+def report(ours: dict[str, float], one_api: dict[str, float] | None) -> None:
+    ref_name = "ONE-api (here)" if one_api else "ONE-api 2.11.2*"
+    print(f"\n{'figure':48} {'one-tui':>10} {'target':>10} {'ok':>3} {ref_name:>15} {'ratio':>7}")
+    for name, value in ours.items():
+        target, ref, unit = TARGETS.get(name, (None, None, "s"))
+        if one_api is not None:
+            ref = one_api.get(name)
+        ok = "" if target is None else ("yes" if value <= target else "NO")
+        ratio = f"{ref / value:.0f}x" if ref and value else "-"
+        print(f"{name:48} {fmt(value, unit):>10} {fmt(target, unit):>10} {ok:>3} "
+              f"{fmt(ref, unit):>15} {ratio:>7}")
+    if one_api is None:
+        print("* ONE-api is not installed here; its column shows ONE-api 2.11.2 measured on "
+              "comparable tables (issue brief). ratio = ONE-api / one-tui.")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sessions", type=int, default=20000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    folder = ensure_cache(args.sessions, args.seed)
+    ours = measure_one_tui(folder, args.runs)
+    report(ours, measure_one_api(folder, args.runs))
+
+
+if __name__ == "__main__":
+    main()
