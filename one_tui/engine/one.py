@@ -382,24 +382,33 @@ class One:
         return self._failure_reason(exc, "cache/info")
 
     def _download(self, location: str | None) -> bool:
-        """Fetch cache.zip into a temporary folder, check every table, then move them in."""
+        """Fetch cache.zip into a temporary folder, read every table, then move them in.
+
+        Only tables that read back whole replace the ones on disk. The frames read to check them
+        are handed to the new Cache, so the first datasets access does not read the file again.
+        """
         files = self.alyx.download_cache_tables(location, self.cache_dir)
         if not files:  # cancelled
             return False
         tmp_root = next(p for p in files[0].parents if p.name.startswith(".one-tui-download-"))
+        checked: dict[str, pd.DataFrame] = {}
         try:
             top = [f for f in files if f.parent == tmp_root / "tables"]
             if "sessions.pqt" not in {f.name for f in top}:
                 raise tables.InvalidTableError("sessions.pqt is missing from cache.zip")
             for f in top:
                 if f.suffix == ".pqt":
-                    tables.read_table(f)
+                    checked[f.stem] = tables.read_table(f)[0]
             with FileLock(self.cache_dir):
                 for f in top:
                     os.replace(f, self.cache_dir / f.name)
         finally:
             shutil.rmtree(tmp_root, ignore_errors=True)
         self._load_local()
+        with self._lock:
+            for name in ("datasets", "insertions"):
+                if name in checked and name in self._cache.meta["raw"]:
+                    setattr(self._cache, name, checked[name])
         return True
 
     def save_cache(self) -> bool:
