@@ -979,8 +979,9 @@ class _Handler(BaseHTTPRequestHandler):
         if ep == "insertions":
             rows = srv.filter_insertions(params)
             iv = srv._insertion_view
-            return self._page(len(rows), lambda a, b: [
-                db.insertion_record(iv.at[r, "eid"], iv.at[r, "id"], base) for r in rows[a:b]])
+            keys = list(zip(iv["eid"], iv["id"], strict=True))
+            return self._page(len(rows), lambda a, b: db.insertion_records(
+                [keys[r] for r in rows[a:b]], base))
         if ep == "datasets":
             rows = srv.filter_datasets(params)
             return self._page(len(rows), lambda a, b: db.dataset_records(rows[a:b], base))

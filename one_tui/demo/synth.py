@@ -485,17 +485,28 @@ class SyntheticDB:
             "qc": r.qc, "json": None,
         }
 
+    def insertion_records(self, keys: list[tuple[str, str]], base_url: str) -> list[dict]:
+        """Alyx's /insertions list records of the ``(eid, pid)`` pairs, in that order."""
+        ins = self.insertions.loc[keys]
+        eids = ins.index.get_level_values(0)
+        s = self.sessions.loc[eids]
+        starts = self.session_extra.loc[eids, "start_time"]
+        return [
+            {"id": pid, "session": eid, "model": r.model,
+             "session_info": {"subject": subj, "start_time": _iso(st), "number": int(num),
+                              "lab": lab, "id": eid, "projects": _split(proj),
+                              "task_protocol": tp},
+             "name": r.name, "json": r.json, "serial": r.serial, "auto_datetime": r.auto_datetime,
+             "chronic_insertion": None, "datasets": list(r.datasets)}
+            for (eid, pid), r, subj, st, num, lab, proj, tp in zip(
+                ins.index, ins.itertuples(index=False), s["subject"], starts, s["number"],
+                s["lab"], s["projects"], s["task_protocol"], strict=True)
+        ]
+
     def insertion_record(self, eid: str, pid: str, base_url: str, detail: bool = False) -> dict:
         """Alyx's /insertions record; the detail nests datasets with an **integer** qc."""
+        rec = self.insertion_records([(eid, pid)], base_url)[0]
         ins = self.insertions.loc[(eid, pid)]
-        s = self.sessions.loc[eid]
-        info = {"subject": s["subject"], "start_time": _iso(self.session_extra.at[eid,
-                "start_time"]), "number": int(s["number"]), "lab": s["lab"], "id": eid,
-                "projects": _split(s["projects"]), "task_protocol": s["task_protocol"]}
-        rec = {"id": pid, "session": eid, "model": ins["model"], "session_info": info,
-               "name": ins["name"], "json": ins["json"], "serial": ins["serial"],
-               "auto_datetime": info["start_time"], "chronic_insertion": None,
-               "datasets": list(ins["datasets"])}
         if detail:
             ref = self.session_ref(eid)
             ds = self.session_datasets(eid).loc[list(ins["datasets"])]
@@ -576,7 +587,7 @@ def _make_subjects(rng: np.random.Generator, n_sessions: int) -> pd.DataFrame:
     counters = {lab: LABS[lab][3] + int(rng.integers(0, 40)) for lab in lab_names}
     ids = _uuids(rng, n)
     start_days = rng.integers(0, (np.datetime64("2025-07-01") - _EPOCH).astype(int), n)
-    sex = rng.choice(["M", "F"], n)
+    sex = rng.choice(["M", "F"], n).tolist()
     histology = rng.random(n) < 0.4
     resp = rng.integers(0, 3, n)
     for i in range(n):
@@ -667,7 +678,7 @@ def _session_extra(rng: np.random.Generator, sessions: pd.DataFrame, subjects: p
     user_i = rng.integers(0, 3, n)
     passed = np.round(rng.beta(8, 2, n), 4)
     behav = (rng.random(n) < 0.8).astype(int)
-    vid = rng.choice(QC_NAMES[1:4], (n, 3))
+    vid = rng.choice(QC_NAMES[1:4], (n, 3)).tolist()
     rig = rng.integers(0, 3, n)
     ext, users, procs, locs = [], [], [], []
     histology_subject = subjects["histology"].to_numpy()[subj_i]
@@ -677,7 +688,7 @@ def _session_extra(rng: np.random.Generator, sessions: pd.DataFrame, subjects: p
         users.append([names[(user_i[i] + k) % 3] for k in range(n_users[i])])
         ext.append(None if qc_code[i] == 0 else {
             "_task_passed_trial_checks": float(passed[i]), "behavior": int(behav[i]),
-            "videoLeft": vid[i, 0], "videoRight": vid[i, 1], "videoBody": vid[i, 2],
+            "videoLeft": vid[i][0], "videoRight": vid[i][1], "videoBody": vid[i][2],
             "task": QC_NAMES[qc_code[i]], "_task_iti_delays": float(round(passed[i] - .05, 4)),
         })
         p = ["Behavior training/tasks"]
@@ -777,7 +788,7 @@ def _make_insertions(rng: np.random.Generator, sess: pd.DataFrame, extra: pd.Dat
     model = np.array(["3A" if d < cut_3a else "NP2.1" if d >= cut_np2 else "3B2" for d in dates],
                      dtype=object)
     serial = rng.integers(18_000_000_000, 19_999_999_999, m)
-    qc = rng.choice(QC_NAMES[1:], m, p=[0.5, 0.2, 0.2, 0.1])
+    qc = rng.choice(QC_NAMES[1:], m, p=[0.5, 0.2, 0.2, 0.1]).tolist()
     n_units = rng.integers(50, 900, m)
     histo = subjects.loc[sess["subject"].to_numpy()[s_idx], "histology"].to_numpy()
     n_regions = rng.integers(3, 8, m)
@@ -787,12 +798,14 @@ def _make_insertions(rng: np.random.Generator, sess: pd.DataFrame, extra: pd.Dat
     ids = datasets.index.get_level_values(1)
     order = np.argsort(key[on_probe], kind="stable")
     k_sorted = key[on_probe][order]
-    id_sorted = np.asarray(ids[on_probe])[order]
+    id_sorted = np.asarray(ids[on_probe], dtype=object)[order]
     want = s_idx.astype(np.int64) * 4 + probe
     lo, hi = np.searchsorted(k_sorted, want), np.searchsorted(k_sorted, want, side="right")
+    starts = np.datetime_as_string(extra["start_time"].to_numpy()[s_idx], unit="us")
+    ds_ids = [list(id_sorted[a:b]) for a, b in zip(lo, hi, strict=True)]
     records, acronyms = [], [[] for _ in range(len(sess))]
     for j in range(m):
-        regions = sorted(rng.choice(_LEAF_REGIONS, n_regions[j], replace=False)) \
+        regions = sorted(rng.choice(_LEAF_REGIONS, n_regions[j], replace=False).tolist()) \
             if histo[j] else []
         acronyms[s_idx[j]].extend(r for r in regions if r not in acronyms[s_idx[j]])
         records.append({
@@ -801,8 +814,7 @@ def _make_insertions(rng: np.random.Generator, sess: pd.DataFrame, extra: pd.Dat
                      "extended_qc": {"tracing_exists": bool(histo[j]),
                                      "alignment_resolved": bool(histo[j] and j % 3 != 0)},
                      "brain_regions": regions},
-            "serial": str(serial[j]), "datasets": list(id_sorted[lo[j]:hi[j]]),
-            "auto_datetime": _iso(extra["start_time"].iloc[s_idx[j]]),
+            "serial": str(serial[j]), "datasets": ds_ids[j], "auto_datetime": starts[j],
             "chronic_insertion": None,
         })
     index = pd.MultiIndex.from_arrays([sess.index[s_idx], pids], names=["eid", "id"])
