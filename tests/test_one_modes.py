@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from one_tui.engine.alyx import no_cache
-from one_tui.engine.exceptions import AuthenticationError, OfflineError
+from one_tui.engine.exceptions import AuthenticationError, LoginRequired, OfflineError
 from one_tui.engine.one import One
 
 synth = pytest.importorskip("one_tui.demo.synth")
@@ -321,3 +321,42 @@ def test_parallel_calls_from_worker_threads(server: Any, db: Any, cache_dir: Pat
     assert set(eids) <= set(one.search(query_type="local"))
     for e in eids:
         assert one.list_datasets(e, query_type="local")
+
+
+@pytest.mark.parametrize(("path", "reason"), [
+    ("/cache/info", "auto → local: cache/info failed (HTTP 500)"),
+    ("/cache.zip", "auto → local: cache.zip download failed (HTTP 500); kept the tables on disk"),
+])
+def test_server_error_on_the_tables_falls_back(server: Any, db: Any, cache_dir: Path, path: str,
+                                               reason: str):
+    before = tables_on_disk(db, cache_dir, OLD)
+    server.faults.paths = (path,)
+    server.faults.status_500 = True
+    one = connect(server, cache_dir)
+    assert one.mode == "local" and one.fallback_reason == reason
+    assert {p.name: p.read_bytes() for p in sorted(cache_dir.glob("*.pqt"))} == before
+
+
+def test_remote_query_needing_a_login_falls_back_and_login_restores(server: Any, db: Any,
+                                                                     cache_dir: Path):
+    """Remote mode starts without a request; the first query finds no password or token."""
+    one = connect(server, cache_dir, mode="remote", password=None)
+    with pytest.raises(LoginRequired):
+        one.search(subject="x")
+    assert one.mode == "local" and one.requested_mode == "remote"
+    assert one.fallback_reason == "remote → local: login needed (no password or saved token)"
+    one.login("demo", "demo")
+    assert one.mode == "remote" and one.fallback_reason is None
+    assert calls(server) == ["POST /auth-token"]  # remote mode: no table download on login
+    subject = db.sessions["subject"].iloc[0]
+    assert set(one.search(subject=subject)) == set(
+        db.sessions.index[db.sessions["subject"] == subject])
+
+
+def test_revoked_token_without_a_password_falls_back(server: Any, db: Any, cache_dir: Path):
+    connect(server, cache_dir, mode="remote").search(subject="x")  # logs in, saves the token
+    one = connect(server, cache_dir, mode="remote", password=None)  # reuses the saved token
+    server.faults.invalid_token = True
+    with pytest.raises(LoginRequired):
+        one.search(subject="y")
+    assert one.fallback_reason.startswith("remote → local: login needed")

@@ -311,9 +311,12 @@ class One:
 
     def load_cache(self, clobber: bool = False) -> datetime | None:
         """Load the tables from disk, then download newer ones when they are missing or expired
-        (``clobber``: always ask ``cache/info``). Returns the load time (None: no tables)."""
+        (``clobber``: always ask ``cache/info``). Returns the load time (None: no tables).
+
+        As in ONE 2.x, remote mode only downloads when ``clobber`` is given.
+        """
         self._load_local()
-        if not self.offline:
+        if not self.offline and (clobber or self._mode != "remote"):
             self._update_tables(force=clobber)
         return self._cache.meta["loaded_time"]
 
