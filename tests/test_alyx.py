@@ -609,10 +609,13 @@ def test_demo_truncated_zip(demo: Any, home: Path, tmp_path: Path) -> None:
 def test_demo_server_gone_uses_stale_cache(demo: Any, home: Path, tmp_path: Path) -> None:
     client = demo_client(demo, tmp_path)
     rows = client.rest("sessions", limit=100, expires=True)
+    client.close()
     demo.stop()
-    assert client.rest("sessions", limit=100) == rows and client.last_stale
+    offline = demo_client(demo, tmp_path, password=None)  # saved token: no login needed
+    assert offline.rest("sessions", limit=100) == rows and offline.last_stale
+    assert "Failed to connect, returning cached response" in offline.notices
     with pytest.raises(AlyxConnectionError):
-        client.rest("sessions", limit=100, no_cache=True)
+        offline.rest("sessions", limit=100, no_cache=True)
 
 
 def test_next_url_from_a_proxy_goes_to_our_alyx(make_client: Callable[..., AlyxClient],
@@ -628,3 +631,52 @@ def test_next_url_from_a_proxy_goes_to_our_alyx(make_client: Callable[..., AlyxC
     fake.routes["/sessions"] = proxied
     assert make_client().rest("sessions") == SESSIONS
     assert {r.url.host for r in fake.requests} == {"alyx.test"}
+
+
+def test_demo_invalid_token_relogin(demo: Any, home: Path, tmp_path: Path) -> None:
+    client = demo_client(demo, tmp_path)
+    client.rest("labs", no_cache=True)
+    old = params.get_settings(demo.url).token_for("demo")
+    demo.faults.invalid_token = True
+    assert client.rest("labs", no_cache=True)
+    assert demo.requests.count("POST /auth-token") == 2
+    assert params.get_settings(demo.url).token_for("demo") not in (None, old)
+
+
+def test_demo_throttled_then_served(demo: Any, home: Path, tmp_path: Path) -> None:
+    client = demo_client(demo, tmp_path)
+    client.authenticate()
+    demo.faults.retry_after = 1
+    demo.faults.status_429 = 2  # the next two requests are throttled
+    t0 = time.monotonic()
+    assert client.rest("labs")
+    assert time.monotonic() - t0 < 1  # waits capped by max_retry_wait in tests
+    assert [r for r in demo.requests if r.startswith("GET /labs")] == ["GET /labs"] * 3
+
+
+@pytest.mark.parametrize(
+    "fault, error, text",
+    [
+        ("status_500", HTTPError, "[Errno 500]"),
+        ("status_500_html", HTTPError, "[Errno 500]"),
+        ("malformed_json", AlyxError, "not valid JSON"),
+        ("drop_connections", AlyxConnectionError, "Can't connect to"),
+    ],
+)
+def test_demo_faults_are_one_line_errors(demo: Any, home: Path, tmp_path: Path, fault: str,
+                                         error: type[Exception], text: str) -> None:
+    client = demo_client(demo, tmp_path)
+    client.authenticate()
+    setattr(demo.faults, fault, True)
+    with pytest.raises(error) as info:
+        client.rest("labs", no_cache=True)
+    msg = str(info.value)
+    assert text in msg and "\n" not in msg and len(msg) < 400
+
+
+def test_demo_count_drift_warns(demo: Any, home: Path, tmp_path: Path) -> None:
+    demo.faults.count_drift = True
+    client = demo_client(demo, tmp_path)
+    rows = client.rest("sessions", limit=20)
+    assert len(rows) == 50
+    assert any("endpoint changed" in n for n in client.notices)
