@@ -360,3 +360,25 @@ def test_revoked_token_without_a_password_falls_back(server: Any, db: Any, cache
     with pytest.raises(LoginRequired):
         one.search(subject="y")
     assert one.fallback_reason.startswith("remote → local: login needed")
+
+
+def test_explicit_refresh_after_a_fallback_retries_alyx(server: Any, db: Any, cache_dir: Path):
+    tables_on_disk(db, cache_dir, OLD)
+    server.faults.status_500 = True
+    one = connect(server, cache_dir)
+    assert one.mode == "local"
+    n = len(server.requests)
+    one.search(subject="x")
+    one.list_datasets(db.sessions.index[0])
+    assert len(server.requests) == n  # fallen back: implicit calls stay local
+    assert one.refresh_cache("refresh") and one.mode == "local"  # still failing: still local
+    assert one.fallback_reason == "auto → local: cache/info failed (HTTP 500)"
+    server.faults.reset()
+    one.refresh_cache("auto")
+    assert one.mode == "auto" and one.fallback_reason is None
+    assert calls(server, n)[-2:] == ["GET /cache/info", "GET /cache.zip"]
+    assert "Alyx reachable again: back to auto mode" in one.notices
+    chosen = connect(server, cache_dir, mode="local")
+    n = len(server.requests)
+    chosen.refresh_cache("refresh")
+    assert len(server.requests) == n  # local chosen by the user: never the network

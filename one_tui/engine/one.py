@@ -323,10 +323,15 @@ class One:
     def refresh_cache(self, mode: str = "auto") -> datetime | None:
         """ONE 2.x's ``refresh_cache``: ``auto`` reloads once ``cache_expiry`` has passed since
         the last load (Alyx is asked only if the tables are expired); ``refresh`` asks
-        ``cache/info`` now and downloads if Alyx has newer tables."""
+        ``cache/info`` now and downloads if Alyx has newer tables. After a fallback to local,
+        either retries Alyx and restores the requested mode when it answers."""
         if mode not in MODES:
             raise ValueError(f'Mode "{mode}" not recognized')
-        if self.offline or mode in ("local", "remote"):
+        if self.alyx is None or mode in ("local", "remote"):
+            return self._cache.meta["loaded_time"]
+        if self._mode == "local":
+            if self.fallback_reason is not None:
+                self._retry()
             return self._cache.meta["loaded_time"]
         if mode == "auto":
             loaded = self._cache.meta["loaded_time"]
@@ -335,6 +340,15 @@ class One:
         else:
             self._update_tables(force=True)
         return self._cache.meta["loaded_time"]
+
+    def _retry(self) -> None:
+        """After a fallback, an explicit refresh asks Alyx again (``cache/info``, then the
+        tables if newer); when that works the requested mode is back. Local mode chosen by the
+        user never gets here: it never touches the network."""
+        self._mode, self.fallback_reason = self.requested_mode, None
+        self._update_tables(force=True)
+        if self.fallback_reason is None:
+            self._notice(f"Alyx reachable again: back to {self.requested_mode} mode")
 
     def _update_tables(self, force: bool) -> bool:
         """Download the tables if needed; any failure falls back to local. True if replaced."""
