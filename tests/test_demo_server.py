@@ -355,7 +355,10 @@ def test_cache_info_redirect_and_zip(srv: DemoServer, client: httpx.Client,
     zf = zipfile.ZipFile(io.BytesIO(r.content))
     assert set(zf.namelist()) == {"sessions.pqt", "datasets.pqt", "cache_info.json"}
     table = pq.read_table(io.BytesIO(zf.read("datasets.pqt")))
-    assert table.num_rows == len(db.datasets)
+    # as one_cache: only datasets with an existing server file, so `exists` is all True
+    assert table.num_rows == int(db.datasets["exists"].sum()) < len(db.datasets)
+    assert info["tables"]["datasets"]["nrecs"] == table.num_rows
+    assert table.column("exists").to_pylist() == [True] * table.num_rows
     meta = json.loads(table.schema.metadata[b"one_metadata"])
     assert meta["date_created"] == "2024-05-20 10:40"
     srv.set_tables_date(dt.datetime(2025, 1, 2, 3, 4))
@@ -406,6 +409,16 @@ def test_fault_invalid_token_until_login_again(srv: DemoServer, client: httpx.Cl
     assert new.json()["token"] != client.headers["Authorization"].split()[1]
     r = client.get("/labs", headers={"Authorization": f"Token {new.json()['token']}"})
     assert r.status_code == 200
+
+
+def test_fault_invalid_token_spares_logins_after_the_switch(srv: DemoServer) -> None:
+    old = httpx.post(f"{srv.url}/auth-token", data={"username": "demo", "password": "demo"})
+    srv.faults.invalid_token = True
+    new = httpx.post(f"{srv.url}/auth-token", data={"username": "demo", "password": "demo"})
+    assert new.json()["token"] != old.json()["token"]
+    ok = httpx.get(f"{srv.url}/labs", headers={"Authorization": f"Token {new.json()['token']}"})
+    bad = httpx.get(f"{srv.url}/labs", headers={"Authorization": f"Token {old.json()['token']}"})
+    assert (ok.status_code, bad.status_code) == (200, 403)
 
 
 def test_fault_refuse_login(srv: DemoServer) -> None:

@@ -116,6 +116,9 @@ def test_written_tables_load_in_one_format(db: synth.SyntheticDB, tmp_path) -> N
     info = json.loads((tmp_path / "cache_info.json").read_text())
     assert info["date_created"] == "2024-05-20 10:40" and info["min_api_version"] == "2.10"
     assert info["tables"]["datasets"]["nrecs"] == len(db.datasets)
+    db.write_tables(tmp_path / "alyx", existing_only=True)
+    alyx = tables.load_cache(tmp_path / "alyx")
+    assert len(alyx.datasets) == int(db.datasets["exists"].sum()) and alyx.datasets["exists"].all()
 
 
 def test_cache_zip_holds_tables_with_one_metadata(db: synth.SyntheticDB) -> None:

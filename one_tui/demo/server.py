@@ -794,6 +794,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         srv = self.srv
         srv._log(f"{self.command} {self.path}")
+        if srv.faults.invalid_token:  # the switch: every token issued until now is revoked
+            srv.faults.invalid_token = False
+            srv.revoke_tokens()
         body = self._read_body()
         path = urlsplit(self.path).path
         try:
@@ -881,15 +884,13 @@ class _Handler(BaseHTTPRequestHandler):
     # -- auth --
     def _authenticate(self) -> str:
         srv = self.srv
-        if srv.faults.invalid_token:
-            srv.revoke_tokens()
-            srv.faults.invalid_token = False
-        header = self.headers.get("Authorization") or ""
-        if not header.strip():
+        parts = (self.headers.get("Authorization") or "").split()
+        if not parts or parts[0].lower() != "token":
             raise _detail(403, "Authentication credentials were not provided.")
-        parts = header.split()
-        if len(parts) != 2 or parts[0].lower() != "token":
+        if len(parts) == 1:
             raise _detail(403, "Invalid token header. No credentials provided.")
+        if len(parts) > 2:
+            raise _detail(403, "Invalid token header. Token string should not contain spaces.")
         user = srv.user_of(parts[1])
         if user is None:
             raise _detail(403, "Invalid token.")

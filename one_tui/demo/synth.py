@@ -335,38 +335,48 @@ class SyntheticDB:
                 "min_api_version": MIN_API_VERSION}
 
     def write_tables(self, dir: str | Path,  # noqa: A002 (name from the contract)
-                     date_created: dt.datetime | None = None) -> list[Path]:
-        """Write sessions.pqt, datasets.pqt and cache_info.json into ``dir`` (as one_cache)."""
+                     date_created: dt.datetime | None = None,
+                     existing_only: bool = False) -> list[Path]:
+        """Write sessions.pqt, datasets.pqt and cache_info.json into ``dir``.
+
+        ``existing_only`` keeps only datasets with an existing server file, as Alyx's one_cache
+        does (its tables then have ``exists`` all True); by default every row is written.
+        """
         folder = Path(dir)
         folder.mkdir(parents=True, exist_ok=True)
         meta = self.table_metadata(date_created)
-        paths = []
-        for name in ("sessions", "datasets"):
-            path = folder / f"{name}.pqt"
-            save_table(getattr(self, name), path, meta)
-            paths.append(path)
-        info = self.cache_info(date_created, sizes={p.stem: p.stat().st_size for p in paths})
+        datasets = self.datasets[self.datasets["exists"].to_numpy()] if existing_only \
+            else self.datasets
+        paths = [folder / "sessions.pqt", folder / "datasets.pqt"]
+        save_table(self.sessions, paths[0], meta)
+        save_table(datasets, paths[1], meta)
+        info = self.cache_info(date_created, sizes={p.stem: p.stat().st_size for p in paths},
+                               n_datasets=len(datasets))
         info_path = folder / "cache_info.json"
         info_path.write_text(json.dumps(info, indent=1))
         return [*paths, info_path]
 
     def cache_info(self, date_created: dt.datetime | None = None,
-                   sizes: dict[str, int] | None = None) -> dict[str, Any]:
+                   sizes: dict[str, int] | None = None,
+                   n_datasets: int | None = None) -> dict[str, Any]:
         """cache_info.json as one_cache writes it (and /cache/info/ returns)."""
         meta = self.table_metadata(date_created)
         sizes = sizes or {}
+        n_datasets = len(self.datasets) if n_datasets is None else n_datasets
         return {
             **meta,
             "tables": {
                 "sessions": {"nrecs": len(self.sessions), "size": sizes.get("sessions", 0)},
-                "datasets": {"nrecs": len(self.datasets), "size": sizes.get("datasets", 0)},
+                "datasets": {"nrecs": n_datasets, "size": sizes.get("datasets", 0)},
             },
         }
 
     def cache_zip_bytes(self, date_created: dt.datetime | None = None) -> bytes:
-        """cache.zip as Alyx serves it: sessions.pqt, datasets.pqt and cache_info.json."""
+        """cache.zip as Alyx serves it: sessions.pqt, datasets.pqt (existing files only, as
+        one_cache selects them) and cache_info.json."""
         with tempfile.TemporaryDirectory(prefix="one-tui-zip-") as tmp:
-            blobs = {p.name: p.read_bytes() for p in self.write_tables(tmp, date_created)}
+            paths = self.write_tables(tmp, date_created, existing_only=True)
+            blobs = {p.name: p.read_bytes() for p in paths}
         out = io.BytesIO()
         with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
             for name, blob in blobs.items():
