@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 
 from one_tui.engine.exceptions import CacheDirError
 from one_tui.engine.lock import FileLock, ReadOnlyCacheError
-from one_tui.engine.spec import QC_CATEGORIES
+from one_tui.engine.spec import QC, QC_CATEGORIES
 
 __all__ = [
     "Cache",
@@ -119,8 +119,6 @@ def qc_categorical(values: Any) -> pd.Categorical:
     s = pd.Series(values)
     if isinstance(s.dtype, pd.CategoricalDtype) and list(s.cat.categories) == QC_CATEGORIES:
         return pd.Categorical(s, dtype=QC_DTYPE)
-    from one_tui.engine.spec import QC
-
     names = [QC.validate(v).name if pd.notna(v) else "NOT_SET" for v in s.astype(object)]
     return pd.Categorical(names, dtype=QC_DTYPE)
 
@@ -259,7 +257,8 @@ def _to_arrow(df: pd.DataFrame) -> pa.Table:
         elif isinstance(s.dtype, pd.CategoricalDtype):
             arr = pa.array(s.astype(object).where(s.notna(), None), type=pa.string())
         elif col == "date":
-            arr = pa.array(pd.to_datetime(s).dt.date.astype(object), type=pa.date32())
+            days = pd.to_datetime(s)
+            arr = pa.array([d.date() if pd.notna(d) else None for d in days], type=pa.date32())
         elif _ID_COLUMN.fullmatch(str(col)):
             arr = pa.array(s.astype(object).map(lambda x: None if pd.isna(x) else str(x)),
                            type=pa.string())
