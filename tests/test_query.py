@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from one_tui.engine import query as q
 from one_tui.engine.exceptions import ALFError
@@ -336,3 +338,29 @@ def test_synth_list_datasets(synth: Cache) -> None:
     assert q.list_datasets(synth, eid) == sorted(set(mine["rel_path"].astype(str)))
     revs = {m[1] for p in dsets["rel_path"].astype(str) if (m := re.search(r"#(.+)#", p))}
     assert set(q.list_revisions(synth)) - {""} <= revs
+
+
+# --- properties on the hand-made cache ----------------------------------------------------------
+
+_DAYS = st.dates(min_value=dt.date(2023, 12, 25), max_value=dt.date(2024, 1, 20))
+
+
+@settings(max_examples=60, deadline=None)
+@given(lo=st.none() | _DAYS, hi=st.none() | _DAYS,
+       numbers=st.none() | st.lists(st.integers(0, 3), min_size=1, max_size=3))
+def test_dates_and_numbers_match_a_plain_reading(tmp_path_factory: pytest.TempPathFactory,
+                                                 lo: dt.date | None, hi: dt.date | None,
+                                                 numbers: list[int] | None) -> None:
+    folder = tmp_path_factory.getbasetemp() / "property-cache"
+    if not (folder / "sessions.pqt").exists():
+        folder.mkdir(exist_ok=True)
+        _write_modern(folder)
+    cache = load_cache(folder)
+    expected = [
+        eid for eid in ORDER
+        for _, _, _, day, num, *_ in [next(r for r in SESSIONS if r[0] == eid)]
+        if (lo is None or dt.date.fromisoformat(day) >= lo)
+        and (hi is None or dt.date.fromisoformat(day) <= hi)
+        and (numbers is None or num in numbers)
+    ]
+    assert q.search(cache, date_range=[lo, hi], number=numbers) == expected

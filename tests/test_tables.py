@@ -317,3 +317,15 @@ def test_read_only_file_system_is_a_clear_error(
     with pytest.raises(ReadOnlyCacheError, match=f"read-only: {fixture_cache}"):
         save_cache(cache)
     assert len(load_cache(fixture_cache).sessions) == 26
+
+
+def test_dates_given_as_timestamps_or_missing_are_saved_as_date32(tmp_path: Path) -> None:
+    ses = pd.DataFrame({"id": ["5b2b9a1c-4e0c-4f35-9d73-5d1e3b1f0a10", EID_OTHER],
+                        "lab": ["a", "b"], "subject": ["s", "t"],
+                        "date": [pd.Timestamp("2024-01-02 13:45"), None], "number": [1, 2],
+                        "task_protocol": ["", ""], "projects": ["", ""]}).set_index("id")
+    save_table(ses, tmp_path / "sessions.pqt", {"origin": "test"})
+    assert pq.read_schema(tmp_path / "sessions.pqt").field("date").type == pa.date32()
+    back, _ = read_table(tmp_path / "sessions.pqt")
+    assert back["date"].iloc[0] == datetime(2024, 1, 2).date()
+    assert pd.isna(back["date"].iloc[1])
