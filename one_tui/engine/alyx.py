@@ -8,7 +8,6 @@ in again when Alyx rejects a token; it never appears in a message, log record, r
 
 from __future__ import annotations
 
-import email.utils
 import html
 import json
 import logging
@@ -117,6 +116,8 @@ def _retry_after(response: httpx.Response, attempt: int) -> float:
         try:
             return max(0.0, float(value))
         except ValueError:
+            import email.utils  # only for the rare HTTP-date form; keeps the import cheap
+
             try:
                 when = email.utils.parsedate_to_datetime(value)
             except (TypeError, ValueError):
