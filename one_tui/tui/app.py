@@ -150,6 +150,7 @@ class OneApp(App):
         self.status = StatusState()
         self.cache_info: dict[str, Any] = {}
         self.details_eid: str | None = None
+        self.remote_page_size: int | None = None  # Alyx's own page size (250) when None
 
     # ---------------------------------------------------------------- layout
 
@@ -304,7 +305,7 @@ class OneApp(App):
         self._search_worker = None
         results = self.query_one(ResultsPane)
         if how == "cancelled":
-            results.set_status("Search cancelled; keeping what arrived (if anything).")
+            results.set_status("Search cancelled; the page in flight ends, then its rows show.")
         elif how == "failed":
             results.set_status("Search failed (x: details).")
 
@@ -358,7 +359,8 @@ class OneApp(App):
             self.post_message(LoginNeeded(str(exc), username or self.connector.username))
             return
         except AuthenticationError as exc:
-            self.post_message(LoginNeeded(f"Login refused: {exc}", username))
+            self.post_message(LoginNeeded("Alyx refused the login.", username,
+                                          error=f"Login refused: {_one_line(exc)}"))
             return
         finally:
             password = None
@@ -398,7 +400,7 @@ class OneApp(App):
             self.action_search()
 
     def on_login_needed(self, message: LoginNeeded) -> None:
-        self._ask_login(message.reason, message.username)
+        self._ask_login(message.reason, message.username, message.error)
 
     def _ask_login(self, reason: str, username: str | None = None, error: str | None = None
                    ) -> None:
@@ -426,13 +428,13 @@ class OneApp(App):
         try:
             one.login(username, password)
         except (AuthenticationError, LoginRequired) as exc:
-            self.post_message(LoginNeeded(f"Login refused: {_one_line(exc)}", username))
+            self.post_message(LoginNeeded("Alyx refused the login.", username,
+                                          error=f"Login refused: {_one_line(exc)}"))
             return
         finally:
             password = ""
         self.post_message(TaskDone(f"Logged in as {username}; mode {one.mode}", "login"))
-        self._post_state(one)
-        self._post_suggestions(one)
+        self._after_connect(one)
 
     def action_start_demo(self) -> None:
         """From the set-up screen: serve the synthetic database and connect to it."""
@@ -494,6 +496,8 @@ class OneApp(App):
                 last[0] = now
                 self.post_message(SearchProgress(search_id, done, total))
 
+        if remote and self.remote_page_size:
+            terms = {**terms, "limit": self.remote_page_size}
         started = self.timer()
         with self._rest_context(one):
             df = one.search_sessions(query_type=query_type, cancel=worker.cancelled_event,

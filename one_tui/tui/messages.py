@@ -23,13 +23,7 @@ class LoginNeeded(Message):
 
     reason: str
     username: str | None = None
-
-
-@dataclass
-class LoginFailed(Message):
-    """The login was refused; the modal stays open with this line."""
-
-    reason: str
+    error: str | None = None  # set when a password was refused: shown on the modal
 
 
 @dataclass

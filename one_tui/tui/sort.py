@@ -31,6 +31,9 @@ class SortModal(CloseableModal):
 
     def on_mount(self) -> None:
         self.query_one("#sort-box").border_title = "Sort sessions by"
+        options = self.query_one("#sort-options", OptionList)
+        options.highlighted = 0
+        options.focus()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option.id)

@@ -1,0 +1,82 @@
+"""`one-tui demo` in a real pseudo-terminal: first frame, then SIGHUP ends it within 2 s."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import select
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\x1bP[^\x1b]*\x1b\\")
+
+LAUNCH_SNIPPET = (
+    "import argparse, sys\n"
+    "from one_tui.tui.launch import launch\n"
+    "sys.exit(launch(argparse.Namespace(base_url=None, cache_dir=None, mode=None, username=None,"
+    " no_mouse=True, theme=None, low_bandwidth=True, demo=True)))\n"
+)
+
+
+def demo_command() -> list[str]:
+    """The console script route once the lead's cli exists, else launch() directly."""
+    if importlib.util.find_spec("one_tui.cli") is not None:
+        return [sys.executable, "-m", "one_tui", "demo"]
+    return [sys.executable, "-c", LAUNCH_SNIPPET]
+
+
+def read_until(fd: int, needle: bytes, timeout: float) -> bytes:
+    """Read the terminal output until ``needle`` appears in its text (escapes removed)."""
+    out = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.1)
+        if ready:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                break
+            out += chunk
+            if needle in ANSI.sub(b"", out):
+                return out
+    raise AssertionError(f"{needle!r} not seen; got {ANSI.sub(b'', out)[-400:]!r}")
+
+
+def spawn_in_pty(cmd: list[str], cols: int = 100, rows: int = 30) -> tuple[subprocess.Popen, int]:
+    import fcntl
+    import struct
+    import termios
+
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(cols), "LINES": str(rows)}
+    env.pop("COLORTERM", None)
+    proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, env=env,
+                            start_new_session=True, close_fds=True)
+    os.close(slave)
+    return proc, master
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pty")
+def test_demo_exits_cleanly_on_sighup() -> None:
+    proc, master = spawn_in_pty(demo_command())
+    try:
+        read_until(master, b"one-tui", timeout=20)  # the first frame (top bar)
+        read_until(master, b"sessions", timeout=60)  # the demo server answered
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGHUP)
+        code = proc.wait(timeout=5)
+        elapsed = time.monotonic() - sent
+        assert elapsed < 2.0, f"took {elapsed:.2f} s to exit after SIGHUP"
+        assert code == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
