@@ -382,3 +382,22 @@ def test_explicit_refresh_after_a_fallback_retries_alyx(server: Any, db: Any, ca
     n = len(server.requests)
     chosen.refresh_cache("refresh")
     assert len(server.requests) == n  # local chosen by the user: never the network
+
+
+def test_cache_dir_comes_from_one_settings_else_platformdirs(server: Any, db: Any, tmp_path: Path,
+                                                             home: Path):
+    from one_tui.engine import params
+
+    folder = tmp_path / "from-settings"
+    params.register_database(server.url, cache_dir=folder, username="demo")
+    one = One(server.url, password="demo", mode="remote")
+    assert one.cache_dir == folder and folder.is_dir()
+    assert one.alyx.cache_dir == folder and one.alyx.user == "demo"  # REST cache there too
+    same = One(cache_dir=folder, mode="local")  # ONE's rule: a database's folder -> its client
+    assert same.alyx is not None and same.alyx.base_url == server.url
+    assert One(mode="local").alyx.base_url == server.url  # the default database
+    elsewhere = One(cache_dir=tmp_path / "plain", mode="local")
+    assert elsewhere.alyx is None and repr(elsewhere) == f"One (offline, {tmp_path / 'plain'})"
+    other = One("http://127.0.0.1:9", mode="local")
+    assert other.cache_dir == home / ".cache" / "one-tui" / "127.0.0.1_9"
+    assert calls(server) == ["POST /auth-token"]  # remote + password: the login at start only

@@ -115,21 +115,19 @@ class One:
         self.silent = silent
         self.read_only = False
         settings = None if client else self._settings(base_url, cache_dir)
-        if client is None and (base_url or settings):
-            client = AlyxClient(base_url or settings.base_url, username=username,
-                                password=password, token=token,
-                                cache_dir=cache_dir or (settings.cache_dir if settings else None)
-                                or self._default_dir(base_url),
-                                cache_rest=cache_rest, silent=silent)
+        url = base_url or (settings.base_url if settings else None)
+        self.cache_dir = self._prepare_dir(self._resolve_dir(cache_dir, client, settings, url))
+        if client is None and url:
+            client = AlyxClient(url, username=username, password=password, token=token,
+                                cache_dir=self.cache_dir, cache_rest=cache_rest, silent=silent)
         self.alyx: AlyxClient | None = client
-        self.cache_dir = self._prepare_dir(cache_dir, client)
         self._cache = tables.Cache(self.cache_dir, cache_expiry)
         self._load_local()
         if client is None and mode != "local":
             self._fall_back("no Alyx database is set up (give base_url)")
         elif mode in ("auto", "refresh"):
             self._update_tables(force=False)
-        elif mode == "remote" and (password or token):
+        elif mode == "remote" and password:
             self._authenticate_now()
 
     # -- set-up -------------------------------------------------------------------------------
@@ -155,11 +153,19 @@ class One:
         root = Path(platformdirs.user_cache_dir("one-tui"))
         return root / params.client_key(base_url) if base_url else root
 
-    def _prepare_dir(self, cache_dir: str | os.PathLike[str] | None,
-                     client: AlyxClient | None) -> Path:
-        """Resolve and create the cache folder; note (not fail) when it is read-only."""
-        folder = Path(cache_dir).expanduser() if cache_dir else (
-            Path(client.cache_dir) if client else self._default_dir(None))
+    def _resolve_dir(self, cache_dir: str | os.PathLike[str] | None, client: AlyxClient | None,
+                     settings: params.Settings | None, url: str | None) -> Path:
+        """The argument, else the given client's folder, else ~/.one's, else platformdirs'."""
+        if cache_dir:
+            return Path(cache_dir).expanduser()
+        if client is not None:
+            return Path(client.cache_dir)
+        if settings is not None:
+            return Path(settings.cache_dir)
+        return self._default_dir(url)
+
+    def _prepare_dir(self, folder: Path) -> Path:
+        """Create the cache folder; note (not fail) when it is read-only."""
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
