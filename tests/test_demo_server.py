@@ -222,6 +222,13 @@ def test_dataset_types_and_datasets(client: httpx.Client, db: synth.SyntheticDB)
     assert set(all_ids(client, "datasets=spikes.times.npy&dataset_qc_lte=PASS")) == strict
 
 
+def test_dataset_qc_lte_alone_repeats_sessions(client: httpx.Client,
+                                              db: synth.SyntheticDB) -> None:
+    """Alyx's quirk: alone, it returns one row per matching dataset."""
+    body = client.get("/sessions?dataset_qc_lte=NOT_SET&limit=1").json()
+    assert body["count"] == int((db.datasets["qc"] == "NOT_SET").sum()) > len(db.sessions)
+
+
 def test_histology_and_atlas(client: httpx.Client, db: synth.SyntheticDB) -> None:
     s = frame(db)
     histo_subjects = set(s.loc[s["procedures"].map(lambda p: "Histology" in p), "subject"])
@@ -304,6 +311,13 @@ def test_insertions_list_filters_and_detail(client: httpx.Client, db: synth.Synt
     body = client.get(f"/insertions?lab={lab.upper()}&limit=1000").json()
     want = db.insertions.index.get_level_values(0).map(db.sessions["lab"]) == lab
     assert body["count"] == int(want.sum())
+    spikes = client.get("/insertions?datasets=spikes.times.npy&limit=1000").json()
+    d = db.datasets.reset_index()
+    ok = d["rel_path"].str.endswith("/spikes.times.npy") & d["exists"] & (d["qc"] <= "FAIL")
+    want = {(e, p) for e, p in db.insertions.index
+            if d.loc[ok & (d["eid"] == e), "rel_path"].str.contains(
+                db.insertions.at[(e, p), "name"]).any()}
+    assert {(r["session"], r["id"]) for r in spikes["results"]} == want
     detail = client.get(f"/insertions/{pid}").json()
     assert detail["session"] == eid and detail["datasets"]
     assert all(isinstance(d["qc"], int) for d in detail["datasets"])
