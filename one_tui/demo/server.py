@@ -284,11 +284,13 @@ class DemoServer:
         self._requests: list[str] = []
         self._lock = threading.Lock()
         self._zip_lock = threading.Lock()
+        self._build_lock = threading.RLock()  # the lazy indices are built once, not per thread
         self._stopping = threading.Event()
         self._token_epoch = 0
         self._tables_date = db.date_created
         self._zip: tuple[dt.datetime, bytes, dict] | None = None
         self._throttle: dict[str, deque[float]] = {}
+        self._built: dict[str, Any] = {}
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -414,13 +416,23 @@ class DemoServer:
             return None
 
     # -- views: lookups shared by the filters --
-    @cached_property
-    def _ds_index(self) -> _DatasetIndex:
-        return _DatasetIndex(self.db)
+    def _once(self, name: str, build: Callable[[], Any]) -> Any:
+        """Build a lazy index once even when the first requests arrive together."""
+        with self._build_lock:
+            if name not in self._built:
+                self._built[name] = build()
+            return self._built[name]
 
-    @cached_property
+    @property
+    def _ds_index(self) -> _DatasetIndex:
+        return self._once("ds_index", lambda: _DatasetIndex(self.db))
+
+    @property
     def _session_view(self) -> pd.DataFrame:
         """Sessions in Alyx's list order (-start_time) with the REST-only columns."""
+        return self._once("session_view", self._build_session_view)
+
+    def _build_session_view(self) -> pd.DataFrame:
         db = self.db
         sv = db.sessions.join(db.session_extra)
         sv = sv.iloc[np.argsort(-sv["start_time"].to_numpy().astype(np.int64), kind="stable")]
@@ -435,9 +447,12 @@ class DemoServer:
         sv["histology"] = sv["subject"].isin(histo)
         return sv
 
-    @cached_property
+    @property
     def _insertion_view(self) -> pd.DataFrame:
         """Insertions with their session's fields (newest session first, then probe name)."""
+        return self._once("insertion_view", self._build_insertion_view)
+
+    def _build_insertion_view(self) -> pd.DataFrame:
         db = self.db
         iv = db.insertions.reset_index()
         sv = self._session_view
