@@ -401,3 +401,21 @@ def test_cache_dir_comes_from_one_settings_else_platformdirs(server: Any, db: An
     other = One("http://127.0.0.1:9", mode="local")
     assert other.cache_dir == home / ".cache" / "one-tui" / "127.0.0.1_9"
     assert calls(server) == ["POST /auth-token"]  # remote + password: the login at start only
+
+
+def test_an_old_saved_insertions_table_does_not_make_fresh_tables_expire(server: Any, db: Any,
+                                                                          cache_dir: Path):
+    """ONE issue #139: the minimum date over all tables re-downloads at every start."""
+    from one_tui.engine import tables
+
+    tables_on_disk(db, cache_dir, NOW)
+    tables.save_table(db.insertions, cache_dir / "insertions.pqt",
+                      {"date_created": OLD.strftime("%Y-%m-%d %H:%M"), "origin": server.url})
+    one = connect(server, cache_dir)
+    assert server.requests == []
+    info = one.cache_info()
+    assert info["created_time"] == NOW and info["expired"] is False
+    assert info["tables"]["insertions"]["rows"] == len(db.insertions)
+    assert one.pid2eid(db.insertions.index[0][1]) == (db.insertions.index[0][0],
+                                                      db.insertions["name"].iloc[0])
+    assert server.requests == []  # answered by the saved insertions table

@@ -359,7 +359,7 @@ class One:
     def _update_tables(self, force: bool) -> bool:
         """Download the tables if needed; any failure falls back to local. True if replaced."""
         with self._download_lock:
-            if not force and not self._cache.is_expired():
+            if not force and not self._expired():
                 return False
             if self.read_only:
                 self._fall_back("cache folder is read-only; cannot download the tables")
@@ -375,6 +375,23 @@ class One:
             finally:
                 self._drain_client_notices()
 
+    def _created_time(self) -> datetime | None:
+        """Creation time of the tables Alyx publishes (sessions, datasets).
+
+        ONE takes the minimum over *every* table, so an insertions table saved from REST merges
+        makes fresh tables look old and re-downloaded at each start (ONE issue #139); here only
+        the tables a download replaces count. Without them: the Cache's own value.
+        """
+        raw = self._cache.meta["raw"]
+        times = [t for name in ("sessions", "datasets") if name in raw
+                 and (t := _parse_created(raw[name].get("date_created"))) is not None]
+        return min(times) if times else self._cache.meta["created_time"]
+
+    def _expired(self) -> bool:
+        """ONE 2.x: no tables, or older than ``cache_expiry`` (by :meth:`_created_time`)."""
+        created = self._created_time()
+        return created is None or datetime.now() - created > self.cache_expiry
+
     def _is_newer(self, info: dict) -> bool:
         """§2.6: download unless Alyx's tables are less than a minute newer than ours."""
         if _version(info.get("min_api_version", "0")) > SUPPORTED_API_VERSION:
@@ -382,7 +399,7 @@ class One:
                          "or greater; kept the tables on disk")
             return False
         remote_created = _parse_created(info.get("date_created"))
-        local_created = self._cache.meta["created_time"]
+        local_created = self._created_time()
         if local_created and remote_created and remote_created - local_created < FRESH_WINDOW:
             log.info("No newer cache available")
             return False
@@ -817,8 +834,8 @@ class One:
                        "date_created": meta["raw"].get(name, {}).get("date_created"),
                        "origin": meta["raw"].get(name, {}).get("origin")}
                 for name in cache.table_names if name in meta["raw"]}
-            created = meta["created_time"]
-            expired = cache.is_expired()
+            created = self._created_time()
+            expired = self._expired()
         next_refresh = None
         if self._mode in ("auto", "refresh") and not self.offline and created is not None:
             next_refresh = created + self.cache_expiry
