@@ -480,3 +480,15 @@ def test_faults_limited_to_paths(srv: DemoServer, client: httpx.Client) -> None:
     srv.faults.status_500 = True
     assert client.get("/cache/info/").status_code == 200
     assert client.get("/cache.zip").status_code == 500
+
+
+def test_stop_closes_keep_alive_connections(db: synth.SyntheticDB) -> None:
+    """A "server gone" test must not be answered over a connection opened before the stop."""
+    demo = DemoServer(db).start()
+    with httpx.Client(base_url=demo.url, timeout=2) as keep_alive:
+        token = keep_alive.post("/auth-token", data={"username": "demo", "password": "demo"})
+        headers = {"Authorization": f"Token {token.json()['token']}"}
+        assert keep_alive.get("/labs", headers=headers).status_code == 200
+        demo.stop()
+        with pytest.raises(httpx.TransportError):
+            keep_alive.get("/labs", headers=headers)

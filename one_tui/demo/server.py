@@ -14,12 +14,14 @@ requests) or ``False``; ``faults.paths`` limits every fault to request paths wit
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import hashlib
 import io
 import json
 import math
 import re
+import socket
 import threading
 import time
 import uuid
@@ -293,6 +295,7 @@ class DemoServer:
         self._built: dict[str, Any] = {}
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._connections: set[socket.socket] = set()  # open keep-alive sockets, closed on stop
 
     # -- lifecycle --
     def start(self) -> DemoServer:
@@ -308,12 +311,21 @@ class DemoServer:
         return self
 
     def stop(self) -> None:
-        """Stop serving; stalled responses are released."""
+        """Stop serving; stalled responses are released and keep-alive connections closed.
+
+        Closing the open connections matters: a client holding a keep-alive connection would
+        otherwise still be answered, and a "server gone" test would pass against a live server.
+        """
         self._stopping.set()
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
             self._httpd = None
+        with self._lock:
+            open_sockets, self._connections = list(self._connections), set()
+        for sock in open_sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def __enter__(self) -> DemoServer:
         return self.start()
@@ -782,6 +794,17 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # headers and body go out as separate writes
     server_version = "one-tui-demo-alyx"
     sys_version = ""
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server_ref._lock:
+            self.server_ref._connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server_ref._lock:
+            self.server_ref._connections.discard(self.connection)
+        with contextlib.suppress(OSError):
+            super().finish()
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
         """Quiet: requests are recorded in ``DemoServer.requests`` instead."""
