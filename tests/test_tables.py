@@ -329,3 +329,42 @@ def test_dates_given_as_timestamps_or_missing_are_saved_as_date32(tmp_path: Path
     back, _ = read_table(tmp_path / "sessions.pqt")
     assert back["date"].iloc[0] == datetime(2024, 1, 2).date()
     assert pd.isna(back["date"].iloc[1])
+
+
+def test_large_table_merge_matches_ones_merge(fixture_cache: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Big tables are merged in place + appended; the rows must equal ONE's sorted merge."""
+    from one_tui.engine import tables
+
+    base = load_cache(fixture_cache).datasets
+    changed = base.iloc[[3, 10, 50]].copy()
+    changed["exists"] = False
+    changed["qc"] = ["PASS", "FAIL", "CRITICAL"]
+    changed["file_size"] = pd.array([None, 7, None], dtype="UInt64")  # NA keeps the old value
+    added = pd.DataFrame({"eid": [EID_NEW, base.index[0][0]],
+                          "id": [EID_OTHER, "1d7c9a2b-3f4e-4a5b-8c6d-7e8f9a0b1c2d"],
+                          "rel_path": ["alf/brand.new.npy", "alf/_ibl_trials.table.pqt"],
+                          "exists": [True, True], "qc": ["WARNING", "NOT_SET"]})
+    new = pd.concat([changed.reset_index(), added])
+
+    expected = tables._merge_frames(base, new, "datasets")  # small table: ONE's sorted merge
+    monkeypatch.setattr(tables, "LARGE_TABLE", 10)
+    fast = tables._merge_frames(base, new, "datasets")
+    assert len(fast) == len(base) + 2
+    as_text = {"rel_path": str}
+    pd.testing.assert_frame_equal(fast.sort_index().astype(as_text), expected.astype(as_text),
+                                  check_index_type=False)
+    row = fast.loc[changed.index[1]]
+    assert row["qc"] == "FAIL" and not row["exists"] and row["file_size"] == 7
+    old_size = base.loc[changed.index[0], "file_size"]
+    new_size = fast.loc[changed.index[0], "file_size"]
+    assert (pd.isna(old_size) and pd.isna(new_size)) or old_size == new_size
+    # the engine's queries see the appended rows
+    cache = load_cache(fixture_cache)
+    cache.datasets = fast
+    assert EID_NEW in q_eids(cache, "brand.new.npy")
+
+
+def q_eids(cache, name: str) -> list[str]:  # noqa: ANN001
+    return [str(e) for e in query.list_datasets(cache, filename=f"*{name}", details=True)
+            .index.get_level_values("eid")]

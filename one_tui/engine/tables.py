@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from one_tui.engine.exceptions import CacheDirError
@@ -246,28 +247,29 @@ def empty_table(name: str) -> pd.DataFrame:
 # Writing
 
 
+def _column_to_arrow(name: str, s: pd.Series) -> pa.Array | pa.ChunkedArray:
+    """One column in ONE's on-disk type, vectorised (no Python loop over 1.5M rows)."""
+    if name == "qc":
+        return pa.array(qc_categorical(s))  # ordered dictionary
+    if name == "date":
+        days = pd.to_datetime(s)
+        return pa.array([d.date() if pd.notna(d) else None for d in days], type=pa.date32())
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        arr = pa.array(s.array, from_pandas=True)
+        return arr.dictionary_decode().cast(pa.string())
+    if _ID_COLUMN.fullmatch(name):
+        if not isinstance(s.dtype, pd.StringDtype):  # e.g. uuid.UUID objects
+            s = s.astype("str")
+        return pa.array(s, from_pandas=True).cast(pa.string())
+    arr = pa.array(s, from_pandas=True)
+    return arr.cast(pa.string()) if pa.types.is_large_string(arr.type) else arr
+
+
 def _to_arrow(df: pd.DataFrame) -> pa.Table:
     """DataFrame to an Arrow table in ONE's on-disk types: str ids, dictionary qc, date32."""
     flat = df.reset_index() if not isinstance(df.index, pd.RangeIndex) else df
-    arrays, names = [], []
-    for col in flat.columns:
-        s = flat[col]
-        if col == "qc":
-            arr = pa.array(qc_categorical(s))  # ordered dictionary
-        elif isinstance(s.dtype, pd.CategoricalDtype):
-            arr = pa.array(s.astype(object).where(s.notna(), None), type=pa.string())
-        elif col == "date":
-            days = pd.to_datetime(s)
-            arr = pa.array([d.date() if pd.notna(d) else None for d in days], type=pa.date32())
-        elif _ID_COLUMN.fullmatch(str(col)):
-            arr = pa.array(s.astype(object).map(lambda x: None if pd.isna(x) else str(x)),
-                           type=pa.string())
-        else:
-            arr = pa.array(s, from_pandas=True)
-            if pa.types.is_large_string(arr.type):
-                arr = arr.cast(pa.string())
-        arrays.append(arr)
-        names.append(str(col))
+    names = [str(c) for c in flat.columns]
+    arrays = [_column_to_arrow(n, flat[c]) for n, c in zip(names, flat.columns, strict=True)]
     return pa.Table.from_arrays(arrays, names=names)
 
 
@@ -345,6 +347,7 @@ class Cache:
         self._tables: dict[str, pd.DataFrame] = {}
         self._pending: dict[str, Path] = {}
         self._modified: set[str] = set()
+        self._file_stats: dict[str, tuple[int, int]] = {}  # what was read: (mtime_ns, size)
         self.meta: dict[str, Any] = {
             "created_time": None, "loaded_time": None, "expired": True, "raw": {},
             "modified_time": None, "saved_time": None, "cache_expiry": cache_expiry,
@@ -464,6 +467,7 @@ def load_cache(tables_dir: str | os.PathLike[str],
             continue
         cache.meta["raw"][name] = meta
         cache.row_counts[name] = nrows
+        cache._file_stats[name] = _stat(path)
         cache._pending[name] = path
         if name not in _DEFERRED:
             cache.table(name)
@@ -488,8 +492,8 @@ def _as_indexed(df: pd.DataFrame, name: str) -> pd.DataFrame:
     return df
 
 
-def _merge_frames(existing: pd.DataFrame, new: pd.DataFrame, name: str) -> pd.DataFrame:
-    """ONE's merge: new rows appended, existing rows updated with new non-NA values."""
+def _prepare_new(existing: pd.DataFrame, new: pd.DataFrame, name: str) -> pd.DataFrame:
+    """New records indexed, de-duplicated, with the existing table's columns and dtypes."""
     new = _as_indexed(new.copy(), name)
     new = new[~new.index.duplicated(keep="last")]
     if "qc" in new.columns:
@@ -502,8 +506,22 @@ def _merge_frames(existing: pd.DataFrame, new: pd.DataFrame, name: str) -> pd.Da
         new = new[list(existing.columns)]
         for col in existing.columns:
             new[col] = _cast_like(new[col], existing[col])
+    return new
+
+
+#: Above this many rows a merge updates in place and appends, instead of ONE's full re-sort
+#: (sorting 1.5M string ids costs seconds and doubles memory).
+LARGE_TABLE = 100_000
+
+
+def _merge_frames(existing: pd.DataFrame, new: pd.DataFrame, name: str) -> pd.DataFrame:
+    """ONE's merge: new rows appended, existing rows updated with new non-NA values."""
+    new = _prepare_new(existing, new, name)
     if len(existing) == 0:
         return new.sort_index()
+    if (len(existing) > LARGE_TABLE and isinstance(existing.index, pd.MultiIndex)
+            and "id" in existing.index.names):
+        return _merge_large(existing, new)
     overlap = new.index.isin(existing.index)
     if overlap.any():
         updated = new[overlap]
@@ -511,6 +529,70 @@ def _merge_frames(existing: pd.DataFrame, new: pd.DataFrame, name: str) -> pd.Da
         new = pd.concat([updated.where(updated.notna(), old), new[~overlap]])
     kept = existing[~existing.index.isin(new.index)]
     return pd.concat([kept, new]).sort_index()
+
+
+def _isin(index: pd.Index, values: list[str]) -> np.ndarray:
+    """Membership of every index value in a small set, hashed by Arrow when possible."""
+    arr = index.array
+    if hasattr(arr, "__arrow_array__"):
+        try:
+            found = pc.is_in(arr.__arrow_array__(), value_set=pa.array(values, type=pa.string()))
+            return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
+        except (pa.ArrowException, TypeError):
+            pass
+    return np.asarray(index.isin(values))
+
+
+def _with_categories(col: pd.Series, values: pd.Series) -> pd.Series:
+    """A categorical column extended with the categories ``values`` need (QC is fixed)."""
+    if not isinstance(col.dtype, pd.CategoricalDtype) or col.dtype == QC_DTYPE:
+        return col
+    missing = sorted(set(values.dropna().astype(str)) - set(col.cat.categories))
+    return col.cat.add_categories(missing) if missing else col
+
+
+def _merge_large(existing: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+    """Merge into a big (eid, id) table: rows matched by id are updated in place, the others are
+    appended (table order is kept; only the new rows' ids are hashed)."""
+    mi = existing.index
+    i_eid, i_id = mi.names.index("eid"), mi.names.index("id")
+    id_level = mi.levels[i_id]
+    new_ids = [str(x) for x in new.index.get_level_values("id")]
+    hit_rows = _isin(id_level, new_ids)[np.asarray(mi.codes[i_id])]
+    pos = np.flatnonzero(hit_rows)
+    out = existing.copy(deep=False)
+    found: set[str] = set()
+    if len(pos):
+        row_ids = [str(x) for x in id_level.take(np.asarray(mi.codes[i_id])[pos])]
+        found = set(row_ids)
+        src = new.set_axis(pd.Index(new_ids), axis=0).loc[row_ids]
+        for j, col in enumerate(out.columns):
+            fresh = src[col].reset_index(drop=True)
+            old = out[col].iloc[pos].reset_index(drop=True)
+            merged = fresh.where(fresh.notna(), old)
+            out[col] = _with_categories(out[col], merged)
+            out.iloc[pos, j] = merged.to_numpy()
+    rest = new[[i not in found for i in new_ids]]
+    if len(rest) == 0:
+        return out
+    eids = pd.Index([str(e) for e in rest.index.get_level_values("eid")])
+    eid_level = mi.levels[i_eid]
+    extra = eids[eid_level.get_indexer(eids) < 0].unique()
+    eid_level = eid_level.append(pd.Index(extra, dtype=eid_level.dtype))
+    ids = rest.index.get_level_values("id").astype(id_level.dtype)
+    levels, codes = list(mi.levels), list(mi.codes)
+    levels[i_eid], levels[i_id] = eid_level, id_level.append(pd.Index(ids))
+    codes[i_eid] = np.concatenate([mi.codes[i_eid], eid_level.get_indexer(eids)])
+    codes[i_id] = np.concatenate([mi.codes[i_id],
+                                  np.arange(len(id_level), len(id_level) + len(rest))])
+    index = pd.MultiIndex(levels=levels, codes=codes, names=mi.names, verify_integrity=False)
+    columns = {}
+    for col in out.columns:
+        a = _with_categories(out[col], rest[col])
+        b = rest[col].astype(a.dtype) if isinstance(a.dtype, pd.CategoricalDtype) else rest[col]
+        columns[col] = pd.concat([a.reset_index(drop=True), b.reset_index(drop=True)],
+                                 ignore_index=True)
+    return pd.DataFrame(columns, copy=False).set_axis(index, axis=0)
 
 
 def _cast_like(values: pd.Series, like: pd.Series) -> pd.Series:
@@ -550,6 +632,11 @@ def merge_tables(cache: Cache, origin: str | None = None, sessions: pd.DataFrame
     cache._update_times()
 
 
+def _stat(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_mtime_ns, st.st_size
+
+
 def _earliest(a: dict, b: dict) -> str | None:
     times = [(t, m["date_created"]) for m in (a, b) if (t := _parse_created(m)) is not None]
     return min(times)[1] if times else None
@@ -581,7 +668,9 @@ def save_cache(cache: Cache, save_dir: str | os.PathLike[str] | None = None) -> 
             df = cache._tables[name]
             meta = dict(cache.meta["raw"].get(name, {}))
             path = folder / f"{name}.pqt"
-            if path.exists():
+            same_file = folder == cache.tables_dir and path.exists() and (
+                cache._file_stats.get(name) == _stat(path))
+            if path.exists() and not same_file:  # changed on disk since we read it: merge
                 try:
                     disk, disk_meta = read_table(path)
                 except (InvalidTableError, KeyError) as exc:
@@ -597,6 +686,8 @@ def save_cache(cache: Cache, save_dir: str | os.PathLike[str] | None = None) -> 
             meta["date_modified"] = now.strftime(DATE_FORMAT)
             save_table(df, path, meta)
             cache.meta["raw"][name] = meta
+            if folder == cache.tables_dir:
+                cache._file_stats[name] = _stat(path)
     cache._modified.clear()
     cache.meta["saved_time"] = now
     cache._update_times()
