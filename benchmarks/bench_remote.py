@@ -5,7 +5,8 @@ Prints, each the median of a few runs:
 * a remote search answered from the warm REST cache (no request);
 * a remote search of 1,000 sessions (paged by the server, REST cache bypassed);
 * a first start in auto mode at IBL scale: ``cache/info`` + ``cache.zip`` download, validation of
-  every table, the move into place and the load, then the first datasets access (~1.5M rows).
+  every table, the move into place and the load, then the first datasets access (~1.5M rows);
+* a remote ``list_datasets(eid)`` merged into that table (what the details pane does online).
 
 Run: ``.venv/bin/python benchmarks/bench_remote.py [--sessions 20000] [--runs 3]``.
 """
@@ -90,6 +91,18 @@ def bench_download(runs: int, n_sessions: int, workdir: Path) -> None:
         print(f"auto first start: download + validate + load + list {rows:,} datasets: "
               f"{t:6.2f} s (of which first datasets access + list: "
               f"{statistics.median(first_access):.2f} s)")
+
+        one = One(server.url, username="demo", password="demo", cache_dir=workdir / "merge")
+        one.list_datasets(details=True, query_type="local")  # datasets table in memory
+        eids = iter(db.sessions.index)
+
+        def remote_list() -> object:
+            with no_cache(one.alyx):
+                return one.list_datasets(next(eids), query_type="remote")
+
+        t, paths = median_time(remote_list, max(runs, 5))
+        print(f"remote list_datasets(eid) merged into the {rows:,}-row table "
+              f"({len(paths)} datasets): {t * 1e3:8.1f} ms")
     finally:
         server.stop()
 

@@ -87,6 +87,10 @@ def test_first_start_logs_in_and_downloads_the_tables(server: Any, db: Any, cach
         db.sessions.index[db.sessions["subject"].str.contains(subject)])
     assert one.last_source == "local tables"
     info = one.cache_info()
+    assert set(info) == {"cache_dir", "tables", "created_time", "loaded_time", "expired",
+                         "cache_expiry", "next_refresh", "rest_cache", "mode", "requested_mode",
+                         "fallback_reason", "base_url", "user", "read_only"}
+    assert info["user"] == "demo" and info["base_url"] == server.url
     assert info["tables"]["sessions"]["rows"] == len(db.sessions)
     assert info["next_refresh"] == NOW + timedelta(hours=24) and not info["expired"]
 
@@ -419,3 +423,19 @@ def test_an_old_saved_insertions_table_does_not_make_fresh_tables_expire(server:
     assert one.pid2eid(db.insertions.index[0][1]) == (db.insertions.index[0][0],
                                                       db.insertions["name"].iloc[0])
     assert server.requests == []  # answered by the saved insertions table
+
+
+def test_tables_locked_by_another_process_keep_the_old_ones(server: Any, db: Any,
+                                                            cache_dir: Path,
+                                                            monkeypatch: pytest.MonkeyPatch):
+    import one_tui.engine.one as one_mod
+    from one_tui.engine.lock import FileLock
+
+    before = tables_on_disk(db, cache_dir, OLD)
+    monkeypatch.setattr(one_mod, "FileLock", lambda folder: FileLock(folder, timeout=0.3))
+    with FileLock(cache_dir):  # another live process holds .ONE.lock during the download
+        one = connect(server, cache_dir)
+    assert one.mode == "local"
+    assert one.fallback_reason.startswith("auto → local: could not write the new tables (Timed")
+    assert one.fallback_reason.endswith("; kept the tables on disk")
+    assert {p.name: p.read_bytes() for p in sorted(cache_dir.glob("*.pqt"))} == before

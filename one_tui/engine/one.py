@@ -419,6 +419,9 @@ class One:
                 return f"cache.zip was truncated; {kept}"
         if isinstance(exc, HTTPError) and "cache.zip" in exc.endpoint:
             return f"cache.zip download failed (HTTP {exc.status_code}); {kept}"
+        if isinstance(exc, OSError) and not isinstance(exc, AlyxConnectionError):
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            return f"could not write the new tables ({first}); {kept}"
         return self._failure_reason(exc, "cache/info")
 
     def _download(self, location: str | None) -> bool:
