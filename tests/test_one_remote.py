@@ -168,3 +168,13 @@ def test_remote_merges_can_be_saved_and_reloaded(one: One, db: Any):
     assert set(one.search(query_type="local")) == set(again.search())
     assert again.pid2eid(pid)[0] == eid
     assert again.list_datasets(eid) == one.list_datasets(eid, query_type="local")
+
+
+def test_sessions_repeated_by_alyx_are_listed_once(one: One, server: Any, db: Any):
+    """``dataset_qc_lte`` alone makes Alyx list a session once per matching dataset."""
+    lab = db.sessions["lab"].iloc[0]
+    raw = one.alyx.rest("sessions", lab=lab, dataset_qc_lte="PASS")
+    assert len(raw) > len({r["id"] for r in raw})  # the quirk is there
+    eids = one.search(laboratory=lab, dataset_qc_lte="PASS")
+    assert len(eids) == len(set(eids)) == len({r["id"] for r in raw})
+    assert eids == list(dict.fromkeys(r["id"] for r in raw))  # first places kept

@@ -495,10 +495,15 @@ class One:
 
     def _remote_sessions(self, terms: dict[str, Any], cancel: threading.Event | None,
                          on_page: Progress | None) -> tuple[list[dict], pd.DataFrame]:
-        """Remote session search: (records, their sessions rows), the rows merged in."""
+        """Remote session search: (records, their sessions rows), the rows merged in.
+
+        A session listed twice (Alyx repeats a session per matching dataset when
+        ``dataset_qc_lte`` is used alone) is kept once, at its first place.
+        """
         filters = remote.session_filters(**terms)
-        records = list(self._rest("sessions", "list", cancel=cancel, on_page=on_page,
-                                  **filters))
+        answer = self._rest("sessions", "list", cancel=cancel, on_page=on_page, **filters)
+        seen: set[str] = set()
+        records = [r for r in answer if not ((e := remote.eid_of(r)) in seen or seen.add(e))]
         rows = remote.sessions_from_records(records)
         if records:
             self._merge(sessions=rows)
