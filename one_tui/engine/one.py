@@ -220,9 +220,13 @@ class One:
         self.notices.append(message)
 
     def _drain_client_notices(self) -> None:
-        if self.alyx is not None and self.alyx.notices:
-            while self.alyx.notices:
-                self.notices.append(self.alyx.notices.pop(0))
+        """Move the client's notices to ours (another thread may be draining too)."""
+        while self.alyx is not None:
+            try:
+                note = self.alyx.notices.pop(0)
+            except IndexError:
+                return
+            self.notices.append(note)
 
     def _fall_back(self, reason: str) -> None:
         """Go to local mode, keep what was asked, say why in one line."""
@@ -609,7 +613,8 @@ class One:
         out = {k: record.get(k) for k in _DETAIL_FIELDS}
         out["date"] = remote.session_details(record)["date"]
         with self._lock:
-            out["local_path"] = converters.eid2path(self._cache, record["id"], self.cache_dir)
+            out["local_path"] = converters.eid2path(self._cache, remote.eid_of(record),
+                                                    self.cache_dir)
         return out
 
     def list_datasets(self, eid: Any = None, filename: Any = None, collection: Any = None,
@@ -621,38 +626,37 @@ class One:
         Remote with an eid reads ``GET /sessions/<eid>`` and merges its datasets first; remote
         without an eid lists the local tables with a notice, as ONE does.
         """
-        self._prepare_datasets(eid, query_type)
+        eid = self._prepare_datasets(eid, query_type)
         with self._lock:
             return query.list_datasets(
-                self._cache, eid=self._local_eid(eid), filename=filename, collection=collection,
+                self._cache, eid=eid, filename=filename, collection=collection,
                 revision=revision, qc=qc, ignore_qc_not_set=ignore_qc_not_set, details=details,
                 default_revisions_only=default_revisions_only, keep_eid_index=keep_eid_index,
                 wildcards=self.wildcards)
 
-    def _local_eid(self, eid: Any) -> Any:
-        """After a remote fetch the session is in the tables; resolve refs/paths once."""
-        return eid if eid is None else (self.to_eid(eid) or eid)
+    def _prepare_datasets(self, eid: Any, query_type: str | None) -> Any:
+        """Decorator step, then (remote) the fetch of one session's datasets.
 
-    def _prepare_datasets(self, eid: Any, query_type: str | None) -> None:
-        """Decorator step, then the remote fetch of one session's datasets when remote."""
+        Returns the session to list from the tables: the resolved eid after a fetch, else the
+        identifier as given (the local query resolves it, without the network).
+        """
         mode = self._query_mode(query_type)
-        if mode != "remote":
-            self._local()
-        elif eid is None:
+        if mode == "remote" and eid is not None:
+            return remote.eid_of(self._fetch_session(eid))
+        if mode == "remote":
             self._notice("Unable to list all remote datasets; listing the local tables")
-            self._local()
-        else:
-            self._fetch_session(eid)
+        self._local()
+        return eid
 
     def list_collections(self, eid: Any = None, filename: Any = None, collection: Any = None,
                          revision: Any = None, qc: Any = QC.FAIL, ignore_qc_not_set: bool = False,
                          details: bool = False, query_type: str | None = None,
                          default_revisions_only: bool = False) -> Any:
         """Sorted unique collections ('' = session root); ``details`` -> {collection: rows}."""
-        self._prepare_datasets(eid, query_type)
+        eid = self._prepare_datasets(eid, query_type)
         with self._lock:
             return query.list_collections(
-                self._cache, eid=self._local_eid(eid), filename=filename, collection=collection,
+                self._cache, eid=eid, filename=filename, collection=collection,
                 revision=revision, qc=qc, ignore_qc_not_set=ignore_qc_not_set, details=details,
                 default_revisions_only=default_revisions_only, wildcards=self.wildcards)
 
@@ -661,16 +665,16 @@ class One:
                        details: bool = False, query_type: str | None = None,
                        default_revisions_only: bool = False) -> Any:
         """Sorted unique revisions without '#' ('' = none); ``details`` -> {revision: rows}."""
-        self._prepare_datasets(eid, query_type)
+        eid = self._prepare_datasets(eid, query_type)
         with self._lock:
             return query.list_revisions(
-                self._cache, eid=self._local_eid(eid), filename=filename, collection=collection,
+                self._cache, eid=eid, filename=filename, collection=collection,
                 revision=revision, qc=qc, ignore_qc_not_set=ignore_qc_not_set, details=details,
                 default_revisions_only=default_revisions_only, wildcards=self.wildcards)
 
     def list_subjects(self, query_type: str | None = None) -> list[str]:
         """Sorted subjects of the local sessions table (ONE has no remote version)."""
-        self._query_mode("local" if query_type == "local" else None)
+        self._query_mode(None if query_type == "remote" else query_type)
         with self._lock:
             subjects = query.list_subjects(self._cache)
         self._local()
