@@ -696,7 +696,7 @@ class One:
             return None
         self._merge(sessions=remote.sessions_from_records(records))
         with self._lock:
-            return converters.eid2path(self._cache, records[0]["id"], self.cache_dir)
+            return converters.eid2path(self._cache, remote.eid_of(records[0]), self.cache_dir)
 
     def path2eid(self, path: Any, query_type: str | None = None) -> str | None:
         """Eid of a session folder path; looked up on Alyx when not in the tables."""
