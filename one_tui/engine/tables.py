@@ -11,9 +11,15 @@ paths over a million rows) and is only read the first time it is needed.
 
 from __future__ import annotations
 
-import json
-import logging
 import os
+
+# Arrow's C++ readers take their buffers from the default pool chosen when pyarrow is first
+# imported; jemalloc (with decay 0, see _prefer_jemalloc) keeps the resident size of a loaded
+# 1.5M-row table near its data size. A user's own setting wins.
+os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "jemalloc")
+
+import json  # noqa: E402
+import logging
 import re
 import secrets
 from datetime import datetime, timedelta
@@ -167,19 +173,40 @@ _PLAIN_COLUMNS = ("id", "hash")  # unique per row: dictionary encoding only cost
 
 
 def _prefer_jemalloc() -> None:
-    """Use jemalloc for Arrow if built in: it hands decode buffers back to the OS promptly,
-    which keeps the peak memory of loading a 1.5M-row datasets table well lower."""
+    """Use jemalloc for Arrow, returning freed decode buffers to the OS at once.
+
+    Reading a 1.5M-row datasets table otherwise leaves ~90 MiB of freed buffers resident. The
+    environment default set at the top of this module only takes effect when pyarrow was not
+    imported yet; this covers the Python-level pool in any case.
+    """
     global _POOL_SET
     if _POOL_SET:
         return
     _POOL_SET = True
     try:
+        pa.jemalloc_set_decay_ms(0)
         pa.set_memory_pool(pa.jemalloc_memory_pool())
-    except (NotImplementedError, AttributeError):  # pragma: no cover - build without jemalloc
+    except (NotImplementedError, AttributeError, pa.ArrowException):  # pragma: no cover
         pass
 
 
 _POOL_SET = False
+
+
+def _read_column(pf: pq.ParquetFile, name: str) -> pd.Series:
+    """One column, row group by row group, strings widened per chunk so that the conversion to
+    pandas copies nothing (the peak stays near the column's own size)."""
+    chunks: list[pa.Array] = []
+    for i in range(pf.num_row_groups):
+        arr = pf.read_row_group(i, columns=[name], use_threads=False).column(0)
+        if pa.types.is_string(arr.type):
+            arr = arr.cast(pa.large_string())
+        chunks.extend(arr.chunks)
+        del arr
+    column = pa.chunked_array(chunks, type=chunks[0].type if chunks else None) if chunks else \
+        pf.read(columns=[name]).column(0)
+    del chunks
+    return column.to_pandas()
 
 
 def _read_frame(path: Path, columns: list[str] | None) -> pd.DataFrame:
@@ -189,11 +216,7 @@ def _read_frame(path: Path, columns: list[str] | None) -> pd.DataFrame:
     dictionary = [n for n in _DICTIONARY_COLUMNS if n in names]
     pf = pq.ParquetFile(path, read_dictionary=dictionary or None)
     names = [n for n in names if columns is None or n in columns]
-    data: dict[str, Any] = {}
-    for name in names:
-        chunked = pf.read(columns=[name], use_threads=False).column(0)
-        data[name] = chunked.to_pandas()
-        del chunked
+    data = {name: _read_column(pf, name) for name in names}
     return pd.DataFrame(data, copy=False)
 
 
