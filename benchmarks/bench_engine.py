@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -124,6 +125,8 @@ def measure_one_tui(folder: Path, runs: int) -> dict[str, float]:
     results: dict[str, float] = {}
     cold = [run_python(COLD_ONE_TUI.format(folder=str(folder)))[0] for _ in range(runs)]
     results["cold start to first search(lab='cortexlab')"] = statistics.median(cold)
+    floor = [run_python("import pandas")[0] for _ in range(runs)]
+    results["(info) floor: python -c 'import pandas'"] = statistics.median(floor)
     cache = load_cache(folder)
     t0 = time.perf_counter()
     n = len(cache.datasets)
@@ -135,7 +138,31 @@ def measure_one_tui(folder: Path, runs: int) -> dict[str, float]:
     results["list_datasets()"] = median_of(lambda: q.list_datasets(cache), runs)
     mem = [float(run_python(MEMORY_ONE_TUI.format(folder=str(folder)))[1]) for _ in range(3)]
     results["peak memory, both tables loaded"] = statistics.median(mem)
+    results.update(measure_merge_save(folder))
     return results
+
+
+def measure_merge_save(folder: Path) -> dict[str, float]:
+    """A remote answer merged into the big table, then saved (on a scratch copy)."""
+    from one_tui.engine.tables import load_cache, merge_tables, save_cache
+
+    scratch = folder.with_name(folder.name + "-scratch")
+    shutil.rmtree(scratch, ignore_errors=True)
+    shutil.copytree(folder, scratch)
+    try:
+        cache = load_cache(scratch)
+        rows = cache.datasets.iloc[1000:1100].copy()
+        rows["exists"] = False
+        t0 = time.perf_counter()
+        merge_tables(cache, origin="bench", datasets=rows)
+        merged = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        save_cache(cache)
+        saved = time.perf_counter() - t0
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return {"(info) merge_tables, 100 dataset rows": merged,
+            "(info) save_cache of the merged datasets table": saved}
 
 
 def measure_one_api(folder: Path, runs: int) -> dict[str, float] | None:
