@@ -368,3 +368,23 @@ def test_large_table_merge_matches_ones_merge(fixture_cache: Path,
 def q_eids(cache, name: str) -> list[str]:  # noqa: ANN001
     return [str(e) for e in query.list_datasets(cache, filename=f"*{name}", details=True)
             .index.get_level_values("eid")]
+
+
+def test_lock_waits_for_another_process(tmp_path: Path) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time\n"
+         "from one_tui.engine.lock import FileLock\n"
+         f"with FileLock({str(tmp_path)!r}):\n"
+         "    print('held', flush=True)\n"
+         "    time.sleep(0.8)\n"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        t0 = time.monotonic()
+        with FileLock(tmp_path, timeout=10):
+            waited = time.monotonic() - t0
+        assert 0.2 < waited < 8  # waited for the other process, did not break its live lock
+    finally:
+        holder.wait(timeout=10)
+    assert holder.returncode == 0
