@@ -109,7 +109,7 @@ def _one_line(exc: BaseException) -> str:
 class OneApp(App):
     """The full-screen browser of sessions, details and caches."""
 
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live elsewhere
     TITLE = "one-tui"
     AUTO_FOCUS = None  # the sessions table takes focus when the first results arrive
     BINDINGS = _bindings()

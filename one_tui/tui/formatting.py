@@ -32,8 +32,9 @@ def fmt_delta(delta: dt.timedelta | None) -> str:
         text = f"{seconds} s"
     elif seconds < 3600:
         text = f"{seconds // 60} min"
-    elif seconds < 86400:
-        text = f"{seconds // 3600} h {seconds % 3600 // 60} min"
+    elif seconds < 2 * 86400:
+        minutes = seconds % 3600 // 60
+        text = f"{seconds // 3600} h" + (f" {minutes} min" if minutes else "")
     else:
         text = f"{seconds // 86400} d {seconds % 86400 // 3600} h"
     return sign + text

@@ -1,0 +1,25 @@
+"""SVG snapshots of the main screen, details, cache pane, help and an error, at 80x24 and 160x48.
+
+Regenerate with ``pytest tests/tui/test_snapshots.py --snapshot-update`` (Textual is pinned);
+scripts/screenshots.py writes the same pictures into screenshots/.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.tui.snapshot_apps import SCENES, SIZES, build_app, start_server
+
+
+@pytest.fixture(scope="module")
+def snapshot_server():
+    server = start_server()
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+@pytest.mark.parametrize("scene", list(SCENES))
+def test_snapshot(snap_compare, snapshot_server, scene: str, size: str) -> None:
+    app = build_app(snapshot_server, f"{scene}-{size}")
+    assert snap_compare(app, terminal_size=SIZES[size], run_before=SCENES[scene])
