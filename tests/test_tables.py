@@ -388,3 +388,12 @@ def test_lock_waits_for_another_process(tmp_path: Path) -> None:
     finally:
         holder.wait(timeout=10)
     assert holder.returncode == 0
+
+
+def test_merged_rest_dates_become_dates(fixture_cache: Path) -> None:
+    cache = load_cache(fixture_cache)
+    rec = _new_session(EID_NEW).reset_index()
+    rec["date"] = "2024-03-05"  # as Alyx's REST answers give it
+    merge_tables(cache, sessions=rec)
+    assert cache.sessions.loc[EID_NEW, "date"] == datetime(2024, 3, 5).date()
+    assert query.search(cache, date="2024-03-05") == [EID_NEW]

@@ -521,6 +521,10 @@ def _prepare_new(existing: pd.DataFrame, new: pd.DataFrame, name: str) -> pd.Dat
     new = new[~new.index.duplicated(keep="last")]
     if "qc" in new.columns:
         new["qc"] = qc_categorical(new["qc"].to_numpy())
+    if "date" in new.columns:  # REST gives 'YYYY-MM-DD' strings; tables hold datetime.date
+        days = pd.to_datetime(new["date"], errors="coerce")
+        new["date"] = pd.Series([d.date() if pd.notna(d) else None for d in days],
+                                index=new.index, dtype=object)
     if len(existing.columns):
         for col in existing.columns:
             if col not in new.columns:
