@@ -376,7 +376,8 @@ def test_explicit_refresh_after_a_fallback_retries_alyx(server: Any, db: Any, ca
     one.list_datasets(db.sessions.index[0])
     assert len(server.requests) == n  # fallen back: implicit calls stay local
     assert one.refresh_cache("refresh") and one.mode == "local"  # still failing: still local
-    assert one.fallback_reason == "auto → local: cache/info failed (HTTP 500)"
+    # the password forces a login first, and that POST /auth-token is what answers 500
+    assert one.fallback_reason == "auto → local: login failed (HTTP 500)"
     server.faults.reset()
     one.refresh_cache("auto")
     assert one.mode == "auto" and one.fallback_reason is None

@@ -259,7 +259,9 @@ class One:
         if isinstance(exc, AlyxConnectionError):
             return f"Alyx unreachable ({_connection_cause(exc)})"
         if isinstance(exc, HTTPError):
-            return f"{what} failed (HTTP {exc.status_code})"
+            # a password forces a login first: its error must not be blamed on cache/info
+            where = "login" if exc.endpoint.startswith("/auth-token") else what
+            return f"{where} failed (HTTP {exc.status_code})"
         return f"{what} failed ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
 
     def _query_mode(self, query_type: str | None, refresh: bool = True) -> str:
