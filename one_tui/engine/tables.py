@@ -12,11 +12,14 @@ paths over a million rows) and is only read the first time it is needed.
 from __future__ import annotations
 
 import os
+import sys
 
 # Arrow's C++ readers take their buffers from the default pool chosen when pyarrow is first
 # imported; jemalloc (with decay 0, see _prefer_jemalloc) keeps the resident size of a loaded
-# 1.5M-row table near its data size. A user's own setting wins.
-os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "jemalloc")
+# 1.5M-row table near its data size. A user's own setting wins. Only on Linux, where the pyarrow
+# wheels include jemalloc (elsewhere Arrow would print a warning about an unknown backend).
+if sys.platform.startswith("linux"):
+    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "jemalloc")
 
 import json  # noqa: E402
 import logging
