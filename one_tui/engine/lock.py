@@ -78,22 +78,26 @@ class FileLock:
         return True
 
     def _is_stale(self) -> bool:
-        """A lock is stale once older than ``stale_after`` and its owner is gone or unknown."""
+        """A lock is stale at once when its owner is a dead process on this host (a killed
+        one-tui must not hold up the next run), else once older than ``stale_after`` and its
+        owner is gone or unknown."""
         try:
             age = time.time() - self.path.stat().st_mtime
+            info = json.loads(self.path.read_text() or "{}")
         except FileNotFoundError:
             return False
+        except (OSError, ValueError):
+            info = None  # half-written (being created now) or unreadable
+        pid = info.get("pid") if isinstance(info, dict) else None
+        same_host = isinstance(info, dict) and info.get("hostname") in (None,
+                                                                        socket.gethostname())
+        if same_host and isinstance(pid, int) and not _pid_alive(pid):
+            return True
         if age <= self.stale_after:
             return False
-        try:
-            info = json.loads(self.path.read_text() or "{}")
-        except (OSError, ValueError):
-            return True  # half-written or unreadable lock: its writer died
-        same_host = info.get("hostname") in (None, socket.gethostname())
-        pid = info.get("pid")
         if same_host and isinstance(pid, int):
-            return not _pid_alive(pid)
-        return True  # another host or unknown owner: ONE breaks it after 5 s
+            return False  # alive (checked above)
+        return True  # half-written, another host or unknown owner: ONE breaks it after 5 s
 
     def acquire(self) -> None:
         """Wait up to ``timeout`` seconds for the lock, breaking stale locks."""
