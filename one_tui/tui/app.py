@@ -283,6 +283,10 @@ class OneApp(App):
         worker = event.worker
         if event.state == WorkerState.ERROR and worker.error is not None:
             self._record_error(worker.group, worker.error)
+            if self.one is not None and worker.group != "state":
+                self._sync_state()  # a failed call may have fallen back to local: show it
+            if isinstance(worker.error, LoginRequired | AuthenticationError):
+                self._ask_login_once(_one_line(worker.error))
         if event.state in (WorkerState.ERROR, WorkerState.CANCELLED):
             if worker is self._search_worker:
                 self._search_finished("cancelled" if event.state == WorkerState.CANCELLED
@@ -328,6 +332,11 @@ class OneApp(App):
             self.notify(note, severity="warning", timeout=8)
         info = one.cache_info()
         self.post_message(CacheInfoReady(info, bool(one.offline), one.last_source))
+
+    @work(thread=True, group="state", exit_on_error=False, description="engine state")
+    def _sync_state(self) -> None:
+        """After a failed call: the engine's notices as toasts, its mode on the status line."""
+        self._post_state(self.one)
 
     def on_cache_info_ready(self, message: CacheInfoReady) -> None:
         info = message.info
@@ -411,6 +420,13 @@ class OneApp(App):
         base = conn.base_url if conn else None
         hint = conn.login_hint if conn else None
         self.push_screen(LoginModal(reason, base, user, hint=hint, error=error), self._on_login)
+
+    def _ask_login_once(self, reason: str) -> None:
+        """A call mid-session found the token revoked or no password: the login form, once."""
+        from one_tui.tui.login import LoginModal
+
+        if not isinstance(self.screen, LoginModal):
+            self._ask_login(reason)
 
     def _on_login(self, result: tuple[str, str] | None) -> None:
         if result is None:
