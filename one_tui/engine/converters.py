@@ -16,7 +16,7 @@ from uuid import UUID
 import pandas as pd
 
 from one_tui.engine.exceptions import ALFMultipleObjectsFound
-from one_tui.engine.spec import parse_date
+from one_tui.engine.spec import parse_date, shown
 
 __all__ = [
     "is_uuid",
@@ -111,7 +111,7 @@ def ref2eid(cache: Any, ref: str) -> str | None:
     """The eid of an experiment reference ``YYYY-MM-DD_N_subject``; None if unknown."""
     m = _EXP_REF.match(ref)
     if not m:
-        raise ValueError(f'Invalid experiment reference "{ref}"')
+        raise ValueError(f'Invalid experiment reference "{shown(ref)}"')
     return _lookup(cache.sessions, m["subject"], parse_date(m["date"]), int(m["number"]))
 
 

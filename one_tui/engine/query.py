@@ -30,6 +30,7 @@ from one_tui.engine.spec import (
     QC,
     QC_CATEGORIES,
     parse_date,
+    shown,
 )
 
 __all__ = [
@@ -73,9 +74,9 @@ def autocomplete(term: str, allowed: Iterable[str] = SEARCH_TERMS) -> str:
         return key
     hits = [x for x in allowed if x.startswith(key)]
     if not hits:
-        raise ValueError(f'Invalid search term "{term}", see `one.search_terms()`')
+        raise ValueError(f'Invalid search term "{shown(term)}", see `one.search_terms()`')
     if len(hits) > 1:
-        raise ValueError(f'Ambiguous search term "{term}"')
+        raise ValueError(f'Ambiguous search term "{shown(term)}"')
     return hits[0]
 
 
@@ -95,7 +96,7 @@ def _compile(pattern: str, flags: int = 0) -> re.Pattern[str]:
     try:
         return re.compile(pattern, flags)
     except re.error as exc:
-        raise ValueError(f'Invalid regular expression "{pattern}": {exc}') from None
+        raise ValueError(f'Invalid regular expression "{shown(pattern)}": {exc}') from None
 
 
 def _text_matcher(values: Any, wildcards: bool) -> Callable[[str], bool]:
@@ -145,7 +146,7 @@ def _to_int(value: Any) -> int:
     try:
         return int(value)
     except (TypeError, ValueError):
-        raise ValueError(f'Invalid session number "{value}"; expected an integer') from None
+        raise ValueError(f'Invalid session number "{shown(value)}"; expected an integer') from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -359,7 +360,8 @@ def dataset_regex(filename: Any = None, collection: Any = None, revision: Any = 
         given = dict(filename or {})
         unknown = set(given) - set(FILE_PARTS)
         if unknown:
-            raise ValueError(f'Unknown ALF part "{sorted(unknown)[0]}"; expected {FILE_PARTS}')
+            part = shown(sorted(unknown)[0])
+            raise ValueError(f'Unknown ALF part "{part}"; expected {FILE_PARTS}')
         template = FILE_SPEC
         if given.get("namespace") is not None:
             template = template.replace("{namespace}?", "{namespace}")
@@ -539,7 +541,7 @@ def get_details(cache: Any, eid: Any, full: bool = False) -> Any:
     given = eid
     eid = to_eid(eid, cache)
     if eid is None:
-        raise ALFObjectNotFound(f"Session {given} not found in the cache tables")
+        raise ALFObjectNotFound(f"Session {shown(given)} not found in the cache tables")
     ses = cache.sessions
     rows = ses[ses.index == eid]
     if len(rows) == 0:

@@ -21,6 +21,7 @@ __all__ = [
     "regex",
     "parse_date",
     "parse_datetime",
+    "shown",
 ]
 
 
@@ -45,13 +46,22 @@ class QC(IntEnum):
             if name.lstrip("-").isdigit():
                 value = int(name)
             else:
-                raise ValueError(f'Invalid QC value "{value}"; expected one of {_qc_choices()}')
+                raise ValueError(
+                    f'Invalid QC value "{shown(value)}"; expected one of {_qc_choices()}')
         if isinstance(value, int) and not isinstance(value, bool):
             try:
                 return cls(value)
             except ValueError:
                 pass
-        raise ValueError(f'Invalid QC value "{value}"; expected one of {_qc_choices()}')
+        raise ValueError(f'Invalid QC value "{shown(value)}"; expected one of {_qc_choices()}')
+
+
+def shown(value: Any, limit: int = 120) -> str:
+    """A value as it goes inside a one-line message: control characters (newline, NUL, escape
+    sequences) escaped and long text cut, so user input can neither break the line nor drive
+    the terminal a toast is drawn on."""
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(value))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _qc_choices() -> str:
@@ -118,8 +128,8 @@ def parse_date(value: Any) -> dt.date:
                 return dt.date(y, m, d)
             return dt.datetime.fromisoformat(text).date()
         except ValueError as exc:
-            raise ValueError(f'Invalid date "{value}": {exc}; expected YYYY-MM-DD') from None
-    raise ValueError(f'Invalid date "{value}"; expected YYYY-MM-DD')
+            raise ValueError(f'Invalid date "{shown(value)}": {exc}; expected YYYY-MM-DD') from None
+    raise ValueError(f'Invalid date "{shown(value)}"; expected YYYY-MM-DD')
 
 
 def parse_datetime(value: Any) -> dt.datetime:
@@ -134,5 +144,5 @@ def parse_datetime(value: Any) -> dt.datetime:
         try:
             return dt.datetime.fromisoformat(value.strip())
         except ValueError as exc:
-            raise ValueError(f'Invalid date/time "{value}": {exc}') from None
-    raise ValueError(f'Invalid date/time "{value}"')
+            raise ValueError(f'Invalid date/time "{shown(value)}": {exc}') from None
+    raise ValueError(f'Invalid date/time "{shown(value)}"')
