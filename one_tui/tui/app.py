@@ -284,6 +284,8 @@ class OneApp(App):
         if event.state == WorkerState.ERROR and worker.error is not None:
             self._record_error(worker.group, worker.error)
             if self.one is not None and worker.group != "state":
+                self._refresh_state()  # a failure may have changed the mode (fallback)
+            if self.one is not None and worker.group != "state":
                 self._sync_state()  # a failed call may have fallen back to local: show it
             if isinstance(worker.error, LoginRequired | AuthenticationError):
                 self._ask_login_once(_one_line(worker.error))
@@ -338,6 +340,11 @@ class OneApp(App):
         """After a failed call: the engine's notices as toasts, its mode on the status line."""
         self._post_state(self.one)
 
+    @work(thread=True, exclusive=True, group="state", exit_on_error=False,
+          description="cache info")
+    def _refresh_state(self) -> None:
+        self._post_state(self.one)
+
     def on_cache_info_ready(self, message: CacheInfoReady) -> None:
         info = message.info
         self.cache_info = info
@@ -376,11 +383,13 @@ class OneApp(App):
         self._after_connect(one)
 
     def _after_connect(self, one: Any) -> None:
-        """Tell the app, feed suggestions and (outside remote mode) show every session."""
+        """Tell the app (which then searches, outside remote mode) and warm up the table code."""
         login = self._needs_login(one)
         self.post_message(Connected(one, login_needed=login, reason=one.fallback_reason))
         self._post_state(one)
-        self._post_suggestions(one)
+        if login or one.mode == "remote" or not self.initial_search:
+            self._post_suggestions(one)  # otherwise the first (unfiltered) search feeds them
+        import textual_fastdatatable.data_table  # noqa: F401 - imported here, not on the UI
 
     @staticmethod
     def _needs_login(one: Any) -> bool:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.suggester import SuggestFromList
 from textual.validation import ValidationResult, Validator
@@ -44,13 +45,13 @@ def check_date(value: str) -> str | None:
             raise ValueError
         dt.date.fromisoformat(value)
     except ValueError:
-        return f"not a date: {value!r} (YYYY-MM-DD)"
+        return "not a date (YYYY-MM-DD)"
     return None
 
 
 def check_number(value: str) -> str | None:
     """The session number is a non-negative integer ('002' is fine, as in ONE)."""
-    return None if value.isdigit() else f"not a session number: {value!r}"
+    return None if value.isdigit() else "not a session number"
 
 
 def check_qc(value: str) -> str | None:
@@ -58,7 +59,7 @@ def check_qc(value: str) -> str | None:
     try:
         QC.validate(value)
     except ValueError:
-        return "QC: NOT_SET, PASS, WARNING, FAIL, CRITICAL or 0/10/30/40/50"
+        return "QC is NOT_SET, PASS, WARNING, FAIL, CRITICAL (or 0-50)"
     return None
 
 
@@ -67,15 +68,15 @@ def check_percent(value: str) -> str | None:
     try:
         number = float(value)
     except ValueError:
-        return f"not a number: {value!r}"
-    return None if 0 <= number <= 100 else "performance is a percentage, 0 to 100"
+        return "not a number (0 to 100)"
+    return None if 0 <= number <= 100 else "a percentage: 0 to 100"
 
 
 def check_django(value: str) -> str | None:
     """Django filters come as field__lookup,value pairs."""
     parts = value.split(",")
     if len(parts) % 2 or not all(p.strip() for p in parts[::2]):
-        return "django: field__lookup,value[,field,value...]"
+        return "django: field__lookup,value pairs"
     return None
 
 
@@ -132,35 +133,34 @@ class FiltersPane(VerticalScroll):
     """All filters in one compact column (one row per field, a message row when invalid)."""
 
     BORDER_TITLE = "Filters"
+    BINDINGS = [
+        Binding("down", "app.focus_next", "Next filter", show=False, id="filters_next"),
+        Binding("up", "app.focus_previous", "Previous filter", show=False, id="filters_previous"),
+    ]
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.remote = False  # which match rule the regex check follows
 
     def compose(self) -> ComposeResult:
+        # One row per field; the message row under a field is mounted only when it is needed.
         yield Static(LOCAL_RULE, id="match-rule")
         yield Label("local and Alyx", classes="section")
         for spec in FIELDS:
             if spec.key == "session_qc":
                 yield Label("Alyx only (search goes remote)", classes="section remote-only")
-            yield from self._field(spec)
+            with Horizontal(classes="field", id=f"row-{spec.key}"):
+                yield Label(spec.label, classes="field-label")
+                yield QuietInput(
+                    placeholder=spec.placeholder,
+                    id=f"f-{spec.key}",
+                    compact=True,
+                    validators=[Check(self._checker(spec))],
+                    classes="remote-only" if spec.remote_only else "",
+                )
             if spec.key == "atlas_acronym":
                 yield Checkbox("histology done", id="f-histology", compact=True)
         yield Static("enter: search · f7: once on Alyx · ctrl+l: clear", classes="hint")
-
-    def _field(self, spec: Field) -> ComposeResult:
-        validators = [Check(self._checker(spec))]
-        inp = QuietInput(
-            placeholder=spec.placeholder,
-            id=f"f-{spec.key}",
-            compact=True,
-            validators=validators,
-            classes="remote-only" if spec.remote_only else "",
-        )
-        with Horizontal(classes="field"):
-            yield Label(spec.label, classes="field-label")
-            yield inp
-        yield Static("", id=f"e-{spec.key}", classes="field-error")
 
     def _checker(self, spec: Field) -> Callable[[str], str | None]:
         def check(value: str) -> str | None:
@@ -179,10 +179,21 @@ class FiltersPane(VerticalScroll):
             self._show(event.input.id[2:], event.validation_result)
 
     def _show(self, key: str, result: ValidationResult | None) -> None:
-        message = self.query_one(f"#e-{key}", Static)
         problem = "" if result is None or result.is_valid else result.failure_descriptions[0]
-        message.update(problem)
-        message.set_class(bool(problem), "-shown")
+        self._show_text(key, problem)
+
+    def _show_text(self, key: str, text: str) -> None:
+        """The one-line message under a field (mounted the first time it is needed)."""
+        found = self.query(f"#e-{key}")
+        if not found:
+            if not text:
+                return
+            message = Static("", id=f"e-{key}", classes="field-error", markup=False)
+            self.mount(message, after=self.query_one(f"#row-{key}"))
+        else:
+            message = found.first(Static)
+        message.update(text)
+        message.set_class(bool(text), "-shown")
 
     def set_remote(self, remote: bool) -> None:
         """Say which match rule is in force and re-check regex fields under it."""
@@ -227,11 +238,6 @@ class FiltersPane(VerticalScroll):
         if invalid:
             raise FilterError(invalid)
         return self._terms()
-
-    def _show_text(self, key: str, text: str) -> None:
-        message = self.query_one(f"#e-{key}", Static)
-        message.update(text)
-        message.set_class(True, "-shown")
 
     def _terms(self) -> tuple[dict, bool]:
         v = self.value

@@ -1,0 +1,177 @@
+"""How fast one-tui answers, measured the way a user feels it, next to the targets.
+
+* first frame: process start -> the top bar drawn in a real pseudo-terminal;
+* first results: process start -> "N sessions · local tables" drawn;
+  on the demo (server start + download included) and on an IBL-scale cache (20,000 sessions,
+  ~1.5 M datasets, generated once with demo.synth into benchmarks/.data/);
+* keypress: a key answered (its action run) while a paged remote search runs on a slow
+  demo Alyx with 20,000 sessions.
+
+Run: ``.venv/bin/python benchmarks/bench_tui.py [--runs 3] [--sessions 20000]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import select
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "benchmarks" / ".data"
+ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\x1bP[^\x1b]*\x1b\\")
+TARGETS = {"first frame": 0.3, "first results (IBL scale)": 1.0, "keypress during search": 0.05}
+
+LAUNCH = (
+    "import argparse, sys\n"
+    "from one_tui.tui.launch import launch\n"
+    "sys.exit(launch(argparse.Namespace(base_url=None, cache_dir={cache_dir!r}, mode={mode!r},"
+    " username=None, no_mouse=True, theme=None, low_bandwidth=True, demo={demo!r})))\n"
+)
+
+
+def ibl_cache(n_sessions: int) -> Path:
+    """An IBL-scale cache folder (generated once, reused)."""
+    folder = DATA / f"sessions{n_sessions}"
+    if not (folder / "sessions.pqt").exists():
+        from one_tui.demo.synth import generate
+
+        print(f"generating {n_sessions:,} sessions into {folder} …", flush=True)
+        generate(n_sessions=n_sessions, seed=0).write_tables(folder)
+    return folder
+
+
+def time_in_pty(code: str, marks: dict[str, bytes], timeout: float = 60) -> dict[str, float]:
+    """Seconds from spawn until each mark's text appears on the terminal."""
+    import fcntl
+    import signal
+    import struct
+    import termios
+
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 48, 160, 0, 0))
+    env = {**os.environ, "TERM": "xterm-256color"}
+    env.pop("COLORTERM", None)
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=slave, stdout=slave,
+                            stderr=slave, env=env, start_new_session=True, close_fds=True)
+    os.close(slave)
+    seen: dict[str, float] = {}
+    out = b""
+    try:
+        while len(seen) < len(marks) and time.perf_counter() - start < timeout:
+            ready, _, _ = select.select([master], [], [], 0.01)
+            if not ready:
+                continue
+            try:
+                out += os.read(master, 1 << 16)
+            except OSError:
+                break
+            text = ANSI.sub(b"", out)
+            for name, needle in marks.items():
+                if name not in seen and needle in text:
+                    seen[name] = time.perf_counter() - start
+    finally:
+        proc.send_signal(signal.SIGHUP)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        os.close(master)
+    return seen
+
+
+MARKS = {"first frame": b"1 Filters", "first results": b"sessions \xc2\xb7 local tables"}
+
+
+def bench_startup(runs: int, n_sessions: int) -> dict[str, list[float]]:
+    folder = ibl_cache(n_sessions)
+    results: dict[str, list[float]] = {}
+    for _ in range(runs):
+        ibl = time_in_pty(LAUNCH.format(cache_dir=str(folder), mode="local", demo=False), MARKS)
+        demo = time_in_pty(LAUNCH.format(cache_dir=None, mode=None, demo=True), MARKS)
+        for name, value in ibl.items():
+            results.setdefault(f"{name} (IBL scale)", []).append(value)
+        for name, value in demo.items():
+            results.setdefault(f"{name} (demo)", []).append(value)
+    return results
+
+
+async def _keypress(n_sessions: int, presses: int) -> tuple[list[float], int]:
+    from one_tui.demo.server import DemoServer
+    from one_tui.demo.synth import generate
+    from one_tui.tui.app import OneApp
+    from one_tui.tui.connect import Connector
+
+    server = DemoServer(generate(n_sessions=n_sessions, seed=0)).start()
+    latencies: list[float] = []
+    pages = 0
+    try:
+        conn = Connector(base_url=server.url, cache_dir=Path(tempfile.mkdtemp()), mode="remote",
+                         username="demo", password="demo")
+        app = OneApp(conn, low_bandwidth=True)
+        async with app.run_test(size=(160, 48)) as pilot:
+            while app.one is None:
+                await pilot.pause(0.05)
+            answered: list[float] = []
+            real = app.action_toggle_bypass
+
+            def timed() -> None:
+                answered.append(time.perf_counter())
+                real()
+
+            app.action_toggle_bypass = timed  # type: ignore[method-assign]
+            server.faults.latency = 0.02
+            app.action_search()
+            while not app.query_one("#results-status").render().plain.count(" of "):
+                await pilot.pause(0.01)
+            for _ in range(presses):
+                sent = time.perf_counter()
+                app.simulate_key("b")
+                while len(answered) <= len(latencies):
+                    await asyncio.sleep(0.001)
+                latencies.append(answered[-1] - sent)
+                await asyncio.sleep(0.05)
+            pages = sum(1 for r in server.requests if r.startswith("GET /sessions"))
+            app.workers.cancel_all()
+    finally:
+        server.faults.latency = 0
+        server.stop()
+    return latencies, pages
+
+
+def show(rows: list[tuple[str, float | None, float | None]]) -> None:
+    print(f"\n{'measure':<36} {'median':>9} {'worst':>9} {'target':>9}")
+    for name, (median, worst) in ((r[0], r[1:]) for r in rows):
+        target = next((v for k, v in TARGETS.items() if name.startswith(k.split(" (")[0])
+                       and (k.endswith("scale)") == name.endswith("scale)")
+                            or "(" not in k)), None)
+        t = f"≤ {target:.2f} s" if target else "–"
+        ok = "" if target is None or median is None else ("  ok" if median <= target else "  SLOW")
+        print(f"{name:<36} {median:>8.3f}s {worst:>8.3f}s {t:>9}{ok}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--sessions", type=int, default=20000)
+    parser.add_argument("--presses", type=int, default=20)
+    args = parser.parse_args()
+    startup = bench_startup(args.runs, args.sessions)
+    latencies, pages = asyncio.run(_keypress(args.sessions, args.presses))
+    rows = [(name, statistics.median(v), max(v)) for name, v in sorted(startup.items())]
+    rows.append(("keypress during search", statistics.median(latencies), max(latencies)))
+    show(rows)
+    print(f"\n({args.runs} runs; keypress: {len(latencies)} presses during a remote search of "
+          f"{args.sessions:,} sessions, {pages} pages so far; Python {sys.version.split()[0]})")
+
+
+if __name__ == "__main__":
+    main()
