@@ -440,3 +440,19 @@ def test_tables_locked_by_another_process_keep_the_old_ones(server: Any, db: Any
     assert one.fallback_reason.startswith("auto → local: could not write the new tables (Timed")
     assert one.fallback_reason.endswith("; kept the tables on disk")
     assert {p.name: p.read_bytes() for p in sorted(cache_dir.glob("*.pqt"))} == before
+
+
+def test_download_folders_left_by_killed_processes_are_removed(server: Any, db: Any,
+                                                               cache_dir: Path):
+    tables_on_disk(db, cache_dir, OLD)
+    dead = cache_dir / ".one-tui-download-dead"
+    live = cache_dir / ".one-tui-download-live"
+    for folder in (dead, live):
+        folder.mkdir()
+        (folder / "cache.zip").write_bytes(b"x" * 1000)
+    hour_ago = datetime.now().timestamp() - 3600
+    for p in (dead / "cache.zip", dead):
+        os.utime(p, (hour_ago, hour_ago))
+    one = connect(server, cache_dir)
+    assert one.mode == "auto" and "GET /cache.zip" in calls(server)
+    assert not dead.exists() and live.exists()  # another process may still be writing there

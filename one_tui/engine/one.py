@@ -55,6 +55,8 @@ MODES = ("local", "remote", "auto", "refresh")
 FRESH_WINDOW = timedelta(minutes=1)
 #: Newest ``min_api_version`` of the tables we read (ONE 3.6.1's format).
 SUPPORTED_API_VERSION = (3, 6, 1)
+#: A download folder unchanged for this long was left by a killed process.
+STALE_DOWNLOAD = timedelta(minutes=10)
 _DETAIL_FIELDS = ("subject", "start_time", "number", "lab", "projects", "url", "task_protocol")
 
 Progress = Callable[[int, int], None]
@@ -436,6 +438,7 @@ class One:
         Only tables that read back whole replace the ones on disk. The frames read to check them
         are handed to the new Cache, so the first datasets access does not read the file again.
         """
+        self._remove_stale_downloads()
         files = self.alyx.download_cache_tables(location, self.cache_dir)
         if not files:  # cancelled
             return False
@@ -459,6 +462,18 @@ class One:
                 if name in checked and name in self._cache.meta["raw"]:
                     setattr(self._cache, name, checked[name])
         return True
+
+    def _remove_stale_downloads(self) -> None:
+        """Delete download folders a killed process left behind (a cache.zip can be hundreds of
+        MB). One untouched for ``STALE_DOWNLOAD`` is dead; a live download keeps writing."""
+        cutoff = datetime.now().timestamp() - STALE_DOWNLOAD.total_seconds()
+        for folder in self.cache_dir.glob(".one-tui-download-*"):
+            try:
+                newest = max(p.stat().st_mtime for p in [folder, *folder.rglob("*")])
+            except OSError:
+                continue
+            if newest < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
 
     def save_cache(self) -> bool:
         """Write the tables changed by remote merges, merged with those on disk, under the lock."""
