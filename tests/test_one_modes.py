@@ -456,3 +456,25 @@ def test_download_folders_left_by_killed_processes_are_removed(server: Any, db: 
     one = connect(server, cache_dir)
     assert one.mode == "auto" and "GET /cache.zip" in calls(server)
     assert not dead.exists() and live.exists()  # another process may still be writing there
+
+
+def test_a_table_download_can_be_cancelled_and_reports_progress(server: Any, db: Any,
+                                                                cache_dir: Path):
+    before = tables_on_disk(db, cache_dir, OLD)
+    server.set_tables_date(OLD)
+    one = connect(server, cache_dir)  # expired, remote not newer: tables kept, still auto
+    server.set_tables_date(NOW)
+    cancel = threading.Event()
+    seen: list[tuple[int, int]] = []
+
+    def on_page(done: int, total: int) -> None:
+        seen.append((done, total))
+        cancel.set()
+
+    one.refresh_cache("refresh", cancel=cancel, on_page=on_page)
+    assert one.last_cancelled is True and one.mode == "auto" and one.fallback_reason is None
+    assert seen and seen[0][1] > 0
+    assert {p.name: p.read_bytes() for p in sorted(cache_dir.glob("*.pqt"))} == before
+    assert not [p for p in cache_dir.iterdir() if p.name.startswith(".one-tui-download")]
+    one.refresh_cache("refresh")
+    assert one.last_cancelled is False and one.cache_info()["created_time"] == NOW

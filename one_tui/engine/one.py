@@ -323,49 +323,56 @@ class One:
             self._cache = cache
         return cache.meta["loaded_time"]
 
-    def load_cache(self, clobber: bool = False) -> datetime | None:
+    def load_cache(self, clobber: bool = False, cancel: threading.Event | None = None,
+                   on_page: Progress | None = None) -> datetime | None:
         """Load the tables from disk, then download newer ones when they are missing or expired
         (``clobber``: always ask ``cache/info``). Returns the load time (None: no tables).
 
-        As in ONE 2.x, remote mode only downloads when ``clobber`` is given.
+        As in ONE 2.x, remote mode only downloads when ``clobber`` is given. ``on_page`` gets
+        (bytes so far, total) of the download; ``cancel`` stops it and keeps the old tables.
         """
         self._load_local()
         if not self.offline and (clobber or self._mode != "remote"):
-            self._update_tables(force=clobber)
+            self._update_tables(force=clobber, cancel=cancel, on_page=on_page)
         return self._cache.meta["loaded_time"]
 
-    def refresh_cache(self, mode: str = "auto") -> datetime | None:
+    def refresh_cache(self, mode: str = "auto", cancel: threading.Event | None = None,
+                      on_page: Progress | None = None) -> datetime | None:
         """ONE 2.x's ``refresh_cache``: ``auto`` reloads once ``cache_expiry`` has passed since
         the last load (Alyx is asked only if the tables are expired); ``refresh`` asks
         ``cache/info`` now and downloads if Alyx has newer tables. After a fallback to local,
-        either retries Alyx and restores the requested mode when it answers."""
+        either retries Alyx and restores the requested mode when it answers. ``cancel`` and
+        ``on_page`` are those of :meth:`load_cache`."""
         if mode not in MODES:
             raise ValueError(f'Mode "{mode}" not recognized')
         if self.alyx is None or mode in ("local", "remote"):
             return self._cache.meta["loaded_time"]
         if self._mode == "local":
             if self.fallback_reason is not None:
-                self._retry()
+                self._retry(cancel, on_page)
             return self._cache.meta["loaded_time"]
         if mode == "auto":
             loaded = self._cache.meta["loaded_time"]
             if loaded is None or datetime.now() - loaded >= self.cache_expiry:
-                self.load_cache()
+                self.load_cache(cancel=cancel, on_page=on_page)
         else:
-            self._update_tables(force=True)
+            self._update_tables(force=True, cancel=cancel, on_page=on_page)
         return self._cache.meta["loaded_time"]
 
-    def _retry(self) -> None:
+    def _retry(self, cancel: threading.Event | None = None,
+               on_page: Progress | None = None) -> None:
         """After a fallback, an explicit refresh asks Alyx again (``cache/info``, then the
         tables if newer); when that works the requested mode is back. Local mode chosen by the
         user never gets here: it never touches the network."""
         self._mode, self.fallback_reason = self.requested_mode, None
-        self._update_tables(force=True)
+        self._update_tables(force=True, cancel=cancel, on_page=on_page)
         if self.fallback_reason is None:
             self._notice(f"Alyx reachable again: back to {self.requested_mode} mode")
 
-    def _update_tables(self, force: bool) -> bool:
+    def _update_tables(self, force: bool, cancel: threading.Event | None = None,
+                       on_page: Progress | None = None) -> bool:
         """Download the tables if needed; any failure falls back to local. True if replaced."""
+        self.last_cancelled = False
         with self._download_lock:
             if not force and not self._expired():
                 return False
@@ -376,7 +383,7 @@ class One:
                 info = self.alyx.get("cache/info", expires=True, clobber=True)
                 if not self._is_newer(info):
                     return False
-                return self._download(info.get("location"))
+                return self._download(info.get("location"), cancel, on_page)
             except (AlyxError, OSError, ValueError, tables.InvalidTableError) as exc:
                 self._fall_back(self._download_reason(exc))
                 return False
@@ -432,15 +439,18 @@ class One:
             return f"could not write the new tables ({first}); {kept}"
         return self._failure_reason(exc, "cache/info")
 
-    def _download(self, location: str | None) -> bool:
+    def _download(self, location: str | None, cancel: threading.Event | None = None,
+                  on_page: Progress | None = None) -> bool:
         """Fetch cache.zip into a temporary folder, read every table, then move them in.
 
         Only tables that read back whole replace the ones on disk. The frames read to check them
         are handed to the new Cache, so the first datasets access does not read the file again.
         """
         self._remove_stale_downloads()
-        files = self.alyx.download_cache_tables(location, self.cache_dir)
-        if not files:  # cancelled
+        files = self.alyx.download_cache_tables(location, self.cache_dir, cancel=cancel,
+                                                on_progress=on_page)
+        if not files:  # cancelled: not an error, the tables on disk stay
+            self.last_cancelled = True
             return False
         tmp_root = next(p for p in files[0].parents if p.name.startswith(".one-tui-download-"))
         checked: dict[str, pd.DataFrame] = {}
