@@ -27,7 +27,9 @@ def make_connector(ns: argparse.Namespace) -> Any:
     from one_tui.tui.connect import Connector, demo_connector
 
     if getattr(ns, "demo", False):
-        return demo_connector(mode=getattr(ns, "mode", None) or "auto")
+        return demo_connector(n_sessions=getattr(ns, "sessions", None) or 120,
+                              seed=getattr(ns, "seed", None) or 0,
+                              mode=getattr(ns, "mode", None) or "auto")
     base_url = getattr(ns, "base_url", None)
     cache_dir = getattr(ns, "cache_dir", None)
     username = getattr(ns, "username", None)

@@ -1,0 +1,46 @@
+"""Regenerate the SVG screenshots in screenshots/ (the README shows them).
+
+They are the same scenes as the snapshot tests (tests/tui/snapshot_apps.py): the demo database
+(seed 0) on a pinned port, a frozen clock, at 80x24 and 160x48. Run from the repository root:
+
+    .venv/bin/python scripts/screenshots.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.tui.snapshot_apps import SCENES, SIZES, build_app, start_server  # noqa: E402
+
+OUT = ROOT / "screenshots"
+
+
+async def shoot(server: object, scene: str, size: str) -> Path:
+    app = build_app(server, f"shot-{scene}-{size}")
+    async with app.run_test(size=SIZES[size]) as pilot:
+        await SCENES[scene](pilot)
+        await pilot.wait_for_scheduled_animations()
+        await pilot.pause()
+        path = OUT / f"{scene}-{size}.svg"
+        app.save_screenshot(path.name, str(OUT))
+    return path
+
+
+async def main() -> None:
+    OUT.mkdir(exist_ok=True)
+    server = start_server()
+    try:
+        for scene in SCENES:
+            for size in SIZES:
+                print(await shoot(server, scene, size))
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
