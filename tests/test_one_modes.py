@@ -478,3 +478,19 @@ def test_a_table_download_can_be_cancelled_and_reports_progress(server: Any, db:
     assert not [p for p in cache_dir.iterdir() if p.name.startswith(".one-tui-download")]
     one.refresh_cache("refresh")
     assert one.last_cancelled is False and one.cache_info()["created_time"] == NOW
+
+
+def test_an_alyx_without_cache_tables_says_to_use_remote_mode(server: Any, cache_dir: Path,
+                                                              monkeypatch: pytest.MonkeyPatch):
+    from one_tui.engine.exceptions import HTTPError
+
+    one = connect(server, cache_dir, mode="local")
+    one.mode = "auto"
+
+    def no_tables(*_a: Any, **_kw: Any) -> Any:
+        raise HTTPError(404, "/cache/info/", "Not found.")
+
+    monkeypatch.setattr(one.alyx, "get", no_tables)
+    one.refresh_cache("refresh")
+    assert one.fallback_reason == ("auto → local: this Alyx publishes no cache tables "
+                                   "(cache/info: 404); use remote mode")

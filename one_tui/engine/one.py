@@ -434,6 +434,8 @@ class One:
                 return f"cache.zip was truncated; {kept}"
         if isinstance(exc, HTTPError) and "cache.zip" in exc.endpoint:
             return f"cache.zip download failed (HTTP {exc.status_code}); {kept}"
+        if isinstance(exc, HTTPError) and exc.status_code == 404 and "cache/info" in exc.endpoint:
+            return "this Alyx publishes no cache tables (cache/info: 404); use remote mode"
         if isinstance(exc, OSError) and not isinstance(exc, AlyxConnectionError):
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             return f"could not write the new tables ({first}); {kept}"
