@@ -285,8 +285,6 @@ class OneApp(App):
             self._record_error(worker.group, worker.error)
             if self.one is not None and worker.group != "state":
                 self._refresh_state()  # a failure may have changed the mode (fallback)
-            if self.one is not None and worker.group != "state":
-                self._sync_state()  # a failed call may have fallen back to local: show it
             if isinstance(worker.error, LoginRequired | AuthenticationError):
                 self._ask_login_once(_one_line(worker.error))
         if event.state in (WorkerState.ERROR, WorkerState.CANCELLED):
@@ -334,11 +332,6 @@ class OneApp(App):
             self.notify(note, severity="warning", timeout=8)
         info = one.cache_info()
         self.post_message(CacheInfoReady(info, bool(one.offline), one.last_source))
-
-    @work(thread=True, group="state", exit_on_error=False, description="engine state")
-    def _sync_state(self) -> None:
-        """After a failed call: the engine's notices as toasts, its mode on the status line."""
-        self._post_state(self.one)
 
     @work(thread=True, exclusive=True, group="state", exit_on_error=False,
           description="cache info")
