@@ -34,6 +34,7 @@ from one_tui.engine.exceptions import (
     AuthenticationError,
     HTTPError,
     LoginRequired,
+    MalformedResponse,
     ReadOnlyError,
 )
 from one_tui.engine.rest_cache import RestCache
@@ -44,6 +45,23 @@ READ_ACTIONS = ("list", "read")
 WRITE_ACTIONS = ("create", "update", "partial_update", "partial-update", "delete")
 _RETRY_STATUS = (429, 503)
 _PAGE_KEYS = {"count", "next", "results"}
+
+
+def _envelope(page: Any, query: str) -> tuple[int, str | None, list[Any]]:
+    """(count, next, results) of a list page; MalformedResponse when it is not Alyx's shape."""
+    where = urllib.parse.urlsplit(query).path or query
+    if not (isinstance(page, dict) and _PAGE_KEYS <= page.keys()):
+        raise MalformedResponse(f"Alyx sent a malformed page for {where}: not a list envelope")
+    count, nxt, results = page["count"], page["next"], page["results"]
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise MalformedResponse(f"Alyx sent a malformed page for {where}: count is not a number")
+    if nxt is not None and not isinstance(nxt, str):
+        raise MalformedResponse(f"Alyx sent a malformed page for {where}: next is not a URL")
+    if results is None:
+        results = []
+    if not isinstance(results, list):
+        raise MalformedResponse(f"Alyx sent a malformed page for {where}: results is not a list")
+    return count, nxt, results
 
 
 class _Cancelled(Exception):
@@ -468,10 +486,10 @@ class AlyxClient:
         if not (isinstance(rep, dict) and _PAGE_KEYS <= rep.keys()):
             return rep
         all_cached, any_stale = self.last_from_cache, self.last_stale
-        results = list(rep["results"] or [])
-        count = int(rep["count"])
+        count, next_url, first = _envelope(rep, query)
+        results = list(first)
         limit = len(results)
-        next_url = rep.get("next") or (self.base_url + query)
+        next_url = next_url or (self.base_url + query)
         if on_page:
             on_page(len(results), count)
         offset = limit
@@ -487,15 +505,16 @@ class AlyxClient:
                 break
             all_cached = all_cached and self.last_from_cache
             any_stale = any_stale or self.last_stale
-            if int(page["count"]) != count:
+            page_count, _, page_results = _envelope(page, page_query)
+            if page_count != count:
                 path = urllib.parse.urlsplit(page_query).path
                 self._note(
                     f"remote results for {path} endpoint changed; results may be inconsistent"
                 )
-                count = int(page["count"])
-            if not page["results"]:
+                count = page_count
+            if not page_results:
                 break
-            results.extend(page["results"][: max(count - offset, 0)])
+            results.extend(page_results[: max(count - offset, 0)])
             offset += limit
             if on_page:
                 on_page(len(results), count)

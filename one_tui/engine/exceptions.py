@@ -54,6 +54,11 @@ class AuthenticationError(HTTPError):
     """The login was refused (400 on ``/auth-token``) or the token was rejected."""
 
 
+class MalformedResponse(AlyxError, ValueError):
+    """Alyx (or a proxy in front of it) answered 200 with JSON that is not what Alyx sends: a page
+    envelope or record of the wrong shape. The message names what was wrong, in one line."""
+
+
 class LoginRequired(AlyxError):
     """Alyx needs a password and none is cached or given (the app then shows its login modal)."""
 

@@ -11,15 +11,17 @@ here (or the raw ``django`` term).
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import pandas as pd
 
-from one_tui.engine.spec import QC, QC_CATEGORIES, SESSION_SPEC, parse_date, regex
+from one_tui.engine.exceptions import MalformedResponse
+from one_tui.engine.spec import QC, QC_CATEGORIES, SESSION_SPEC, parse_date, regex, shown
 
 __all__ = [
     "SESSION_LIST_PARAMS",
@@ -224,6 +226,28 @@ def insertion_filters(**terms: Any) -> dict[str, str]:
 # Records -> rows
 
 
+def _from_alyx(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Records not shaped as Alyx sends them (a proxy's JSON, an API change) raise
+    MalformedResponse naming the record kind, instead of a KeyError/TypeError from inside."""
+
+    def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except MalformedResponse:
+                raise
+            except (KeyError, TypeError, AttributeError, ValueError, OverflowError) as exc:
+                why = (f"no {exc.args[0]!r} field" if isinstance(exc, KeyError) and exc.args
+                       else shown(str(exc) or type(exc).__name__))
+                raise MalformedResponse(f"Alyx sent a malformed {what} record: {why}") from exc
+
+        return checked
+
+    return wrap
+
+
+@_from_alyx("session")
 def eid_of(record: Mapping[str, Any]) -> str:
     """The session id of a REST record: ``id``, else the last 36 characters of ``url``."""
     eid = record.get("id") or str(record.get("url", ""))[-36:]
@@ -254,6 +278,7 @@ def _session_row(record: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+@_from_alyx("session")
 def sessions_from_records(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """Session REST records to sessions-table rows (index ``id``), in the records' order.
 
@@ -265,6 +290,7 @@ def sessions_from_records(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     return df.set_index("id")
 
 
+@_from_alyx("session")
 def session_details(record: Mapping[str, Any]) -> dict[str, Any]:
     """A session list record as remote ``search(details=True)`` gives it: record + ``date``."""
     out = dict(record)
@@ -311,6 +337,7 @@ def _dataset_row(d: Mapping[str, Any], eid: str) -> dict[str, Any]:
     }
 
 
+@_from_alyx("dataset")
 def datasets_from_records(records: Iterable[Mapping[str, Any]], eid: str) -> pd.DataFrame:
     """Dataset entries of a session detail record to datasets-table rows (index ``eid, id``).
 
@@ -328,6 +355,7 @@ def datasets_from_records(records: Iterable[Mapping[str, Any]], eid: str) -> pd.
     return df.set_index(["eid", "id"]).sort_index()
 
 
+@_from_alyx("session")
 def datasets_from_session(record: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A ``GET /sessions/<eid>`` record to (sessions rows, datasets rows): ONE's ``ses2records``."""
     eid = eid_of(record)
@@ -336,6 +364,7 @@ def datasets_from_session(record: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.D
     return sessions, datasets
 
 
+@_from_alyx("insertion")
 def insertions_from_records(records: Iterable[Mapping[str, Any]],
                             ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Insertion REST records to (insertions rows, sessions rows from their ``session_info``).
