@@ -50,8 +50,9 @@ def check_date(value: str) -> str | None:
 
 
 def check_number(value: str) -> str | None:
-    """The session number is a non-negative integer ('002' is fine, as in ONE)."""
-    return None if value.isdigit() else "not a session number"
+    """The session number is a non-negative integer ('002' is fine, as in ONE); ASCII digits only:
+    '²' passes isdigit() but int() refuses it, which crashed the search."""
+    return None if value.isascii() and value.isdigit() else "not a session number"
 
 
 def check_qc(value: str) -> str | None:
