@@ -43,7 +43,7 @@ class QC(IntEnum):
             name = value.strip().upper()
             if name in cls.__members__:
                 return cls[name]
-            if name.lstrip("-").isdigit():
+            if name.lstrip("-").isdecimal():  # what int() accepts ('²' is a digit, not decimal)
                 value = int(name)
             else:
                 raise ValueError(
