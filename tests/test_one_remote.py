@@ -178,3 +178,27 @@ def test_sessions_repeated_by_alyx_are_listed_once(one: One, server: Any, db: An
     eids = one.search(laboratory=lab, dataset_qc_lte="PASS")
     assert len(eids) == len(set(eids)) == len({r["id"] for r in raw})
     assert eids == list(dict.fromkeys(r["id"] for r in raw))  # first places kept
+
+
+def test_a_session_answer_is_merged_once_and_again_when_it_changes(
+        one: One, db: Any, monkeypatch: pytest.MonkeyPatch):
+    eid = db.sessions.index[9]
+    first = one.list_datasets(eid)
+    stamp = one._cache.meta["modified_time"]
+    assert one.list_datasets(eid) == first and one.last_source == "REST cache"
+    assert one._cache.meta["modified_time"] == stamp  # same answer: no second merge
+    real_rest = one.alyx.rest
+
+    def with_new_dataset(endpoint: str, action: str = "list", **kw: Any) -> Any:
+        record = real_rest(endpoint, action, **kw)
+        if endpoint == "sessions" and action == "read":
+            extra = dict(record["data_dataset_session_related"][0])
+            extra.update(id="0b0b0b0b-0000-4000-8000-00000000000a", name="new.thing.npy",
+                         data_url=None, collection="alf", revision="", qc="PASS")
+            record = {**record, "data_dataset_session_related": [
+                *record["data_dataset_session_related"], extra]}
+        return record
+
+    monkeypatch.setattr(one.alyx, "rest", with_new_dataset)
+    assert one.list_datasets(eid) == sorted([*first, "alf/new.thing.npy"])
+    assert "alf/new.thing.npy" in one.list_datasets(eid, query_type="local")

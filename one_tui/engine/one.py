@@ -18,6 +18,7 @@ hold ``_download_lock``; network requests hold neither, so a slow request blocks
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -124,6 +125,7 @@ class One:
                                 cache_dir=self.cache_dir, cache_rest=cache_rest, silent=silent)
         self.alyx: AlyxClient | None = client
         self._cache = tables.Cache(self.cache_dir, cache_expiry)
+        self._merged_sessions: dict[str, str] = {}  # eid -> datasets last merged (JSON)
         self._load_local()
         if client is None and mode != "local":
             self._fall_back("no Alyx database is set up (give base_url)")
@@ -321,6 +323,7 @@ class One:
             self._notice(warning)
         with self._lock:
             self._cache = cache
+            self._merged_sessions = {}
         return cache.meta["loaded_time"]
 
     def load_cache(self, clobber: bool = False, cancel: threading.Event | None = None,
@@ -611,8 +614,13 @@ class One:
             raise ValueError(f'Cannot parse session ID "{eid}" (session may not exist)')
         return resolved
 
-    def _fetch_session(self, eid: Any) -> dict:
-        """``GET /sessions/<eid>``, its session and dataset rows merged into the tables."""
+    def _fetch_session(self, eid: Any, with_datasets: bool = True) -> dict:
+        """``GET /sessions/<eid>``, its session (and dataset) rows merged into the tables.
+
+        Merging into a 1.5M-row datasets table costs about half a second, so an answer that
+        is the same as the one last merged for this session (a REST-cache hit, the details pane
+        asking again) is not merged twice.
+        """
         eid = self._eid(eid)
         try:
             record = self._rest("sessions", "read", id=eid)
@@ -620,15 +628,24 @@ class One:
             if exc.status_code == 404:
                 raise ALFObjectNotFound(f"Session {eid} not found on Alyx") from None
             raise
+        if not with_datasets:
+            self._merge(sessions=remote.sessions_from_records([record]))
+            return record
+        key = json.dumps(record.get("data_dataset_session_related"), sort_keys=True, default=str)
+        with self._lock:
+            if self._merged_sessions.get(eid) == key:  # same answer already in these tables
+                return record
         ses, datasets = remote.datasets_from_session(record)
         self._merge(sessions=ses, datasets=datasets)
+        with self._lock:
+            self._merged_sessions[eid] = key
         return record
 
     def get_details(self, eid: Any, full: bool = False, query_type: str | None = None) -> Any:
         """Local: the session row (Series); ``full`` -> its datasets with session columns.
 
-        Remote (2.x): ``GET /sessions/<eid>``; ``full`` -> the whole record, else ONE's detail
-        fields plus ``date`` and ``local_path``.
+        Remote (2.x): ``GET /sessions/<eid>`` (its session row is merged); ``full`` -> the whole
+        record, else ONE's detail fields plus ``date`` and ``local_path``.
         """
         mode = self._query_mode(query_type)
         if mode != "remote":
@@ -636,7 +653,7 @@ class One:
                 result = query.get_details(self._cache, eid, full=full)
             self._local()
             return result
-        record = self._fetch_session(eid)
+        record = self._fetch_session(eid, with_datasets=False)
         if full:
             return record
         out = {k: record.get(k) for k in _DETAIL_FIELDS}
