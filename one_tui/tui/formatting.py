@@ -36,7 +36,8 @@ def fmt_delta(delta: dt.timedelta | None) -> str:
         minutes = seconds % 3600 // 60
         text = f"{seconds // 3600} h" + (f" {minutes} min" if minutes else "")
     else:
-        text = f"{seconds // 86400} d {seconds % 86400 // 3600} h"
+        hours = seconds % 86400 // 3600
+        text = f"{seconds // 86400} d" + (f" {hours} h" if hours else "")
     return sign + text
 
 

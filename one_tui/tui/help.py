@@ -6,7 +6,7 @@ from pathlib import Path
 
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
-from textual.widgets import Markdown, Static
+from textual.widgets import Static
 
 from one_tui.tui.modal import CloseableModal
 
@@ -31,7 +31,11 @@ class HelpModal(CloseableModal):
         text = HELP_MD.read_text(encoding="utf-8") + "\n\n## Keys\n\n" + key_table(self.keys)
         with Vertical(id="help-box", classes="modal-box"):
             with VerticalScroll(id="help-scroll"):
-                yield Markdown(text, id="help-text")
+                # Rich's renderer in one Static: Textual's Markdown widget (a widget per
+                # block) took ~1.7 s to open here.
+                from rich.markdown import Markdown
+
+                yield Static(Markdown(text, hyperlinks=False), id="help-text")
             yield Static("↑↓ pgup pgdn scroll · esc/q close", classes="hint")
 
     def on_mount(self) -> None:
