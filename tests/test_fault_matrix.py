@@ -393,7 +393,6 @@ def problems(fault_name: str, mode: str, expect: Expect, obs: Observed) -> list[
     fault = FAULTS[fault_name]
     unexpected = obs.error and obs.error.startswith("unexpected ")
     want(not unexpected, f"{obs.error}")
-    reached = [r for r in obs.requests]
     kind = expect.outcome
     if kind == "untouched":
         want(obs.requests == [], f"requests sent in local mode: {obs.requests}")
@@ -413,8 +412,10 @@ def problems(fault_name: str, mode: str, expect: Expect, obs: Observed) -> list[
         want(obs.tables == tables_now, f"tables: {obs.tables} (expected {tables_now})")
         if kind == "warns":
             want(expect.detail in obs.notices, f"notice missing: {obs.notices}")
+        if expect.detail == "fault not reached":
+            want(not any("/cache.zip" in r for r in obs.requests), "cache.zip was asked for")
         if "logged in again" in expect.detail:
-            want(any(r.startswith("POST /auth-token") for r in reached),
+            want(any(r.startswith("POST /auth-token") for r in obs.requests),
                  "no login after the 403")
         if "Retry-After" in expect.detail:
             want(obs.seconds >= 0.9, f"did not wait Retry-After ({obs.seconds:.2f} s)")
