@@ -403,6 +403,9 @@ class OneApp(App):
         if self.connector and self.connector.base_url and not self.connector.label:
             self.connector.label = self.connector.base_url
         self._render_topbar()
+        if self.connector and self.connector.login_hint and not message.login_needed:
+            self.notify(f"{self.connector.label}: {self.connector.login_hint}", timeout=8)
+            self.connector.login_hint = None  # said once
         if message.reason:
             self.notify(message.reason, severity="warning", timeout=8)
         if message.login_needed:
@@ -745,7 +748,16 @@ class OneApp(App):
     def action_help(self) -> None:
         from one_tui.tui.help import HelpModal
 
-        self.push_screen(HelpModal(self.key_rows()))
+        self.push_screen(HelpModal(self.key_rows(), self.terminal_line()))
+
+    def terminal_line(self) -> str:
+        """What the terminal looks like to Textual: over SSH COLORTERM is usually dropped."""
+        import os
+
+        system = getattr(self.console, "color_system", None) or "none"
+        return (f"TERM={os.environ.get('TERM', '?')} · COLORTERM="
+                f"{os.environ.get('COLORTERM', 'unset')} · colours: {system} · theme: "
+                f"{self.theme} · low bandwidth: {'on' if self.low_bandwidth else 'off'}")
 
     def key_rows(self) -> list[tuple[str, str, str]]:
         """(keys, description, id) for each binding, after the user's keymap."""

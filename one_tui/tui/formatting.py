@@ -71,7 +71,7 @@ def fmt_age(value: Any, now: dt.datetime) -> str:
 
 def plain(value: Any) -> str:
     """A cell value as text: lists joined, missing values as '–'."""
-    if value is None:
+    if value is None or (isinstance(value, str) and not value.strip()):
         return "–"
     if isinstance(value, float) and value != value:
         return "–"

@@ -23,12 +23,15 @@ def key_table(rows: list[tuple[str, str, str]]) -> str:
 class HelpModal(CloseableModal):
     """Scrollable help; escape or q closes it."""
 
-    def __init__(self, keys: list[tuple[str, str, str]]) -> None:
+    def __init__(self, keys: list[tuple[str, str, str]], terminal: str = "") -> None:
         super().__init__()
         self.keys = keys
+        self.terminal = terminal
 
     def compose(self) -> ComposeResult:
         text = HELP_MD.read_text(encoding="utf-8") + "\n\n## Keys\n\n" + key_table(self.keys)
+        if self.terminal:
+            text += f"\n\n## This terminal\n\n`{self.terminal}`\n"
         with Vertical(id="help-box", classes="modal-box"):
             with VerticalScroll(id="help-scroll"):
                 # Rich's renderer in one Static: Textual's Markdown widget (a widget per

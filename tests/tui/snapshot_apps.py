@@ -42,6 +42,9 @@ class SnapshotApp(OneApp):
             one._snapshot_frozen = True
         super()._post_state(one)
 
+    def terminal_line(self) -> str:
+        return "TERM=xterm-256color · COLORTERM=unset · colours: 256 · theme: textual-dark"
+
 
 def start_server() -> Any:
     """The demo Alyx on the fixed port with pinned table dates (the caller stops it)."""
