@@ -487,3 +487,40 @@ def run_matrix(root: Path | None = None) -> list[tuple[str, str, Expect, Observe
         matrix_env.close()
         if root is None:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.mark.parametrize("fault", ["read_timeout", "http_500_json", "http_429_always",
+                                   "truncated_zip", "corrupt_parquet", "malformed_json"])
+def test_fault_mid_session_in_refresh_mode(env: MatrixEnv, tmp_path: Path, fault: str) -> None:
+    """A healthy start, then the fault: refresh mode's next decorated call falls back with the
+    same one-line reason as at start-up, answers from the tables, and keeps them on disk."""
+    server = env.server
+    folder = tmp_path / "cache"
+    shutil.copytree(env.template, folder)
+    env._token(server.url)
+    one = One(client=env._client(server.url, password=False, folder=folder), cache_dir=folder,
+              mode="refresh")
+    try:
+        assert one.mode == "refresh" and one.fallback_reason is None
+        downloaded = _snapshot(folder)
+        assert downloaded[1] == NOW
+        eid = str(env.db.sessions.index[0])
+        listed = list(one.list_datasets(eid))
+        assert listed
+        server.set_tables_date(NOW + timedelta(hours=1))  # Alyx now has newer tables
+        for name, value in FAULTS[fault].switches.items():
+            setattr(server.faults, name, value)
+        assert list(one.list_datasets(eid)) == listed  # from the tables, after the fallback
+        assert one.mode == "local" and one.requested_mode == "refresh"
+        reason = f"refresh → local: {MATRIX[(fault, 'refresh')].detail}"
+        assert one.fallback_reason.startswith(reason)
+        assert one.fallback_reason in one.notices
+        sessions, created = _snapshot(folder)
+        assert created == NOW and sessions.sort_index().equals(downloaded[0].sort_index())
+        server.faults.reset()
+        one.refresh_cache("refresh")
+        assert one.mode == "refresh" and _snapshot(folder)[1] == NOW + timedelta(hours=1)
+    finally:
+        server.faults.reset()
+        server.set_tables_date(NOW)
+        one.alyx.close()
