@@ -436,6 +436,8 @@ class OneApp(App):
     def _on_login(self, result: tuple[str, str] | None) -> None:
         if result is None:
             self.notify("Staying offline: local tables only.", severity="warning")
+            if self.one is not None and self.initial_search and not self.searching:
+                self.action_search()  # show the tables on disk, as a start without Alyx does
             return
         username, password = result
         if self.one is None:
