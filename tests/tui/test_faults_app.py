@@ -330,3 +330,17 @@ async def test_count_drift_between_pages_warns_and_lists(alyx, db, tmp_path) -> 
         n = len(app._notifications)
         await search(app, pilot, lab=str(db.sessions["lab"].iloc[0]))
         assert not [t for t in toasts(app)[n:] if "changed" in t]
+
+
+async def test_login_refused_then_escape_stays_offline_on_the_tables(alyx, db, tmp_path) -> None:
+    alyx.faults.refuse_login = True
+    app = make_app(db, alyx.url, tmp_path / "cache")
+    async with app.run_test(size=WIDE, notifications=True) as pilot:
+        await settle(app, pilot)
+        assert isinstance(app.screen, LoginModal)
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert toasted(app, "Staying offline: local tables only.")
+        assert "mode auto→local" in status_text(app) and "offline" in status_text(app)
+        assert app.query_one(ResultsPane).row_count == N_SESSIONS
+        assert "local tables" in results_text(app)
