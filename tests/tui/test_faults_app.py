@@ -344,3 +344,24 @@ async def test_login_refused_then_escape_stays_offline_on_the_tables(alyx, db, t
         assert "mode auto→local" in status_text(app) and "offline" in status_text(app)
         assert app.query_one(ResultsPane).row_count == N_SESSIONS
         assert "local tables" in results_text(app)
+
+
+async def test_forced_refresh_during_an_outage_says_why_and_keeps_browsing(alyx, db,
+                                                                           tmp_path) -> None:
+    """A healthy start, then Alyx fails: R says in one line that the tables were kept and why,
+    the status line shows auto→local, searches still work; R again once Alyx is back."""
+    app = make_app(db, alyx.url, tmp_path / "cache")
+    async with app.run_test(size=WIDE, notifications=True) as pilot:
+        await settle(app, pilot)
+        assert "mode auto ·" in status_text(app)
+        alyx.faults.status_500_html = True
+        await press_on_results(app, pilot, "R")
+        assert toasted(app, "auto → local: cache/info failed (HTTP 500)")
+        assert "mode auto→local" in status_text(app)
+        lab = str(db.sessions["lab"].iloc[0])
+        await search(app, pilot, lab=lab)
+        assert app.query_one(ResultsPane).row_count == int((db.sessions["lab"] == lab).sum())
+        alyx.faults.reset()
+        await press_on_results(app, pilot, "R")
+        assert toasted(app, "Alyx reachable again: back to auto mode")
+        assert "mode auto ·" in status_text(app)
