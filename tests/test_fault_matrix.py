@@ -64,6 +64,7 @@ class Fault:
 FAULTS: dict[str, Fault] = {
     "refused": Fault("connection refused (server stopped)", network="refused"),
     "connect_timeout": Fault("connect timeout (accept queue full)", network="blackhole"),
+    "dropped": Fault("connection dropped (no response)", {"drop_connections": True}),
     "read_timeout": Fault("read timeout mid-body (server stalls)",
                           {"read_timeout_after_bytes": 40, "stall_seconds": 3.0}),
     "http_500_json": Fault("500 with JSON detail", {"status_500": True}),
@@ -121,6 +122,8 @@ MATRIX: dict[tuple[str, str], Expect] = {}
 _ROWS: dict[str, tuple[Expect, Expect, Expect]] = {  # (remote, auto, refresh); local: untouched
     "refused": (STALE, UNREACHABLE_REFUSED, UNREACHABLE_REFUSED),
     "connect_timeout": (STALE, UNREACHABLE_TIMEOUT, UNREACHABLE_TIMEOUT),
+    "dropped": (STALE, Expect("fallback", "Alyx unreachable (connection dropped)"),
+                Expect("fallback", "Alyx unreachable (connection dropped)")),
     "read_timeout": (STALE, UNREACHABLE_TIMEOUT, UNREACHABLE_TIMEOUT),
     "http_500_json": (Expect("raises", "HTTPError: [Errno 500] /sessions: 'Injected server error"),
                       Expect("fallback", "cache/info failed (HTTP 500)"),
