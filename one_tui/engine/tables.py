@@ -25,6 +25,7 @@ import json  # noqa: E402
 import logging
 import re
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -92,13 +93,19 @@ def _one_metadata(schema: pa.Schema) -> dict | None:
     return meta if isinstance(meta, dict) and "date_created" in meta else None
 
 
+def _one_line(exc: BaseException) -> str:
+    """An exception's text on one line (Arrow's thrift errors span several; notices are one)."""
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
 def read_metadata(path: str | os.PathLike[str]) -> tuple[dict, int]:
     """The ONE metadata and row count of a table file, reading only its footer."""
     path = Path(path)
     try:
         pf = pq.ParquetFile(path)
     except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for bad files
-        raise InvalidTableError(f"{path.name} could not be read ({exc}). Skipping") from None
+        raise InvalidTableError(f"{path.name} could not be read ({_one_line(exc)}). Skipping"
+                                ) from None
     meta = _one_metadata(pf.schema_arrow)
     if meta is None:
         raise InvalidTableError(f"{path.name} does not appear to be a valid table. Skipping")
@@ -251,7 +258,8 @@ def read_table(path: str | os.PathLike[str], columns: list[str] | None = None,
     try:
         df = _read_frame(path, columns)
     except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for bad files
-        raise InvalidTableError(f"{path.name} could not be read ({exc}). Skipping") from None
+        raise InvalidTableError(f"{path.name} could not be read ({_one_line(exc)}). Skipping"
+                                ) from None
     if "id_0" not in df.columns and (fast := _fast_index(df)) is not None:
         return patch_table(fast, meta), meta
     if "eid" in df.columns and isinstance(df["eid"].dtype, pd.CategoricalDtype):
@@ -363,12 +371,15 @@ class Cache:
     """The tables of one folder: ``sessions`` eagerly, ``datasets`` on first access.
 
     ``meta`` mirrors ONE 2.x's ``_meta``; ``warnings`` collects one line per skipped file.
+    ``on_warning``, when set, also gets each warning as it happens: the deferred ``datasets``
+    read finds a corrupt file long after load time, when nobody looks at ``warnings``.
     """
 
     def __init__(self, tables_dir: str | os.PathLike[str],
                  cache_expiry: timedelta = timedelta(hours=24)) -> None:
         self.tables_dir = Path(tables_dir)
         self.warnings: list[str] = []
+        self.on_warning: Callable[[str], None] | None = None
         self.row_counts: dict[str, int] = {}
         self._tables: dict[str, pd.DataFrame] = {}
         self._pending: dict[str, Path] = {}
@@ -383,6 +394,8 @@ class Cache:
     def _warn(self, message: str) -> None:
         log.warning(message)
         self.warnings.append(message)
+        if self.on_warning is not None:
+            self.on_warning(message)
 
     def table(self, name: str) -> pd.DataFrame:
         """A table by name, reading it now if it was deferred; empty if there is none."""
