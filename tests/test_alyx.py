@@ -680,3 +680,52 @@ def test_demo_count_drift_warns(demo: Any, home: Path, tmp_path: Path) -> None:
     rows = client.rest("sessions", limit=20)
     assert len(rows) == 50
     assert any("endpoint changed" in n for n in client.notices)
+
+
+def test_demo_on_records_gets_each_page_before_the_next_is_requested(
+        demo: Any, home: Path, tmp_path: Path) -> None:
+    client = demo_client(demo, tmp_path)
+    events: list[tuple[str, Any]] = []
+
+    def on_records(page: list[dict]) -> None:
+        asked = [r for r in demo.requests if r.startswith("GET /sessions")]
+        events.append(("records", ([r["id"] for r in page], len(asked))))
+
+    rows = client.rest("sessions", limit=20, on_records=on_records,
+                       on_page=lambda n, c: events.append(("page", n)))
+    pages = [e[1] for e in events if e[0] == "records"]
+    assert [ids for ids, _ in pages] == [[r["id"] for r in rows[i:i + 20]] for i in (0, 20, 40)]
+    assert [asked for _, asked in pages] == [1, 2, 3]  # page k seen while k requests were made
+    assert [e[0] for e in events] == ["records", "page"] * 3  # records before the count
+
+
+def test_last_from_cache_is_per_thread(demo: Any, home: Path, tmp_path: Path) -> None:
+    """Two overlapping calls: the first to finish reads its flags after the second finished."""
+    client = demo_client(demo, tmp_path)
+    client.rest("sessions", limit=10)  # now in the REST cache
+    seen: dict[str, bool] = {}
+    alyx_done, cached_done = threading.Event(), threading.Event()
+
+    def from_alyx() -> None:
+        client.rest("sessions", limit=7)
+        alyx_done.set()
+        cached_done.wait(5)
+        seen["alyx"] = client.last_from_cache
+
+    def from_cache() -> None:
+        alyx_done.wait(5)
+        client.rest("sessions", limit=10)
+        cached_done.set()
+        seen["cache"] = client.last_from_cache
+
+    threads = [threading.Thread(target=from_alyx), threading.Thread(target=from_cache)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert seen == {"alyx": False, "cache": True}
+    fresh: list[bool] = []  # a thread that made no call reads the latest answer's flag
+    reader = threading.Thread(target=lambda: fresh.append(client.last_from_cache))
+    reader.start()
+    reader.join(5)
+    assert fresh == [True]

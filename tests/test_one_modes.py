@@ -494,3 +494,19 @@ def test_an_alyx_without_cache_tables_says_to_use_remote_mode(server: Any, cache
     one.refresh_cache("refresh")
     assert one.fallback_reason == ("auto → local: this Alyx publishes no cache tables "
                                    "(cache/info: 404); use remote mode")
+
+
+def test_a_corrupt_datasets_table_is_reported_once_when_first_read(fixture_cache: Path,
+                                                                     home: Path):
+    """datasets.pqt is read on first use, long after load: its warning still reaches the app."""
+    data = bytearray((fixture_cache / "datasets.pqt").read_bytes())
+    data[8: len(data) // 2] = bytes(len(data) // 2 - 8)  # pages zeroed, footer intact
+    (fixture_cache / "datasets.pqt").write_bytes(bytes(data))
+    one = One(cache_dir=fixture_cache, mode="local")
+    assert len(one.search()) == 26 and one.notices == []  # datasets not needed: not read yet
+    assert one.search(dataset="spikes.times") == []
+    assert len(one.notices) == 1 and one.notices[0].startswith("datasets.pqt could not be read")
+    assert "\n" not in one.notices[0]
+    one.notices.clear()  # the app drained it
+    assert one.list_datasets() == [] and one.search(dataset="spikes.times") == []
+    assert one.notices == []  # not repeated

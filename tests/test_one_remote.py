@@ -202,3 +202,65 @@ def test_a_session_answer_is_merged_once_and_again_when_it_changes(
     monkeypatch.setattr(one.alyx, "rest", with_new_dataset)
     assert one.list_datasets(eid) == sorted([*first, "alf/new.thing.npy"])
     assert "alf/new.thing.npy" in one.list_datasets(eid, query_type="local")
+
+
+def test_remote_search_rows_arrive_page_by_page(one: One, server: Any):
+    """Each page is merged before the next is asked for; the app sees the table grow."""
+    server.faults.latency = 0.05
+    seen: list[tuple[list[str], int, bool]] = []
+
+    def on_rows(frame: Any) -> None:
+        local = set(one.search(query_type="local"))
+        asked = len(gets(server, prefix="GET /sessions"))
+        seen.append((list(frame.index), asked, set(frame.index) <= local))
+
+    frame = one.search_sessions(limit=40, on_rows=on_rows)
+    final = list(frame.index)
+    assert len(final) == 150 and one.last_source == "Alyx"
+    assert [len(ids) for ids, _, _ in seen] == [40, 80, 120, 150]
+    assert all(ids == final[: len(ids)] for ids, _, _ in seen)  # growing, server order
+    assert [asked for _, asked, _ in seen] == [1, 2, 3, 4]  # before the next page is requested
+    assert all(merged for _, _, merged in seen)  # page k's sessions are in the tables already
+
+
+def test_cancelled_search_keeps_the_pages_that_arrived(one: One, server: Any):
+    server.faults.latency = 0.1
+    cancel = threading.Event()
+    sizes: list[int] = []
+
+    def on_rows(frame: Any) -> None:
+        sizes.append(len(frame))
+        if len(sizes) == 2:
+            cancel.set()  # Esc while the second page is shown
+
+    frame = one.search_sessions(limit=30, cancel=cancel, on_rows=on_rows)
+    assert sizes == [30, 60] and len(frame) == 60 and one.last_cancelled is True
+    assert len(gets(server, prefix="GET /sessions")) == 2
+    assert set(one.search(query_type="local")) == set(frame.index)
+
+
+def test_overlapping_calls_each_report_their_own_source(one: One, server: Any, db: Any):
+    """A search answered by Alyx and a details load answered by the REST cache, at once."""
+    eid = db.sessions.index[4]
+    one.get_details(eid)  # the session is now in the REST cache
+    seen: dict[str, str] = {}
+    search_done, details_done = threading.Event(), threading.Event()
+
+    def search() -> None:
+        one.search_sessions(limit=50, subject=db.sessions.loc[eid, "subject"])
+        search_done.set()
+        details_done.wait(5)
+        seen["search"] = one.last_source
+
+    def details() -> None:
+        search_done.wait(5)
+        one.get_details(eid)
+        details_done.set()
+        seen["details"] = one.last_source
+
+    threads = [threading.Thread(target=search), threading.Thread(target=details)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert seen == {"search": "Alyx", "details": "REST cache"}

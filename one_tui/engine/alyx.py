@@ -37,6 +37,7 @@ from one_tui.engine.exceptions import (
     MalformedResponse,
     ReadOnlyError,
 )
+from one_tui.engine.perthread import PerThread
 from one_tui.engine.rest_cache import RestCache
 
 _logger = logging.getLogger("one_tui.engine.alyx")
@@ -151,6 +152,11 @@ class AlyxClient:
     """ONE's ``AlyxClient`` for reading: login, token reuse, REST cache, pagination, downloads."""
 
     default_expiry: timedelta = timedelta(hours=24)
+    #: Flags of the calling thread's last request (see perthread.py): a search and a details
+    #: load running at once each read their own.
+    last_from_cache: PerThread[bool] = PerThread(False)
+    last_stale: PerThread[bool] = PerThread(False)
+    last_cancelled: PerThread[bool] = PerThread(False)
 
     def __init__(
         self,
@@ -185,9 +191,6 @@ class AlyxClient:
         self.max_retries = max_retries
         self.max_retry_wait = max_retry_wait
         self.notices: list[str] = []
-        self.last_from_cache = False
-        self.last_stale = False
-        self.last_cancelled = False
         self._rest_cache = RestCache(self.cache_dir, on_note=self.notices.append)
         self._auth_lock = threading.RLock()
         connect, read = timeout
@@ -444,13 +447,16 @@ class AlyxClient:
         no_cache: bool = False,
         cancel: threading.Event | None = None,
         on_page: Callable[[int, int], None] | None = None,
+        on_records: Callable[[list[Any]], None] | None = None,
         **filters: Any,
     ) -> list[Any] | dict[str, Any]:
         """``list`` (all pages, as a plain list) or ``read`` an Alyx endpoint, as ONE's ``rest``.
 
         ``cancel`` is checked between pages: the rows so far are returned and
         ``last_cancelled`` is set. ``no_cache=True`` always asks Alyx and stores the answer
-        already expired.
+        already expired. For a ``list``, ``on_records`` gets each page's records as it arrives
+        (first page included, in order, before ``on_page``), so callers can merge and show
+        results page by page as ONE's paginated response callbacks do.
         """
         if action in WRITE_ACTIONS:
             raise ReadOnlyError("one-tui only reads from Alyx")
@@ -469,7 +475,7 @@ class AlyxClient:
                 return self.get(f"/{endpoint}/{str(id).split('/')[-1]}", cancel=cancel,
                                 **cache_args)
             query = list_query(endpoint, id=id, **filters)
-            return self._list_all(query, cache_args, cancel, on_page)
+            return self._list_all(query, cache_args, cancel, on_page, on_records)
         except _Cancelled:
             self.last_cancelled = True
             return []
@@ -480,16 +486,21 @@ class AlyxClient:
         cache_args: dict[str, Any],
         cancel: threading.Event | None,
         on_page: Callable[[int, int], None] | None,
+        on_records: Callable[[list[Any]], None] | None = None,
     ) -> list[Any]:
         """First page, then ``limit=<first page length>&offset=k`` pages built from ``next``."""
         rep = self.get(query, cancel=cancel, **cache_args)
         if not (isinstance(rep, dict) and _PAGE_KEYS <= rep.keys()):
+            if on_records and isinstance(rep, list):  # an unpaginated list: one page
+                on_records(list(rep))
             return rep
         all_cached, any_stale = self.last_from_cache, self.last_stale
         count, next_url, first = _envelope(rep, query)
         results = list(first)
         limit = len(results)
         next_url = next_url or (self.base_url + query)
+        if on_records:
+            on_records(list(results))
         if on_page:
             on_page(len(results), count)
         offset = limit
@@ -514,8 +525,11 @@ class AlyxClient:
                 count = page_count
             if not page_results:
                 break
-            results.extend(page_results[: max(count - offset, 0)])
+            kept = page_results[: max(count - offset, 0)]
+            results.extend(kept)
             offset += limit
+            if on_records:
+                on_records(list(kept))
             if on_page:
                 on_page(len(results), count)
         self.last_from_cache, self.last_stale = all_cached, any_stale

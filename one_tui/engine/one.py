@@ -45,6 +45,7 @@ from one_tui.engine.exceptions import (
     OfflineError,
 )
 from one_tui.engine.lock import FileLock, ReadOnlyCacheError
+from one_tui.engine.perthread import PerThread
 from one_tui.engine.spec import QC
 
 __all__ = ["One", "MODES"]
@@ -61,6 +62,8 @@ STALE_DOWNLOAD = timedelta(minutes=10)
 _DETAIL_FIELDS = ("subject", "start_time", "number", "lab", "projects", "url", "task_protocol")
 
 Progress = Callable[[int, int], None]
+#: Gets the rows received so far after each page of a remote session search.
+RowsCallback = Callable[[pd.DataFrame], None]
 
 
 def _version(text: Any) -> tuple[int, ...]:
@@ -97,6 +100,11 @@ def _connection_cause(exc: BaseException) -> str:
 
 class One:
     """ONE's ``ONE()`` for one-tui: modes, ``query_type``, fallback, tables and REST merges."""
+
+    #: Where the calling thread's last query was answered, and whether it was cancelled: per
+    #: thread, so a search and a details load running at once each report their own.
+    last_source: PerThread[str] = PerThread("local tables")
+    last_cancelled: PerThread[bool] = PerThread(False)
 
     def __init__(self, base_url: str | None = None, username: str | None = None,
                  password: str | None = None, cache_dir: str | os.PathLike[str] | None = None,
@@ -321,6 +329,9 @@ class One:
         cache = tables.load_cache(self.cache_dir, self.cache_expiry)
         for warning in cache.warnings:
             self._notice(warning)
+        # later ones (a corrupt datasets.pqt found on first access, a file overwritten on save)
+        # reach the app too, each once; the Cache has logged them already
+        cache.on_warning = self.notices.append
         with self._lock:
             self._cache = cache
             self._merged_sessions = {}
@@ -530,19 +541,38 @@ class One:
         self.last_cancelled = False
 
     def _remote_sessions(self, terms: dict[str, Any], cancel: threading.Event | None,
-                         on_page: Progress | None) -> tuple[list[dict], pd.DataFrame]:
-        """Remote session search: (records, their sessions rows), the rows merged in.
+                         on_page: Progress | None, on_rows: RowsCallback | None = None,
+                         ) -> tuple[list[dict], pd.DataFrame]:
+        """Remote session search: (records, their sessions rows), merged page by page (§2.8).
 
-        A session listed twice (Alyx repeats a session per matching dataset when
+        Each page is merged into the tables as it arrives, then ``on_rows`` gets the rows so
+        far (server order), so a long search fills the table while it runs and a cancel keeps
+        what arrived. A session listed twice (Alyx repeats a session per matching dataset when
         ``dataset_qc_lte`` is used alone) is kept once, at its first place.
         """
         filters = remote.session_filters(**terms)
-        answer = self._rest("sessions", "list", cancel=cancel, on_page=on_page, **filters)
         seen: set[str] = set()
-        records = [r for r in answer if not ((e := remote.eid_of(r)) in seen or seen.add(e))]
-        rows = remote.sessions_from_records(records)
-        if records:
-            self._merge(sessions=rows)
+        records: list[dict] = []
+        frames: list[pd.DataFrame] = []
+        pages = [0]
+
+        def on_records(page: list[dict]) -> None:
+            pages[0] += 1
+            fresh = [r for r in page if not ((e := remote.eid_of(r)) in seen or seen.add(e))]
+            if fresh:
+                rows = remote.sessions_from_records(fresh)
+                self._merge(sessions=rows)
+                records.extend(fresh)
+                frames.append(rows)
+            if on_rows is not None:
+                on_rows(pd.concat(frames) if frames else remote.sessions_from_records([]))
+
+        answer = self._rest("sessions", "list", cancel=cancel, on_page=on_page,
+                            on_records=on_records, **filters)
+        if not pages[0] and answer:  # a client that does not report pages: merge at the end
+            on_records(list(answer))
+        rows = pd.concat(frames) if len(frames) > 1 else (
+            frames[0] if frames else remote.sessions_from_records([]))
         return records, rows
 
     # -- search -------------------------------------------------------------------------------
@@ -571,13 +601,17 @@ class One:
 
     def search_sessions(self, query_type: str | None = None,
                         cancel: threading.Event | None = None, on_page: Progress | None = None,
-                        **terms: Any) -> pd.DataFrame:
-        """The matching sessions rows (index eid): ONE's order locally, the server's remotely."""
+                        on_rows: RowsCallback | None = None, **terms: Any) -> pd.DataFrame:
+        """The matching sessions rows (index eid): ONE's order locally, the server's remotely.
+
+        Remote: ``on_rows`` is called after each page with the rows received so far (each page
+        already merged into the tables), so the app can show the table growing.
+        """
         mode = self._query_mode(query_type, refresh=False)
         if mode == "refresh":
             self.refresh_cache("refresh")
         if mode == "remote":
-            return self._remote_sessions(terms, cancel, on_page)[1]
+            return self._remote_sessions(terms, cancel, on_page, on_rows)[1]
         with self._lock:
             found = query.search_sessions(self._cache, wildcards=self.wildcards, **terms)
         self._local()
@@ -785,9 +819,16 @@ class One:
             self._local()
             return result
         filters = remote.insertion_filters(**terms)
+        merged = [0]
+
+        def on_records(page: list[dict]) -> None:  # each page merged as it arrives (§2.8)
+            merged[0] += len(page)
+            self._merge_insertions(page)
+
         records = list(self._rest("insertions", "list", cancel=cancel, on_page=on_page,
-                                  **filters))
-        self._merge_insertions(records)
+                                  on_records=on_records, **filters))
+        if merged[0] < len(records):  # a client that does not report pages
+            self._merge_insertions(records[merged[0]:])
         pids = [str(r["id"]) for r in records]
         if not details:
             return pids
