@@ -90,6 +90,16 @@ def time_in_pty(code: str, marks: dict[str, bytes], timeout: float = 60) -> dict
 
 MARKS = {"first frame": b"1 Filters", "first results": b"sessions \xc2\xb7 local tables"}
 
+# The floor: a Textual app with a Static, an Input and a Footer (what the framework costs here).
+HELLO = (
+    "from textual.app import App\n"
+    "from textual.widgets import Footer, Input, Static\n"
+    "class Hello(App):\n"
+    "    def compose(self):\n"
+    "        yield Static('1 Filters'); yield Input(); yield Footer()\n"
+    "Hello().run(mouse=False)\n"
+)
+
 
 def bench_startup(runs: int, n_sessions: int) -> dict[str, list[float]]:
     folder = ibl_cache(n_sessions)
@@ -101,6 +111,8 @@ def bench_startup(runs: int, n_sessions: int) -> dict[str, list[float]]:
             results.setdefault(f"{name} (IBL scale)", []).append(value)
         for name, value in demo.items():
             results.setdefault(f"{name} (demo)", []).append(value)
+        hello = time_in_pty(HELLO, {"first frame": MARKS["first frame"]})
+        results.setdefault("first frame (Textual hello world)", []).extend(hello.values())
     return results
 
 

@@ -23,6 +23,7 @@ from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.lazy import Lazy
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 from textual.worker import Worker, WorkerState, get_current_worker
@@ -150,6 +151,7 @@ class OneApp(App):
         self.status = StatusState()
         self.cache_info: dict[str, Any] = {}
         self.details_eid: str | None = None
+        self.suggestions: dict[str, list[str]] = {}
         self.remote_page_size: int | None = None  # Alyx's own page size (250) when None
 
     # ---------------------------------------------------------------- layout
@@ -157,7 +159,8 @@ class OneApp(App):
     def compose(self) -> ComposeResult:
         yield Static("", id="topbar")
         with Horizontal(id="panes"):
-            yield FiltersPane(id="filters", classes="pane")
+            # mounted right after the first frame (its ~50 widgets are the bulk of the layout)
+            yield Lazy(FiltersPane(id="filters", classes="pane"))
             with Vertical(id="right"):
                 yield ResultsPane(id="results", classes="pane")
                 yield DetailsPane(id="details", classes="pane")
@@ -172,8 +175,8 @@ class OneApp(App):
         if self.config.error:
             self.notify(self.config.error, severity="warning")
         self._apply_theme()
-        for pane in PANES:
-            self.query_one(f"#{pane}").border_title = PANE_TITLES[pane]
+        for pane in self.query(".pane"):
+            pane.border_title = PANE_TITLES.get(pane.id or "", "")
         self._layout()
         self._render_status()
         if self.connector is None:
@@ -181,7 +184,9 @@ class OneApp(App):
 
             self.push_screen(SetupScreen())
         else:
-            self._start_connect()
+            # after the first frame: the worker's imports (pandas, pyarrow) would compete with
+            # it for the GIL
+            self.call_after_refresh(self._start_connect)
 
     def _apply_theme(self) -> None:
         if not self.requested_theme:
@@ -218,8 +223,8 @@ class OneApp(App):
     def _layout(self) -> None:
         """Wide: filters | sessions over details-or-cache. Narrow: only the chosen pane."""
         narrow = self.narrow
-        for name in PANES:
-            pane = self.query_one(f"#{name}")
+        for pane in self.query(".pane"):
+            name = pane.id
             if narrow:
                 pane.display = name == self.pane
             else:
@@ -241,6 +246,11 @@ class OneApp(App):
             out.append(f"  {where}", style="dim")
         self.query_one("#topbar", Static).update(out)
 
+    def _filters_pane(self) -> FiltersPane | None:
+        """The filters pane, None in the instant before its lazy mount."""
+        found = self.query(FiltersPane)
+        return found.first() if found else None
+
     def action_show_pane(self, name: str) -> None:
         """Show (narrow) or focus (wide) a pane; details and cache share the right column."""
         self.pane = name
@@ -251,7 +261,8 @@ class OneApp(App):
 
     def _focus_pane(self, name: str) -> None:
         if name == "filters":
-            self.query_one("#f-lab", Input).focus()
+            for first in self.query("#f-lab"):
+                first.focus()
         elif name == "results":
             table = self.query_one(ResultsPane).table
             (table or self.query_one(ResultsPane)).focus()
@@ -348,7 +359,9 @@ class OneApp(App):
         s.created_time = info.get("created_time")
         s.last_source = message.last_source or s.last_source
         self.query_one(CachePane).show(info, self.clock(), self.bypass_rest)
-        self.query_one(FiltersPane).set_remote(info.get("mode") == "remote")
+        filters = self._filters_pane()
+        if filters is not None:
+            filters.set_remote(info.get("mode") == "remote")
         self._render_status()
 
     # ---------------------------------------------------------------- connect and login
@@ -482,7 +495,9 @@ class OneApp(App):
         if self.one is None:
             self.notify("Not connected yet.", severity="warning")
             return
-        filters = self.query_one(FiltersPane)
+        filters = self._filters_pane()
+        if filters is None:
+            return
         try:
             terms, remote_only = filters.collect()
         except FilterError as exc:
@@ -551,7 +566,10 @@ class OneApp(App):
         self._render_status()
 
     def on_suggestions_ready(self, message: SuggestionsReady) -> None:
-        self.query_one(FiltersPane).set_suggestions(message.values)
+        self.suggestions = message.values
+        filters = self._filters_pane()
+        if filters is not None:
+            filters.set_suggestions(message.values)
 
     def action_cancel(self) -> None:
         """escape: cancel a running search; otherwise leave the filters for the results."""
@@ -563,7 +581,9 @@ class OneApp(App):
             self.action_show_pane("results")
 
     def action_clear_filters(self) -> None:
-        self.query_one(FiltersPane).clear()
+        filters = self._filters_pane()
+        if filters is not None:
+            filters.clear()
 
     # ---------------------------------------------------------------- details
 

@@ -163,6 +163,15 @@ class FiltersPane(VerticalScroll):
                 yield Checkbox("histology done", id="f-histology", compact=True)
         yield Static("enter: search · f7: once on Alyx · ctrl+l: clear", classes="hint")
 
+    def on_mount(self) -> None:
+        """Mounted lazily after the first frame: take the app's current layout and rules."""
+        self.border_title = self.BORDER_TITLE
+        app = self.app
+        if hasattr(app, "_layout"):
+            app._layout()
+            self.set_remote((app.cache_info or {}).get("mode") == "remote")
+            self.set_suggestions(app.suggestions)
+
     def _checker(self, spec: Field) -> Callable[[str], str | None]:
         def check(value: str) -> str | None:
             if spec.check:
