@@ -369,12 +369,14 @@ class OneApp(App):
     def _start_connect(self, username: str | None = None, password: str | None = None) -> None:
         self.status.online = None
         self._render_status()
-        self._connect(username, password)
+        self._connect(username, [password] if password else [])
 
     @work(thread=True, exclusive=True, group="connect", exit_on_error=False,
           description="build One")
-    def _connect(self, username: str | None, password: str | None) -> None:
+    def _connect(self, username: str | None, secret: list[str]) -> None:
+        """``secret`` is emptied here: the Worker keeps its arguments, not the password."""
         assert self.connector is not None
+        password = secret.pop() if secret else None
         try:
             one = self.connector.connect(username, password)
         except LoginRequired as exc:
@@ -456,11 +458,12 @@ class OneApp(App):
         if self.one is None:
             self._start_connect(username, password)
         else:
-            self._login(username, password)
+            self._login(username, [password])
 
     @work(thread=True, exclusive=True, group="login", exit_on_error=False, description="log in")
-    def _login(self, username: str, password: str) -> None:
+    def _login(self, username: str, secret: list[str]) -> None:
         one = self.one
+        password = secret.pop()
         try:
             one.login(username, password)
         except (AuthenticationError, LoginRequired) as exc:

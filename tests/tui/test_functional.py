@@ -203,7 +203,10 @@ async def test_login_modal_masks_password_and_logs_in(make_app, server) -> None:
         assert password.password  # masked
         assert app.screen.query_one("#login-username", Input).value == "demo"
         password.focus()
-        await pilot.press("w", "r", "o", "n", "g", "enter")
+        await pilot.press("w", "r", "o", "n", "g")
+        screen = app.export_screenshot()
+        assert "wrong" not in screen and "•••••" in screen  # never shown
+        await pilot.press("enter")
         await settle(app, pilot)
         assert isinstance(app.screen, LoginModal)  # refused: asked again, with the reason
         assert "refused" in str(app.screen.query_one("#login-error", Static).render())
@@ -419,3 +422,22 @@ async def test_clear_rest_cache_asks_first(make_app, server, db) -> None:
         await pilot.press("y")
         await settle(app, pilot)
         assert app.cache_info["rest_cache"]["entries"] == 0
+
+
+async def test_palette_runs_a_command(make_app) -> None:
+    from textual.command import CommandPalette
+
+    app = make_app(mode="auto")
+    async with app.run_test(size=WIDE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        assert isinstance(app.screen, CommandPalette)
+        await pilot.press(*"mode: local")
+        for _ in range(40):  # the palette searches in the background
+            await pilot.pause(0.05)
+            if app.screen.query("CommandList Option"):
+                break
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert "mode local" in status_text(app)

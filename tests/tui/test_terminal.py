@@ -64,16 +64,17 @@ def spawn_in_pty(cmd: list[str], cols: int = 100, rows: int = 30) -> tuple[subpr
 
 @pytest.mark.slow
 @pytest.mark.skipif(sys.platform == "win32", reason="needs a pty")
-def test_demo_exits_cleanly_on_sighup() -> None:
+@pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGTERM], ids=["SIGHUP", "SIGTERM"])
+def test_demo_exits_cleanly_on_hangup(sig: signal.Signals) -> None:
     proc, master = spawn_in_pty(demo_command())
     try:
         read_until(master, b"one-tui", timeout=20)  # the first frame (top bar)
         read_until(master, b"sessions", timeout=60)  # the demo server answered
         sent = time.monotonic()
-        proc.send_signal(signal.SIGHUP)
+        proc.send_signal(sig)
         code = proc.wait(timeout=5)
         elapsed = time.monotonic() - sent
-        assert elapsed < 2.0, f"took {elapsed:.2f} s to exit after SIGHUP"
+        assert elapsed < 2.0, f"took {elapsed:.2f} s to exit after {sig.name}"
         assert code == 0
     finally:
         if proc.poll() is None:
