@@ -9,6 +9,7 @@ in again when Alyx rejects a token; it never appears in a message, log record, r
 from __future__ import annotations
 
 import html
+import ipaddress
 import json
 import logging
 import re
@@ -63,6 +64,24 @@ def _envelope(page: Any, query: str) -> tuple[int, str | None, list[Any]]:
     if not isinstance(results, list):
         raise MalformedResponse(f"Alyx sent a malformed page for {where}: results is not a list")
     return count, nxt, results
+
+
+def plain_http_warning(url: str) -> str | None:
+    """One line when ``url`` is plain http to another machine: the password (at login) and the
+    token (on every request) would cross the network unencrypted. None for https or loopback."""
+    parts = urllib.parse.urlsplit(url.strip())
+    if parts.scheme.lower() != "http":
+        return None
+    host = (parts.hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return None
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:
+        pass
+    return (f"{host or url} is reached over plain http: the password and token travel "
+            "unencrypted; use https")
 
 
 class _Cancelled(Exception):
@@ -192,6 +211,8 @@ class AlyxClient:
         self.max_retry_wait = max_retry_wait
         self.notices: list[str] = []
         self._rest_cache = RestCache(self.cache_dir, on_note=self.notices.append)
+        if (warning := plain_http_warning(self.base_url)) is not None:
+            self._note(warning)
         self._auth_lock = threading.RLock()
         connect, read = timeout
         self._http = httpx.Client(

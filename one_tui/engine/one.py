@@ -132,6 +132,7 @@ class One:
             client = AlyxClient(url, username=username, password=password, token=token,
                                 cache_dir=self.cache_dir, cache_rest=cache_rest, silent=silent)
         self.alyx: AlyxClient | None = client
+        self._drain_client_notices()  # e.g. the plain-http warning, in every mode
         self._cache = tables.Cache(self.cache_dir, cache_expiry)
         self._merged_sessions: dict[str, str] = {}  # eid -> datasets last merged (JSON)
         self._load_local()
