@@ -39,7 +39,6 @@ from one_tui.tui.messages import (
     CacheInfoReady,
     Connected,
     DetailsReady,
-    EngineFailed,
     LoginNeeded,
     SearchDone,
     SearchProgress,
@@ -145,7 +144,6 @@ class OneApp(App):
         self.search_seq = 0
         self._search_worker: Worker | None = None
         self.last_error: tuple[str, str] | None = None
-        self.last_terms: dict[str, Any] = {}
         self.pane = "results"
         self.side = "details"
         self.status = StatusState()
@@ -310,10 +308,6 @@ class OneApp(App):
         detail = "".join(traceback.format_exception(exc))
         self.last_error = (f"{group}: {_one_line(exc)}", detail)
         self.notify(f"{_one_line(exc)}  (x: details)", title=group, severity="error")
-
-    def on_engine_failed(self, message: EngineFailed) -> None:
-        self.last_error = (message.summary, message.detail)
-        self.notify(f"{message.summary}  (x: details)", title=message.group, severity="error")
 
     def _search_finished(self, how: str) -> None:
         self.searching = False
@@ -512,7 +506,6 @@ class OneApp(App):
             self.notify("No Alyx database: remote searches are not possible here.",
                         severity="error")
             return
-        self.last_terms = terms
         self.search_seq += 1
         self.searching = True
         remote = query_type == "remote" or self.one.mode == "remote"
@@ -666,13 +659,17 @@ class OneApp(App):
           description="refresh cache tables")
     def _refresh_worker(self, how: str) -> None:
         one = self.one
+        before = one.cache_info().get("created_time")
         with self._rest_context(one):
-            created = one.refresh_cache(how)
+            one.refresh_cache(how)
+        created = one.cache_info().get("created_time")
         when = created.strftime("%Y-%m-%d %H:%M") if created else "none"
         verb = "Forced refresh" if how == "refresh" else "Refresh"
+        news = "new tables" if created != before else "no newer tables"
         reason = f" · {one.fallback_reason}" if one.fallback_reason else ""
         severity = "warning" if one.fallback_reason else "information"
-        self.post_message(TaskDone(f"{verb}: tables created {when}{reason}", "refresh", severity))
+        kind = "tables-replaced" if created != before else "refresh"
+        self.post_message(TaskDone(f"{verb}: {news}, created {when}{reason}", kind, severity))
         self._post_state(one)
         self._post_suggestions(one)
 
@@ -709,6 +706,8 @@ class OneApp(App):
 
     def on_task_done(self, message: TaskDone) -> None:
         self.notify(message.text, severity=message.severity)  # type: ignore[arg-type]
+        if message.kind == "tables-replaced" and not self.searching and self.one is not None:
+            self.action_search()  # the rows on screen came from the old tables
 
     # ---------------------------------------------------------------- copy, export, sort
 

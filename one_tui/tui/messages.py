@@ -86,12 +86,3 @@ class TaskDone(Message):
     text: str
     kind: str
     severity: str = "information"
-
-
-@dataclass
-class EngineFailed(Message):
-    """An engine call raised: a one-line toast, the full text in the error modal on demand."""
-
-    summary: str
-    detail: str
-    group: str

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -126,7 +127,15 @@ async def test_refresh_keys_and_their_requests(make_app, server) -> None:
         await pilot.press("R")  # forced: cache/info is asked
         await settle(app, pilot)
         assert requests_since(server, start, "/cache/info")
-        assert any("Forced refresh" in t for t in toasts(app))
+        assert any("Forced refresh: no newer tables" in t for t in toasts(app))
+        server.set_tables_date(dt.datetime.now() + dt.timedelta(hours=1))
+        seq = app.search_seq
+        app.query_one(ResultsPane).table.focus()
+        await pilot.press("f6")
+        await settle(app, pilot)
+        assert requests_since(server, start, "/cache.zip")
+        assert any("Forced refresh: new tables" in t for t in toasts(app))
+        assert app.search_seq == seq + 1  # the rows on screen are re-read from the new tables
 
 
 async def test_bypass_rest_cache_by_key(make_app, server, db) -> None:
