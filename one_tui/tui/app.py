@@ -302,6 +302,10 @@ class OneApp(App):
                                       else "failed")
             if worker.group == "details":
                 self.query_one(DetailsPane).show_error("Details could not be loaded (x: why).")
+            if worker.group == "connect" and self.one is None:
+                self.status.online = False
+                self.query_one(ResultsPane).set_status(
+                    "Could not open ONE here (x: why). Check --base-url / --cache-dir.")
         self._render_status()
 
     def _record_error(self, group: str, exc: BaseException) -> None:

@@ -450,3 +450,27 @@ async def test_palette_runs_a_command(make_app) -> None:
         await pilot.press("enter")
         await settle(app, pilot)
         assert "mode local" in status_text(app)
+
+
+async def test_header_click_sorts_with_the_mouse(make_app) -> None:
+    app = make_app(mode="auto")
+    async with app.run_test(size=WIDE) as pilot:
+        await settle(app, pilot)
+        results = app.query_one(ResultsPane)
+        table = results.table
+        await pilot.click(table, offset=(16, 0))  # the "subject" header
+        await pilot.pause()
+        subjects = results.full.column("subject").to_pylist()
+        assert subjects == sorted(subjects)
+
+
+async def test_a_cache_folder_that_cannot_be_made_is_reported(make_app, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    app = make_app(mode="auto", cache_dir=blocker / "cache")
+    async with app.run_test(size=WIDE, notifications=True) as pilot:
+        await settle(app, pilot)
+        assert app.one is None and app.last_error is not None
+        assert "Could not open ONE" in results_text(app)
+        assert "offline" in status_text(app)
+        assert any("Cache directory not accessible" in t for t in toasts(app))
