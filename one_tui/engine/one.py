@@ -46,7 +46,7 @@ from one_tui.engine.exceptions import (
 )
 from one_tui.engine.lock import FileLock, ReadOnlyCacheError
 from one_tui.engine.perthread import PerThread
-from one_tui.engine.spec import QC
+from one_tui.engine.spec import QC, shown
 
 __all__ = ["One", "MODES"]
 
@@ -228,7 +228,10 @@ class One:
         return f"One ({'offline' if self.offline else 'online'}, {self.alyx.base_url})"
 
     def _notice(self, message: str) -> None:
-        """A one-line warning for the user: logged and queued for the app's toasts."""
+        """A one-line warning for the user: logged and queued for the app's toasts. Control
+        characters (from file names in a shared folder, server text) are escaped, so a notice
+        stays one line and cannot drive the terminal it is printed on."""
+        message = shown(message, limit=500)
         log.warning(message)
         self.notices.append(message)
 
@@ -239,7 +242,7 @@ class One:
                 note = self.alyx.notices.pop(0)
             except IndexError:
                 return
-            self.notices.append(note)
+            self.notices.append(shown(note, limit=500))
 
     def _fall_back(self, reason: str) -> None:
         """Go to local mode, keep what was asked, say why in one line."""
