@@ -229,3 +229,19 @@ def test_non_ascii_path_under_the_c_locale(db: Any, tmp_path: Path) -> None:
     info = json.loads(proc.stdout)
     assert info["tables"]["sessions"]["rows"] == len(db.sessions)
     assert info["cache_dir"] == str(folder)
+
+
+def test_odd_file_names_in_the_folder_are_skipped_in_one_printable_line(
+        db: Any, tmp_path: Path) -> None:
+    """A shared folder may hold anything: a non-UTF-8 name, a name with terminal escape codes.
+    The tables still load and the notice about the stray file is one printable line."""
+    folder = tmp_path / "shared"
+    db.write_tables(folder)
+    for raw in (b"bad\xff.pqt", b"evil\x1b]0;owned\x07\x1b[31m.pqt", b"two\nlines.pqt"):
+        with open(os.path.join(os.fsencode(folder), raw), "wb") as f:
+            f.write(b"not parquet")
+    one = One(cache_dir=folder, mode="local")
+    assert len(one.search()) == len(db.sessions)
+    assert len(one.notices) == 3, one.notices
+    for note in one.notices:
+        assert note.isprintable() and "Skipping" in note, repr(note)
