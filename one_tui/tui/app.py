@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import os
 import signal
 import threading
 import time
@@ -53,6 +54,7 @@ PANES = ("filters", "results", "details", "cache")
 PANE_TITLES = {"filters": "Filters", "results": "Sessions", "details": "Details", "cache": "Cache"}
 NARROW_WIDTH = 120  # below this, one pane at a time (80x24 over SSH)
 PROGRESS_EVERY = 0.25  # seconds between progress messages (toolong's batching)
+HANGUP_GRACE = 1.5  # seconds a hung-up app may take to exit cleanly before it is ended
 
 # (binding id, keys, action, description, shown in footer, palette title)
 KEYS: tuple[tuple[str, str, str, str, bool, str], ...] = (
@@ -203,7 +205,19 @@ class OneApp(App):
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGHUP, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(sig, self.exit)
+                loop.add_signal_handler(sig, self._hang_up)
+
+    def _hang_up(self) -> None:
+        """Exit; if a worker thread is stuck in a request, do not outlive the SSH session.
+
+        asyncio joins worker threads at exit, so a request on a stalled Alyx would keep the
+        process alive until its read timeout. Cache files are written atomically, so a hard
+        exit after the grace period cannot leave a half-written table.
+        """
+        self.exit()
+        timer = threading.Timer(HANGUP_GRACE, os._exit, args=(0,))
+        timer.daemon = True
+        timer.start()
 
     def on_unmount(self) -> None:
         with contextlib.suppress(Exception):

@@ -81,3 +81,39 @@ def test_demo_exits_cleanly_on_hangup(sig: signal.Signals) -> None:
             proc.kill()
             proc.wait()
         os.close(master)
+
+
+STALLED_SNIPPET = (
+    "import sys, tempfile\n"
+    "from one_tui.tui.app import OneApp\n"
+    "from one_tui.tui.connect import Connector\n"
+    "conn = Connector(base_url={url!r}, cache_dir=tempfile.mkdtemp(), mode='remote',"
+    " username='demo', password='demo')\n"
+    "app = OneApp(conn, low_bandwidth=True)\n"
+    "app.run(mouse=False)\n"
+    "sys.exit(app.return_code or 0)\n"
+)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pty")
+def test_hangup_during_a_stalled_request_still_exits(server) -> None:
+    """A worker stuck in a request on a stalled Alyx must not keep the process alive."""
+    proc, master = spawn_in_pty([sys.executable, "-c", STALLED_SNIPPET.format(url=server.url)])
+    try:
+        read_until(master, b"mode remote \xc2\xb7 online", timeout=30)  # connected
+        server.faults.latency = 20  # every answer now takes 20 s
+        os.write(master, b"\x1b[20~")  # F9: search (on Alyx: remote mode)
+        read_until(master, b"esc to cancel", timeout=10)
+        time.sleep(0.3)  # the request is in flight
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGHUP)
+        proc.wait(timeout=10)
+        elapsed = time.monotonic() - sent
+        assert elapsed < 2.5, f"took {elapsed:.2f} s to exit after SIGHUP"
+    finally:
+        server.faults.latency = 0
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
