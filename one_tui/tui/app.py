@@ -205,9 +205,13 @@ class OneApp(App):
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGHUP, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(sig, self._hang_up)
+                loop.add_signal_handler(sig, self._exit_soon)
 
-    def _hang_up(self) -> None:
+    async def action_quit(self) -> None:
+        """q / ctrl+q: quit now, even with a request stalled on Alyx."""
+        self._exit_soon()
+
+    def _exit_soon(self) -> None:
         """Exit; if a worker thread is stuck in a request, do not outlive the SSH session.
 
         asyncio joins worker threads at exit, so a request on a stalled Alyx would keep the
@@ -215,6 +219,8 @@ class OneApp(App):
         exit after the grace period cannot leave a half-written table.
         """
         self.exit()
+        if self.is_headless or not self._busy_text():
+            return  # nothing can hold the exit up (and tests must never be os._exit-ed)
         timer = threading.Timer(HANGUP_GRACE, os._exit, args=(0,))
         timer.daemon = True
         timer.start()
