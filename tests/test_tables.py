@@ -397,3 +397,38 @@ def test_merged_rest_dates_become_dates(fixture_cache: Path) -> None:
     merge_tables(cache, sessions=rec)
     assert cache.sessions.loc[EID_NEW, "date"] == datetime(2024, 3, 5).date()
     assert query.search(cache, date="2024-03-05") == [EID_NEW]
+
+
+def test_large_merge_of_chunked_arrow_columns_matches_ones_merge(
+        fixture_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tables read in row groups hold Arrow strings in chunks; updates that land in several
+    chunks, rows merged again unchanged and new rows must all give ONE's merge."""
+    from one_tui.engine import tables
+
+    monkeypatch.setattr(tables, "ROW_GROUP_SIZE", 100)
+    table = load_cache(fixture_cache).datasets
+    table = table[~table.index.duplicated()].copy()  # ONE's fixture lists one dataset twice
+    table["hash"] = pd.array([f"md5-{i}" for i in range(len(table))], dtype="str")
+    tables.save_table(table, tmp_path / "datasets.pqt", {"date_created": "2024-01-01 00:00"})
+    base = tables.read_table(tmp_path / "datasets.pqt")[0]
+    assert tables._arrow_chunks(base["hash"]).num_chunks > 3
+    changed = base.iloc[[5, 150, 151, 640]].copy()
+    changed["hash"] = ["h5", None, "h151", "h640"]  # None: keep the old hash
+    same = base.iloc[[7, 300]]  # an answer merged again
+    added = pd.DataFrame({"eid": [EID_NEW], "id": [EID_OTHER], "rel_path": ["alf/new.npy"],
+                          "hash": ["hnew"], "exists": [True], "qc": ["PASS"]})
+    new = pd.concat([changed.reset_index(), same.reset_index(), added])
+
+    expected = tables._merge_frames(base, new, "datasets")
+    monkeypatch.setattr(tables, "LARGE_TABLE", 10)
+    fast = tables._merge_frames(base, new, "datasets")
+    as_text = {"rel_path": str}
+    pd.testing.assert_frame_equal(fast.sort_index().astype(as_text), expected.astype(as_text),
+                                  check_index_type=False)
+    hashes = fast["hash"]
+    assert list(hashes.loc[changed.index[[0, 2, 3]]]) == ["h5", "h151", "h640"]
+    assert hashes.loc[changed.index[1]] == base["hash"].loc[changed.index[1]] == "md5-150"
+    assert hashes.loc[(EID_NEW, EID_OTHER)] == "hnew" and fast["hash"].dtype == base["hash"].dtype
+    untouched = base.index[[0, 200, 500]]
+    assert list(hashes.loc[untouched]) == list(base["hash"].loc[untouched])
+    assert base.loc[changed.index[0], "hash"] != "h5"  # the table merged into is not modified

@@ -565,25 +565,127 @@ def _merge_frames(existing: pd.DataFrame, new: pd.DataFrame, name: str) -> pd.Da
     if (len(existing) > LARGE_TABLE and isinstance(existing.index, pd.MultiIndex)
             and "id" in existing.index.names):
         return _merge_large(existing, new)
-    overlap = new.index.isin(existing.index)
+    # big.isin(small) hashes the few new keys; new.index.isin(existing.index) would hash the
+    # whole table (pandas turns every Arrow string into a Python object: 120 ms at 20k sessions)
+    replaced = existing.index.isin(new.index)
+    overlap = np.asarray(new.index.isin(existing.index[replaced]))
     if overlap.any():
         updated = new[overlap]
         old = existing.loc[updated.index]
         new = pd.concat([updated.where(updated.notna(), old), new[~overlap]])
-    kept = existing[~existing.index.isin(new.index)]
+    kept = existing[~replaced]
     return pd.concat([kept, new]).sort_index()
 
 
-def _isin(index: pd.Index, values: list[str]) -> np.ndarray:
-    """Membership of every index value in a small set, hashed by Arrow when possible."""
-    arr = index.array
-    if hasattr(arr, "__arrow_array__"):
+def _arrow_chunks(values: pd.Series | pd.Index) -> pa.ChunkedArray | None:
+    """The Arrow data behind a pyarrow-backed string column or index, else None."""
+    arr = values.array
+    if not isinstance(arr, pd.arrays.ArrowStringArray):
+        return None
+    try:
+        data = arr.__arrow_array__()
+    except (pa.ArrowException, TypeError):
+        return None
+    return data if isinstance(data, pa.ChunkedArray) else pa.chunked_array([data])
+
+
+def _index_in(index: pd.Index, values: list[str]) -> np.ndarray:
+    """For every index value, its position in the small list ``values`` (-1: absent).
+
+    Only ``values`` is hashed (by Arrow when the index is Arrow strings): hashing 1.5M ids
+    would cost far more than the scan.
+    """
+    data = _arrow_chunks(index)
+    if data is not None:
         try:
-            found = pc.is_in(arr.__arrow_array__(), value_set=pa.array(values, type=pa.string()))
-            return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
+            found = pc.index_in(data, value_set=pa.array(values, type=data.type))
+            return np.asarray(pc.fill_null(found, -1).to_numpy(), dtype=np.int64)
         except (pa.ArrowException, TypeError):
             pass
-    return np.asarray(index.isin(values))
+    return pd.Index(values).get_indexer(index.astype(object))
+
+
+def _chunk_of(data: pa.ChunkedArray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(chunk number, chunk start) of each sorted row position."""
+    starts = np.cumsum([0] + [len(c) for c in data.chunks])
+    which = np.searchsorted(starts, pos, side="right") - 1
+    return which, starts
+
+
+def _level_values(level: pd.Index, pos: np.ndarray) -> list[str]:
+    """``level[pos]`` as str for a few positions in any order, chunk by chunk for Arrow data."""
+    data = _arrow_chunks(level)
+    if data is None or data.num_chunks <= 1 or len(pos) == 0:
+        return [str(v) for v in level.take(pos)]
+    order = np.argsort(pos, kind="stable")
+    taken = _take_few(pd.Series(level.array), pos[order]).tolist()
+    out: list[str] = [""] * len(pos)
+    for o, v in zip(order, taken, strict=True):
+        out[o] = str(v)
+    return out
+
+
+def _matches(mi: pd.MultiIndex, new: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(rows of a big (eid, id) table, the new row each one matches), on the whole key as
+    ONE's merge. Only the rows of the new rows' sessions are looked at: the eid codes find them
+    in one gather, and no id of the 1.5M is hashed or scanned."""
+    i_eid, i_id = mi.names.index("eid"), mi.names.index("id")
+    new_eids = [str(e) for e in new.index.get_level_values("eid")]
+    new_ids = [str(i) for i in new.index.get_level_values("id")]
+    keys = {key: k for k, key in enumerate(zip(new_eids, new_ids, strict=True))}
+    wanted = _index_in(mi.levels[i_eid], sorted(set(new_eids))) >= 0
+    none = np.zeros(0, dtype=np.int64)
+    if not wanted.any():
+        return none, none
+    eid_codes, id_codes = np.asarray(mi.codes[i_eid]), np.asarray(mi.codes[i_id])
+    rows = np.flatnonzero(wanted[eid_codes])
+    eids = _level_values(mi.levels[i_eid], eid_codes[rows])
+    ids = _level_values(mi.levels[i_id], id_codes[rows])
+    hit = np.fromiter((keys.get(key, -1) for key in zip(eids, ids, strict=True)),
+                      dtype=np.int64, count=len(rows))
+    found = hit >= 0
+    return rows[found], hit[found]
+
+
+def _take_few(col: pd.Series, pos: np.ndarray) -> pd.Series:
+    """``col.iloc[pos]`` (RangeIndex) for a few sorted positions; Arrow columns are taken chunk
+    by chunk (Arrow's take on a chunked string array first concatenates all of it: 50 ms)."""
+    data = _arrow_chunks(col)
+    if data is None or data.num_chunks <= 1 or len(pos) == 0:
+        return col.iloc[pos].reset_index(drop=True)
+    which, starts = _chunk_of(data, pos)
+    parts = [data.chunk(k).take(pa.array(pos[which == k] - starts[k])) for k in np.unique(which)]
+    taken = pa.chunked_array(parts, type=data.type)
+    return pd.Series(type(col.array)(taken, dtype=col.dtype))
+
+
+def _put_few(col: pd.Series, pos: np.ndarray, values: pd.Series) -> Any:
+    """``col`` with the sorted rows ``pos`` set to ``values``; an Arrow column rebuilds only the
+    chunks those rows are in. Returns the new column's array (None: not an Arrow column)."""
+    data = _arrow_chunks(col)
+    if data is None:
+        return None
+    which, starts = _chunk_of(data, pos)
+    fresh = pa.array(values.to_numpy(dtype=object), type=data.type, from_pandas=True)
+    chunks = list(data.chunks)
+    for k in np.unique(which):
+        here = which == k
+        mask = np.zeros(len(chunks[k]), dtype=bool)
+        mask[pos[here] - starts[k]] = True
+        chunks[k] = pc.replace_with_mask(chunks[k], pa.array(mask),
+                                         fresh.filter(pa.array(here)))
+    return type(col.array)(pa.chunked_array(chunks, type=data.type), dtype=col.dtype)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal values, NA equal to NA (anything not comparable counts as changed)."""
+    try:
+        a_na, b_na = pd.isna(a), pd.isna(b)
+        if a_na or b_na:
+            return bool(a_na and b_na)
+        return bool(a == b)
+    except (TypeError, ValueError):
+        return False
 
 
 def _with_categories(col: pd.Series, values: pd.Series) -> pd.Series:
@@ -595,27 +697,33 @@ def _with_categories(col: pd.Series, values: pd.Series) -> pd.Series:
 
 
 def _merge_large(existing: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
-    """Merge into a big (eid, id) table: rows matched by id are updated in place, the others are
-    appended (table order is kept; only the new rows' ids are hashed)."""
+    """Merge into a big (eid, id) table: matched rows are updated in place (only the values that
+    changed), the others are appended (table order is kept; only the new rows are hashed)."""
     mi = existing.index
     i_eid, i_id = mi.names.index("eid"), mi.names.index("id")
     id_level = mi.levels[i_id]
-    new_ids = [str(x) for x in new.index.get_level_values("id")]
-    hit_rows = _isin(id_level, new_ids)[np.asarray(mi.codes[i_id])]
-    pos = np.flatnonzero(hit_rows)
+    pos, src_rows = _matches(mi, new)
     out = existing.copy(deep=False)
-    found: set[str] = set()
+    matched = np.zeros(len(new), dtype=bool)
     if len(pos):
-        row_ids = [str(x) for x in id_level.take(np.asarray(mi.codes[i_id])[pos])]
-        found = set(row_ids)
-        src = new.set_axis(pd.Index(new_ids), axis=0).loc[row_ids]
+        matched[src_rows] = True
+        src = new.iloc[src_rows]
         for j, col in enumerate(out.columns):
             fresh = src[col].reset_index(drop=True)
-            old = out[col].iloc[pos].reset_index(drop=True)
+            old = _take_few(out[col], pos)
             merged = fresh.where(fresh.notna(), old)
+            changed = np.array([not _same(a, b) for a, b in zip(merged, old, strict=True)],
+                               dtype=bool)
+            if not changed.any():  # an answer merged again: nothing to rewrite
+                continue
             out[col] = _with_categories(out[col], merged)
-            out.iloc[pos, j] = merged.to_numpy()
-    rest = new[[i not in found for i in new_ids]]
+            rows, values = pos[changed], merged[changed]
+            arrow = _put_few(out[col], rows, values)
+            if arrow is not None:
+                out[col] = arrow
+            else:
+                out.iloc[rows, j] = values.to_numpy()
+    rest = new[~matched]
     if len(rest) == 0:
         return out
     eids = pd.Index([str(e) for e in rest.index.get_level_values("eid")])
