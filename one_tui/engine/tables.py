@@ -38,7 +38,7 @@ import pyarrow.parquet as pq
 
 from one_tui.engine.exceptions import CacheDirError
 from one_tui.engine.lock import FileLock, ReadOnlyCacheError
-from one_tui.engine.spec import QC, QC_CATEGORIES
+from one_tui.engine.spec import QC, QC_CATEGORIES, shown
 
 __all__ = [
     "Cache",
@@ -392,6 +392,7 @@ class Cache:
 
     # -- table access -------------------------------------------------------------------------
     def _warn(self, message: str) -> None:
+        message = shown(message, limit=500)  # file names in a shared folder can hold anything
         log.warning(message)
         self.warnings.append(message)
         if self.on_warning is not None:
@@ -536,7 +537,7 @@ def _prepare_new(existing: pd.DataFrame, new: pd.DataFrame, name: str) -> pd.Dat
     new = _as_indexed(new.copy(), name)
     new = new[~new.index.duplicated(keep="last")]
     if "qc" in new.columns:
-        new["qc"] = qc_categorical(new["qc"].to_numpy())
+        new["qc"] = qc_categorical(new["qc"])  # a Series keeps the categorical fast path
     if "date" in new.columns:  # REST gives 'YYYY-MM-DD' strings; tables hold datetime.date
         days = pd.to_datetime(new["date"], errors="coerce")
         new["date"] = pd.Series([d.date() if pd.notna(d) else None for d in days],
@@ -750,7 +751,7 @@ def _cast_like(values: pd.Series, like: pd.Series) -> pd.Series:
     """Cast new values to an existing column's dtype (categorical paths add categories)."""
     if isinstance(like.dtype, pd.CategoricalDtype):
         if like.dtype == QC_DTYPE:
-            return pd.Series(qc_categorical(values.to_numpy()), index=values.index)
+            return pd.Series(qc_categorical(values), index=values.index)
         return values.astype(object)
     try:
         return values.astype(like.dtype)
@@ -793,6 +794,23 @@ def _earliest(a: dict, b: dict) -> str | None:
     return min(times)[1] if times else None
 
 
+#: A table's temporary file untouched this long was left by a save that was killed.
+STALE_TEMP = timedelta(minutes=10)
+
+
+def _remove_stale_temps(folder: Path) -> None:
+    """Delete ``<table>.pqt.tmp-*`` files left by killed saves (each as big as its table).
+    Called under the lock, so no live save of ours is writing one; the age spares a writer on
+    another host whose lock was broken as stale."""
+    cutoff = (datetime.now() - STALE_TEMP).timestamp()
+    for path in folder.glob("*.pqt.tmp-*"):
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+        except OSError:
+            pass
+
+
 def save_cache(cache: Cache, save_dir: str | os.PathLike[str] | None = None) -> bool:
     """Write the tables changed since load/save, merged with what is on disk, under the lock.
 
@@ -815,6 +833,7 @@ def save_cache(cache: Cache, save_dir: str | os.PathLike[str] | None = None) -> 
         raise ReadOnlyCacheError(f"Cache directory is read-only: {folder}")
     now = datetime.now()
     with FileLock(folder):
+        _remove_stale_temps(folder)
         for name in names:
             df = cache._tables[name]
             meta = dict(cache.meta["raw"].get(name, {}))
