@@ -320,15 +320,16 @@ def test_sigkill_mid_download_or_save_twenty_times(tmp_path: Path, server: DemoS
               f"(download {t_download:.2f} s, save {t_save:.2f} s unkilled)")
     # a lock left by a dead process is broken at once, not after ONE's 5 s
     assert max(recover_times) < 4.0, recover_times
-    # download folders of killed processes (each holding part of a cache.zip) go away with the
-    # next download once they are old enough to be surely dead
+    # download folders and temp tables of killed processes (each as big as a cache.zip or a
+    # table) go away with the next download or save once old enough to be surely dead
     old = time.time() - 11 * 60
-    for name in _leftovers(folder)["download_dirs"]:
+    left = _leftovers(folder)
+    for name in left["download_dirs"] | left["tmp"]:
         for p in [folder / name, *(folder / name).rglob("*")]:
             os.utime(p, (old, old))
     _bump(server, round_no + 1)
     _recover(folder, server, eids[0])
-    assert _leftovers(folder)["download_dirs"] == set()
+    assert _leftovers(folder) == {"tmp": set(), "download_dirs": set(), "lock": set()}
 
 
 def test_fresh_lock_of_a_killed_process_is_broken_at_once(tmp_path: Path) -> None:
