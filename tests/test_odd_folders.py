@@ -245,3 +245,9 @@ def test_odd_file_names_in_the_folder_are_skipped_in_one_printable_line(
     assert len(one.notices) == 3, one.notices
     for note in one.notices:
         assert note.isprintable() and "Skipping" in note, repr(note)
+    # the CLI prints them (and the engine logs them) without a single escape byte
+    proc = subprocess.run([sys.executable, "-m", "one_tui", "search", "--cache-dir",
+                           str(folder)], capture_output=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert b"\x1b" not in proc.stderr and b"\x07" not in proc.stderr
+    assert proc.stderr.count(b"Skipping") >= 3
