@@ -534,6 +534,8 @@ class OneApp(App):
         self.searching = True
         remote = query_type == "remote" or self.one.mode == "remote"
         self.query_one(ResultsPane).show_running("on Alyx" if remote else "the local tables")
+        if self.narrow and self.pane == "filters":
+            self.action_show_pane("results")  # one pane at a time: show where the rows come
         self._search_worker = self._search(self.search_seq, terms, query_type)
         self._render_status()
 
