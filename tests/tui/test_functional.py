@@ -382,6 +382,9 @@ async def test_narrow_terminal_shows_one_pane_at_a_time(make_app) -> None:
         await pilot.press("1")
         assert app.query_one("#filters").display and not app.query_one("#results").display
         assert app.query_one("#status").region.height == 1
+        await pilot.press("enter")  # search from the lab field: the sessions pane comes back
+        await settle(app, pilot)
+        assert app.query_one("#results").display and not app.query_one("#filters").display
 
 
 async def test_keymap_from_config_and_palette_commands(make_app, tmp_path: Path) -> None:
