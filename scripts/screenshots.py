@@ -20,13 +20,13 @@ from tests.tui.snapshot_apps import SCENES, SIZES, build_app, start_server  # no
 OUT = ROOT / "screenshots"
 
 
-async def shoot(server: object, scene: str, size: str) -> Path:
-    app = build_app(server, f"shot-{scene}-{size}")
+async def shoot(server: object, scene: str, size: str, theme: str | None = None) -> Path:
+    app = build_app(server, f"shot-{scene}-{size}", theme=theme)
     async with app.run_test(size=SIZES[size]) as pilot:
         await SCENES[scene](pilot)
         await pilot.wait_for_scheduled_animations()
         await pilot.pause()
-        path = OUT / f"{scene}-{size}.svg"
+        path = OUT / (f"{scene}-{size}-{theme}.svg" if theme else f"{scene}-{size}.svg")
         app.save_screenshot(path.name, str(OUT))
     return path
 
@@ -38,6 +38,7 @@ async def main() -> None:
         for scene in SCENES:
             for size in SIZES:
                 print(await shoot(server, scene, size))
+        print(await shoot(server, "details", "narrow", theme="ansi-dark"))
     finally:
         server.stop()
 

@@ -23,3 +23,9 @@ def snapshot_server():
 def test_snapshot(snap_compare, snapshot_server, scene: str, size: str) -> None:
     app = build_app(snapshot_server, f"{scene}-{size}")
     assert snap_compare(app, terminal_size=SIZES[size], run_before=SCENES[scene])
+
+
+def test_snapshot_ansi_dark_narrow(snap_compare, snapshot_server) -> None:
+    """--theme ansi-dark: the terminal's own 16 colours (cheapest over SSH)."""
+    app = build_app(snapshot_server, "ansi-narrow", theme="ansi-dark")
+    assert snap_compare(app, terminal_size=SIZES["narrow"], run_before=SCENES["details"])
