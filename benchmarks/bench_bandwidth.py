@@ -45,11 +45,13 @@ def cache(n_sessions: int) -> Path:
 
 
 def measure(folder: Path, n_sessions: int, low_bandwidth: bool, idle: float,
-            presses: int) -> dict[str, float]:
+            presses: int, theme: str | None = None) -> dict[str, float]:
     """Bytes of each scenario for one mode (kB, or kB/s for idle)."""
     args = ["--cache-dir", str(folder), "--mode", "local", "--no-mouse"]
     if low_bandwidth:
         args.append("--low-bandwidth")
+    if theme:
+        args += ["--theme", theme]
     with tempfile.TemporaryDirectory() as home:
         app = PtyApp(args, env=isolated_env(Path(home)))
         try:
@@ -82,15 +84,17 @@ def main(argv: list[str] | None = None) -> int:
     folder = cache(ns.sessions)
     normal = measure(folder, ns.sessions, False, ns.idle, ns.presses)
     low = measure(folder, ns.sessions, True, ns.idle, ns.presses)
+    ansi = measure(folder, ns.sessions, True, ns.idle, ns.presses, theme="ansi-dark")
     print(f"\none-tui in a 160x48 pty, 256 colours, {ns.sessions:,} sessions "
           f"(idle over {ns.idle:g} s, keys: median of {ns.presses})\n")
-    print("| scenario | normal | --low-bandwidth | tui-practice §2.1 (50k rows) |")
-    print("|---|---:|---:|---:|")
+    print("| scenario | normal | --low-bandwidth | --low-bandwidth --theme ansi-dark "
+          "| tui-practice §2.1 (50k rows) |")
+    print("|---|---:|---:|---:|---:|")
     for name, ref in REFERENCE.items():
         unit = "kB/s" if name.startswith("idle") else "kB"
         digits = 3 if name.startswith("idle") else 1
-        print(f"| {name} | {normal[name]:.{digits}f} {unit} | {low[name]:.{digits}f} {unit} "
-              f"| {ref} |")
+        cells = " | ".join(f"{run[name]:.{digits}f} {unit}" for run in (normal, low, ansi))
+        print(f"| {name} | {cells} | {ref} |")
     ok = low["idle, table focused"] == 0 and low["idle, filter field focused"] == 0
     print(f"\n--low-bandwidth idle is {'0 bytes/s' if ok else 'NOT 0 bytes/s'}")
     return 0 if ok else 1
