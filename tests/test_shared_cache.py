@@ -351,3 +351,19 @@ def test_fresh_lock_of_a_killed_process_is_broken_at_once(tmp_path: Path) -> Non
     with FileLock(tmp_path, timeout=10):
         pass
     assert time.monotonic() - t0 < 1.0
+
+
+def test_a_complete_temp_table_is_never_read_as_a_table(tmp_path: Path) -> None:
+    """A killed save can leave a whole, valid table under its temporary name (the moment
+    before the rename): it must not replace or join the real one, for us or for ONE's glob."""
+    real, other = generate(n_sessions=15, seed=21), generate(n_sessions=25, seed=22)
+    real.write_tables(tmp_path)
+    other.write_tables(tmp_path / "elsewhere")
+    for name in ("sessions", "datasets"):
+        os.replace(tmp_path / "elsewhere" / f"{name}.pqt",
+                   tmp_path / f"{name}.pqt.tmp-{999_999}-0123abcd")
+    cache = tables.load_cache(tmp_path)
+    assert cache.table_names == ["datasets", "sessions"] and cache.warnings == []
+    assert _ids(cache.sessions) == _ids(real.sessions)
+    assert _ids(cache.datasets) == _ids(real.datasets)
+    assert sorted(p.name for p in tmp_path.glob("*.pqt")) == ["datasets.pqt", "sessions.pqt"]
