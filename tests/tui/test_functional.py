@@ -343,7 +343,7 @@ async def test_export_csv_and_parquet(make_app, tmp_path: Path) -> None:
         assert pq.read_table(tmp_path / "out.pqt").num_rows == N_SESSIONS
 
 
-async def test_eid_column_and_sort(make_app) -> None:
+async def test_eid_column_and_sort(make_app, db) -> None:
     app = make_app(mode="auto")
     async with app.run_test(size=WIDE) as pilot:
         await settle(app, pilot)
@@ -358,6 +358,16 @@ async def test_eid_column_and_sort(make_app) -> None:
         subjects = results.full.column("subject").to_pylist()
         assert subjects == sorted(subjects)
         assert "sorted by subject" in results_text(app)
+        await pilot.press("i")  # eid hidden: the table sorts in place, eids must follow
+        await pilot.pause()
+        await pilot.press("s", "down", "down", "down", "enter")  # lab
+        await pilot.pause()
+        for row in (0, 57, N_SESSIONS - 1):
+            shown = results.table.get_row_at(row)
+            known = results.row_dict(row)
+            assert shown[1] == known["subject"] and shown[3] == known["lab"], row
+            eid = results.eid_at(row)
+            assert db.sessions.loc[eid, "subject"] == known["subject"]
 
 
 async def test_cache_pane_shows_cache_info(make_app, server) -> None:
