@@ -40,6 +40,7 @@ from one_tui.engine.exceptions import (
 )
 from one_tui.engine.perthread import PerThread
 from one_tui.engine.rest_cache import RestCache
+from one_tui.engine.spec import shown
 
 _logger = logging.getLogger("one_tui.engine.alyx")
 
@@ -64,6 +65,11 @@ def _envelope(page: Any, query: str) -> tuple[int, str | None, list[Any]]:
     if not isinstance(results, list):
         raise MalformedResponse(f"Alyx sent a malformed page for {where}: results is not a list")
     return count, nxt, results
+
+
+def _bad_url(url: str, exc: Exception) -> AlyxError:
+    """httpx refuses a URL (a bad --base-url, or a ``next``/``location`` Alyx sent)."""
+    return AlyxError(f"Cannot request {shown(url, 200)}: {shown(exc)}")
 
 
 def plain_http_warning(url: str) -> str | None:
@@ -298,6 +304,8 @@ class AlyxClient:
             )
         except httpx.TransportError:
             raise self._connection_error() from None
+        except httpx.InvalidURL as exc:
+            raise _bad_url(f"{self.base_url}/auth-token", exc) from None
         if rep.status_code == 400:
             raise AuthenticationError(
                 400,
@@ -394,6 +402,8 @@ class AlyxClient:
                 rep = self._http.get(url, headers=headers)
             except httpx.TransportError:
                 raise self._connection_error() from None
+            except httpx.InvalidURL as exc:
+                raise _bad_url(url, exc) from None
             if rep.status_code not in _RETRY_STATUS or attempt >= self.max_retries:
                 return rep
             attempt += 1
@@ -633,6 +643,8 @@ class AlyxClient:
             ) from None
         except httpx.TransportError:
             raise self._connection_error() from None
+        except httpx.InvalidURL as exc:
+            raise _bad_url(url, exc) from None
         if total and done != total:
             raise AlyxError(
                 f"The download of {label} is incomplete ({done} of {total} bytes); "
