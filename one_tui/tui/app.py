@@ -517,10 +517,8 @@ class OneApp(App):
             self.notify("Not connected yet.", severity="warning")
             return
         filters = self._filters_pane()
-        if filters is None:
-            return
-        try:
-            terms, remote_only = filters.collect()
+        try:  # before the filters are mounted nothing can have been typed: all sessions
+            terms, remote_only = filters.collect() if filters is not None else ({}, False)
         except FilterError as exc:
             self.notify(str(exc), severity="error")
             return
