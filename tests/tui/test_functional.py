@@ -427,6 +427,12 @@ async def test_help_lists_keys_and_closes_with_q(make_app) -> None:
             app.screen.keys
         await pilot.press("q")
         assert not isinstance(app.screen, HelpModal)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpModal)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpModal)
+        await pilot.press("slash")
+        assert app.focused is app.query_one("#f-lab", Input)
 
 
 async def test_clear_rest_cache_asks_first(make_app, server, db) -> None:
