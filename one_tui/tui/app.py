@@ -794,9 +794,9 @@ class OneApp(App):
     # ---------------------------------------------------------------- help, errors, palette
 
     def action_help(self) -> None:
-        from one_tui.tui.help import HelpModal
+        from one_tui.tui.help import HelpModal, help_text
 
-        self.push_screen(HelpModal(self.key_rows(), self.terminal_line()))
+        self.push_screen(HelpModal(self.key_rows(), self.terminal_line(), help_text()))
 
     def terminal_line(self) -> str:
         """What the terminal looks like to Textual: over SSH COLORTERM is usually dropped."""

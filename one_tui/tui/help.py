@@ -13,6 +13,11 @@ from one_tui.tui.modal import CloseableModal
 HELP_MD = Path(__file__).with_name("help.md")
 
 
+def help_text() -> str:
+    """The bundled help (package data next to this module)."""
+    return HELP_MD.read_text(encoding="utf-8")
+
+
 def key_table(rows: list[tuple[str, str, str]]) -> str:
     """A markdown table of (keys, action, binding id)."""
     lines = ["| keys | action | id |", "|---|---|---|"]
@@ -23,13 +28,15 @@ def key_table(rows: list[tuple[str, str, str]]) -> str:
 class HelpModal(CloseableModal):
     """Scrollable help; escape or q closes it."""
 
-    def __init__(self, keys: list[tuple[str, str, str]], terminal: str = "") -> None:
+    def __init__(self, keys: list[tuple[str, str, str]], terminal: str = "",
+                 intro: str = "") -> None:
         super().__init__()
         self.keys = keys
         self.terminal = terminal
+        self.intro = intro  # help.md, read by the app (widgets read no files)
 
     def compose(self) -> ComposeResult:
-        text = HELP_MD.read_text(encoding="utf-8") + "\n\n## Keys\n\n" + key_table(self.keys)
+        text = self.intro + "\n\n## Keys\n\n" + key_table(self.keys)
         if self.terminal:
             text += f"\n\n## This terminal\n\n`{self.terminal}`\n"
         with Vertical(id="help-box", classes="modal-box"):
