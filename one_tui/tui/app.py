@@ -547,19 +547,26 @@ class OneApp(App):
         one = self.one
         remote = query_type == "remote" or one.mode == "remote"
         last = [0.0]
+        rows_so_far: list[Any] = [None]
+
+        def on_rows(df: Any) -> None:
+            rows_so_far[0] = df  # converted only when a progress message goes out
 
         def on_page(done: int, total: int) -> None:
             now = time.monotonic()
-            if now - last[0] >= PROGRESS_EVERY or done >= total:
+            if done < total and now - last[0] >= PROGRESS_EVERY:
                 last[0] = now
-                self.post_message(SearchProgress(search_id, done, total))
+                partial = rows_so_far[0]
+                table = None if partial is None else convert.sessions_table(partial)
+                self.post_message(SearchProgress(search_id, done, total, table))
 
         if remote and self.remote_page_size:
             terms = {**terms, "limit": self.remote_page_size}
         started = self.timer()
         with self._rest_context(one):
             df = one.search_sessions(query_type=query_type, cancel=worker.cancelled_event,
-                                     on_page=on_page if remote else None, **terms)
+                                     on_page=on_page if remote else None,
+                                     on_rows=on_rows if remote else None, **terms)
         table = convert.sessions_table(df)
         seconds = self.timer() - started
         self.post_message(SearchDone(search_id, table, one.last_source, seconds,
@@ -570,7 +577,10 @@ class OneApp(App):
 
     def on_search_progress(self, message: SearchProgress) -> None:
         if message.search_id == self.search_seq and self.searching:
-            self.query_one(ResultsPane).show_progress(message.done, message.total)
+            results = self.query_one(ResultsPane)
+            if message.table is not None:
+                results.show_table(message.table, "")
+            results.show_progress(message.done, message.total)
 
     def on_search_done(self, message: SearchDone) -> None:
         if message.search_id != self.search_seq:

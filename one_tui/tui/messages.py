@@ -28,11 +28,15 @@ class LoginNeeded(Message):
 
 @dataclass
 class SearchProgress(Message):
-    """A page of remote results arrived (posted at most every ~0.25 s)."""
+    """A page of remote results arrived (posted at most every ~0.25 s).
+
+    ``table`` holds the sessions received so far, so the results grow while the search runs.
+    """
 
     search_id: int
     done: int
     total: int
+    table: Any = None  # pyarrow.Table of the rows so far, or None
 
     def can_replace(self, message: Message) -> bool:  # coalesce a burst of pages
         return isinstance(message, SearchProgress) and message.search_id == self.search_id

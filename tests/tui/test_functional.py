@@ -200,6 +200,28 @@ async def test_escape_cancels_a_slow_remote_search(make_app, server) -> None:
         assert f"cancelled: {rows:,} sessions" in results_text(app)
 
 
+async def test_remote_rows_appear_page_by_page(make_app, server) -> None:
+    """A slow remote search shows the sessions that arrived while the next pages load."""
+    app = make_app(mode="remote")
+    async with app.run_test(size=WIDE, notifications=True) as pilot:
+        await settle(app, pilot)
+        app.remote_page_size = 10
+        server.faults.latency = 0.2
+        app.query_one("#f-lab", Input).focus()
+        await pilot.press("enter")
+        seen: list[int] = []
+        while app.searching:
+            rows = app.query_one(ResultsPane).row_count
+            if app.searching and rows and (not seen or rows != seen[-1]):
+                seen.append(rows)
+            await pilot.pause(0.05)
+        server.faults.latency = 0
+        await settle(app, pilot)
+        assert seen and seen[0] < N_SESSIONS, "no partial rows were shown during the search"
+        assert seen == sorted(seen)  # the table only grows
+        assert app.query_one(ResultsPane).row_count == N_SESSIONS
+
+
 async def test_login_modal_masks_password_and_logs_in(make_app, server) -> None:
     from one_tui.tui.login import LoginModal
 
