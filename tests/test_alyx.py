@@ -543,14 +543,16 @@ def test_download_relogs_in_on_invalid_token(make_client: Callable[..., AlyxClie
 
 @pytest.fixture(scope="module")
 def demo_db() -> Any:
-    synth = pytest.importorskip("one_tui.demo.synth")
-    return synth.generate(n_sessions=50, seed=0)
+    from one_tui.demo.synth import generate
+
+    return generate(n_sessions=50, seed=0)
 
 
 @pytest.fixture
 def demo(demo_db: Any) -> Any:
-    server_mod = pytest.importorskip("one_tui.demo.server")
-    server = server_mod.DemoServer(demo_db)
+    from one_tui.demo.server import DemoServer
+
+    server = DemoServer(demo_db)
     server.start()
     yield server
     server.stop()

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
+from one_tui.demo import synth
+from one_tui.demo.server import DemoServer
 from one_tui.engine.alyx import no_cache
 from one_tui.engine.exceptions import AuthenticationError, LoginRequired, OfflineError
 from one_tui.engine.one import One
-
-synth = pytest.importorskip("one_tui.demo.synth")
 
 NOW = datetime.now().replace(second=0, microsecond=0)
 OLD = NOW - timedelta(days=3)
@@ -28,8 +28,7 @@ def db() -> Any:
 
 @pytest.fixture
 def server(db: Any) -> Any:
-    server_mod = pytest.importorskip("one_tui.demo.server")
-    srv = server_mod.DemoServer(db)
+    srv = DemoServer(db)
     srv.set_tables_date(NOW)
     srv.start()
     yield srv

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from one_tui.demo import synth
+from one_tui.demo.server import DemoServer
 from one_tui.engine.exceptions import ALFObjectNotFound
 from one_tui.engine.one import One
-
-synth = pytest.importorskip("one_tui.demo.synth")
 
 
 @pytest.fixture(scope="module")
@@ -24,8 +24,7 @@ def db() -> Any:
 
 @pytest.fixture
 def server(db: Any) -> Any:
-    server_mod = pytest.importorskip("one_tui.demo.server")
-    srv = server_mod.DemoServer(db)
+    srv = DemoServer(db)
     srv.start()
     yield srv
     srv.stop()

@@ -291,9 +291,10 @@ def test_list_subjects(cache: Cache) -> None:
 
 @pytest.fixture(scope="module")
 def synth(tmp_path_factory: pytest.TempPathFactory) -> Cache:
-    synth_mod = pytest.importorskip("one_tui.demo.synth")
+    from one_tui.demo.synth import generate
+
     folder = tmp_path_factory.mktemp("synth")
-    synth_mod.generate(n_sessions=50, seed=0).write_tables(folder)
+    generate(n_sessions=50, seed=0).write_tables(folder)
     return load_cache(folder)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.widgets import Static
 
 from one_tui.tui.app import OneApp
 from one_tui.tui.config import TuiConfig
@@ -75,3 +76,18 @@ async def settle(app: OneApp, pilot: Any, rounds: int = 20) -> None:
 def requests_since(server: Any, start: int, path: str = "") -> list[str]:
     """Requests the demo server saw after index ``start`` (optionally only those on ``path``)."""
     return [r for r in server.requests[start:] if path in r]
+
+
+def status_text(app: OneApp) -> str:
+    """The status line as the user reads it."""
+    return str(app.query_one("#status", Static).render())
+
+
+def results_text(app: OneApp) -> str:
+    """The sessions pane's summary / progress line."""
+    return str(app.query_one("#results-status", Static).render())
+
+
+def toasts(app: OneApp) -> list[str]:
+    """Every toast shown so far (run_test(notifications=True))."""
+    return [str(n.message) for n in app._notifications]

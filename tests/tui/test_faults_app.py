@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.widgets import Input, Static
+from textual.widgets import Input
 
 from one_tui.demo.server import DemoServer
 from one_tui.engine import params
@@ -21,7 +21,7 @@ from one_tui.tui.config import TuiConfig
 from one_tui.tui.connect import Connector
 from one_tui.tui.login import LoginModal
 from one_tui.tui.results import ResultsPane
-from tests.tui.conftest import N_SESSIONS, settle
+from tests.tui.conftest import N_SESSIONS, results_text, settle, status_text, toasts
 
 WIDE = (160, 48)
 OLD = datetime.now().replace(second=0, microsecond=0) - timedelta(days=3)
@@ -66,18 +66,6 @@ def make_app(db: Any, url: str, folder: Path, mode: str = "auto",
     conn = connector(base_url=url, cache_dir=folder, mode=mode, username="demo",
                      password=password, label="demo Alyx")
     return OneApp(conn, low_bandwidth=True, config=TuiConfig())
-
-
-def status_text(app: OneApp) -> str:
-    return str(app.query_one("#status", Static).render())
-
-
-def results_text(app: OneApp) -> str:
-    return str(app.query_one("#results-status", Static).render())
-
-
-def toasts(app: OneApp) -> list[str]:
-    return [str(n.message) for n in app._notifications]
 
 
 def toasted(app: OneApp, text: str) -> bool:

@@ -12,21 +12,16 @@ from one_tui.tui.app import OneApp
 from one_tui.tui.cache_pane import CachePane
 from one_tui.tui.details import DetailsPane
 from one_tui.tui.results import ResultsPane
-from tests.tui.conftest import N_SESSIONS, requests_since, settle
+from tests.tui.conftest import (
+    N_SESSIONS,
+    requests_since,
+    results_text,
+    settle,
+    status_text,
+    toasts,
+)
 
 WIDE = (160, 48)
-
-
-def status_text(app: OneApp) -> str:
-    return str(app.query_one("#status", Static).render())
-
-
-def results_text(app: OneApp) -> str:
-    return str(app.query_one("#results-status", Static).render())
-
-
-def toasts(app: OneApp) -> list[str]:
-    return [str(n.message) for n in app._notifications]
 
 
 async def search(app: OneApp, pilot: Any, key: str = "enter", **fields: str) -> None:
