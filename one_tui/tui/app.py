@@ -548,17 +548,26 @@ class OneApp(App):
         remote = query_type == "remote" or one.mode == "remote"
         last = [0.0]
         rows_so_far: list[Any] = [None]
+        rows_shown = [0]
 
         def on_rows(df: Any) -> None:
-            rows_so_far[0] = df  # converted only when a progress message goes out
+            rows_so_far[0] = df  # converted only when a progress message carries it
+
+        def partial_table() -> Any:
+            """The rows so far, only once they have doubled since last shown: mounting a new
+            table costs the UI thread time in proportion to its rows, so a 20,000-session search
+            is redrawn about log2(80 pages) times, not once per page."""
+            partial = rows_so_far[0]
+            if partial is None or len(partial) < 2 * rows_shown[0]:
+                return None
+            rows_shown[0] = len(partial)
+            return convert.sessions_table(partial)
 
         def on_page(done: int, total: int) -> None:
             now = time.monotonic()
             if done < total and now - last[0] >= PROGRESS_EVERY:
                 last[0] = now
-                partial = rows_so_far[0]
-                table = None if partial is None else convert.sessions_table(partial)
-                self.post_message(SearchProgress(search_id, done, total, table))
+                self.post_message(SearchProgress(search_id, done, total, partial_table()))
 
         if remote and self.remote_page_size:
             terms = {**terms, "limit": self.remote_page_size}

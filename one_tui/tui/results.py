@@ -60,9 +60,8 @@ class ResultsPane(Vertical):
         from textual_fastdatatable import ArrowBackend
         from textual_fastdatatable.data_table import DataTable
 
-        had_focus = any(old.has_focus for old in self.query(DataTable))
-        for old in self.query(DataTable):
-            old.remove()
+        old_tables = list(self.query(DataTable))
+        had_focus = any(old.has_focus for old in old_tables)
         columns = [*COLUMNS, "eid"] if self.show_eid else list(COLUMNS)
         view = self.full.select(columns)
         backend = ArrowBackend(view)
@@ -80,8 +79,17 @@ class ResultsPane(Vertical):
         self._table = table
         self.mount(table)
         self.set_status(self.summary + self._sort_text())
-        if had_focus or self.app.focused is None:
-            self.call_after_refresh(table.focus)
+
+        def swap() -> None:
+            """Focus the new table before the old one goes: removing a focused widget first
+            hands focus to a filter field, and keys typed meanwhile (b, r, ...) would land in it."""
+            if had_focus or self.app.focused is None:
+                self.screen.set_focus(table)  # at once; Widget.focus() is deferred
+            for old in old_tables:
+                if old.is_attached:  # a quicker second remount may have removed it already
+                    old.remove()
+
+        self.call_after_refresh(swap)
 
     def _sort_text(self) -> str:
         if not self.sort_by:

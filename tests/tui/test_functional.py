@@ -217,6 +217,30 @@ async def test_remote_rows_appear_page_by_page(make_app, server) -> None:
         assert app.query_one(ResultsPane).row_count == N_SESSIONS
 
 
+async def test_focus_never_passes_through_a_filter_while_results_grow(make_app, server) -> None:
+    """The table is replaced as pages arrive. Focus must go straight from the old table to the
+    new one: if it passed through a filter field, letters typed meanwhile (b, r, m...) would be
+    written into that filter instead of acting on the app."""
+    app = make_app(mode="remote")
+    focus_seen: list[str] = []
+
+    def watch(_message: object) -> None:
+        if app.is_running and app.searching and app.focused is not None:
+            focus_seen.append(type(app.focused).__name__)
+
+    async with app.run_test(size=WIDE, notifications=True, message_hook=watch) as pilot:
+        await settle(app, pilot)
+        app.remote_page_size = 10
+        server.faults.latency = 0.1
+        app.action_search()
+        while app.searching:
+            await pilot.pause(0.02)
+        server.faults.latency = 0
+        await settle(app, pilot)
+        assert "DataTable" in focus_seen  # the growing table had focus during the search
+        assert not [name for name in focus_seen if "Input" in name]
+
+
 async def test_login_modal_masks_password_and_logs_in(make_app, server) -> None:
     from one_tui.tui.login import LoginModal
 
