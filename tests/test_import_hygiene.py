@@ -42,3 +42,9 @@ def test_cli_help_does_not_import_the_data_stack_or_textual() -> None:
     )
     loaded = _modules_after(code)
     assert not {"textual", "pandas", "pyarrow", "httpx"} & loaded
+
+
+def test_local_one_does_not_import_httpx(tmp_path) -> None:
+    """A local-only start (a cluster job, `--mode local`) does not pay for the HTTP stack."""
+    code = f"from one_tui.engine.one import One\nOne(cache_dir={str(tmp_path)!r}, mode='local')"
+    assert "httpx" not in _modules_after(code)

@@ -27,13 +27,12 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import platformdirs
 
 from one_tui.engine import converters, params, query, remote, tables
-from one_tui.engine.alyx import AlyxClient
 from one_tui.engine.exceptions import (
     ALFObjectNotFound,
     AlyxConnectionError,
@@ -47,6 +46,9 @@ from one_tui.engine.exceptions import (
 from one_tui.engine.lock import FileLock, ReadOnlyCacheError
 from one_tui.engine.perthread import PerThread
 from one_tui.engine.spec import QC, shown
+
+if TYPE_CHECKING:  # httpx (~75 ms) is only imported when there is an Alyx to talk to
+    from one_tui.engine.alyx import AlyxClient
 
 __all__ = ["One", "MODES"]
 
@@ -129,6 +131,8 @@ class One:
         url = base_url or (settings.base_url if settings else None)
         self.cache_dir = self._prepare_dir(self._resolve_dir(cache_dir, client, settings, url))
         if client is None and url:
+            from one_tui.engine.alyx import AlyxClient
+
             client = AlyxClient(url, username=username, password=password, token=token,
                                 cache_dir=self.cache_dir, cache_rest=cache_rest, silent=silent)
         self.alyx: AlyxClient | None = client
