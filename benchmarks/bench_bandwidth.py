@@ -18,8 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from synthetic import ibl_cache  # benchmarks/synthetic.py, beside this script
+
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / "benchmarks" / ".data"
 sys.path.insert(0, str(ROOT))
 
 from tests.tui.test_bandwidth import PAGE_DOWN, PtyApp, isolated_env  # noqa: E402
@@ -32,16 +33,6 @@ REFERENCE = {"start-up": "164 kB", "page-down": "18.2 kB",
              "idle, table focused": "~0.02 kB/s",
              "idle, filter field focused": "~3 kB/s (blinking cursor)"}
 
-
-def cache(n_sessions: int) -> Path:
-    """A synthetic cache of ``n_sessions`` (generated once into benchmarks/.data/, reused)."""
-    folder = DATA / f"sessions{n_sessions}"
-    if not (folder / "sessions.pqt").exists():
-        from one_tui.demo.synth import generate
-
-        print(f"generating {n_sessions:,} sessions into {folder} …", flush=True)
-        generate(n_sessions=n_sessions, seed=0).write_tables(folder)
-    return folder
 
 
 def measure(folder: Path, n_sessions: int, low_bandwidth: bool, idle: float,
@@ -81,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idle", type=float, default=10.0, help="seconds of each idle window")
     parser.add_argument("--presses", type=int, default=5)
     ns = parser.parse_args(argv)
-    folder = cache(ns.sessions)
+    folder = ibl_cache(ns.sessions)
     normal = measure(folder, ns.sessions, False, ns.idle, ns.presses)
     low = measure(folder, ns.sessions, True, ns.idle, ns.presses)
     ansi = measure(folder, ns.sessions, True, ns.idle, ns.presses, theme="ansi-dark")

@@ -12,7 +12,6 @@ such tables are shown for reference.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import statistics
 import subprocess
@@ -20,8 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent
-DATA = ROOT / ".data"
+from synthetic import ibl_cache  # benchmarks/synthetic.py, beside this script
 
 #: figure -> (target, ONE-api 2.11.2 on comparable tables, unit)
 TARGETS = {
@@ -81,24 +79,6 @@ one.list_datasets()
 print(peak_mib())
 """
 
-
-def ensure_cache(n_sessions: int, seed: int) -> Path:
-    """Generate the synthetic tables once; reuse them while the parameters are the same."""
-    folder = DATA / f"engine-{n_sessions}-{seed}"
-    marker = folder / "bench.json"
-    if marker.exists():
-        return folder
-    from one_tui.demo.synth import generate
-
-    t0 = time.perf_counter()
-    db = generate(n_sessions=n_sessions, seed=seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    db.write_tables(folder)
-    marker.write_text(json.dumps({"n_sessions": n_sessions, "seed": seed,
-                                  "datasets": len(db.datasets)}))
-    print(f"generated {len(db.datasets):,} dataset rows in {time.perf_counter() - t0:.1f} s "
-          f"into {folder}")
-    return folder
 
 
 def run_python(code: str) -> tuple[float, str]:
@@ -216,7 +196,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    folder = ensure_cache(args.sessions, args.seed)
+    folder = ibl_cache(args.sessions, args.seed)
     ours = measure_one_tui(folder, args.runs)
     report(ours, measure_one_api(folder, args.runs))
 

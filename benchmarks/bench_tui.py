@@ -24,8 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / "benchmarks" / ".data"
+from synthetic import ibl_cache  # benchmarks/synthetic.py, beside this script
+
 ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\x1bP[^\x1b]*\x1b\\")
 TARGETS = {"first frame": 0.3, "first results (IBL scale)": 1.0, "keypress during search": 0.05}
 
@@ -36,16 +36,6 @@ LAUNCH = (
     " username=None, no_mouse=True, theme=None, low_bandwidth=True, demo={demo!r})))\n"
 )
 
-
-def ibl_cache(n_sessions: int) -> Path:
-    """An IBL-scale cache folder (generated once, reused)."""
-    folder = DATA / f"sessions{n_sessions}"
-    if not (folder / "sessions.pqt").exists():
-        from one_tui.demo.synth import generate
-
-        print(f"generating {n_sessions:,} sessions into {folder} …", flush=True)
-        generate(n_sessions=n_sessions, seed=0).write_tables(folder)
-    return folder
 
 
 def time_in_pty(code: str, marks: dict[str, bytes], timeout: float = 60) -> dict[str, float]:
@@ -142,13 +132,15 @@ async def _keypress(n_sessions: int, presses: int) -> tuple[list[float], int]:
             app.action_toggle_bypass = timed  # type: ignore[method-assign]
             server.faults.latency = 0.02
             app.action_search()
-            while not app.query_one("#results-status").render().plain.count(" of "):
-                await pilot.pause(0.01)
+            while app.searching and " of " not in app.query_one("#results-status").render().plain:
+                await pilot.pause(0.01)  # pages arriving (a small database may finish first)
             for _ in range(presses):
                 sent = time.perf_counter()
                 app.simulate_key("b")
-                while len(answered) <= len(latencies):
+                while len(answered) <= len(latencies) and time.perf_counter() - sent < 2:
                     await asyncio.sleep(0.001)
+                if len(answered) <= len(latencies):
+                    raise RuntimeError(f"a key press went unanswered for 2 s; focus: {app.focused}")
                 latencies.append(answered[-1] - sent)
                 await asyncio.sleep(0.05)
             pages = sum(1 for r in server.requests if r.startswith("GET /sessions"))
