@@ -83,7 +83,8 @@ class ResultsPane(Vertical):
         def swap() -> None:
             """Focus the new table before the old one goes: removing a focused widget first
             hands focus to a filter field, and keys typed meanwhile (b, r, ...) would land in it."""
-            if had_focus or self.app.focused is None:
+            focused = self.app.focused
+            if had_focus or focused is None or focused in old_tables:  # (taken since mount)
                 self.screen.set_focus(table)  # at once; Widget.focus() is deferred
             for old in old_tables:
                 if old.is_attached:  # a quicker second remount may have removed it already
