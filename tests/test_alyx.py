@@ -552,10 +552,8 @@ def demo_db() -> Any:
 def demo(demo_db: Any) -> Any:
     from one_tui.demo.server import DemoServer
 
-    server = DemoServer(demo_db)
-    server.start()
-    yield server
-    server.stop()
+    with DemoServer(demo_db) as server:
+        yield server
 
 
 def demo_client(server: Any, tmp_path: Path, **kw: Any) -> AlyxClient:

@@ -30,9 +30,8 @@ def db() -> Any:
 def server(db: Any) -> Any:
     srv = DemoServer(db)
     srv.set_tables_date(NOW)
-    srv.start()
-    yield srv
-    srv.stop()
+    with srv:
+        yield srv
 
 
 @pytest.fixture

@@ -24,10 +24,8 @@ def db() -> Any:
 
 @pytest.fixture
 def server(db: Any) -> Any:
-    srv = DemoServer(db)
-    srv.start()
-    yield srv
-    srv.stop()
+    with DemoServer(db) as srv:
+        yield srv
 
 
 @pytest.fixture

@@ -32,10 +32,8 @@ def db() -> Any:
 def server(db: Any) -> Any:
     from one_tui.demo.server import DemoServer
 
-    srv = DemoServer(db)
-    srv.start()
-    yield srv
-    srv.stop()
+    with DemoServer(db) as srv:
+        yield srv
 
 
 @pytest.fixture
