@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -39,3 +41,77 @@ def fixture_cache(tmp_path: Path) -> Path:
     for f in dest.rglob("*"):
         f.chmod(0o644 if f.is_file() else 0o755)
     return dest
+
+
+# --- Oracles: ONE-api itself, and the real Alyx ---------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def oracle() -> object:
+    """``oracle(version, code, home=..., args=...)``: run code with the real ONE-api.
+
+    See tests/oracles.py; the venvs are built on first use, never skipped.
+    """
+    from tests.oracles import run_oracle
+
+    return run_oracle
+
+
+@dataclass(frozen=True)
+class RealAlyx:
+    """A real Alyx configured for the tests (CI: the one .ci/run stands up)."""
+
+    base_url: str
+    username: str
+    password: str
+    access_log: Path | None  # every request the server answered, one line each (setup.sh)
+    tables: Path | None  # where its one_cache command wrote the cache tables
+
+    def log_offset(self) -> int:
+        """Where the access log ends now: pass it to ``requests_since``."""
+        return self.access_log.stat().st_size if self.access_log else 0
+
+    def requests_since(self, offset: int) -> list[str]:
+        """``METHOD /path?query`` of each request logged after ``offset``, in order."""
+        if self.access_log is None:
+            raise RuntimeError("no access log configured (ONE_TUI_REAL_ALYX_LOG)")
+        # gunicorn writes the line just after the response: wait until the log stops growing
+        last, deadline = -1, time.monotonic() + 3
+        while time.monotonic() < deadline:
+            size = self.access_log.stat().st_size
+            if size == last and size > offset:
+                break
+            last = size
+            time.sleep(0.15)
+        with open(self.access_log, "rb") as f:
+            f.seek(offset)
+            text = f.read().decode("utf-8", "replace")
+        out = []
+        for line in text.splitlines():
+            start = line.find('"')
+            end = line.find('"', start + 1)
+            if start < 0 or end < 0:
+                continue
+            method, _, rest = line[start + 1 : end].partition(" ")
+            out.append(f"{method} {rest.rsplit(' ', 1)[0]}")
+        return out
+
+
+@pytest.fixture(scope="session")
+def real_alyx() -> RealAlyx:
+    """The real Alyx named by ``ONE_TUI_REAL_ALYX``; CI always sets it (a skip there fails)."""
+    url = os.environ.get("ONE_TUI_REAL_ALYX")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("CI must configure a real Alyx (ONE_TUI_REAL_ALYX): see .ci/run")
+        pytest.skip("no real Alyx configured: set ONE_TUI_REAL_ALYX=http://127.0.0.1:8090")
+    run = Path(os.environ.get("ALYX_RUN", "/tmp/alyx-run"))
+    log = os.environ.get("ONE_TUI_REAL_ALYX_LOG") or run / "logs" / "access.log"
+    tables = os.environ.get("ONE_TUI_REAL_ALYX_TABLES") or run / "tables"
+    return RealAlyx(
+        base_url=url.rstrip("/"),
+        username=os.environ.get("ONE_TUI_REAL_ALYX_USER", "intbrainlab"),
+        password=os.environ.get("ONE_TUI_REAL_ALYX_PASSWORD", "international"),
+        access_log=Path(log) if Path(log).exists() else None,
+        tables=Path(tables) if Path(tables).exists() else None,
+    )
