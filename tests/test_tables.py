@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -98,11 +99,14 @@ def test_saved_tables_have_ones_format(fixture_cache: Path, tmp_path: Path) -> N
     assert ses_schema.field("date").type == pa.date32()
     assert ses_schema.field("id").type == pa.string()
 
-    # plain pandas sees the index as columns, as ONE-api reads them before setting its index
+    # as Alyx writes them: the index levels are the last columns, and the pandas metadata makes
+    # plain pandas (ONE's parquet.load) give them back as the index, with ONE's dtypes
+    assert schema.names[-2:] == ["eid", "id"] and ses_schema.names[-1] == "id"
     plain = pd.read_parquet(out / "datasets.pqt")
-    assert {"eid", "id", "rel_path", "qc"} <= set(plain.columns)
+    assert list(plain.index.names) == ["eid", "id"] and "rel_path" in plain.columns
     assert list(plain["qc"].cat.categories) == ["NOT_SET", "PASS", "WARNING", "FAIL", "CRITICAL"]
-    assert sorted(plain["eid"].unique()) == sorted(cache.datasets.index.levels[0])
+    assert plain["file_size"].dtype == "UInt64"
+    assert sorted(plain.index.unique("eid")) == sorted(cache.datasets.index.levels[0])
 
     again = load_cache(out)
     pd.testing.assert_frame_equal(again.sessions, cache.sessions)
@@ -273,7 +277,7 @@ def test_stale_lock_of_a_dead_process_is_broken(tmp_path: Path) -> None:
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     path = tmp_path / LOCK_NAME
-    path.write_text(json.dumps({"pid": dead.pid, "hostname": None}))
+    path.write_text(json.dumps({"pid": dead.pid, "hostname": socket.gethostname()}))
     old = time.time() - 60
     os.utime(path, (old, old))
     t0 = time.monotonic()
