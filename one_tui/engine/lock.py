@@ -140,7 +140,7 @@ class FileLock:
             info: object = json.loads(text) if text.strip() else None
         except ValueError:
             info = None
-        return time.time() - max(st.st_mtime, st.st_ctime), info
+        return time.time() - st.st_mtime, info
 
     def _tables_idle_for(self) -> float:
         """Seconds since any table (or temp table) of the folder last changed."""

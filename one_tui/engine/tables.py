@@ -973,6 +973,8 @@ def _remove_stale_temps(folder: Path) -> None:
 #: ``KeyError: 'Table "insertions" not in cache'``). one-tui keeps the insertions it merged in
 #: ``PRIVATE_DIR/insertions.pqt``, out of ONE's ``*.pqt`` glob (which is not recursive).
 SAVED_TABLES = ("sessions", "datasets", "insertions")
+#: Seconds a save waits for another program's lock before giving up (tables stay modified).
+SAVE_LOCK_TIMEOUT = 10.0
 PRIVATE_DIR = ".one-tui"
 PRIVATE_TABLES = ("insertions",)
 
@@ -1053,7 +1055,7 @@ def save_cache(cache: Cache, save_dir: str | os.PathLike[str] | None = None) -> 
     now = datetime.now()
     saved, refused = [], []
     try:
-        with FileLock(folder):
+        with FileLock(folder, timeout=SAVE_LOCK_TIMEOUT):
             _remove_stale_temps(folder)
             for name in names:
                 why = _save_one(cache, name, folder, now)
