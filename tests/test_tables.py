@@ -248,6 +248,22 @@ def test_save_cache_merges_with_disk_and_keeps_earliest_date(fixture_cache: Path
     assert save_cache(cache) is False  # already saved
 
 
+def test_rows_merged_from_disk_survive_the_next_save(fixture_cache: Path) -> None:
+    """A save merges what another process wrote; the save after it (the file unchanged since,
+    so no new merge) must still hold those rows (was: the second save wrote memory only)."""
+    cache = load_cache(fixture_cache)
+    other = load_cache(fixture_cache)
+    merge_tables(other, sessions=_new_session(EID_OTHER, "OTHER"))
+    assert save_cache(other) is True
+    merge_tables(cache, sessions=_new_session(EID_NEW))
+    assert save_cache(cache) is True
+    merge_tables(cache, sessions=_new_session("0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9", "THIRD"))
+    assert save_cache(cache) is True
+    disk = load_cache(fixture_cache)
+    assert {EID_NEW, EID_OTHER} <= set(disk.sessions.index) and len(disk.sessions) == 29
+    assert EID_OTHER in cache.sessions.index  # what the user browses holds them too
+
+
 @pytest.mark.skipif(IS_ROOT, reason="root can write a read-only folder")
 def test_save_cache_on_a_read_only_folder_is_a_clear_error(fixture_cache: Path) -> None:
     cache = load_cache(fixture_cache)

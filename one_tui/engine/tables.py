@@ -1016,6 +1016,13 @@ def _save_one(cache: Cache, name: str, folder: Path, now: datetime) -> str | Non
     save_table(df, path, meta)
     cache.meta["raw"][name] = meta
     if folder == cache.tables_dir:
+        # memory now holds what the file holds: the next save may skip the merge only because
+        # of that (a stat matching our own write used to drop the rows merged from disk)
+        if df is not cache._tables[name]:
+            if "rel_path" in df.columns and df["rel_path"].dtype != "category":
+                df["rel_path"] = df["rel_path"].astype("category")
+            cache._tables[name] = df
+            cache.row_counts[name] = len(df)
         cache._file_stats[name] = _stat(path)
         cache._sources[name] = path
         if path.parent == folder:
