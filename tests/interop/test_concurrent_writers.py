@@ -160,3 +160,70 @@ def _script(code: str) -> str:
     from tests.oracles import _PRELUDE
 
     return _PRELUDE + code
+
+
+#: ONE's own save_cache, each table write slowed to 3 s as an IBL-scale table takes: ONE holds
+#: its lock (.ONE.lock for 3.x, .cache.lock for 2.x) for ~6 s, longer than the 5 s after which
+#: one-tui used to break it.
+ONE_SLOW_SAVE = """
+import sys, threading, time
+from datetime import date
+import pandas as pd
+import one.api as api
+from one.api import One
+one = One(cache_dir=ARGS['dir'], mode='local')
+c = one._cache
+ses = pd.DataFrame({'lab': ['onelab'], 'subject': ['SLOW'], 'date': [date(2025, 5, 5)],
+                    'number': pd.array([1], dtype='uint16'), 'task_protocol': [''],
+                    'projects': ['']}, index=pd.Index([ARGS['eid']], name='id'))
+if not isinstance(c['sessions'].index[0], str):
+    import uuid
+    ses.index = ses.index.map(uuid.UUID)
+c['sessions'] = pd.concat([c['sessions'], ses.astype(c['sessions'].dtypes)]).sort_index()
+c['_meta']['modified_time'] = pd.Timestamp.now().to_pydatetime()
+save = api.parquet.save
+def slow_save(*args, **kwargs):
+    print('locked', flush=True)
+    time.sleep(3)
+    return save(*args, **kwargs)
+api.parquet.save = slow_save
+one.save_cache()
+for t in threading.enumerate():
+    if t is not threading.current_thread():
+        t.join()
+emit({'done': True})
+"""
+
+
+@pytest.mark.parametrize("version", sorted(VERSIONS))
+def test_a_long_one_save_is_waited_for_not_broken(version: str, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """one-tui saves while ONE is in the middle of a long save: it waits for ONE's lock and
+    then merges ONE's row (was: ONE 3.x's lock broken after 5 s, ONE crashed on exit with
+    FileNotFoundError; ONE 2.x's .cache.lock ignored, one-tui's row overwritten)."""
+    monkeypatch.setattr(tables, "SAVE_LOCK_TIMEOUT", 120.0, raising=False)  # a slow machine
+    folder = tmp_path / "ONE"
+    generate(n_sessions=20, seed=12).write_tables(folder)
+    one_eid, my_eid = str(uuid.uuid4()), str(uuid.uuid4())
+    proc = subprocess.Popen(
+        [str(oracle_python(version)), "-c", _script(ONE_SLOW_SAVE),
+         json.dumps({"dir": str(folder), "eid": one_eid})],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(tmp_path),
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONDONTWRITEBYTECODE": "1"})
+    try:
+        cache = tables.load_cache(folder)
+        line = proc.stdout.readline()
+        assert line.strip() == "locked", line + proc.stderr.read()[-3000:]
+        sessions, _ = _rows(random.Random(3), 0)
+        sessions["id"] = [my_eid] + list(sessions["id"][1:])
+        tables.merge_tables(cache, sessions=sessions)
+        assert tables.save_cache(cache) is True, cache.warnings
+        out, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err[-3000:]
+    final = tables.load_cache(folder)
+    assert {one_eid, my_eid} <= _keys(final.sessions)
+    assert len(final.sessions) == 20 + 1 + PER_ROUND
