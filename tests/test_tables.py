@@ -704,3 +704,15 @@ def test_a_held_lock_keeps_its_files_fresh_for_one_2x(tmp_path: Path) -> None:
             time.sleep(0.1)
         assert path.stat().st_ctime_ns > first
     assert not path.exists()
+
+
+def test_a_refused_save_reaches_the_apps_notices(fixture_cache: Path) -> None:
+    """The one-line refusal is what the app shows (One.notices), and save_cache says False."""
+    from one_tui.engine.one import One
+
+    _truncated(fixture_cache / "sessions.pqt")
+    one = One(cache_dir=fixture_cache, mode="local")
+    one.notices.clear()
+    merge_tables(one._cache, sessions=_new_session(EID_NEW))
+    assert one.save_cache() is False
+    assert [n for n in one.notices if n.startswith("sessions.pqt not saved")]
