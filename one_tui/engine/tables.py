@@ -1,9 +1,13 @@
 """Cache tables: read and write parquet files in ONE's format, with a lazily loaded datasets table.
 
-Files are the ones ONE-api reads and writes (``sessions.pqt``, ``datasets.pqt``,
-``insertions.pqt``): the index as str UUID columns, ``one_metadata`` JSON in the Arrow schema
-metadata, ``qc`` as an ordered dictionary column and ``date`` as ``date32``. Legacy tables (ONE's
-own test fixtures) are patched on load as ONE's ``patch_tables`` does.
+Files are the ones ONE-api reads and writes (``sessions.pqt``, ``datasets.pqt``; one-tui keeps
+its insertions in ``.one-tui/insertions.pqt``, see ``SAVED_TABLES``): the index as str UUID
+columns named by the ``pandas`` metadata, ``one_metadata`` JSON in the Arrow schema metadata,
+``qc`` as an ordered dictionary column and ``date`` as ``date32``. Legacy tables (ONE's own test
+fixtures) are patched on load as ONE's ``patch_tables`` does.
+
+Sharing a folder with ONE-api (docs/sharing-with-one-api.md): a table file this module could not
+read is never written over, and every save merges with the disk under ONE's locks.
 
 For speed at IBL scale the datasets table keeps ``rel_path`` as a categorical (a few hundred unique
 paths over a million rows) and is only read the first time it is needed.
