@@ -171,18 +171,27 @@ def _bump(srv: DemoServer, i: int) -> str:
     return when.strftime(tables.DATE_FORMAT)
 
 
-def test_one_api_loads_the_folder(tmp_path: Path, server: DemoServer) -> None:
-    """ONE-api itself reading a folder one-tui wrote (only when ONE-api is installed)."""
-    try:
-        from one.alf.cache import load_tables  # type: ignore[import-not-found]
-    except ImportError:
-        pytest.skip("ONE-api is not installed here (`import one` fails); one-tui's own reader "
-                    "checks the folders in the other tests")
+@pytest.mark.oracle
+@pytest.mark.parametrize("version", ["3.6.1", "2.11.2"])
+def test_one_api_loads_the_folder(oracle, version: str, tmp_path: Path,
+                                  server: DemoServer) -> None:
+    """ONE-api itself (each version, in its own venv) reads a folder one-tui downloaded and
+    saved a REST merge into."""
     _bump(server, 0)
-    One(base_url=server.url, cache_dir=tmp_path, mode="refresh", username="demo",
-        password="demo")
-    loaded = load_tables(tmp_path)
-    assert set(loaded["sessions"].index) == _server_tables(server)["sessions"][0]
+    folder = tmp_path / "cache"
+    one = One(base_url=server.url, cache_dir=folder, mode="refresh", username="demo",
+              password="demo")
+    eid = sorted(server.db.sessions.index)[0]
+    one.list_datasets(eid, query_type="remote")
+    assert one.save_cache() is True
+    got = oracle(version, """
+        from one.api import One
+        c = One(cache_dir=ARGS['dir'], mode='local')._cache
+        emit({'sessions': sorted(map(str, c['sessions'].index)),
+              'datasets': len(c['datasets'])})
+        """, home=tmp_path, args={"dir": str(folder)})
+    assert set(got["sessions"]) == _server_tables(server)["sessions"][0]
+    assert got["datasets"] == len(tables.load_cache(folder).datasets)
 
 
 @pytest.mark.slow

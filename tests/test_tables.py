@@ -5,8 +5,11 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -98,11 +101,14 @@ def test_saved_tables_have_ones_format(fixture_cache: Path, tmp_path: Path) -> N
     assert ses_schema.field("date").type == pa.date32()
     assert ses_schema.field("id").type == pa.string()
 
-    # plain pandas sees the index as columns, as ONE-api reads them before setting its index
+    # as Alyx writes them: the index levels are the last columns, and the pandas metadata makes
+    # plain pandas (ONE's parquet.load) give them back as the index, with ONE's dtypes
+    assert schema.names[-2:] == ["eid", "id"] and ses_schema.names[-1] == "id"
     plain = pd.read_parquet(out / "datasets.pqt")
-    assert {"eid", "id", "rel_path", "qc"} <= set(plain.columns)
+    assert list(plain.index.names) == ["eid", "id"] and "rel_path" in plain.columns
     assert list(plain["qc"].cat.categories) == ["NOT_SET", "PASS", "WARNING", "FAIL", "CRITICAL"]
-    assert sorted(plain["eid"].unique()) == sorted(cache.datasets.index.levels[0])
+    assert plain["file_size"].dtype == "UInt64"
+    assert sorted(plain.index.unique("eid")) == sorted(cache.datasets.index.levels[0])
 
     again = load_cache(out)
     pd.testing.assert_frame_equal(again.sessions, cache.sessions)
@@ -242,6 +248,22 @@ def test_save_cache_merges_with_disk_and_keeps_earliest_date(fixture_cache: Path
     assert save_cache(cache) is False  # already saved
 
 
+def test_rows_merged_from_disk_survive_the_next_save(fixture_cache: Path) -> None:
+    """A save merges what another process wrote; the save after it (the file unchanged since,
+    so no new merge) must still hold those rows (was: the second save wrote memory only)."""
+    cache = load_cache(fixture_cache)
+    other = load_cache(fixture_cache)
+    merge_tables(other, sessions=_new_session(EID_OTHER, "OTHER"))
+    assert save_cache(other) is True
+    merge_tables(cache, sessions=_new_session(EID_NEW))
+    assert save_cache(cache) is True
+    merge_tables(cache, sessions=_new_session("0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9", "THIRD"))
+    assert save_cache(cache) is True
+    disk = load_cache(fixture_cache)
+    assert {EID_NEW, EID_OTHER} <= set(disk.sessions.index) and len(disk.sessions) == 29
+    assert EID_OTHER in cache.sessions.index  # what the user browses holds them too
+
+
 @pytest.mark.skipif(IS_ROOT, reason="root can write a read-only folder")
 def test_save_cache_on_a_read_only_folder_is_a_clear_error(fixture_cache: Path) -> None:
     cache = load_cache(fixture_cache)
@@ -273,7 +295,7 @@ def test_stale_lock_of_a_dead_process_is_broken(tmp_path: Path) -> None:
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     path = tmp_path / LOCK_NAME
-    path.write_text(json.dumps({"pid": dead.pid, "hostname": None}))
+    path.write_text(json.dumps({"pid": dead.pid, "hostname": socket.gethostname()}))
     old = time.time() - 60
     os.utime(path, (old, old))
     t0 = time.monotonic()
@@ -432,3 +454,265 @@ def test_large_merge_of_chunked_arrow_columns_matches_ones_merge(
     untouched = base.index[[0, 200, 500]]
     assert list(hashes.loc[untouched]) == list(base["hash"].loc[untouched])
     assert base.loc[changed.index[0], "hash"] != "h5"  # the table merged into is not modified
+
+
+# --- rule: a table one-tui could not read is never written over ---------------------------------
+
+
+def _truncated(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _random_bytes(path: Path) -> None:
+    path.write_bytes(os.urandom(3000))
+
+
+def _no_one_metadata(path: Path) -> None:
+    pd.read_parquet(path).to_parquet(path)  # a valid parquet, as plain pandas writes it
+
+
+def _unknown_columns(path: Path) -> None:
+    table = pa.table({"colour": ["red", "blue"], "size": [1, 2]})
+    meta = {b"one_metadata": json.dumps({"date_created": "2021-05-13 20:38"}).encode()}
+    pq.write_table(table.replace_schema_metadata(meta), path)
+
+
+def _symlink_loop(path: Path) -> None:
+    path.unlink()
+    path.symlink_to(path.name)  # points at itself: ELOOP
+
+
+def _corrupt_pages(path: Path) -> None:
+    """The footer (schema, row count, one_metadata) is intact, the column data is not: load
+    sees a good table and only the deferred read fails (where the stat was taken before)."""
+    data = bytearray(path.read_bytes())
+    footer = int.from_bytes(data[-8:-4], "little") + 8
+    for i in range(4, len(data) - footer):
+        data[i] = 0xFF
+    path.write_bytes(bytes(data))
+
+
+def _disk_state(path: Path) -> tuple[bool, bytes | str]:
+    if path.is_symlink():
+        return True, os.readlink(path)
+    return False, path.read_bytes()
+
+
+BROKEN = {"truncated": _truncated, "random bytes": _random_bytes,
+          "no one_metadata": _no_one_metadata, "unknown columns": _unknown_columns,
+          "symlink loop": _symlink_loop}
+
+
+@pytest.mark.parametrize("kind", sorted(BROKEN))
+def test_an_unreadable_sessions_table_is_never_written_over(fixture_cache: Path,
+                                                            kind: str) -> None:
+    """ONE's sessions.pqt one-tui cannot read: the save writes the datasets it did read, leaves
+    sessions.pqt as it is, and says so in one line (was: replaced by one-tui's few rows)."""
+    path = fixture_cache / "sessions.pqt"
+    BROKEN[kind](path)
+    before = _disk_state(path)
+    cache = load_cache(fixture_cache)
+    assert len(cache.sessions) == 0
+    merge_tables(cache, sessions=_new_session(EID_NEW), datasets=pd.DataFrame(
+        {"eid": [EID_NEW], "id": [EID_OTHER], "rel_path": ["alf/new.thing.npy"],
+         "exists": [True], "qc": ["PASS"]}))
+    cache.warnings.clear()
+    saved = save_cache(cache)
+    assert _disk_state(path) == before
+    assert saved is True  # datasets.pqt was read: it is saved, merged
+    assert "sessions" in cache.unreadable
+    [line] = cache.warnings
+    assert line.startswith("sessions.pqt not saved: it could not be read") and "\n" not in line
+    assert "left as it is" in line
+    again = load_cache(fixture_cache)
+    assert len(again.datasets) == 694
+    assert save_cache(cache) is False  # still refused, still said
+    assert _disk_state(path) == before and len(cache.warnings) == 2
+
+
+def test_a_table_whose_deferred_read_failed_is_not_taken_for_ours(fixture_cache: Path) -> None:
+    """datasets.pqt with a good footer and corrupt pages: load counts its 693 rows, the first
+    access fails. The save must not think the file is the one it read (was: 693 rows replaced
+    by 1, True returned, no word)."""
+    path = fixture_cache / "datasets.pqt"
+    _corrupt_pages(path)
+    before = path.read_bytes()
+    cache = load_cache(fixture_cache)
+    assert cache.row_counts["datasets"] == 693
+    merge_tables(cache, datasets=pd.DataFrame(
+        {"eid": [EID_NEW], "id": [EID_OTHER], "rel_path": ["alf/new.thing.npy"],
+         "exists": [True], "qc": ["PASS"]}))
+    saved = save_cache(cache)
+    assert path.read_bytes() == before
+    assert saved is False and "datasets" in cache.unreadable
+    assert cache.warnings[-1].startswith("datasets.pqt not saved")
+
+
+NOBODY = 65534
+
+
+def _nobody_python() -> list[str] | None:
+    """An interpreter uid 65534 can run with the project importable (as tests/test_odd_folders)."""
+    import sysconfig
+
+    site = sysconfig.get_paths()["purelib"]
+    repo = str(Path(__file__).resolve().parents[1])
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{site}{os.pathsep}{repo}", "HOME": "/tmp",
+           "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    for exe in (sys.executable, f"/usr/bin/{version}", f"/usr/local/bin/{version}"):
+        try:
+            probe = subprocess.run([exe, "-c", "import one_tui.engine.tables"], user=NOBODY,
+                                   group=NOBODY, env=env, cwd="/", capture_output=True,
+                                   timeout=60)
+        except (OSError, subprocess.SubprocessError):
+            continue
+        if probe.returncode == 0:
+            return [exe, env]  # type: ignore[list-item]
+    return None
+
+
+AS_NOBODY_SAVE = r"""
+import json, sys
+import pandas as pd
+from datetime import date
+from one_tui.engine.tables import load_cache, merge_tables, save_cache
+cache = load_cache(sys.argv[1])
+merge_tables(cache, sessions=pd.DataFrame({"id": [sys.argv[2]], "lab": ["l"], "subject": ["s"],
+    "date": [date(2024, 1, 2)], "number": [1], "task_protocol": [""], "projects": [""]}))
+saved = save_cache(cache)
+print(json.dumps({"saved": saved, "warnings": cache.warnings,
+                  "unreadable": sorted(getattr(cache, "unreadable", []))}))
+"""
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="needs root to create a file another uid cannot read")
+def test_another_users_private_table_in_a_shared_folder_is_not_replaced(
+        fixture_cache: Path) -> None:
+    """A 0777 folder shared by two users; ONE (root here) wrote sessions.pqt 0600. one-tui, as
+    uid 65534, cannot read it and must not replace it (it could: the folder is writable) —
+    was: 26 sessions became one-tui's 1, owned by the other user."""
+    found = _nobody_python()
+    if found is None:
+        pytest.fail("no interpreter uid 65534 can run with the project importable")
+    exe, env = found
+    shared = Path(tempfile.mkdtemp(prefix="one-tui-shared-", dir="/tmp"))  # pytest's are 0700
+    try:
+        shared.chmod(0o777)
+        for name in ("sessions.pqt", "datasets.pqt"):
+            shutil.copy(fixture_cache / name, shared / name)
+        path = shared / "sessions.pqt"
+        path.chmod(0o600)
+        (shared / "datasets.pqt").chmod(0o644)
+        before = path.read_bytes()
+        proc = subprocess.run([exe, "-c", AS_NOBODY_SAVE, str(shared), EID_NEW],
+                              user=NOBODY, group=NOBODY, env=env, cwd="/",
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        out = json.loads(proc.stdout.strip().splitlines()[-1])
+        st = path.stat()
+        assert (st.st_uid, st.st_mode & 0o777) == (0, 0o600)
+        assert path.read_bytes() == before and len(load_cache(shared).sessions) == 26
+        assert out["unreadable"] == ["sessions"]
+        assert out["saved"] is False
+        assert any(w.startswith("sessions.pqt not saved") for w in out["warnings"])
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
+
+
+def test_a_table_one_2x_is_unzipping_is_left_until_it_is_done(
+        fixture_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ONE 2.x writes its tables in place holding .cache.lock: one-tui loads a half-written
+    sessions.pqt. The save waits for that lock, gives up with a notice while it is held (was:
+    lock ignored, table overwritten), and merges with ONE's whole table once it is done."""
+    from one_tui.engine import tables as tables_module
+
+    monkeypatch.setattr(tables_module, "SAVE_LOCK_TIMEOUT", 0.3, raising=False)
+    whole = (fixture_cache / "sessions.pqt").read_bytes()
+    (fixture_cache / "sessions.pqt").write_bytes(whole[: len(whole) // 3])
+    lock = fixture_cache / ".cache.lock"
+    lock.touch()  # what ONE 2.x's _save_cache does
+    cache = load_cache(fixture_cache)
+    merge_tables(cache, sessions=_new_session(EID_NEW))
+    assert save_cache(cache) is False
+    assert lock.exists() and lock.read_bytes() == b""
+    assert ".cache.lock held by ONE-api 2.x" in cache.warnings[-1]
+    assert cache.warnings[-1].startswith("tables not saved") and "\n" not in cache.warnings[-1]
+    # ONE finishes: the whole table, its lock removed
+    (fixture_cache / "sessions.pqt").write_bytes(whole)
+    lock.unlink()
+    assert save_cache(cache) is True
+    disk = load_cache(fixture_cache)
+    assert len(disk.sessions) == 27 and EID_NEW in disk.sessions.index
+
+
+# --- locks shared with ONE-api ------------------------------------------------------------------
+
+
+ONE3_LOCK = {"datetime": "2026-01-01T00:00:00", "hostname": "<built-in function gethostname>"}
+
+
+def test_a_foreign_lock_is_not_broken_while_its_writer_may_be_alive(tmp_path: Path) -> None:
+    """ONE 3.x's lock carries no pid. Six seconds old, with a table written a moment ago, its
+    writer may well be alive (a big table takes longer than ONE's 5 s): one-tui waits and
+    gives up, it does not remove it (was: broken after 5 s, and ONE crashed on exit)."""
+    path = tmp_path / LOCK_NAME
+    path.write_text(json.dumps(ONE3_LOCK))
+    (tmp_path / "datasets.pqt").write_bytes(b"being written")
+    old = time.time() - 6
+    os.utime(path, (old, old))
+    with pytest.raises(LockTimeout, match=r"\.ONE\.lock held by ONE-api"):
+        FileLock(tmp_path, timeout=0.3).acquire()
+    assert json.loads(path.read_text()) == ONE3_LOCK
+
+
+def test_a_foreign_lock_left_for_ten_minutes_with_idle_tables_is_broken(tmp_path: Path) -> None:
+    path = tmp_path / LOCK_NAME
+    path.write_text(json.dumps(ONE3_LOCK))
+    table = tmp_path / "sessions.pqt"
+    table.write_bytes(b"x")
+    old = time.time() - lock_module.FOREIGN_STALE - 60
+    for p in (path, table):
+        os.utime(p, (old, old))
+    with FileLock(tmp_path, timeout=5):
+        assert json.loads(path.read_text())["pid"] == os.getpid()
+    assert not path.exists()
+
+
+def test_release_leaves_a_lock_one_re_created(tmp_path: Path) -> None:
+    """ONE 3.x deletes a lock it waited 5 s for and writes its own; when one-tui then finishes
+    it must not remove ONE's (was: removed, and ONE's exit raised FileNotFoundError)."""
+    lock = FileLock(tmp_path)
+    lock.acquire()
+    path = tmp_path / LOCK_NAME
+    path.unlink()
+    path.write_text(json.dumps(ONE3_LOCK))
+    lock.release()
+    assert json.loads(path.read_text()) == ONE3_LOCK
+    assert not (tmp_path / ".cache.lock").exists()  # that one was still ours
+
+
+def test_a_held_lock_keeps_its_files_fresh_for_one_2x(tmp_path: Path) -> None:
+    """ONE 2.x deletes a .cache.lock whose ctime is over 5 s old: a one-tui save of a big
+    table holds it longer, so the lock's times are refreshed while it is held."""
+    with FileLock(tmp_path):
+        path = tmp_path / ".cache.lock"
+        first = path.stat().st_ctime_ns
+        deadline = time.monotonic() + 30
+        while path.stat().st_ctime_ns == first and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert path.stat().st_ctime_ns > first
+    assert not path.exists()
+
+
+def test_a_refused_save_reaches_the_apps_notices(fixture_cache: Path) -> None:
+    """The one-line refusal is what the app shows (One.notices), and save_cache says False."""
+    from one_tui.engine.one import One
+
+    _truncated(fixture_cache / "sessions.pqt")
+    one = One(cache_dir=fixture_cache, mode="local")
+    one.notices.clear()
+    merge_tables(one._cache, sessions=_new_session(EID_NEW))
+    assert one.save_cache() is False
+    assert [n for n in one.notices if n.startswith("sessions.pqt not saved")]

@@ -1,23 +1,54 @@
-"""A cross-process lock on ``<dir>/.ONE.lock``, the file ONE-api 3.x locks its tables with.
+"""Cross-process locks on a tables folder, honouring both lock files ONE-api uses.
 
-Parallel jobs sharing one cache folder (ONE issue #211) must not interleave table writes. The lock
-file is created with ``O_CREAT | O_EXCL`` and holds the owner's pid and time; a lock older than
-``stale_after`` seconds whose owner is gone is broken, as ONE breaks locks older than 5 s.
+* ONE-api 3.x (iblutil ``FileLock``) writes ``<dir>/.ONE.lock`` holding
+  ``{"datetime": <UTC iso>, "hostname": "<built-in function gethostname>"}``: no pid, and the
+  hostname is the text of the function, not a host name. It waits 5 x 1 s for an existing lock,
+  then deletes it and writes anyway; on exit it unlinks the file and crashes
+  (``FileNotFoundError``) if somebody removed it meanwhile.
+* ONE-api 2.x touches an empty ``<cache_dir>/.cache.lock`` while it writes the tables (in place,
+  not atomically) and deletes one whose ctime is more than 5 s old.
+
+one-tui takes **both** files (``O_CREAT | O_EXCL``, ``.ONE.lock`` first), writes its pid, host
+and a random token in them, refreshes their times every second while it holds them (so ONE 2.x,
+which judges by ctime, keeps waiting), and on release removes only a file that is still its own
+(same inode and token): a lock ONE broke and re-created is left to ONE.
+
+Stale policy (docs/sharing-with-one-api.md): a one-tui lock whose process is dead on this host
+is broken at once; a one-tui lock from another host once its heartbeat stopped for
+``OWN_STALE`` seconds. A lock one-tui did not create (ONE's, which carries no pid) is never
+broken while its writer may be alive: only once the lock file *and* every table file of the
+folder have been untouched for ``FOREIGN_STALE`` (10 minutes, the age at which one-tui also
+deems temp tables of killed saves dead). Until then ``acquire`` waits ``timeout`` seconds and
+raises :class:`LockTimeout` naming the lock, its owner and its age.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import socket
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 
-__all__ = ["LOCK_NAME", "FileLock", "LockTimeout", "ReadOnlyCacheError"]
+__all__ = ["LOCK_NAME", "LEGACY_LOCK_NAME", "FileLock", "LockTimeout", "ReadOnlyCacheError",
+           "FOREIGN_STALE", "OWN_STALE"]
 
-LOCK_NAME = ".ONE.lock"
+LOCK_NAME = ".ONE.lock"  # ONE-api 3.x
+LEGACY_LOCK_NAME = ".cache.lock"  # ONE-api 2.x
+LOCK_NAMES = (LOCK_NAME, LEGACY_LOCK_NAME)
+
+#: Seconds a lock one-tui did not create must stay untouched, with the tables beside it, before
+#: it is taken for the leftover of a killed writer.
+FOREIGN_STALE = 600.0
+#: Seconds without heartbeat after which a one-tui lock of another host is stale.
+OWN_STALE = 30.0
+#: Seconds between the heartbeats of a held lock (ONE 2.x deletes a lock whose ctime is > 5 s).
+HEARTBEAT = 1.0
+_OWNER = "one-tui"
 
 
 class ReadOnlyCacheError(PermissionError):
@@ -43,83 +74,178 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _describe(info: object, name: str) -> str:
+    """Who holds a lock, for a one-line message."""
+    if isinstance(info, dict) and info.get("owner") == _OWNER:
+        return f"one-tui (pid {info.get('pid')} on {info.get('hostname')})"
+    if name == LEGACY_LOCK_NAME:
+        return "ONE-api 2.x"
+    if isinstance(info, dict) and "datetime" in info:
+        return "ONE-api"
+    return "another program"
+
+
 class FileLock:
-    """Context manager holding ``<folder>/.ONE.lock``.
+    """Context manager holding ``<folder>/.ONE.lock`` and ``<folder>/.cache.lock``.
 
     Nothing is written until ``acquire`` (so a read-only folder only fails when a write is
-    attempted), and then a :class:`ReadOnlyCacheError` names the folder.
+    attempted), and then a :class:`ReadOnlyCacheError` names the folder. ``stale_after`` is
+    kept for callers of the old signature and bounds nothing of ONE's (see the module doc).
     """
 
     def __init__(self, folder: str | os.PathLike[str], timeout: float = 10.0,
-                 stale_after: float = 5.0, poll: float = 0.05) -> None:
+                 stale_after: float = OWN_STALE, poll: float = 0.05) -> None:
         self.folder = Path(folder)
         self.path = self.folder / LOCK_NAME
+        self.paths = [self.folder / n for n in LOCK_NAMES]
         self.timeout = timeout
         self.stale_after = stale_after
         self.poll = poll
         self.held = False
+        self._token = secrets.token_hex(8)
+        self._inodes: dict[Path, int] = {}
+        self._stop = threading.Event()
+        self._beat: threading.Thread | None = None
 
-    def _try_create(self) -> bool:
-        """Create the lock file atomically; False if it already exists."""
+    # -- creating and judging lock files --------------------------------------------------------
+    def _try_create(self, path: Path) -> bool:
+        """Create one lock file atomically; False if it already exists."""
         try:
-            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
             return False
         except (PermissionError, OSError) as exc:
             if isinstance(exc, PermissionError) or exc.errno in (13, 30):  # EACCES, EROFS
                 raise ReadOnlyCacheError(
-                    f"Cache directory is read-only: {self.folder} (cannot create {LOCK_NAME})"
+                    f"Cache directory is read-only: {self.folder} (cannot create {path.name})"
                 ) from None
             raise
-        payload = {"pid": os.getpid(), "hostname": socket.gethostname(),
-                   "datetime": datetime.now().isoformat()}
-        with os.fdopen(fd, "w") as f:
+        payload = {"owner": _OWNER, "pid": os.getpid(), "hostname": socket.gethostname(),
+                   "datetime": datetime.now().isoformat(), "token": self._token}
+        with os.fdopen(fd, "w") as f:  # valid JSON: ONE 3.x json.loads a lock before deleting it
             json.dump(payload, f)
+        self._inodes[path] = os.stat(path).st_ino
         return True
 
-    def _is_stale(self) -> bool:
-        """A lock is stale at once when its owner is a dead process on this host (a killed
-        one-tui must not hold up the next run), else once older than ``stale_after`` and its
-        owner is gone or unknown."""
+    def _info(self, path: Path) -> tuple[float, object] | None:
+        """(age in seconds, parsed content or None) of a lock file; None if it is gone."""
         try:
-            age = time.time() - self.path.stat().st_mtime
-            info = json.loads(self.path.read_text() or "{}")
+            st = path.stat()
+            text = path.read_text()
         except FileNotFoundError:
-            return False
-        except (OSError, ValueError):
-            info = None  # half-written (being created now) or unreadable
-        pid = info.get("pid") if isinstance(info, dict) else None
-        same_host = isinstance(info, dict) and info.get("hostname") in (None,
-                                                                        socket.gethostname())
-        if same_host and isinstance(pid, int) and not _pid_alive(pid):
-            return True
-        if age <= self.stale_after:
-            return False
-        if same_host and isinstance(pid, int):
-            return False  # alive (checked above)
-        return True  # half-written, another host or unknown owner: ONE breaks it after 5 s
+            return None
+        except OSError:
+            return 0.0, None
+        try:
+            info: object = json.loads(text) if text.strip() else None
+        except ValueError:
+            info = None
+        return time.time() - st.st_mtime, info
 
+    def _tables_idle_for(self) -> float:
+        """Seconds since any table (or temp table) of the folder last changed."""
+        newest = 0.0
+        try:
+            for p in self.folder.iterdir():
+                if ".pqt" in p.name:
+                    try:
+                        newest = max(newest, p.lstat().st_mtime)
+                    except OSError:
+                        continue
+        except OSError:
+            return 0.0
+        return time.time() - newest if newest else float("inf")
+
+    def _is_stale(self, path: Path) -> bool:
+        """See the module doc: only dead one-tui owners or long-silent foreign locks."""
+        found = self._info(path)
+        if found is None:
+            return False
+        age, info = found
+        pid = info.get("pid") if isinstance(info, dict) else None
+        if isinstance(info, dict) and isinstance(pid, int) and (
+                info.get("hostname") == socket.gethostname()):  # also one-tui's older locks
+            return not _pid_alive(pid)
+        if isinstance(info, dict) and info.get("owner") == _OWNER:  # another host: heartbeat
+            return age > self.stale_after
+        return age > FOREIGN_STALE and self._tables_idle_for() > FOREIGN_STALE
+
+    def _holder(self) -> str:
+        """One line naming the locks held by others now and their age."""
+        parts = []
+        for path in self.paths:
+            if path in self._inodes:
+                continue
+            found = self._info(path)
+            if found is not None:
+                age, info = found
+                parts.append(f"{path.name} held by {_describe(info, path.name)}, {age:.0f} s old")
+        return "; ".join(parts) or "the lock was busy"
+
+    # -- acquire / release ----------------------------------------------------------------------
     def acquire(self) -> None:
-        """Wait up to ``timeout`` seconds for the lock, breaking stale locks."""
+        """Wait up to ``timeout`` seconds for both lock files, breaking only stale ones."""
         if not self.folder.is_dir():
             raise FileNotFoundError(f"Cache directory not accessible: {self.folder}")
         deadline = time.monotonic() + self.timeout
-        while not self._try_create():
-            if self._is_stale():
-                self.path.unlink(missing_ok=True)
-                continue
-            if time.monotonic() >= deadline:
-                raise LockTimeout(
-                    f"Timed out after {self.timeout:g} s waiting for {self.path} "
-                    "(another process is saving the cache tables)"
-                )
-            time.sleep(self.poll)
+        try:
+            for path in self.paths:
+                while not self._try_create(path):
+                    if self._is_stale(path):
+                        path.unlink(missing_ok=True)
+                        continue
+                    if time.monotonic() >= deadline:
+                        raise LockTimeout(
+                            f"Timed out after {self.timeout:g} s waiting for {path} "
+                            f"({self._holder()}; another process is saving the cache tables)")
+                    time.sleep(self.poll)
+        except BaseException:
+            self._remove_own()
+            raise
         self.held = True
+        self._stop.clear()
+        self._beat = threading.Thread(target=self._heartbeat, name="one-tui-lock", daemon=True)
+        self._beat.start()
+
+    def _heartbeat(self) -> None:
+        """Keep the lock files' times fresh while held (ONE 2.x breaks a lock by its ctime)."""
+        while not self._stop.wait(HEARTBEAT):
+            for path in list(self._inodes):
+                if self._still_ours(path):
+                    try:
+                        os.utime(path)
+                    except OSError:
+                        pass
+
+    def _still_ours(self, path: Path) -> bool:
+        """The lock file is the one we created (ONE may have deleted it and written its own)."""
+        try:
+            if os.stat(path).st_ino != self._inodes.get(path):
+                return False
+            info = json.loads(path.read_text() or "{}")
+        except (OSError, ValueError):
+            return False
+        return isinstance(info, dict) and info.get("token") == self._token
+
+    def _remove_own(self) -> None:
+        for path in reversed(list(self._inodes)):
+            if self._still_ours(path):
+                path.unlink(missing_ok=True)
+        self._inodes.clear()
+
+    @property
+    def broken(self) -> bool:
+        """True when another process removed or replaced one of our lock files while held."""
+        return self.held and not all(self._still_ours(p) for p in self._inodes)
 
     def release(self) -> None:
-        """Remove the lock file if we hold it."""
+        """Remove the lock files that are still ours; never one another process re-created."""
         if self.held:
-            self.path.unlink(missing_ok=True)
+            self._stop.set()
+            if self._beat is not None:
+                self._beat.join()
+                self._beat = None
+            self._remove_own()
             self.held = False
 
     def __enter__(self) -> FileLock:

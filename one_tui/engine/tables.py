@@ -1,9 +1,13 @@
 """Cache tables: read and write parquet files in ONE's format, with a lazily loaded datasets table.
 
-Files are the ones ONE-api reads and writes (``sessions.pqt``, ``datasets.pqt``,
-``insertions.pqt``): the index as str UUID columns, ``one_metadata`` JSON in the Arrow schema
-metadata, ``qc`` as an ordered dictionary column and ``date`` as ``date32``. Legacy tables (ONE's
-own test fixtures) are patched on load as ONE's ``patch_tables`` does.
+Files are the ones ONE-api reads and writes (``sessions.pqt``, ``datasets.pqt``; one-tui keeps
+its insertions in ``.one-tui/insertions.pqt``, see ``SAVED_TABLES``): the index as str UUID
+columns named by the ``pandas`` metadata, ``one_metadata`` JSON in the Arrow schema metadata,
+``qc`` as an ordered dictionary column and ``date`` as ``date32``. Legacy tables (ONE's own test
+fixtures) are patched on load as ONE's ``patch_tables`` does.
+
+Sharing a folder with ONE-api (docs/sharing-with-one-api.md): a table file this module could not
+read is never written over, and every save merges with the disk under ONE's locks.
 
 For speed at IBL scale the datasets table keeps ``rel_path`` as a categorical (a few hundred unique
 paths over a million rows) and is only read the first time it is needed.
@@ -37,7 +41,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from one_tui.engine.exceptions import CacheDirError
-from one_tui.engine.lock import FileLock, ReadOnlyCacheError
+from one_tui.engine.lock import FileLock, LockTimeout, ReadOnlyCacheError
 from one_tui.engine.spec import QC, QC_CATEGORIES, shown
 
 __all__ = [
@@ -51,6 +55,10 @@ __all__ = [
     "empty_table",
     "qc_categorical",
     "DATE_FORMAT",
+    "SAVED_TABLES",
+    "PRIVATE_DIR",
+    "table_path",
+    "file_origin",
 ]
 
 log = logging.getLogger("one_tui.engine")
@@ -219,14 +227,75 @@ def _read_column(pf: pq.ParquetFile, name: str) -> pd.Series:
     return column.to_pandas()
 
 
+def _pandas_meta(schema: pa.Schema) -> dict:
+    """The ``pandas`` metadata pyarrow writes with ``Table.from_pandas`` (ONE and Alyx do), or
+    an empty dict."""
+    raw = (schema.metadata or {}).get(b"pandas")
+    try:
+        meta = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def _index_names(pmeta: dict, table: str) -> dict[str, str]:
+    """{column on disk: index name} for the unnamed index levels pandas stores as
+    ``__index_level_N__`` (ONE 3.6.1 saves sessions so after a remote search: its index lost its
+    name). They are named as ONE names them once read: ``id``, or ``eid, id``."""
+    fields = [f for f in pmeta.get("index_columns", []) if isinstance(f, str)]
+    unnamed = [f for f in fields if re.fullmatch(r"__index_level_\d+__", f)]
+    if not unnamed:
+        return {}
+    named = {c.get("field_name"): c.get("name") for c in pmeta.get("columns", [])
+             if isinstance(c, dict)}
+    default = INDEX.get(table) or (["id"] if len(fields) == 1 else ["eid", "id"])
+    if len(default) != len(fields):
+        default = ["id"] if len(fields) == 1 else ["eid", "id"][-len(fields):]
+    out = {}
+    for field, fallback in zip(fields, default, strict=False):
+        if field in unnamed:
+            out[field] = named.get(field) or fallback
+    return out
+
+
+#: pandas dtypes ONE's tables use that Arrow alone does not restore (a uint64 column with nulls
+#: would read as float64, a bool one with nulls as object): taken from the pandas metadata.
+_EXTENSION_TYPES = {"UInt8", "UInt16", "UInt32", "UInt64", "Int8", "Int16", "Int32", "Int64",
+                    "Float32", "Float64", "boolean"}
+
+
+def _extension_dtypes(pmeta: dict) -> dict[str, Any]:
+    """{column: pandas extension dtype} recorded in the pandas metadata."""
+    out = {}
+    for col in pmeta.get("columns", []):
+        if isinstance(col, dict) and col.get("numpy_type") in _EXTENSION_TYPES:
+            out[col.get("field_name")] = pd.api.types.pandas_dtype(col["numpy_type"])
+    return out
+
+
 def _read_frame(path: Path, columns: list[str] | None) -> pd.DataFrame:
-    """Read a parquet table column by column (low peak memory) into a RangeIndex DataFrame."""
+    """Read a parquet table column by column (low peak memory) into a RangeIndex DataFrame.
+
+    Columns the pandas metadata marks as unnamed index levels get their ONE name, and columns
+    it records with a nullable dtype (``UInt64``, ``boolean``) get that dtype, as ONE's
+    ``to_pandas`` gives them.
+    """
     _prefer_jemalloc()
-    names = pq.read_schema(path).names
+    schema = pq.read_schema(path)
+    pmeta = _pandas_meta(schema)
+    renames = _index_names(pmeta, path.stem)
+    extension = _extension_dtypes(pmeta)
+    names = schema.names
     dictionary = [n for n in _DICTIONARY_COLUMNS if n in names]
     pf = pq.ParquetFile(path, read_dictionary=dictionary or None)
-    names = [n for n in names if columns is None or n in columns]
-    data = {name: _read_column(pf, name) for name in names}
+    names = [n for n in names if columns is None or renames.get(n, n) in columns]
+    data = {}
+    for name in names:
+        if name in extension:
+            arrow = pf.read(columns=[name]).column(0)
+            data[renames.get(name, name)] = pd.Series(extension[name].__from_arrow__(arrow))
+        else:
+            data[renames.get(name, name)] = _read_column(pf, name)
     return pd.DataFrame(data, copy=False)
 
 
@@ -300,11 +369,76 @@ def _column_to_arrow(name: str, s: pd.Series) -> pa.Array | pa.ChunkedArray:
 
 
 def _to_arrow(df: pd.DataFrame) -> pa.Table:
-    """DataFrame to an Arrow table in ONE's on-disk types: str ids, dictionary qc, date32."""
-    flat = df.reset_index() if not isinstance(df.index, pd.RangeIndex) else df
+    """DataFrame to an Arrow table in ONE's on-disk types: str ids, dictionary qc, date32.
+
+    As Alyx and ONE write them (``Table.from_pandas``): the index levels are the last columns
+    and the ``pandas`` metadata names them as the index and records each column's dtype, so
+    ONE's ``to_pandas`` gives back ``UInt64`` file sizes and the index (not float64 sizes).
+    """
+    indexed = not isinstance(df.index, pd.RangeIndex)
+    index_names = [str(n) for n in df.index.names] if indexed else []
+    flat = df.reset_index() if indexed else df
     names = [str(c) for c in flat.columns]
-    arrays = [_column_to_arrow(n, flat[c]) for n, c in zip(names, flat.columns, strict=True)]
-    return pa.Table.from_arrays(arrays, names=names)
+    order = [n for n in names if n not in index_names] + index_names
+    position = {n: i for i, n in enumerate(names)}
+    arrays = [_column_to_arrow(n, flat.iloc[:, position[n]]) for n in order]
+    table = pa.Table.from_arrays(arrays, names=order)
+    pandas_meta = _pandas_metadata(df)
+    if pandas_meta is not None:
+        table = table.replace_schema_metadata({b"pandas": pandas_meta})
+    return table
+
+
+def _pandas_metadata(df: pd.DataFrame) -> bytes | None:
+    """The ``pandas`` metadata ``Table.from_pandas`` would write for ``df`` (computed on a few
+    rows: the dtypes are what matter), with categorical paths recorded as the plain strings
+    they are written as. None when pyarrow cannot describe a column (then none is written)."""
+    sample = df.head(64).copy()
+    for col in sample.columns:
+        if isinstance(sample[col].dtype, pd.CategoricalDtype) and col != "qc":
+            sample[col] = sample[col].astype(object)
+    if "qc" in sample.columns:
+        sample["qc"] = qc_categorical(sample["qc"])
+    if "date" in sample.columns:  # written as date32, read back as datetime.date objects
+        days = pd.to_datetime(sample["date"], errors="coerce")
+        sample["date"] = pd.Series([d.date() if pd.notna(d) else None for d in days],
+                                   index=sample.index, dtype=object)
+    if isinstance(sample.index, pd.RangeIndex):
+        preserve: bool | None = False
+    else:
+        preserve = True
+        sample.index = sample.index.set_names([str(n) for n in sample.index.names])
+    try:
+        schema = pa.Schema.from_pandas(sample, preserve_index=preserve)
+    except (pa.ArrowException, TypeError, ValueError):
+        return None
+    return (schema.metadata or {}).get(b"pandas")
+
+
+def file_origin(origin: Any) -> str | None:
+    """The ``origin`` to write in a table's metadata: one string, as Alyx writes it.
+
+    ONE 3.x keeps a set in memory and accepts a string or a list on disk; ONE 2.11.2 puts each
+    table's origin in a set (``refresh_cache`` raises ``TypeError: unhashable type: 'list'`` on
+    a list). The first origin is the table's source (the one ONE compares with cache/info's);
+    origins added by REST merges come after it.
+    """
+    if origin is None or isinstance(origin, str):
+        return origin
+    values = [str(o) for o in origin if o]
+    return values[0] if values else None
+
+
+def _origins(*values: Any) -> list[str]:
+    """Origins (strings, lists or sets) as one list in first-seen order, without repeats."""
+    out: list[str] = []
+    for value in values:
+        items = [value] if isinstance(value, str) else sorted(value) if isinstance(
+            value, set) else list(value or [])
+        for item in items:
+            if item and str(item) not in out:
+                out.append(str(item))
+    return out
 
 
 def _fsync_replace(tmp: Path, dest: Path) -> None:
@@ -328,15 +462,20 @@ def _fsync_replace(tmp: Path, dest: Path) -> None:
 def save_table(df: pd.DataFrame, path: str | os.PathLike[str], metadata: dict) -> None:
     """Write a table in ONE's format, atomically (temporary file in the same folder + replace).
 
-    ``metadata`` goes in as ``one_metadata``; ``date_created`` defaults to now, ``origin`` sets
-    are written as sorted lists, and ``min_api_version`` defaults to what Alyx writes.
+    ``metadata`` goes in as ``one_metadata``; ``date_created`` defaults to now, ``origin`` is
+    written as one string (:func:`file_origin`), and ``min_api_version`` defaults to what Alyx
+    writes.
     """
     path = Path(path)
     meta = dict(metadata)
     meta.setdefault("date_created", datetime.now().strftime(DATE_FORMAT))
     meta.setdefault("min_api_version", MIN_API_VERSION)
-    if isinstance(meta.get("origin"), set):
-        meta["origin"] = sorted(meta["origin"])
+    if "origin" in meta:
+        origin = file_origin(meta["origin"])
+        if origin is None:
+            meta.pop("origin")
+        else:
+            meta["origin"] = origin
     table = _to_arrow(df)
     table = table.replace_schema_metadata(
         {**(table.schema.metadata or {}), b"one_metadata": json.dumps(meta).encode()})
@@ -385,6 +524,9 @@ class Cache:
         self._pending: dict[str, Path] = {}
         self._modified: set[str] = set()
         self._file_stats: dict[str, tuple[int, int]] = {}  # what was read: (mtime_ns, size)
+        #: tables found on disk that could not be read: {name: why}. Never written over.
+        self.unreadable: dict[str, str] = {}
+        self._sources: dict[str, Path] = {}  # the file each table was read from
         self.meta: dict[str, Any] = {
             "created_time": None, "loaded_time": None, "expired": True, "raw": {},
             "modified_time": None, "saved_time": None, "cache_expiry": cache_expiry,
@@ -403,20 +545,32 @@ class Cache:
         if name not in self._tables and name in self._pending:
             path = self._pending.pop(name)
             try:
+                stat = _stat(path)  # before the read: a later change makes the save merge
                 df, meta = read_table(path)
                 self.meta["raw"][name] = meta
                 self.row_counts[name] = len(df)
+                self._file_stats[name] = stat
+                self._sources[name] = path
+                self.unreadable.pop(name, None)
             except (InvalidTableError, KeyError, OSError) as exc:
-                self._warn(str(exc) if isinstance(exc, InvalidTableError)
-                           else f"{path.name} could not be read ({exc}). Skipping")
-                self.meta["raw"].pop(name, None)
-                self.row_counts.pop(name, None)
-                self._update_times()
+                message = (str(exc) if isinstance(exc, InvalidTableError)
+                           else f"{path.name} could not be read ({_one_line(exc)}). Skipping")
+                self._warn(message)
+                self._mark_unreadable(name, message)
                 df = empty_table(name)
             self._tables[name] = df
         if name not in self._tables:
             self._tables[name] = empty_table(name)
         return self._tables[name]
+
+    def _mark_unreadable(self, name: str, why: str) -> None:
+        """Remember that the file of ``name`` exists but was not read: a save must not replace
+        it with what this Cache holds (it never saw the rows in it)."""
+        self.unreadable[name] = why
+        self._file_stats.pop(name, None)
+        self.meta["raw"].pop(name, None)
+        self.row_counts.pop(name, None)
+        self._update_times()
 
     def is_loaded(self, name: str) -> bool:
         """True once a table is in memory (``datasets`` stays unloaded until first used)."""
@@ -491,23 +645,30 @@ def load_cache(tables_dir: str | os.PathLike[str],
     folder = cache.tables_dir
     if not folder.exists():
         return cache
-    try:
-        files = sorted(p for p in folder.iterdir() if p.suffix == ".pqt" and p.is_file())
+    try:  # every *.pqt name, as ONE's glob sees them: a symlink loop or a folder is a table
+        files = sorted(p for p in folder.iterdir() if p.name.endswith(".pqt"))  # we cannot read
     except OSError as exc:
         raise CacheDirError(
             f"Cache directory not accessible: {folder} ({exc.strerror or exc}). Please provide "
             "valid tables_dir / cache_dir kwargs or run ONE.setup to update the default directory."
         ) from None
+    names = {p.name[:-4] for p in files}
+    for name in PRIVATE_TABLES:  # one-tui's own copy, when ONE has none of that table
+        private = folder / PRIVATE_DIR / f"{name}.pqt"
+        if name not in names and private.is_file():
+            files.append(private)
     for path in files:
-        name = path.stem
+        name = path.name[:-4]
         try:
             meta, nrows = read_metadata(path)
-        except InvalidTableError as exc:
-            cache._warn(str(exc))
+        except (InvalidTableError, OSError) as exc:
+            message = str(exc) if isinstance(exc, InvalidTableError) else (
+                f"{path.name} could not be read ({_one_line(exc)}). Skipping")
+            cache._warn(message)
+            cache._mark_unreadable(name, message)
             continue
         cache.meta["raw"][name] = meta
         cache.row_counts[name] = nrows
-        cache._file_stats[name] = _stat(path)
         cache._pending[name] = path
         if name not in _DEFERRED:
             cache.table(name)
@@ -776,10 +937,8 @@ def merge_tables(cache: Cache, origin: str | None = None, sessions: pd.DataFrame
         cache.row_counts[name] = len(merged)
         raw = cache.meta["raw"].setdefault(
             name, {"date_created": now.strftime(DATE_FORMAT), "origin": []})
-        if origin:
-            origins = raw.get("origin") or []
-            origins = {origins} if isinstance(origins, str) else set(origins)
-            raw["origin"] = sorted(origins | {origin})
+        if origin:  # the table's own origin first (see file_origin), REST origins after it
+            raw["origin"] = _origins(raw.get("origin"), origin)
     cache.meta["modified_time"] = now
     cache._update_times()
 
@@ -803,7 +962,7 @@ def _remove_stale_temps(folder: Path) -> None:
     Called under the lock, so no live save of ours is writing one; the age spares a writer on
     another host whose lock was broken as stale."""
     cutoff = (datetime.now() - STALE_TEMP).timestamp()
-    for path in folder.glob("*.pqt.tmp-*"):
+    for path in [*folder.glob("*.pqt.tmp-*"), *(folder / PRIVATE_DIR).glob("*.pqt.tmp-*")]:
         try:
             if path.stat().st_mtime < cutoff:
                 path.unlink()
@@ -811,17 +970,90 @@ def _remove_stale_temps(folder: Path) -> None:
             pass
 
 
+#: Tables save_cache writes beside ONE's. ``insertions.pqt`` is not among them: ONE 3.6.1's
+#: save_cache merges its memory into the tables on disk and then looks every disk table up in
+#: its own metadata, so an insertions.pqt it did not load (ONE 3.x starts in remote mode with
+#: no tables) raises ``KeyError: 'insertions'`` (and one it holds that the disk lacks raises
+#: ``KeyError: 'Table "insertions" not in cache'``). one-tui keeps the insertions it merged in
+#: ``PRIVATE_DIR/insertions.pqt``, out of ONE's ``*.pqt`` glob (which is not recursive).
+SAVED_TABLES = ("sessions", "datasets", "insertions")
+#: Seconds a save waits for another program's lock before giving up (tables stay modified).
+SAVE_LOCK_TIMEOUT = 10.0
+PRIVATE_DIR = ".one-tui"
+PRIVATE_TABLES = ("insertions",)
+
+
+def table_path(folder: Path, name: str) -> Path:
+    """Where save_cache writes table ``name`` in ``folder``."""
+    return folder / PRIVATE_DIR / f"{name}.pqt" if name in PRIVATE_TABLES else \
+        folder / f"{name}.pqt"
+
+
+def _exists(path: Path) -> bool:
+    """A name is taken (a broken or looping symlink counts: it is not ours to replace)."""
+    return os.path.lexists(path)
+
+
+def _save_one(cache: Cache, name: str, folder: Path, now: datetime) -> str | None:
+    """Write one table merged with the file on disk; the reason when it was refused."""
+    df = cache._tables[name]
+    meta = dict(cache.meta["raw"].get(name, {}))
+    path = table_path(folder, name)
+    ours = folder == cache.tables_dir and cache._sources.get(name) == path
+    path.parent.mkdir(exist_ok=True)
+    if _exists(path):
+        try:
+            same_file = (ours and name not in cache.unreadable
+                         and cache._file_stats.get(name) == _stat(path))
+        except OSError:
+            same_file = False
+        if not same_file:  # changed on disk since we read it, or never read: merge with it
+            try:
+                disk, disk_meta = read_table(path)
+            except (InvalidTableError, KeyError, OSError) as exc:
+                why = str(exc) if isinstance(exc, InvalidTableError) else _one_line(exc)
+                return why.removesuffix(". Skipping")
+            df = _merge_frames(disk, df, name) if len(disk) else df
+            meta["date_created"] = _earliest(meta, disk_meta) or meta.get("date_created")
+            meta["origin"] = _origins(disk_meta.get("origin"), meta.get("origin"))
+    meta["date_modified"] = now.strftime(DATE_FORMAT)
+    save_table(df, path, meta)
+    cache.meta["raw"][name] = meta
+    if folder == cache.tables_dir:
+        # memory now holds what the file holds: the next save may skip the merge only because
+        # of that (a stat matching our own write used to drop the rows merged from disk)
+        if df is not cache._tables[name]:
+            if "rel_path" in df.columns and df["rel_path"].dtype != "category":
+                df["rel_path"] = df["rel_path"].astype("category")
+            cache._tables[name] = df
+            cache.row_counts[name] = len(df)
+        cache._file_stats[name] = _stat(path)
+        cache._sources[name] = path
+        if path.parent == folder:
+            cache.unreadable.pop(name, None)
+    return None
+
+
 def save_cache(cache: Cache, save_dir: str | os.PathLike[str] | None = None) -> bool:
     """Write the tables changed since load/save, merged with what is on disk, under the lock.
 
-    Returns False when there is nothing to save. A read-only folder raises ReadOnlyCacheError
-    (a PermissionError) naming the folder.
+    The rule: **a table file this Cache could not read is never written over.** Under the
+    lock every changed table is merged with its file on disk (rows another program wrote since
+    we read it survive); a file that cannot be read then (another user's, truncated, not a ONE
+    table, a symlink loop, being unzipped) is left as it is and that table is not saved. Each
+    refusal, and a lock held too long by another program, is one warning line (``warnings`` /
+    ``on_warning``, which One shows as a notice). Tables refused stay modified in memory, so a
+    later save tries again.
+
+    Returns True when at least one table was written, False when there was nothing to save or
+    nothing could be. A read-only folder raises ReadOnlyCacheError (a PermissionError).
     """
     modified = cache.meta["modified_time"]
     later = [t for t in (cache.meta["loaded_time"], cache.meta["saved_time"]) if t is not None]
     if modified is None or any(modified <= t for t in later):
         return False
-    names = [n for n in sorted(cache._modified) if len(cache._tables.get(n, ())) > 0]
+    names = [n for n in sorted(cache._modified)
+             if n in SAVED_TABLES and len(cache._tables.get(n, ())) > 0]
     if not names:
         return False
     folder = Path(save_dir or cache.tables_dir)
@@ -832,33 +1064,25 @@ def save_cache(cache: Cache, save_dir: str | os.PathLike[str] | None = None) -> 
     if not os.access(folder, os.W_OK):
         raise ReadOnlyCacheError(f"Cache directory is read-only: {folder}")
     now = datetime.now()
-    with FileLock(folder):
-        _remove_stale_temps(folder)
-        for name in names:
-            df = cache._tables[name]
-            meta = dict(cache.meta["raw"].get(name, {}))
-            path = folder / f"{name}.pqt"
-            same_file = folder == cache.tables_dir and path.exists() and (
-                cache._file_stats.get(name) == _stat(path))
-            if path.exists() and not same_file:  # changed on disk since we read it: merge
-                try:
-                    disk, disk_meta = read_table(path)
-                except (InvalidTableError, KeyError) as exc:
-                    cache._warn(f"{exc}; overwriting {path.name}")
+    saved, refused = [], []
+    try:
+        with FileLock(folder, timeout=SAVE_LOCK_TIMEOUT):
+            _remove_stale_temps(folder)
+            for name in names:
+                why = _save_one(cache, name, folder, now)
+                if why is None:
+                    saved.append(name)
                 else:
-                    df = _merge_frames(disk, df, name) if len(disk) else df
-                    meta["date_created"] = _earliest(meta, disk_meta) or meta.get("date_created")
-                    origins = set()
-                    for m in (meta, disk_meta):
-                        o = m.get("origin") or []
-                        origins |= {o} if isinstance(o, str) else set(o)
-                    meta["origin"] = sorted(origins)
-            meta["date_modified"] = now.strftime(DATE_FORMAT)
-            save_table(df, path, meta)
-            cache.meta["raw"][name] = meta
-            if folder == cache.tables_dir:
-                cache._file_stats[name] = _stat(path)
-    cache._modified.clear()
-    cache.meta["saved_time"] = now
+                    refused.append(name)
+                    cache._warn(f"{name}.pqt not saved: it could not be read ({why}); the file "
+                                "on disk was left as it is")
+    except LockTimeout as exc:
+        cache._warn(f"tables not saved: {_one_line(exc)}; they stay in memory and the next "
+                    "save tries again")
+        return False
+    cache._modified.difference_update(saved)
+    if not refused:
+        cache._modified.clear()
+        cache.meta["saved_time"] = now
     cache._update_times()
-    return True
+    return bool(saved)
