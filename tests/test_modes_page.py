@@ -13,7 +13,6 @@ import contextlib
 import io
 import json
 import os
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -78,29 +77,13 @@ def _real(real_alyx: Any) -> Iterator[Backend]:
     run = Path(os.environ.get("ALYX_RUN", "/tmp/alyx-run"))
     populated = json.loads((run / "populated.json").read_text())
     created = json.loads((run / "tables" / "cache_info.json").read_text())["date_created"]
-    log = real_alyx.access_log
-    assert log is not None, "the real Alyx's access log is needed (ALYX_RUN)"
-    marks: dict[str, Any] = {"MARK_URL": real_alyx.base_url, "MARK_LOG": str(log),
-                             "MARK_RUN": "page-" + uuid.uuid4().hex[:8]}
-    exec(page.MARK_SOURCE, marks)  # noqa: S102 - the marker helper shared with the oracle run
-    counter = iter(range(10**6))
-
-    def offset() -> str:
-        label = f"m{next(counter)}"
-        marks["mark"](label)
-        return label
-
-    def since(label: str) -> list[str]:
-        offset()  # a closing marker, logged after every request sent before it
-        return page.steps(real_alyx.requests_since(start), marks["MARK_RUN"])[label]
-
-    start = real_alyx.log_offset()
+    log = page.AccessLog(real_alyx)
     yield Backend(
         url=real_alyx.base_url, username=real_alyx.username, password=real_alyx.password,
         cortexlab={s[0] for s in populated["sessions"] if s[1] == "cortexlab"},
         two_projects=next(s[0] for s in populated["sessions"] if len(s[7]) > 1),
         tables_created=datetime.strptime(created, "%Y-%m-%d %H:%M"),
-        offset=offset, since=since)
+        offset=log.start, since=log.since)
 
 
 @pytest.fixture(params=["demo", "real_alyx"])

@@ -15,6 +15,7 @@ with its own HOME and cache folder, so their request sequences can be compared s
 from __future__ import annotations
 
 import json
+import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -231,3 +232,34 @@ def oracle_args(url: str, username: str, password: str, eid: str, run: str, log:
     return {"url": url, "user": username, "password": password, "eid": eid, "run": run,
             "log": str(log), "cells": {str(k): v for k, v in CELLS.items()},
             "mark": MARK_SOURCE, "scenario": SCENARIO}
+
+
+class AccessLog:
+    """What a real Alyx received between two points, cut with marker requests.
+
+    ``start()`` sends a marker and returns its label; ``since(label)`` sends a closing marker
+    and returns the requests logged between the two (redirect targets folded), so a step that
+    sends nothing costs two small requests, not a wait for the log to settle.
+    """
+
+    def __init__(self, real_alyx: object) -> None:
+        self._alyx = real_alyx
+        log = real_alyx.access_log  # type: ignore[attr-defined]
+        assert log is not None, "the real Alyx's access log is needed (ALYX_RUN)"
+        self.run = "t-" + uuid.uuid4().hex[:8]
+        g = {"MARK_URL": real_alyx.base_url, "MARK_LOG": str(log),  # type: ignore[attr-defined]
+             "MARK_RUN": self.run}
+        exec(MARK_SOURCE, g)  # noqa: S102 - our own helper text
+        self._mark = g["mark"]
+        self._offset = real_alyx.log_offset()  # type: ignore[attr-defined]
+        self._count = 0
+
+    def start(self) -> str:
+        self._count += 1
+        label = f"m{self._count}"
+        self._mark(label)
+        return label
+
+    def since(self, label: str) -> list[str]:
+        self.start()
+        return steps(self._alyx.requests_since(self._offset), self.run)[label]  # type: ignore
