@@ -5,7 +5,8 @@
 * ``remote``: searches, details, dataset lists and ID conversions go to Alyx; every REST result is
   merged into the in-memory tables (one-behaviour.md §2.8).
 * ``auto`` (default): the tables, downloaded at start-up and before decorated calls only when
-  missing or older than ``cache_expiry``; ``search`` always reads the tables.
+  missing or older than ``cache_expiry``; ``search`` always reads the tables; ``get_details``
+  reads ``/sessions/<eid>`` as in every mode but local (ONE 2.x).
 * ``refresh``: like auto, but every decorated call (and ``search``) first asks ``cache/info``.
 
 Fallback (§1.3, as one-tui adopts it in §0): when the tables cannot be fetched or the login fails,
