@@ -97,10 +97,61 @@ def test_fresh_tables_make_no_request(server: Any, db: Any, cache_dir: Path):
     tables_on_disk(db, cache_dir, NOW)
     one = connect(server, cache_dir)
     one.list_datasets(db.sessions.index[0])
-    one.get_details(db.sessions.index[0])
+    one.get_details(db.sessions.index[0], query_type="local")
     one.search(subject="x")
     assert server.requests == []
     assert one.mode == "auto" and repr(one) == f"One (online, {server.url})"
+
+
+@pytest.mark.parametrize("mode", ["auto", "refresh", "remote"])
+def test_get_details_reads_the_session_from_alyx_outside_local_mode(server: Any, db: Any,
+                                                                    cache_dir: Path, mode: str):
+    """ONE 2.11.2's get_details reads ``/sessions/<eid>`` in auto, refresh and remote ("if
+    'auto' uses whichever mode ONE is in") and returns its fields with projects comma-joined;
+    only local mode or ``query_type='local'`` answers from the tables."""
+    tables_on_disk(db, cache_dir, NOW)
+    server.set_tables_date(NOW)
+    one = connect(server, cache_dir, mode=mode)
+    eid = db.sessions.index[0]
+    n = len(server.requests)
+    details = one.get_details(eid)
+    before = {"auto": ["POST /auth-token"], "refresh": ["POST /auth-token", "GET /cache/info"],
+              "remote": []}[mode]  # fresh tables: auto and refresh log in at the first request
+    assert calls(server, n) == [*before, f"GET /sessions/{eid}"]
+    assert sorted(details) == sorted(["subject", "start_time", "number", "lab", "projects", "url",
+                                      "task_protocol", "local_path", "date"])
+    row = db.sessions.loc[eid]
+    full = one.get_details(eid, full=True)  # the record: projects is a list there
+    assert isinstance(full["projects"], list) and details["projects"] == ",".join(full["projects"])
+    assert details["projects"] == row["projects"]  # as the tables hold it
+    assert details["start_time"].startswith(str(row["date"]))
+    assert details["url"].endswith(f"/sessions/{eid}")
+    assert details["local_path"] == one.cache_dir / row["lab"] / "Subjects" / row["subject"] / \
+        str(row["date"]) / f"{int(row['number']):03d}"
+    n = len(server.requests)
+    assert one.get_details(eid, query_type="local").name == eid
+    assert calls(server, n) == []
+    local = connect(server, cache_dir, mode="local", password=None)
+    assert local.get_details(eid).name == eid and len(server.requests) == n
+
+
+def test_cache_expiry_shows_in_the_page_spelling_of_the_metadata(server: Any, db: Any,
+                                                                cache_dir: Path):
+    """``one.cache_expiry = timedelta(hours=1)`` then ``one._cache._meta`` (the modes page):
+    ONE's spelling works and shows the new expiry, and tables two hours old are now expired."""
+    tables_on_disk(db, cache_dir, NOW - timedelta(hours=2))
+    server.set_tables_date(NOW - timedelta(hours=2))
+    one = connect(server, cache_dir)
+    meta = one._cache._meta
+    assert meta is one._cache.meta
+    assert meta["expired"] is False and meta["cache_expiry"] == timedelta(hours=24)
+    one.cache_expiry = timedelta(hours=1)
+    meta = one._cache._meta
+    assert meta["cache_expiry"] == timedelta(hours=1) and meta["expired"] is True
+    assert meta["created_time"] == NOW - timedelta(hours=2)
+    assert one.cache_info()["expired"] is True
+    one.load_cache()  # a reload keeps the new expiry
+    assert one._cache._meta["cache_expiry"] == timedelta(hours=1)
 
 
 def test_expired_tables_and_remote_not_newer_only_asks_cache_info(server: Any, db: Any,
@@ -139,8 +190,8 @@ def test_refresh_mode_asks_cache_info_before_every_call(server: Any, db: Any, ca
     one = connect(server, cache_dir, mode="refresh")
     assert calls(server) == ["POST /auth-token", "GET /cache/info"]
     eid = db.sessions.index[0]
-    for call in (lambda: one.list_datasets(eid), lambda: one.get_details(eid),
-                 lambda: one.search(subject="x"), lambda: one.list_subjects()):
+    for call in (lambda: one.list_datasets(eid), lambda: one.search(subject="x"),
+                 lambda: one.list_subjects()):
         n = len(server.requests)
         call()
         assert calls(server, n) == ["GET /cache/info"]
@@ -189,14 +240,49 @@ def test_remote_search_goes_to_alyx_then_to_the_rest_cache(server: Any, db: Any,
     assert one.last_source == "Alyx"
 
 
-def test_query_type_remote_while_local_is_an_offline_error(server: Any, db: Any, cache_dir: Path):
+def test_query_type_remote_in_local_mode_asks_alyx_and_logs_in_then(server: Any, db: Any,
+                                                                     cache_dir: Path):
+    """ONE's modes page: "in 'auto'/'local' mode, a remote query can be made by specifying
+    query_type='remote'". Local mode sends nothing by itself; the first call asking for Alyx
+    logs in (the password was given) and the mode stays local."""
     tables_on_disk(db, cache_dir, NOW)
     one = connect(server, cache_dir, mode="local")
-    with pytest.raises(OfflineError, match=r"query_type='remote' needs a connection to Alyx; "
-                                           r"one-tui is in local mode \(local mode was chosen\)"):
-        one.search(subject="x", query_type="remote")
+    subject = db.sessions["subject"].iloc[0]
+    assert one.search(subject="x") == [] and one.list_subjects()
     assert server.requests == [] and one.offline
     assert repr(one) == f"One (offline, {server.url})"
+    eids = one.search(subject=subject, query_type="remote")
+    assert calls(server) == ["POST /auth-token", "GET /sessions"]
+    assert set(eids) == set(db.sessions.index[db.sessions["subject"] == subject])
+    assert one.last_source == "Alyx" and one.mode == "local" and one.fallback_reason is None
+    eid = eids[0]
+    assert one.get_details(eid, query_type="remote")["subject"] == subject
+    assert calls(server)[-1] == f"GET /sessions/{eid}"
+    n = len(server.requests)
+    one.search(subject=subject)  # back to the tables
+    assert len(server.requests) == n and one.last_source == "local tables"
+
+
+def test_query_type_remote_in_local_mode_with_a_wrong_password_says_so(server: Any, db: Any,
+                                                                       cache_dir: Path):
+    tables_on_disk(db, cache_dir, NOW)
+    one = connect(server, cache_dir, mode="local", password="wrong")
+    assert server.requests == []
+    with pytest.raises(AuthenticationError):
+        one.search(subject="x", query_type="remote")
+    assert one.mode == "local" and one.fallback_reason is None  # chosen local stays as it was
+
+
+def test_query_type_remote_without_a_database_is_an_offline_error(db: Any, cache_dir: Path):
+    """The page's note: "The 'remote' query type is not valid in offline mode as there is no
+    database associated to the local cache directory"."""
+    tables_on_disk(db, cache_dir, NOW)
+    one = One(cache_dir=cache_dir, mode="local")
+    with pytest.raises(OfflineError, match=r"query_type='remote' needs a connection to Alyx; "
+                                           r"one-tui is in local mode \(no Alyx database is "
+                                           r"set up\)"):
+        one.search(subject="x", query_type="remote")
+    assert one.offline and repr(one) == f"One (offline, {cache_dir})"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,10 +1,12 @@
 """The ``One`` facade: ONE 2.x's four modes over the local tables and Alyx (the app's only API).
 
-* ``local``: the tables on disk, never the network.
+* ``local``: the tables on disk; nothing is sent by itself. A call given ``query_type='remote'``
+  still asks Alyx when a database is configured (ONE 2.x's modes page), logging in then.
 * ``remote``: searches, details, dataset lists and ID conversions go to Alyx; every REST result is
   merged into the in-memory tables (one-behaviour.md §2.8).
 * ``auto`` (default): the tables, downloaded at start-up and before decorated calls only when
-  missing or older than ``cache_expiry``; ``search`` always reads the tables.
+  missing or older than ``cache_expiry``; ``search`` always reads the tables; ``get_details``
+  reads ``/sessions/<eid>`` as in every mode but local (ONE 2.x).
 * ``refresh``: like auto, but every decorated call (and ``search``) first asks ``cache/info``.
 
 Fallback (§1.3, as one-tui adopts it in §0): when the tables cannot be fetched or the login fails,
@@ -123,7 +125,7 @@ class One:
         self.fallback_reason: str | None = None
         self.requested_mode = mode
         self._mode = mode
-        self.cache_expiry = cache_expiry
+        self._cache_expiry = cache_expiry
         self.wildcards = wildcards
         self.silent = silent
         self.read_only = False
@@ -137,7 +139,7 @@ class One:
                                 cache_dir=self.cache_dir, cache_rest=cache_rest, silent=silent)
         self.alyx: AlyxClient | None = client
         self._drain_client_notices()  # e.g. the plain-http warning, in every mode
-        self._cache = tables.Cache(self.cache_dir, cache_expiry)
+        self._cache = self._adopt(tables.Cache(self.cache_dir, cache_expiry))
         self._merged_sessions: dict[str, str] = {}  # eid -> datasets last merged (JSON)
         self._load_local()
         if client is None and mode != "local":
@@ -226,6 +228,28 @@ class One:
         """ONE's rule: local mode, or no Alyx client at all."""
         return self._mode == "local" or self.alyx is None
 
+    @property
+    def cache_expiry(self) -> timedelta:
+        """How old the tables may get before auto mode asks Alyx for newer ones (ONE 2.x)."""
+        return self._cache_expiry
+
+    @cache_expiry.setter
+    def cache_expiry(self, value: timedelta) -> None:
+        # the modes page sets it, then reads ``one._cache._meta``: show the new rule there
+        self._cache_expiry = value
+        cache = getattr(self, "_cache", None)
+        if cache is not None:
+            with self._lock:
+                cache.meta["cache_expiry"] = value
+                cache.meta["expired"] = self._expired()
+
+    @staticmethod
+    def _adopt(cache: tables.Cache) -> tables.Cache:
+        """Give a Cache ONE's spelling of its metadata, ``_cache._meta`` (the same dict as
+        ``meta``), as ONE's modes page reads it."""
+        cache._meta = cache.meta  # type: ignore[attr-defined]
+        return cache
+
     def __repr__(self) -> str:
         if self.alyx is None:
             return f"One (offline, {self.cache_dir})"
@@ -287,7 +311,10 @@ class One:
     def _query_mode(self, query_type: str | None, refresh: bool = True) -> str:
         """The mode of one call; runs ONE's ``@refresh`` decorator step when ``refresh``.
 
-        ``'remote'`` while offline raises OfflineError naming why one-tui is local.
+        ``'remote'`` works in every mode with a database, local included (ONE's modes page: "in
+        'auto'/'local' mode, a remote query can be made by specifying query_type='remote'"); it
+        raises OfflineError, naming why, without a database or after a fallback to local (Alyx
+        failed just now: ``refresh_cache`` retries it).
         """
         qt = query_type or self._mode
         if qt == "auto":
@@ -295,7 +322,7 @@ class One:
         if qt not in MODES:
             raise ValueError(f'query_type "{qt}" not recognized')
         if qt == "remote":
-            if self.offline:
+            if self.alyx is None or self.fallback_reason is not None:
                 raise OfflineError("query_type='remote' needs a connection to Alyx; one-tui is in "
                                    f"local mode ({self._offline_reason()})")
             return "remote"
@@ -341,7 +368,7 @@ class One:
         # reach the app too, each once; the Cache has logged them already
         cache.on_warning = self.notices.append
         with self._lock:
-            self._cache = cache
+            self._cache = self._adopt(cache)
             self._merged_sessions = {}
         return cache.meta["loaded_time"]
 
@@ -536,7 +563,8 @@ class One:
         try:
             result = self.alyx.rest(endpoint, action, **kwargs)
         except (AuthenticationError, LoginRequired) as exc:
-            self._fall_back(self._failure_reason(exc, endpoint))
+            if self._mode != "local":  # local by choice stays local; the error says why
+                self._fall_back(self._failure_reason(exc, endpoint))
             raise
         finally:
             self._drain_client_notices()
@@ -684,25 +712,39 @@ class One:
         return record
 
     def get_details(self, eid: Any, full: bool = False, query_type: str | None = None) -> Any:
-        """Local: the session row (Series); ``full`` -> its datasets with session columns.
+        """Local mode or ``query_type='local'``: the session row (Series); ``full`` -> its
+        datasets with session columns.
 
-        Remote (2.x): ``GET /sessions/<eid>`` (its session row is merged); ``full`` -> the whole
-        record, else ONE's detail fields plus ``date`` and ``local_path``.
+        auto, refresh and remote (ONE 2.x: "if 'auto' uses whichever mode ONE is in"): ``GET
+        /sessions/<eid>`` after the refresh step, its session row merged; ``full`` -> the whole
+        record, else ONE 2.11.2's dict: the record's subject, start_time, number, lab, projects
+        (comma-joined), url and task_protocol, then ``local_path`` and ``date``.
+        A list of ids gives a list.
         """
         mode = self._query_mode(query_type)
-        if mode != "remote":
+        if mode == "local":
             with self._lock:
                 result = query.get_details(self._cache, eid, full=full)
             self._local()
             return result
+        if isinstance(eid, list):
+            return [self._remote_details(e, full) for e in eid]
+        return self._remote_details(eid, full)
+
+    def _remote_details(self, eid: Any, full: bool) -> Any:
+        """One session's details from ``GET /sessions/<eid>`` (ONE 2.11.2's fields)."""
         record = self._fetch_session(eid, with_datasets=False)
         if full:
             return record
-        out = {k: record.get(k) for k in _DETAIL_FIELDS}
-        out["date"] = remote.session_details(record)["date"]
-        with self._lock:
+        out = {k: v for k, v in record.items() if k in _DETAIL_FIELDS}  # ONE's order: Alyx's
+        if "projects" in out:
+            projects = out["projects"]
+            out["projects"] = ",".join(map(str, projects)) if isinstance(
+                projects, list | tuple) else projects
+        with self._lock:  # the row was just merged: the path needs no second request
             out["local_path"] = converters.eid2path(self._cache, remote.eid_of(record),
                                                     self.cache_dir)
+        out["date"] = remote.session_details(record)["date"]
         return out
 
     def list_datasets(self, eid: Any = None, filename: Any = None, collection: Any = None,
