@@ -47,8 +47,19 @@ from one_tui.demo.filters import (
     lookup_mask,
     multi_mask,
 )
+from one_tui.demo.schema import (
+    DATASET_PARAMS,
+    DETAIL_KEY,
+    DOCS_HTML,
+    INSERTION_PARAMS,
+    LIST_PARAMS,
+    SESSION_PARAMS,
+    build_coreapi,
+    build_schema,
+)
 
-__all__ = ["DemoServer", "Faults", "main"]
+__all__ = ["DemoServer", "Faults", "main", "build_schema", "build_coreapi", "LIST_PARAMS",
+           "SESSION_PARAMS", "INSERTION_PARAMS", "DATASET_PARAMS", "DETAIL_KEY"]
 
 Switch = bool | int
 QC_CHOICES = "CRITICAL, FAIL, WARNING, NOT_SET, PASS"
@@ -120,36 +131,6 @@ def _not_found(model: str) -> _Reply:
     return _detail(404, f"No {model} matches the given query.")
 
 
-# --- filter parameters per list endpoint (also what /api/schema lists) -------------------------
-SESSION_PARAMS = [
-    "atlas_acronym", "atlas_id", "atlas_name", "auto_datetime", "dataset_qc_lte",
-    "dataset_types", "datasets", "date_range", "django", "end_time", "extended_qc", "histology",
-    "id", "json", "lab", "limit", "location", "n_correct_trials", "n_trials", "name", "narrative",
-    "nickname", "number", "offset", "parent_session", "performance_gte", "performance_lte",
-    "procedures", "project", "projects", "qc", "start_time", "subject", "tag", "task_protocol",
-    "type", "users",
-]
-INSERTION_PARAMS = [
-    "atlas_acronym", "atlas_id", "atlas_name", "chronic_insertion", "dataset_qc_lte",
-    "dataset_types", "datasets", "date", "django", "experiment_number", "lab", "limit", "model",
-    "name", "offset", "project", "serial", "session", "subject", "tag", "task_protocol",
-]
-DATASET_PARAMS = [
-    "collection", "created_by", "created_date", "dataset_type", "date", "default_dataset",
-    "django", "exists", "experiment_number", "hash", "lab", "limit", "name", "offset", "qc",
-    "revision", "session", "subject",
-]
-LIST_PARAMS = {
-    "sessions": SESSION_PARAMS, "insertions": INSERTION_PARAMS, "datasets": DATASET_PARAMS,
-    "revisions": ["limit", "name", "offset"], "dataset-types": ["limit", "offset"],
-    "labs": ["django", "limit", "name", "offset"], "projects": ["limit", "offset"],
-    "subjects": ["alive", "django", "lab", "limit", "nickname", "offset", "responsible_user",
-                 "sex"],
-    "users": ["limit", "offset", "username"],
-}
-DETAIL_KEY = {"sessions": "id", "insertions": "id", "datasets": "id", "revisions": "name",
-              "dataset-types": "name", "labs": "name", "projects": "name",
-              "subjects": "nickname", "users": "username"}
 SESSION_MODEL_FIELDS = [
     "auto_datetime", "children", "data_dataset_session_related", "end_time", "extended_qc",
     "field_of_view", "id", "json", "lab", "lab_id", "location", "location_id", "n_correct_trials",
@@ -962,10 +943,12 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(200, build_schema())
         if path == "/":
             return self._send(302, b"", "text/html", {"Location": "/admin"})
-        if path == "/cache/info":
+        if path in ("/cache/info", "/docs"):  # Django's APPEND_SLASH
             query = urlsplit(self.path).query
             return self._send(301, b"", "text/html",
-                              {"Location": "/cache/info/" + (f"?{query}" if query else "")})
+                              {"Location": f"{path}/" + (f"?{query}" if query else "")})
+        if path == "/docs/":
+            return self._docs()
         if path.startswith("/cache/info/"):
             self._authenticate()
             self._read_only()
@@ -985,6 +968,15 @@ class _Handler(BaseHTTPRequestHandler):
         if key is None:
             return self._list(ep)
         return self._json(200, self._detail_view(ep, key))
+
+    def _docs(self) -> None:
+        """Alyx's ``/docs/``: the Core API document for ONE 2.x's Accept header, else HTML.
+
+        No login needed, as on Alyx (the schema views allow anyone).
+        """
+        if (self.headers.get("Accept") or "").startswith("application/coreapi+json"):
+            return self._json(200, build_coreapi(self.base))
+        return self._send(200, DOCS_HTML.encode(), "text/html; charset=utf-8")
 
     def _read_only(self) -> None:
         if self.command != "GET":
@@ -1166,37 +1158,6 @@ _SMALL_LISTS: dict[str, Callable[[DemoServer, str], list[dict]]] = {
 _SMALL_DETAIL = {"revisions": ("Revision", "name"), "dataset-types": ("DatasetType", "name"),
                  "labs": ("Lab", "name"), "projects": ("Project", "name"),
                  "subjects": ("Subject", "nickname"), "users": ("LabMember", "username")}
-
-
-# --- /api/schema --------------------------------------------------------------------------------
-_PARAM_TYPES = {"number": "number", "experiment_number": "number", "n_trials": "number",
-                "n_correct_trials": "number", "atlas_id": "number", "limit": "integer",
-                "offset": "integer", "performance_gte": "number", "performance_lte": "number"}
-
-
-def build_schema() -> dict:
-    """A small OpenAPI 3 document of the demo's routes (what ONE reads filter names from)."""
-    def op(op_id: str, params: list[dict]) -> dict:
-        return {"operationId": op_id, "parameters": params, "tags": [op_id.split("_")[0]],
-                "security": [{"tokenAuth": []}], "responses": {"200": {"description": ""}}}
-
-    paths: dict[str, dict] = {
-        "/api/schema": {"get": op("schema_retrieve", [])},
-        "/auth-token": {"post": op("auth-token_create", [])},
-        "/cache.zip": {"get": op("cache.zip_retrieve", [])},
-        "/cache/info/": {"get": op("cache_info_retrieve", [])},
-    }
-    for ep, names in LIST_PARAMS.items():
-        query = [{"in": "query", "name": n,
-                  "schema": {"type": _PARAM_TYPES.get(n, "string")}} for n in names]
-        key = DETAIL_KEY[ep]
-        paths[f"/{ep}"] = {"get": op(f"{ep}_list", query)}
-        fmt = {"format": "uuid"} if key == "id" else {}
-        paths[f"/{ep}/{{{key}}}"] = {"get": op(f"{ep}_retrieve", [
-            {"in": "path", "name": key, "schema": {"type": "string", **fmt}, "required": True}])}
-    return {"openapi": "3.0.3", "info": {"title": "one-tui demo Alyx", "version": "3.6.1"},
-            "paths": paths, "components": {"securitySchemes": {"tokenAuth": {
-                "type": "apiKey", "in": "header", "name": "Authorization"}}}}
 
 
 # --- command line -------------------------------------------------------------------------------
