@@ -512,6 +512,13 @@ class DemoServer:
             return Field(lambda: sv[name], kind)
 
         qc_int = Field(lambda: sv["qc"].map(synth.QC_VALUES).astype(int), "number")
+        idx = self._ds_index
+
+        def any_session(rows: np.ndarray) -> np.ndarray:
+            hit = np.zeros(len(self.db.sessions), dtype=bool)
+            hit[idx.sess[rows]] = True
+            return hit[sv["pos"].to_numpy()]
+
         return {
             "id": Field(lambda: pd.Series(sv.index)), "pk": Field(lambda: pd.Series(sv.index)),
             "subject__nickname": col("subject"), "lab__name": col("lab"),
@@ -524,6 +531,9 @@ class DemoServer:
             "n_correct_trials": col("n_correct_trials", "number"),
             "location__name": col("location"), "type": col("type"),
             "extended_qc": col("extended_qc", "json"), "json": col("json", "json"),
+            # one-tui's (and ONE 2.x's) ``dataset`` term: any dataset of the session
+            "data_dataset_session_related__name": Field(
+                lambda: idx.name, "str", lambda: idx.path, any_session),
         }
 
     def filter_sessions(self, params: dict[str, str]) -> np.ndarray:
@@ -1185,7 +1195,10 @@ class _Handler(BaseHTTPRequestHandler):
             rows = srv.filter_datasets({"django": f"id,{did}"}) if _is_uuid(did) else []
             if not len(rows):
                 raise _not_found("Dataset")
-            return db.dataset_records(rows[:1], base)[0]
+            record = db.dataset_records(rows[:1], base)[0]
+            for key in ("protected", "public"):  # annotations of the list query only
+                record.pop(key, None)
+            return record
         model, field_name = _SMALL_DETAIL[ep]
         for rec in _SMALL_LISTS[ep](srv, base):
             if rec[field_name] == key:
