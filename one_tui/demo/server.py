@@ -1122,7 +1122,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif srv._take("truncated_zip", "/cache.zip"):
             blob = blob[: len(blob) // 2]
         self._send(200, blob, "application/zip",
-                   {"Content-Disposition": 'attachment; filename="cache.zip"'})
+                   {"Content-Disposition": 'inline; filename="cache.zip"'})
 
     # -- list endpoints --
     def _list(self, ep: str) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import tempfile
 import uuid
 import zipfile
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from one_tui.engine.tables import save_table
 
@@ -417,16 +417,45 @@ class SyntheticDB:
         }
 
     def cache_zip_bytes(self, date_created: dt.datetime | None = None) -> bytes:
-        """cache.zip as Alyx serves it: sessions.pqt, datasets.pqt (existing files only, as
-        one_cache selects them) and cache_info.json."""
-        with tempfile.TemporaryDirectory(prefix="one-tui-zip-") as tmp:
-            paths = self.write_tables(tmp, date_created, existing_only=True)
-            blobs = {p.name: p.read_bytes() for p in paths}
+        """cache.zip as Alyx's ``one_cache --compress --qc`` builds it: sessions.pqt,
+        datasets.pqt (existing files only), QC.json, cache_info.json, in that order.
+
+        The tables are written as one_cache writes them (``pa.Table.from_pandas`` of frames
+        indexed by id: Alyx's column order, the index columns last, pandas metadata as pandas
+        2 writes it, plus ``one_metadata``); cache_info's ``size`` is each table's parquet
+        footer size, as one_cache reports it.
+        """
+        meta = self.table_metadata(date_created)
+        datasets = self.datasets[self.datasets["exists"].to_numpy()]
+        tables = {"sessions": _alyx_table(self.sessions, _SESSIONS_ORDER, meta),
+                  "datasets": _alyx_table(datasets, _DATASETS_ORDER, meta)}
         out = io.BytesIO()
+        info: dict[str, Any] = {}
         with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
-            for name, blob in blobs.items():
-                zf.writestr(name, blob)
+            for name, table in tables.items():
+                buf = io.BytesIO()
+                pq.write_table(table, buf)
+                blob = buf.getvalue()
+                zf.writestr(f"{name}.pqt", blob)
+                footer = pq.read_metadata(io.BytesIO(blob))
+                info[name] = {"nrecs": footer.num_rows, "size": footer.serialized_size}
+            zf.writestr("QC.json", json.dumps(self.qc_records()))
+            zf.writestr("cache_info.json", json.dumps({**meta, "tables": info}, indent=1))
         return out.getvalue()
+
+    def qc_records(self) -> list[dict]:
+        """QC.json of one_cache --qc: each session's QC and extended QC, with its insertions'
+        (those whose json has an extended_qc) under ``probe_insertions``."""
+        ex = self.session_extra
+        out = {eid: {"eid": eid, "qc_outcome": str(qc), "extended_qc": ext}
+               for eid, qc, ext in zip(ex.index, ex["qc"], ex["extended_qc"], strict=True)}
+        for (eid, pid), name, j in zip(self.insertions.index, self.insertions["name"],
+                                       self.insertions["json"], strict=True):
+            if "extended_qc" in (j or {}):
+                out[eid].setdefault("probe_insertions", []).append({
+                    "pid": pid, "probe_name": name, "qc_outcome": j.get("qc", "NOT_SET"),
+                    "extended_qc": j["extended_qc"]})
+        return list(out.values())
 
     # -- lookups --
     def session_datasets(self, eid: str) -> pd.DataFrame:
@@ -570,6 +599,30 @@ class SyntheticDB:
                 for did, r in zip(ds.index, ds.itertuples(index=False), strict=True)
             ]
         return rec
+
+
+_SESSIONS_ORDER = ("lab", "subject", "date", "number", "task_protocol", "projects")
+_DATASETS_ORDER = ("file_size", "hash", "default_revision", "qc", "exists", "rel_path")
+
+
+def _alyx_table(df: pd.DataFrame, columns: tuple[str, ...], meta: dict) -> pa.Table:
+    """A frame as Alyx's one_cache turns it into an Arrow table (with pandas 2's types)."""
+    table = pa.Table.from_pandas(df[list(columns)])
+    fields = []
+    for f in table.schema:
+        t = f.type
+        if pa.types.is_large_string(t):
+            t = pa.string()
+        elif pa.types.is_dictionary(t) and pa.types.is_large_string(t.value_type):
+            t = pa.dictionary(t.index_type, pa.string(), t.ordered)
+        fields.append(pa.field(f.name, t))
+    pandas_meta = json.loads(table.schema.metadata[b"pandas"])
+    for col in pandas_meta["columns"]:  # pandas 3 says "str" where pandas 2 (Alyx) says object
+        if col["pandas_type"] == "unicode":
+            col["numpy_type"] = "object"
+    table = table.cast(pa.schema(fields))
+    return table.replace_schema_metadata({"one_metadata": json.dumps(meta).encode(),
+                                          "pandas": json.dumps(pandas_meta).encode()})
 
 
 def _split(projects: str) -> list[str]:

@@ -165,3 +165,19 @@ def populated(real_alyx: Any) -> dict[str, Any]:
     if path is None or not path.exists():
         pytest.fail("populated.json of the real Alyx not found (set ALYX_RUN)")
     return json.loads(path.read_text())
+
+
+def searches_for(f: dict) -> dict[str, dict]:
+    """One remote search per term one-tui offers, with values from a server's facts."""
+    return {
+        "lab": {"laboratory": f["lab"]}, "subject": {"subject": f["subject"]},
+        "date_range": {"date_range": [f["day"], f["day"]]}, "number": {"number": 2},
+        "projects": {"projects": f["project_part"]},
+        "task_protocol": {"task_protocol": f["task_part"]},
+        "dataset": {"dataset": f["dataset_part"]},
+        "qc": {"qc": "PASS"}, "performance": {"performance_gte": 60},
+        "histology": {"histology": True}, "atlas_acronym": {"atlas_acronym": f["atlas_acronym"]},
+        "atlas_id": {"atlas_id": f["atlas_id"]}, "atlas_name": {"atlas_name": f["atlas_name"]},
+        "django": {"django": f"lab__name,{f['lab']}"},
+        "dataset_qc_lte": {"dataset_qc_lte": "PASS"},
+    }

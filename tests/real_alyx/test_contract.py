@@ -14,16 +14,23 @@ them fails a test here.
 
 from __future__ import annotations
 
+import io
+import json
+import zipfile
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
 import httpx
+import pyarrow.parquet as pq
 import pytest
 
 from one_tui.demo.schema import DETAIL_KEY, INSERTION_PARAMS, LIST_PARAMS, SESSION_PARAMS
-from tests.real_alyx.conftest import Server
+from one_tui.engine import One
+from one_tui.engine.alyx import AlyxClient
+from one_tui.engine.exceptions import HTTPError
+from tests.real_alyx.conftest import UUID_RE, Recorder, Server, searches_for
 
 pytestmark = pytest.mark.real_alyx
 
@@ -322,6 +329,15 @@ def _details(server: Server) -> dict[str, dict]:
     return server.facts[key]
 
 
+def _insertion_details(server: Server) -> dict[str, dict]:
+    key = "_insertion_details"
+    if key not in server.facts:
+        pids = [r["id"] for r in server.all("/insertions")]
+        answers = server.get_many([f"/insertions/{p}" for p in pids])
+        server.facts[key] = {p: r.json() for p, r in zip(pids, answers, strict=True)}
+    return server.facts[key]
+
+
 def _datasets(server: Server) -> list[dict]:
     key = "_datasets"
     if key not in server.facts:
@@ -530,12 +546,10 @@ INSERTION_RELATIONS = {
     "id": lambda s: (f"id={s.facts['pid']}", Counter([s.facts["pid"]])),
     "dataset_qc_lte": lambda s: ("dataset_qc_lte=PASS", Counter({  # once per dataset
         r["id"]: n for r in s.all("/insertions")
-        if (n := sum(d["qc"] <= 10 for d in s.get(f"/insertions/{r['id']}").json()["datasets"]))
-    })),
+        if (n := sum(d["qc"] <= 10 for d in _insertion_details(s)[r["id"]]["datasets"]))})),
     "django": lambda s: ("django=datasets__name__icontains,spikes", Counter({
         r["id"] for r in s.all("/insertions")
-        if any("spikes" in d["name"] for d in s.get(f"/insertions/{r['id']}").json()["datasets"])
-    })),
+        if any("spikes" in d["name"] for d in _insertion_details(s)[r["id"]]["datasets"])})),
 }
 
 
@@ -557,3 +571,119 @@ def test_atlas_filters_match_the_region_subtree(either: Server) -> None:
     grey = {r["id"] for r in either.all("/insertions?atlas_acronym=grey")}
     assert by["atlas_acronym"] <= grey
     assert not either.all("/insertions?atlas_acronym=NOPE")
+
+
+# --- every request one-tui sends, through the engine, on both servers ---------------------------
+def _template(request: httpx.Request, server: Server) -> str:
+    """``METHOD /path?keys``: UUIDs and names of the server's own data abstracted away, later
+    pages folded into their query's template."""
+    path = UUID_RE.sub("{uuid}", request.url.path)
+    path = path.replace(f"/revisions/{server.facts['revision']}", "/revisions/{name}")
+    keys = sorted({k for k, _ in request.url.params.multi_items()})
+    if "offset" in keys:  # a later page: how many there are depends on the data
+        keys = [k for k in keys if k not in ("limit", "offset")]
+    return f"{request.method} {path}" + (f"?{'&'.join(keys)}" if keys else "")
+
+
+def _drive(server: Server, tmp: Any) -> dict[str, list[httpx.Response]]:
+    """Run the engine through every remote call the app makes; answers by request template."""
+    recorder = Recorder()
+    client = AlyxClient(server.base_url, username=server.username, password=server.password,
+                        cache_dir=tmp, cache_rest=None, transport=recorder)
+    f = server.facts
+    one = One(client=client, mode="auto")  # login, cache/info -> cache/info/, cache.zip
+    assert one.mode == "auto", one.notices
+    one.refresh_cache("refresh")
+    for terms in searches_for(f).values():
+        one.search(query_type="remote", **terms)
+    one.search(query_type="remote", datasets=[f["dataset"]])
+    one.get_details(f["eid"], full=True, query_type="remote")
+    one.list_datasets(f["eid"], query_type="remote")
+    one.search_insertions(query_type="remote")
+    one.search_insertions(query_type="remote", dataset_qc_lte="PASS", details=True)
+    one.pid2eid(f["pid"], query_type="remote")
+    one.pid2eid("00000000-0000-4000-8000-000000000000", query_type="remote")
+    one.eid2pid(f["eid"], query_type="remote")
+    one.describe_revision(f["revision"])
+    one.describe_revision("no-such-revision")
+    one.alyx.rest("sessions", "list", limit=7)  # pages of 7, from the envelope's next
+    with pytest.raises(HTTPError):
+        one.alyx.rest("sessions", "read", id="00000000-0000-4000-8000-000000000000")
+    with pytest.raises(HTTPError):
+        one.alyx.rest("sessions", "list", number="x")
+    with pytest.raises(HTTPError):
+        one.alyx.rest("sessions", "list", qc="BAD")
+    client.close()
+    out: dict[str, list[httpx.Response]] = {}
+    for request, response in recorder.exchanges:
+        out.setdefault(_template(request, server), []).append(response)
+    return out
+
+
+def _kind(response: httpx.Response) -> tuple[int, str]:
+    return response.status_code, response.headers.get("content-type", "")
+
+
+def test_every_request_one_tui_sends_gets_the_same_kind_of_answer(
+        demo: Server, real: Server, tmp_path: Any) -> None:
+    """The same engine calls on both servers send the same requests (by template) and get
+    answers of the same status, content type and record shape: if the demo drifts from Alyx
+    on anything one-tui asks, this names the request."""
+    d, r = _drive(demo, tmp_path / "demo"), _drive(real, tmp_path / "real")
+    assert sorted(d) == sorted(r)
+    for template in d:
+        assert {_kind(x) for x in d[template]} == {_kind(x) for x in r[template]}, template
+        if _kind(d[template][0])[1] == "application/json":
+            shapes = [merge_all([schema(x.json()) for x in side]) for side in (d[template],
+                                                                               r[template])]
+            assert schema_diff(*shapes) == [], template
+    assert "GET /cache/info" in d and "GET /docs" not in d  # one-tui needs no schema
+
+
+def merge_all(schemas: list[dict]) -> dict:
+    out: dict = {}
+    for s in schemas:
+        out = merge(out, s)
+    return out
+
+
+def test_cache_zip_is_built_as_one_cache_builds_it(demo: Server, real: Server) -> None:
+    """Members in one_cache's order; each table's columns, Arrow types, index columns and
+    metadata keys; cache_info's keys; QC.json's record keys; the download headers."""
+    def contents(server: Server) -> dict:
+        r = server.get("/cache.zip")
+        assert r.status_code == 200
+        zf = zipfile.ZipFile(io.BytesIO(r.content))
+        out: dict[str, Any] = {"names": zf.namelist(),
+                               "headers": (r.headers["content-type"],
+                                           r.headers["content-disposition"].split(";")[0])}
+        for name in ("sessions", "datasets"):
+            table = pq.read_table(io.BytesIO(zf.read(f"{name}.pqt")))
+            pandas_meta = json.loads(table.schema.metadata[b"pandas"])
+            out[name] = ([(f.name, str(f.type)) for f in table.schema],
+                         sorted(table.schema.metadata), pandas_meta["index_columns"],
+                         sorted(json.loads(table.schema.metadata[b"one_metadata"])))
+        info = json.loads(zf.read("cache_info.json"))
+        out["info"] = (sorted(info), sorted(info["tables"]),
+                       {k: sorted(v) for k, v in info["tables"].items()})
+        qc = json.loads(zf.read("QC.json"))
+        out["qc"] = (sorted({k for x in qc for k in x}),
+                     sorted({k for x in qc for p in x.get("probe_insertions", []) for k in p}))
+        return out
+
+    assert contents(demo) == contents(real)
+
+
+def test_one_tui_keeps_each_repeated_session_and_insertion_once(either: Server,
+                                                                tmp_path: Any) -> None:
+    """On both servers: the repeats Alyx sends are dropped, in the server's order."""
+    one = One(base_url=either.base_url, username=either.username, password=either.password,
+              cache_dir=tmp_path, mode="remote", cache_rest=None)
+    part = either.facts["project_part"]
+    raw = _ids(either, f"/sessions?projects={part}")
+    assert one.search(query_type="remote", projects=part) == list(dict.fromkeys(raw))
+    raw = [r["id"] for r in either.all("/insertions?dataset_qc_lte=PASS")]
+    assert len(raw) > len(set(raw))
+    assert one.search_insertions(query_type="remote", dataset_qc_lte="PASS") == list(
+        dict.fromkeys(raw))
+    one.alyx.close()
