@@ -579,6 +579,8 @@ def _template(request: httpx.Request, server: Server) -> str:
     pages folded into their query's template."""
     path = UUID_RE.sub("{uuid}", request.url.path)
     path = path.replace(f"/revisions/{server.facts['revision']}", "/revisions/{name}")
+    if path.startswith("/dataset-types/"):
+        path = "/dataset-types/{name}"
     keys = sorted({k for k, _ in request.url.params.multi_items()})
     if "offset" in keys:  # a later page: how many there are depends on the data
         keys = [k for k in keys if k not in ("limit", "offset")]
@@ -606,6 +608,8 @@ def _drive(server: Server, tmp: Any) -> dict[str, list[httpx.Response]]:
     one.eid2pid(f["eid"], query_type="remote")
     one.describe_revision(f["revision"])
     one.describe_revision("no-such-revision")
+    types = one.describe_dataset()  # every dataset type (pages), then one by name
+    one.describe_dataset(types[0]["name"])
     one.alyx.rest("sessions", "list", limit=7)  # pages of 7, from the envelope's next
     with pytest.raises(HTTPError):
         one.alyx.rest("sessions", "read", id="00000000-0000-4000-8000-000000000000")
