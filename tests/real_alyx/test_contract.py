@@ -503,7 +503,34 @@ def rel_id(s: Server) -> tuple[str, Counter]:
     return f"id={s.facts['eid'].upper()}", Counter([s.facts["eid"]])
 
 
-RELATIONS = [rel_subject, rel_lab, rel_date_range, rel_number, rel_task, rel_projects,
+def rel_extended_qc(s: Server) -> tuple[str, Counter]:
+    """``extended_qc=key,value`` pairs against the JSON in the session details."""
+    det = _details(s)
+    return "extended_qc=task,PASS", Counter({e for e, d in det.items()
+                                             if (d["extended_qc"] or {}).get("task") == "PASS"})
+
+
+def rel_extended_qc_gte(s: Server) -> tuple[str, Counter]:
+    det = _details(s)
+    return "extended_qc=behavior__gte,1", Counter({
+        e for e, d in det.items()
+        if isinstance((d["extended_qc"] or {}).get("behavior"), int | float)
+        and d["extended_qc"]["behavior"] >= 1})
+
+
+def rel_django_exclude(s: Server) -> tuple[str, Counter]:
+    lab = s.facts["lab"]
+    return f"django=~lab__name,{lab}", _expect(s, lambda r: r["lab"] != lab)
+
+
+def rel_django_date_lookup(s: Server) -> tuple[str, Counter]:
+    day = s.facts["day"]
+    return (f"django=start_time__date__lt,{day}",
+            _expect(s, lambda r: r["start_time"][:10] < day))
+
+
+RELATIONS = [rel_extended_qc, rel_extended_qc_gte, rel_django_exclude, rel_django_date_lookup,
+             rel_subject, rel_lab, rel_date_range, rel_number, rel_task, rel_projects,
              rel_project, rel_dataset_qc_lte, rel_projects_and_qc, rel_projects_and_django,
              rel_datasets, rel_dataset_django, rel_qc, rel_performance, rel_histology,
              rel_not_histology, rel_histology_ignored, rel_narrative, rel_users, rel_procedures,
