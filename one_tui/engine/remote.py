@@ -283,14 +283,8 @@ def sessions_from_records(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """Session REST records to sessions-table rows (index ``id``), in the records' order.
 
     ``date`` is the day of ``start_time``; the ``projects`` list becomes a comma-joined string.
-    A session Alyx listed more than once (it repeats a session per matching project or dataset
-    for some filters) gives one row, at its first place.
     """
-    first: dict[str, dict[str, Any]] = {}
-    for r in records:
-        row = _session_row(r)
-        first.setdefault(row["id"], row)
-    rows = list(first.values())
+    rows = [_session_row(r) for r in records]
     df = pd.DataFrame(rows, columns=["id", *_SESSION_COLUMNS])
     df["number"] = df["number"].astype("uint16")
     return df.set_index("id")
@@ -380,11 +374,7 @@ def insertions_from_records(records: Iterable[Mapping[str, Any]],
     """
     records = list(records)
     ins_rows, ses_records = [], []
-    seen: set[str] = set()
     for r in records:
-        if str(r["id"]).lower() in seen:  # Alyx repeats an insertion per matching dataset
-            continue
-        seen.add(str(r["id"]).lower())
         info = dict(r.get("session_info") or {})
         eid = str(r.get("session") or info.get("id") or "").lower()[-36:]
         row = {"eid": eid, "id": str(r["id"]).lower()}

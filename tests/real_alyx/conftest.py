@@ -174,7 +174,7 @@ def searches_for(f: dict) -> dict[str, dict]:
         "date_range": {"date_range": [f["day"], f["day"]]}, "number": {"number": 2},
         "projects": {"projects": f["project_part"]},
         "task_protocol": {"task_protocol": f["task_part"]},
-        "dataset": {"dataset": f["dataset_part"]},
+        "dataset": {"dataset": f["dataset_part"]}, "datasets": {"datasets": [f["dataset"]]},
         "qc": {"qc": "PASS"}, "performance": {"performance_gte": 60},
         "histology": {"histology": True}, "atlas_acronym": {"atlas_acronym": f["atlas_acronym"]},
         "atlas_id": {"atlas_id": f["atlas_id"]}, "atlas_name": {"atlas_name": f["atlas_name"]},

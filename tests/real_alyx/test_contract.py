@@ -625,7 +625,6 @@ def _drive(server: Server, tmp: Any) -> dict[str, list[httpx.Response]]:
     one.refresh_cache("refresh")
     for terms in searches_for(f).values():
         one.search(query_type="remote", **terms)
-    one.search(query_type="remote", datasets=[f["dataset"]])
     one.get_details(f["eid"], full=True, query_type="remote")
     one.list_datasets(f["eid"], query_type="remote")
     one.search_insertions(query_type="remote")

@@ -70,7 +70,7 @@ out['insertions'] = [str(p) for p in one.search_insertions(query_type='remote')]
 out['insertions_qc'] = [str(p) for p in one.search_insertions(query_type='remote',
                                                               dataset_qc_lte='PASS')]
 ds = one.list_datasets(ARGS['eid'], query_type='remote', details=True)
-out['datasets'] = sorted(ds['rel_path'].tolist())
+out['list_datasets'] = sorted(ds['rel_path'].tolist())
 out['pid2eid'] = [str(x) for x in one.pid2eid(ARGS['pid'], query_type='remote')]
 emit(out)
 """, home=home, args={"url": real.base_url, "user": real.username, "password": real.password,
@@ -185,7 +185,7 @@ def test_remote_datasets_are_alyx_s_own_cache_rows(one: One, populated: dict,
 @pytest.mark.oracle
 def test_remote_datasets_as_one_api_lists_them(one: One, real: Server, one_api: dict) -> None:
     got = one.list_datasets(real.facts["eid"], query_type="remote")
-    assert sorted(got) == one_api["datasets"]
+    assert sorted(got) == one_api["list_datasets"]
 
 
 # --- insertions ----------------------------------------------------------------------------------
