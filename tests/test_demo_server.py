@@ -93,6 +93,45 @@ def test_schema_needs_no_login_and_lists_session_filters(srv: DemoServer) -> Non
     assert {"date_range", "django", "dataset_types", "atlas_acronym"} <= params
 
 
+def test_docs_redirects_and_serves_the_coreapi_document_one_2x_reads(srv: DemoServer) -> None:
+    """ONE 2.x's rest() checks every endpoint against ``/docs`` (Core API JSON): without it
+    ONE 2.11.2 cannot search the demo at all."""
+    r = httpx.get(f"{srv.url}/docs")
+    assert r.status_code == 301 and r.headers["location"] == "/docs/"
+    coreapi = {"Accept": "application/coreapi+json"}
+    doc = httpx.get(f"{srv.url}/docs", headers=coreapi, follow_redirects=True)
+    assert doc.status_code == 200 and doc.headers["content-type"] == "application/json"
+    body = doc.json()
+    assert body["_type"] == "document"
+    fields = [f["name"] for f in body["sessions"]["list"]["fields"]]
+    assert fields[:2] == ["limit", "offset"] and set(fields) == set(SESSION_PARAMS)
+    assert body["sessions"]["read"]["url"] == "/sessions/{id}"
+    assert {"insertions", "datasets", "revisions", "cache", "cache.zip"} <= set(body)
+    page = httpx.get(f"{srv.url}/docs/")  # a browser gets the HTML page
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+
+
+@pytest.mark.oracle
+def test_one_api_2_searches_the_demo(oracle, srv: DemoServer, db: synth.SyntheticDB,
+                                     tmp_path) -> None:
+    """ONE 2.11.2 itself: remote session and insertion searches against the demo succeed."""
+    subject = db.sessions["subject"].iloc[0]
+    got = oracle("2.11.2", """
+from one.api import ONE
+one = ONE(base_url=ARGS['url'], username='demo', password='demo', silent=True,
+          cache_dir=ARGS['cache'])
+eids = one.search(subject=ARGS['subject'], query_type='remote')
+pids = one.search_insertions(query_type='remote')
+emit({'eids': [str(e) for e in eids], 'pids': [str(p) for p in pids],
+      'terms': sorted(one.search_terms(query_type='remote'))})
+""", home=tmp_path, args={"url": srv.url, "cache": str(tmp_path / "cache"), "subject": subject})
+    frame_ = frame(db)
+    mine = frame_[frame_["subject"] == subject].sort_values("start_time", ascending=False)
+    assert got["eids"] == list(mine.index)
+    assert sorted(got["pids"]) == sorted(db.insertions.index.get_level_values(1))
+    assert {"date_range", "atlas_acronym", "dataset_qc_lte"} <= set(got["terms"])
+
+
 def test_writes_are_refused(client: httpx.Client) -> None:
     r = client.post("/sessions", json={"subject": "KS005"})
     assert r.status_code == 403
@@ -367,7 +406,8 @@ def test_cache_info_redirect_and_zip(srv: DemoServer, client: httpx.Client,
     r = client.get("/cache.zip")
     assert r.headers["content-type"] == "application/zip"
     zf = zipfile.ZipFile(io.BytesIO(r.content))
-    assert set(zf.namelist()) == {"sessions.pqt", "datasets.pqt", "cache_info.json"}
+    # as Alyx's one_cache --compress --qc writes it (see tests/real_alyx/test_contract.py)
+    assert zf.namelist() == ["sessions.pqt", "datasets.pqt", "QC.json", "cache_info.json"]
     table = pq.read_table(io.BytesIO(zf.read("datasets.pqt")))
     # as one_cache: only datasets with an existing server file, so `exists` is all True
     assert table.num_rows == int(db.datasets["exists"].sum()) < len(db.datasets)

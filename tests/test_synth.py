@@ -123,7 +123,7 @@ def test_written_tables_load_in_one_format(db: synth.SyntheticDB, tmp_path) -> N
 
 def test_cache_zip_holds_tables_with_one_metadata(db: synth.SyntheticDB) -> None:
     zf = zipfile.ZipFile(io.BytesIO(db.cache_zip_bytes()))
-    assert set(zf.namelist()) == {"sessions.pqt", "datasets.pqt", "cache_info.json"}
+    assert zf.namelist() == ["sessions.pqt", "datasets.pqt", "QC.json", "cache_info.json"]
     schema = pq.read_schema(io.BytesIO(zf.read("sessions.pqt")))
     meta = json.loads(schema.metadata[b"one_metadata"])
     assert meta["origin"] == db.origin and "date_created" in meta

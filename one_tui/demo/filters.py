@@ -61,6 +61,8 @@ class Field:
     values: Callable[[], pd.Series]
     kind: str = "str"
     codes: Callable[[], np.ndarray] | None = None
+    #: for a related table's column (a session's datasets): row mask -> "any row" per record
+    reduce: Callable[[np.ndarray], np.ndarray] | None = None
 
 
 def split_args(text: str) -> list[str]:
@@ -165,7 +167,8 @@ def _field_mask(field: Field, transform: str | None, lookup: str, value: Any) ->
         m = multi_mask(values, lookup, value)
     else:
         m = lookup_mask(values, kind, lookup, value)
-    return m[field.codes()] if field.codes is not None else m
+    m = m[field.codes()] if field.codes is not None else m
+    return field.reduce(m) if field.reduce is not None else m
 
 
 def multi_mask(values: pd.Series, lookup: str, value: Any) -> np.ndarray:

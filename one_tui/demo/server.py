@@ -45,10 +45,20 @@ from one_tui.demo.filters import (
     django_mask,
     json_pairs_mask,
     lookup_mask,
-    multi_mask,
+)
+from one_tui.demo.schema import (
+    DATASET_PARAMS,
+    DETAIL_KEY,
+    DOCS_HTML,
+    INSERTION_PARAMS,
+    LIST_PARAMS,
+    SESSION_PARAMS,
+    build_coreapi,
+    build_schema,
 )
 
-__all__ = ["DemoServer", "Faults", "main"]
+__all__ = ["DemoServer", "Faults", "main", "build_schema", "build_coreapi", "LIST_PARAMS",
+           "SESSION_PARAMS", "INSERTION_PARAMS", "DATASET_PARAMS", "DETAIL_KEY"]
 
 Switch = bool | int
 QC_CHOICES = "CRITICAL, FAIL, WARNING, NOT_SET, PASS"
@@ -120,61 +130,48 @@ def _not_found(model: str) -> _Reply:
     return _detail(404, f"No {model} matches the given query.")
 
 
-# --- filter parameters per list endpoint (also what /api/schema lists) -------------------------
-SESSION_PARAMS = [
-    "atlas_acronym", "atlas_id", "atlas_name", "auto_datetime", "dataset_qc_lte",
-    "dataset_types", "datasets", "date_range", "django", "end_time", "extended_qc", "histology",
-    "id", "json", "lab", "limit", "location", "n_correct_trials", "n_trials", "name", "narrative",
-    "nickname", "number", "offset", "parent_session", "performance_gte", "performance_lte",
-    "procedures", "project", "projects", "qc", "start_time", "subject", "tag", "task_protocol",
-    "type", "users",
-]
-INSERTION_PARAMS = [
-    "atlas_acronym", "atlas_id", "atlas_name", "chronic_insertion", "dataset_qc_lte",
-    "dataset_types", "datasets", "date", "django", "experiment_number", "lab", "limit", "model",
-    "name", "offset", "project", "serial", "session", "subject", "tag", "task_protocol",
-]
-DATASET_PARAMS = [
-    "collection", "created_by", "created_date", "dataset_type", "date", "default_dataset",
-    "django", "exists", "experiment_number", "hash", "lab", "limit", "name", "offset", "qc",
-    "revision", "session", "subject",
-]
-LIST_PARAMS = {
-    "sessions": SESSION_PARAMS, "insertions": INSERTION_PARAMS, "datasets": DATASET_PARAMS,
-    "revisions": ["limit", "name", "offset"], "dataset-types": ["limit", "offset"],
-    "labs": ["django", "limit", "name", "offset"], "projects": ["limit", "offset"],
-    "subjects": ["alive", "django", "lab", "limit", "nickname", "offset", "responsible_user",
-                 "sex"],
-    "users": ["limit", "offset", "username"],
-}
-DETAIL_KEY = {"sessions": "id", "insertions": "id", "datasets": "id", "revisions": "name",
-              "dataset-types": "name", "labs": "name", "projects": "name",
-              "subjects": "nickname", "users": "username"}
+#: The model fields Alyx 3.6.1 names when a ``django`` filter has an unknown keyword.
 SESSION_MODEL_FIELDS = [
-    "auto_datetime", "children", "data_dataset_session_related", "end_time", "extended_qc",
-    "field_of_view", "id", "json", "lab", "lab_id", "location", "location_id", "n_correct_trials",
-    "n_trials", "name", "narrative", "notes", "number", "parent_session", "parent_session_id",
-    "probe_insertion", "procedures", "projects", "qc", "start_time", "subject", "subject_id",
-    "task_protocol", "type", "users", "wateradmin_session_related",
+    "auto_datetime", "data_dataset_session_related", "end_time", "extended_qc", "field_of_view",
+    "id", "json", "lab", "lab_id", "location", "location_id", "n_correct_trials", "n_trials",
+    "name", "narrative", "number", "parent_session", "parent_session_id", "probe_insertion",
+    "procedures", "projects", "qc", "session", "start_time", "subject", "subject_id",
+    "task_protocol", "tasks", "type", "users", "wateradmin_session_related",
 ]
 INSERTION_MODEL_FIELDS = [
-    "auto_datetime", "channel_set", "chronic_insertion", "datasets", "id", "json", "model",
-    "name", "serial", "session", "trajectory_estimate",
+    "auto_datetime", "chronic_insertion", "chronic_insertion_id", "datasets", "id", "json",
+    "model", "model_id", "name", "serial", "session", "session_id", "trajectory_estimate",
 ]
 DATASET_MODEL_FIELDS = [
-    "auto_datetime", "collection", "created_by", "created_datetime", "data_format",
-    "dataset_type", "default_dataset", "file_records", "file_size", "hash", "id", "json", "name",
-    "protected", "public", "qc", "revision", "session", "tags", "version",
+    "auto_datetime", "collection", "content_object", "content_type", "content_type_id",
+    "created_by", "created_by_id", "created_datetime", "data_dataset_provenance_related",
+    "data_format", "data_format_id", "data_notices", "dataset_type", "dataset_type_id",
+    "default_dataset", "download", "field_of_view", "file_records", "file_size",
+    "generating_software", "hash", "id", "json", "md5", "name", "object_id", "probe_insertion",
+    "protected", "provenance_directory", "provenance_directory_id", "public", "qc", "revision",
+    "revision_id", "session", "session_id", "tags", "version",
 ]
+#: Django's 404 page with DEBUG off (Alyx in production), for any path no route matches,
+#: including a detail path whose UUID does not parse (``/sessions/abc``).
 _HTML_404 = (
-    "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n  <meta http-equiv=\"content-type\" "
-    "content=\"text/html; charset=utf-8\">\n  <title>Page not found at {path}</title>\n"
-    "</head>\n<body>\n  <div id=\"summary\">\n    <h1>Page not found <span>(404)</span></h1>\n"
-    "    <p>The current path, <code>{path}</code>, didn’t match any of these.</p>\n  </div>\n"
+    "\n<!doctype html>\n<html lang=\"en\">\n<head>\n  <title>Not Found</title>\n</head>\n"
+    "<body>\n  <h1>Not Found</h1><p>The requested resource was not found on this server.</p>\n"
     "</body>\n</html>\n"
 )
 _HTML_500 = ("<!doctype html>\n<html lang=\"en\">\n<head><title>Server Error (500)</title></head>"
              "\n<body>\n  <h1>Server Error (500)</h1><p></p>\n</body>\n</html>\n")
+
+
+def _qc_validate(value: str) -> int:
+    """Category code (0-4) as ONE's ``QC.validate`` (what Alyx's dataset QC filters call)."""
+    if value.isnumeric():
+        by_value = {v: synth.QC_NAMES.index(k) for k, v in synth.QC_VALUES.items()}
+        if int(value) in by_value:
+            return by_value[int(value)]
+        raise FilterError(f"{int(value)} is not a valid QC")
+    if value.upper() in synth.QC_NAMES:
+        return synth.QC_NAMES.index(value.upper())
+    raise FilterError(f"{value} is not a valid QC")
 
 
 def _qc_index(name: str, param: str = "qc") -> int:
@@ -208,16 +205,36 @@ def _float_param(params: dict[str, str], name: str) -> float | None:
         raise BadValue(name, "Enter a number.") from None
 
 
-def _bool_param(value: str) -> bool:
-    return value.strip().lower() in ("true", "1", "yes")
+def _bool_param(value: str, rest: bool = False) -> bool | None:
+    """A boolean filter value as Django reads it; None means "not a boolean": no filter at all.
+
+    Filters declared as ``django_filters.BooleanFilter`` (``histology``, datasets' ``exists``)
+    take only ``True``/``true``/``False``/``false`` (``NullBooleanSelect``); the ones generated
+    from a model field (``rest``: ``default_dataset``) also take ``1``/``0``, in any case.
+    """
+    if rest:
+        return {"1": True, "true": True, "0": False, "false": False}.get(value.lower())
+    return {"True": True, "true": True, "2": True, "False": False, "false": False,
+            "3": False}.get(value)
 
 
 def _date(value: str) -> pd.Timestamp:
     try:
         return pd.Timestamp(dt.date.fromisoformat(value.strip()))
+    except ValueError:  # Django's ValidationError, as str() shows its message list
+        raise FilterError(f"['“{value}” value has an invalid date format. It must be in "
+                          "YYYY-MM-DD format.']") from None
+
+
+def _uuid_param(params: dict[str, str], name: str) -> str | None:
+    """A UUID filter (``id``, ``session``): lower-case text, or Django's 400."""
+    v = params.get(name)
+    if v is None:
+        return None
+    try:
+        return str(uuid.UUID(v))
     except ValueError:
-        raise FilterError(f"“{value}” value has an invalid date format. It must be in "
-                          "YYYY-MM-DD format.") from None
+        raise BadValue(name, "Enter a valid UUID.") from None
 
 
 # --- the dataset index: per-row codes for fast filters over 1.5M rows ---------------------------
@@ -453,6 +470,12 @@ class DemoServer:
         sv["projects_list"] = sv["projects"].map(synth._split)
         sv["atlas_all"] = sv["atlas_acronyms"].map(
             lambda leaves: {a.lower() for leaf in leaves for a in synth.atlas_ancestors(leaf)})
+        # per insertion, the regions its channels are in (with every region above them): the
+        # atlas filters return a session once per insertion in the region, as Alyx's join does
+        probes: dict[str, list[set[str]]] = {}
+        for (eid, _pid), j in zip(db.insertions.index, db.insertions["json"], strict=True):
+            probes.setdefault(eid, []).append(_regions_of(j))
+        sv["probe_regions"] = [probes.get(eid, []) for eid in sv.index]
         sv["json"] = None
         histo = {s for s, p in zip(sv["subject"], sv["procedures"], strict=True)
                  if "Histology" in p}
@@ -471,8 +494,7 @@ class DemoServer:
         iv = iv.join(sv.drop(columns=["json"]), on="eid")
         iv["probe"] = iv["name"].str[-2:].astype(int)
         iv["key"] = iv["pos"].to_numpy() * 4 + iv["probe"].to_numpy()
-        iv["regions"] = iv["json"].map(lambda j: {a.lower() for leaf in j["brain_regions"]
-                                                  for a in synth.atlas_ancestors(leaf)})
+        iv["regions"] = iv["json"].map(_regions_of)
         order = np.lexsort((iv["name"].to_numpy(), -iv["start_time"].to_numpy().astype(np.int64)))
         return iv.iloc[order].reset_index(drop=True)
 
@@ -490,6 +512,13 @@ class DemoServer:
             return Field(lambda: sv[name], kind)
 
         qc_int = Field(lambda: sv["qc"].map(synth.QC_VALUES).astype(int), "number")
+        idx = self._ds_index
+
+        def any_session(rows: np.ndarray) -> np.ndarray:
+            hit = np.zeros(len(self.db.sessions), dtype=bool)
+            hit[idx.sess[rows]] = True
+            return hit[sv["pos"].to_numpy()]
+
         return {
             "id": Field(lambda: pd.Series(sv.index)), "pk": Field(lambda: pd.Series(sv.index)),
             "subject__nickname": col("subject"), "lab__name": col("lab"),
@@ -502,60 +531,94 @@ class DemoServer:
             "n_correct_trials": col("n_correct_trials", "number"),
             "location__name": col("location"), "type": col("type"),
             "extended_qc": col("extended_qc", "json"), "json": col("json", "json"),
+            # one-tui's (and ONE 2.x's) ``dataset`` term: any dataset of the session
+            "data_dataset_session_related__name": Field(
+                lambda: idx.name, "str", lambda: idx.path, any_session),
         }
 
     def filter_sessions(self, params: dict[str, str]) -> np.ndarray:
-        """Positions (into db.sessions) of the sessions a /sessions query returns, in order."""
+        """Positions (into db.sessions) of the sessions a /sessions query returns, in order.
+
+        As on Alyx (PostgreSQL joins, no DISTINCT), a session comes back once per matching
+        related row for the filters that join a many-valued relation: ``projects``/``project``
+        (per matching project), ``procedures``, ``dataset_qc_lte`` alone (per dataset at or
+        under the QC), the atlas filters (per insertion in the region); several such filters
+        multiply. A filter that ends in ``distinct()`` or a ``GROUP BY`` (``django``,
+        ``histology``, ``tag``, ``datasets``, ``dataset_types``, ``users``) makes every
+        session appear once again.
+        """
         sv = self._session_view
-        m = np.ones(len(sv), dtype=bool)
+        rows = np.ones(len(sv), dtype=np.int64)
         for name, fn in _SESSION_FILTERS:
             if params.get(name) is not None:
-                m &= fn(self, sv, params[name], params)
+                rows *= fn(self, sv, params[name], params)
         if params.get("subject") is None and params.get("nickname") is not None:
-            m &= sv["subject"].str.lower().to_numpy() == params["nickname"].lower()
+            rows *= sv["subject"].str.lower().to_numpy() == params["nickname"].lower()
         if params.get("django"):
-            m &= django_mask(params["django"], self._session_fields(sv), len(sv),
-                             SESSION_MODEL_FIELDS)
-        pos = sv["pos"].to_numpy()
-        if params.get("dataset_qc_lte") is not None and params.get("datasets") is None:
-            # Alyx quirk: alone, one row per matching dataset, so sessions repeat.
-            idx = self._ds_index
-            thr = _qc_index(params["dataset_qc_lte"], "dataset_qc_lte")
-            counts = np.bincount(idx.sess[idx.qc <= thr], minlength=len(sv))
-            return np.repeat(pos[m], counts[pos[m]])
-        return pos[m]
+            rows *= django_mask(params["django"], self._session_fields(sv), len(sv),
+                                SESSION_MODEL_FIELDS)
+        distinct = {"django", "tag", "datasets", "dataset_types", "users"}
+        if any(params.get(k) for k in distinct) or (
+                params.get("histology") is not None
+                and _bool_param(params["histology"]) is not None):
+            rows = np.minimum(rows, 1)
+        return np.repeat(sv["pos"].to_numpy(), rows)
 
     # -- insertions --
     def filter_insertions(self, params: dict[str, str]) -> np.ndarray:
         """Row positions into ``_insertion_view`` matching an /insertions query."""
         iv = self._insertion_view
         m = np.ones(len(iv), dtype=bool)
-        exact = {"subject": "subject", "name": "name", "model": "model", "serial": "serial",
-                 "session": "eid"}
-        for param, col in exact.items():
+        rows = np.ones(len(iv), dtype=np.int64)
+        for param in ("id", "session"):
+            if (value := _uuid_param(params, param)) is not None:
+                m &= iv["id" if param == "id" else "eid"].to_numpy() == value
+        for param in ("subject", "name", "model", "serial"):
             if params.get(param) is not None:
-                value = params[param].lower() if param == "session" else params[param]
-                m &= iv[col].to_numpy() == value
+                m &= iv[param].to_numpy() == params[param]
+        if params.get("auto_datetime") is not None:
+            m &= _f_datetime_exact("auto_datetime")(self, iv.assign(
+                auto_datetime=pd.to_datetime(iv["auto_datetime"])), params["auto_datetime"],
+                params)
         if params.get("date") is not None:
             m &= (iv["day"] == _date(params["date"])).to_numpy()
-        if (num := _int_param(params, "experiment_number")) is not None:
-            m &= iv["number"].to_numpy() == num
+        if params.get("experiment_number") is not None:  # a CharFilter: the database refuses
+            text = params["experiment_number"]
+            if not text.strip().lstrip("-").isdigit():
+                raise FilterError(f"Field 'number' expected a number but got '{text}'.")
+            m &= iv["number"].to_numpy() == int(text)
         if params.get("lab") is not None:
             m &= iv["lab"].str.lower().to_numpy() == params["lab"].lower()
-        if params.get("project") is not None:
-            m &= multi_mask(iv["projects_list"], "icontains", params["project"])
+        if params.get("project") is not None:  # one row per matching project of the session
+            rows *= _count_icontains(iv["projects_list"], params["project"])
         if params.get("task_protocol") is not None:
             m &= lookup_mask(iv["task_protocol"], "str", "icontains", params["task_protocol"])
-        if params.get("atlas_acronym") is not None:
-            acr = params["atlas_acronym"].lower()
-            m &= np.array([acr in r for r in iv["regions"]], dtype=bool)
+        for param in ("atlas_acronym", "atlas_id", "atlas_name"):
+            if params.get(param) is not None:
+                wanted = _atlas_regions(param, params)
+                m &= np.array([bool(wanted & r) for r in iv["regions"]], dtype=bool)
         if params.get("tag") is not None:
             m &= False
         m &= self._dataset_filter(params, iv["key"].to_numpy(), 4 * len(self.db.sessions), True)
+        if params.get("dataset_qc_lte") is not None and params.get("datasets") is None:
+            rows *= self._qc_counts(params["dataset_qc_lte"], iv["key"].to_numpy(),
+                                    4 * len(self.db.sessions), True)
         if params.get("django"):
             m &= django_mask(params["django"], self._insertion_fields(iv), len(iv),
                              INSERTION_MODEL_FIELDS)
-        return np.flatnonzero(m)
+        if any(params.get(k) for k in ("django", "tag", "datasets", "dataset_types")):
+            rows = np.minimum(rows, 1)
+        return np.repeat(np.arange(len(iv)), rows * m)
+
+    def _qc_counts(self, value: str, keys: np.ndarray, n: int, by_probe: bool) -> np.ndarray:
+        """Per key (session or insertion), its datasets with QC at or under ``value``."""
+        idx = self._ds_index
+        thr = _qc_validate(value)
+        row_key = idx.sess * 4 + idx.probe if by_probe else idx.sess
+        ok = idx.qc <= thr
+        if by_probe:
+            ok &= idx.probe >= 0
+        return np.bincount(row_key[ok], minlength=n)[keys]
 
     def _dataset_filter(self, params: dict[str, str], keys: np.ndarray, n: int,
                         by_probe: bool) -> np.ndarray:
@@ -569,7 +632,7 @@ class DemoServer:
             ok = idx.sessions_with_all(idx.type_masks(params["dataset_types"]), row_key, n)
             out &= ok[keys]
         if params.get("datasets") is not None:
-            thr = _qc_index(params.get("dataset_qc_lte") or "FAIL", "dataset_qc_lte")
+            thr = _qc_validate(params.get("dataset_qc_lte") or "FAIL")
             ok = idx.sessions_with_all(idx.name_masks(params["datasets"], thr), row_key, n)
             out &= ok[keys]
         return out
@@ -623,11 +686,12 @@ class DemoServer:
                 m &= idx.rows_where((series == params[param]).to_numpy())
         if params.get("qc") is not None:
             m &= idx.qc == _qc_index(params["qc"])
-        if params.get("exists") is not None:
-            m &= idx.exists == _bool_param(params["exists"])
-        if params.get("default_dataset") is not None:
-            m &= self.db.datasets["default_revision"].to_numpy() == _bool_param(
-                params["default_dataset"])
+        if params.get("exists") is not None and (
+                exists := _bool_param(params["exists"])) is not None:
+            m &= idx.exists == exists
+        if params.get("default_dataset") is not None and (
+                default := _bool_param(params["default_dataset"], rest=True)) is not None:
+            m &= self.db.datasets["default_revision"].to_numpy() == default
         if params.get("hash") is not None:
             m &= self.db.datasets["hash"].to_numpy() == params["hash"]
         if params.get("django"):
@@ -677,9 +741,35 @@ def _f_iexact(col: str) -> Callable[..., np.ndarray]:
 
 
 def _f_icontains(col: str, multi: bool = False) -> Callable[..., np.ndarray]:
-    if multi:
-        return lambda srv, sv, v, p: multi_mask(sv[col], "icontains", v)
+    if multi:  # a many-to-many join: one row per matching value
+        return lambda srv, sv, v, p: _count_icontains(sv[col], v)
     return lambda srv, sv, v, p: lookup_mask(sv[col], "str", "icontains", v)
+
+
+def _count_icontains(values: pd.Series, v: str) -> np.ndarray:
+    """Per row, how many of its names contain ``v`` (case-insensitive)."""
+    low = v.lower()
+    return np.array([sum(low in str(x).lower() for x in names) for names in values],
+                    dtype=np.int64)
+
+
+def _regions_of(json_: Any) -> set[str]:
+    """The (lower-case) acronyms an insertion's channels are in, with every region above."""
+    leaves = (json_ or {}).get("brain_regions") or []
+    return {a.lower() for leaf in leaves for a in synth.atlas_ancestors(leaf)}
+
+
+def _atlas_regions(param: str, params: dict[str, str]) -> set[str]:
+    """Lower-case acronyms an atlas filter selects (their subtrees are matched by the caller):
+    ``atlas_acronym`` iexact, ``atlas_id`` the Allen id (a number, else 400), ``atlas_name``
+    icontains."""
+    if param == "atlas_id":
+        value = _float_param(params, "atlas_id")
+        return {a.lower() for a, (pk, _) in synth.ATLAS_INFO.items() if pk == value}
+    if param == "atlas_name":
+        low = params[param].lower()
+        return {a.lower() for a, (_, name) in synth.ATLAS_INFO.items() if low in name.lower()}
+    return {params[param].lower()}
 
 
 def _f_exact(col: str) -> Callable[..., np.ndarray]:
@@ -732,16 +822,28 @@ def _f_datasets(srv: DemoServer, sv: pd.DataFrame, v: str, p: dict) -> np.ndarra
 
 def _f_histology(srv: DemoServer, sv: pd.DataFrame, v: str, p: dict) -> np.ndarray:
     h = sv["histology"].to_numpy()
-    return h if _bool_param(v) else ~h
+    wanted = _bool_param(v)
+    if wanted is None:  # not a boolean: Django drops the filter
+        return np.ones(len(sv), dtype=bool)
+    return h if wanted else ~h
 
 
-def _f_atlas(srv: DemoServer, sv: pd.DataFrame, v: str, p: dict) -> np.ndarray:
-    acr = v.lower()
-    return np.array([acr in regions for regions in sv["atlas_all"]], dtype=bool)
+def _f_dataset_qc_lte(srv: DemoServer, sv: pd.DataFrame, v: str, p: dict) -> np.ndarray:
+    if p.get("datasets") is not None:  # then it is the QC bound of ``datasets``
+        return np.ones(len(sv), dtype=bool)
+    return srv._qc_counts(v, sv["pos"].to_numpy(), len(sv), False)
+
+
+def _f_atlas(param: str) -> Callable[..., np.ndarray]:
+    def f(srv: DemoServer, sv: pd.DataFrame, v: str, p: dict) -> np.ndarray:
+        wanted = _atlas_regions(param, p)
+        return np.array([sum(bool(wanted & r) for r in probes) for probes in
+                         sv["probe_regions"]], dtype=np.int64)
+    return f
 
 
 def _f_id(srv: DemoServer, sv: pd.DataFrame, v: str, p: dict) -> np.ndarray:
-    return sv.index.to_numpy() == v.lower()
+    return sv.index.to_numpy() == _uuid_param(p, "id")
 
 
 def _f_int_exact(col: str) -> Callable[..., np.ndarray]:
@@ -775,7 +877,9 @@ _SESSION_FILTERS: list[tuple[str, Callable[..., np.ndarray]]] = [
     ("qc", _f_qc), ("extended_qc", _f_json("extended_qc")), ("json", _f_json("json")),
     ("performance_gte", _f_performance("gte")), ("performance_lte", _f_performance("lte")),
     ("dataset_types", _f_dataset_types), ("datasets", _f_datasets), ("histology", _f_histology),
-    ("atlas_acronym", _f_atlas), ("id", _f_id), ("narrative", _f_exact("narrative")),
+    ("dataset_qc_lte", _f_dataset_qc_lte), ("atlas_acronym", _f_atlas("atlas_acronym")),
+    ("atlas_id", _f_atlas("atlas_id")), ("atlas_name", _f_atlas("atlas_name")),
+    ("id", _f_id), ("narrative", _f_exact("narrative")),
     ("n_trials", _f_int_exact("n_trials")), ("n_correct_trials", _f_int_exact("n_correct_trials")),
     ("start_time", _f_datetime_exact("start_time")), ("end_time", _f_datetime_exact("end_time")),
     ("tag", _f_nothing), ("name", _f_nothing), ("parent_session", _f_nothing),
@@ -784,6 +888,7 @@ _SESSION_FILTERS: list[tuple[str, Callable[..., np.ndarray]]] = [
 
 # --- HTTP ---------------------------------------------------------------------------------------
 _ROUTE = re.compile(r"^/(?P<ep>[a-z-]+)(?:/(?P<key>[^/]+))?$")
+_CACHE_TAG = re.compile(r"^/cache/info/[^/]+$")
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -901,14 +1006,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def _json(self, status: int, obj: Any, headers: dict[str, str] | None = None) -> None:
-        body = json.dumps(obj, separators=(",", ":"), default=str).encode()
+        body = json.dumps(obj, separators=(",", ":"), default=str, ensure_ascii=False).encode()
         if self.srv._take("malformed_json", urlsplit(self.path).path):
             body = body[: max(1, len(body) // 2)]
         self._send(status, body, "application/json", headers)
 
     def _html_404(self, path: str) -> None:
-        self._send(404, _HTML_404.format(path=path.lstrip("/")).encode(),
-                   "text/html; charset=utf-8")
+        self._send(404, _HTML_404.encode(), "text/html; charset=utf-8")
 
     @property
     def base(self) -> str:
@@ -962,15 +1066,18 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(200, build_schema())
         if path == "/":
             return self._send(302, b"", "text/html", {"Location": "/admin"})
-        if path == "/cache/info":
+        if path in ("/cache/info", "/docs") or _CACHE_TAG.match(path):  # Django's APPEND_SLASH
             query = urlsplit(self.path).query
-            return self._send(301, b"", "text/html",
-                              {"Location": "/cache/info/" + (f"?{query}" if query else "")})
+            return self._send(301, b"", "text/html; charset=utf-8",
+                              {"Location": f"{path}/" + (f"?{query}" if query else "")})
+        if path == "/docs/":
+            return self._docs()
         if path.startswith("/cache/info/"):
             self._authenticate()
             self._read_only()
-            if path != "/cache/info/":
-                return self._send(404, b"Tag matching query does not exist.", "text/plain")
+            if path != "/cache/info/":  # the demo has no tags (Alyx: /cache/info/<tag>/)
+                return self._send(404, b"Tag matching query does not exist.",
+                                  "text/html; charset=utf-8")
             return self._json(200, self.srv.cache_zip()[1])
         if path == "/cache.zip":
             self._authenticate()
@@ -984,7 +1091,18 @@ class _Handler(BaseHTTPRequestHandler):
         ep, key = m["ep"], m["key"]
         if key is None:
             return self._list(ep)
+        if DETAIL_KEY[ep] == "id" and not _is_uuid(key):  # the route only takes a UUID
+            return self._html_404(path)
         return self._json(200, self._detail_view(ep, key))
+
+    def _docs(self) -> None:
+        """Alyx's ``/docs/``: the Core API document for ONE 2.x's Accept header, else HTML.
+
+        No login needed, as on Alyx (the schema views allow anyone).
+        """
+        if (self.headers.get("Accept") or "").startswith("application/coreapi+json"):
+            return self._json(200, build_coreapi(self.base))
+        return self._send(200, DOCS_HTML.encode(), "text/html; charset=utf-8")
 
     def _read_only(self) -> None:
         if self.command != "GET":
@@ -1004,7 +1122,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif srv._take("truncated_zip", "/cache.zip"):
             blob = blob[: len(blob) // 2]
         self._send(200, blob, "application/zip",
-                   {"Content-Disposition": 'attachment; filename="cache.zip"'})
+                   {"Content-Disposition": 'inline; filename="cache.zip"'})
 
     # -- list endpoints --
     def _list(self, ep: str) -> None:
@@ -1077,7 +1195,10 @@ class _Handler(BaseHTTPRequestHandler):
             rows = srv.filter_datasets({"django": f"id,{did}"}) if _is_uuid(did) else []
             if not len(rows):
                 raise _not_found("Dataset")
-            return db.dataset_records(rows[:1], base)[0]
+            record = db.dataset_records(rows[:1], base)[0]
+            for key in ("protected", "public"):  # annotations of the list query only
+                record.pop(key, None)
+            return record
         model, field_name = _SMALL_DETAIL[ep]
         for rec in _SMALL_LISTS[ep](srv, base):
             if rec[field_name] == key:
@@ -1105,7 +1226,8 @@ def _positive(text: str | None, default: int, allow_zero: bool = False) -> int:
 
 def _small_match(got: Any, value: str) -> bool:
     if isinstance(got, bool):
-        return got == _bool_param(value)
+        wanted = _bool_param(value, rest=True)
+        return wanted is None or got == wanted
     if isinstance(got, list):
         return value in got
     return str(got) == value
@@ -1166,37 +1288,6 @@ _SMALL_LISTS: dict[str, Callable[[DemoServer, str], list[dict]]] = {
 _SMALL_DETAIL = {"revisions": ("Revision", "name"), "dataset-types": ("DatasetType", "name"),
                  "labs": ("Lab", "name"), "projects": ("Project", "name"),
                  "subjects": ("Subject", "nickname"), "users": ("LabMember", "username")}
-
-
-# --- /api/schema --------------------------------------------------------------------------------
-_PARAM_TYPES = {"number": "number", "experiment_number": "number", "n_trials": "number",
-                "n_correct_trials": "number", "atlas_id": "number", "limit": "integer",
-                "offset": "integer", "performance_gte": "number", "performance_lte": "number"}
-
-
-def build_schema() -> dict:
-    """A small OpenAPI 3 document of the demo's routes (what ONE reads filter names from)."""
-    def op(op_id: str, params: list[dict]) -> dict:
-        return {"operationId": op_id, "parameters": params, "tags": [op_id.split("_")[0]],
-                "security": [{"tokenAuth": []}], "responses": {"200": {"description": ""}}}
-
-    paths: dict[str, dict] = {
-        "/api/schema": {"get": op("schema_retrieve", [])},
-        "/auth-token": {"post": op("auth-token_create", [])},
-        "/cache.zip": {"get": op("cache.zip_retrieve", [])},
-        "/cache/info/": {"get": op("cache_info_retrieve", [])},
-    }
-    for ep, names in LIST_PARAMS.items():
-        query = [{"in": "query", "name": n,
-                  "schema": {"type": _PARAM_TYPES.get(n, "string")}} for n in names]
-        key = DETAIL_KEY[ep]
-        paths[f"/{ep}"] = {"get": op(f"{ep}_list", query)}
-        fmt = {"format": "uuid"} if key == "id" else {}
-        paths[f"/{ep}/{{{key}}}"] = {"get": op(f"{ep}_retrieve", [
-            {"in": "path", "name": key, "schema": {"type": "string", **fmt}, "required": True}])}
-    return {"openapi": "3.0.3", "info": {"title": "one-tui demo Alyx", "version": "3.6.1"},
-            "paths": paths, "components": {"securitySchemes": {"tokenAuth": {
-                "type": "apiKey", "in": "header", "name": "Authorization"}}}}
 
 
 # --- command line -------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import tempfile
 import uuid
 import zipfile
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from one_tui.engine.tables import save_table
 
@@ -34,6 +34,7 @@ __all__ = [
     "generate",
     "dataset_type_of",
     "atlas_ancestors",
+    "ATLAS_INFO",
 ]
 
 #: QC names in ONE's order (category codes 0-4) and their enum values (one.alf.spec.QC).
@@ -91,17 +92,61 @@ NARRATIVES = [
     "Water given in cage after session (0.4 mL).",
 ]
 
-# --- the atlas: a small piece of the Allen hierarchy (child -> parent) --------------------------
+# --- the atlas: a piece of the Allen CCF 2017 hierarchy (child -> parent) ----------------------
+# Every level between a recorded region and the root is kept, with Allen's ids and names (as in
+# Alyx's brain-region fixture), so that atlas_acronym / atlas_id / atlas_name match the same
+# subtrees as on Alyx (e.g. VISa is under PTLp, not VIS).
 ATLAS_PARENTS: dict[str, str] = {
-    "grey": "root", "CH": "grey", "CTX": "CH", "Isocortex": "CTX", "VIS": "Isocortex",
-    "VISp": "VIS", "VISp2/3": "VISp", "VISp4": "VISp", "VISp5": "VISp", "VISp6a": "VISp",
-    "VISa": "VIS", "VISa5": "VISa", "VISam": "VIS", "VISam6a": "VISam", "MO": "Isocortex",
-    "MOs": "MO", "MOs5": "MOs", "MOs6a": "MOs", "SS": "Isocortex", "SSp": "SS", "SSp-bfd4": "SSp",
-    "HPF": "CTX", "HIP": "HPF", "CA1": "HIP", "CA3": "HIP", "DG": "HIP", "DG-mo": "DG",
-    "DG-sg": "DG", "DG-po": "DG", "BS": "grey", "IB": "BS", "TH": "IB", "LP": "TH", "PO": "TH",
-    "LGd": "TH", "VPM": "TH", "MB": "BS", "SCm": "MB", "APN": "MB", "MRN": "MB", "CNU": "CH",
-    "STR": "CNU", "CP": "STR",
+    "APN": "PRT", "BS": "grey", "CA": "HIP", "CA1": "CA", "CA3": "CA", "CH": "grey", "CNU": "CH",
+    "CP": "STRd", "CTX": "CH", "CTXpl": "CTX", "DG": "HIP", "DG-mo": "DG", "DG-po": "DG",
+    "DG-sg": "DG", "DORpm": "TH", "DORsm": "TH", "GENd": "DORsm", "HIP": "HPF", "HPF": "CTXpl",
+    "IB": "BS", "Isocortex": "CTXpl", "LAT": "DORpm", "LGd": "GENd", "LP": "LAT", "MB": "BS",
+    "MBmot": "MB", "MO": "Isocortex", "MOs": "MO", "MOs5": "MOs", "MOs6a": "MOs", "MRN": "MBmot",
+    "PO": "LAT", "PRT": "MBmot", "PTLp": "Isocortex", "SCm": "MBmot", "SS": "Isocortex",
+    "SSp": "SS", "SSp-bfd": "SSp", "SSp-bfd4": "SSp-bfd", "STR": "CNU", "STRd": "STR", "TH": "IB",
+    "VENT": "DORsm", "VIS": "Isocortex", "VISa": "PTLp", "VISa5": "VISa", "VISam": "VIS",
+    "VISam6a": "VISam", "VISp": "VIS", "VISp2/3": "VISp", "VISp4": "VISp", "VISp5": "VISp",
+    "VISp6a": "VISp", "VP": "VENT", "VPM": "VP", "grey": "root",
 }
+
+ATLAS_INFO: dict[str, tuple[int, str]] = {
+    "APN": (215, "Anterior pretectal nucleus"), "BS": (343, "Brain stem"),
+    "CA": (375, "Ammon's horn"), "CA1": (382, "Field CA1"), "CA3": (463, "Field CA3"),
+    "CH": (567, "Cerebrum"), "CNU": (623, "Cerebral nuclei"), "CP": (672, "Caudoputamen"),
+    "CTX": (688, "Cerebral cortex"), "CTXpl": (695, "Cortical plate"),
+    "DG": (726, "Dentate gyrus"), "DG-mo": (10703, "Dentate gyrus molecular layer"),
+    "DG-po": (10704, "Dentate gyrus polymorph layer"),
+    "DG-sg": (632, "Dentate gyrus granule cell layer"),
+    "DORpm": (856, "Thalamus polymodal association cortex related"),
+    "DORsm": (864, "Thalamus sensory-motor cortex related"),
+    "GENd": (1008, "Geniculate group dorsal thalamus"), "HIP": (1080, "Hippocampal region"),
+    "HPF": (1089, "Hippocampal formation"), "IB": (1129, "Interbrain"),
+    "Isocortex": (315, "Isocortex"), "LAT": (138, "Lateral group of the dorsal thalamus"),
+    "LGd": (170, "Dorsal part of the lateral geniculate complex"),
+    "LP": (218, "Lateral posterior nucleus of the thalamus"), "MB": (313, "Midbrain"),
+    "MBmot": (323, "Midbrain motor related"), "MO": (500, "Somatomotor areas"),
+    "MOs": (993, "Secondary motor area"), "MOs5": (767, "Secondary motor area layer 5"),
+    "MOs6a": (1021, "Secondary motor area layer 6a"), "MRN": (128, "Midbrain reticular nucleus"),
+    "PO": (1020, "Posterior complex of the thalamus"), "PRT": (1100, "Pretectal region"),
+    "PTLp": (22, "Posterior parietal association areas"),
+    "SCm": (294, "Superior colliculus motor related"), "SS": (453, "Somatosensory areas"),
+    "SSp": (322, "Primary somatosensory area"),
+    "SSp-bfd": (329, "Primary somatosensory area barrel field"),
+    "SSp-bfd4": (1047, "Primary somatosensory area barrel field layer 4"),
+    "STR": (477, "Striatum"), "STRd": (485, "Striatum dorsal region"), "TH": (549, "Thalamus"),
+    "VENT": (637, "Ventral group of the dorsal thalamus"), "VIS": (669, "Visual areas"),
+    "VISa": (312782546, "Anterior area"), "VISa5": (312782562, "Anterior area layer 5"),
+    "VISam": (394, "Anteromedial visual area"),
+    "VISam6a": (1046, "Anteromedial visual area layer 6a"), "VISp": (385, "Primary visual area"),
+    "VISp2/3": (821, "Primary visual area layer 2/3"),
+    "VISp4": (721, "Primary visual area layer 4"), "VISp5": (778, "Primary visual area layer 5"),
+    "VISp6a": (33, "Primary visual area layer 6a"),
+    "VP": (709, "Ventral posterior complex of the thalamus"),
+    "VPM": (733, "Ventral posteromedial nucleus of the thalamus"),
+    "grey": (8, "Basic cell groups and regions"), "root": (997, "root"),
+}
+
+
 _LEAF_REGIONS = np.array(sorted(set(ATLAS_PARENTS) - set(ATLAS_PARENTS.values())))
 
 
@@ -372,16 +417,45 @@ class SyntheticDB:
         }
 
     def cache_zip_bytes(self, date_created: dt.datetime | None = None) -> bytes:
-        """cache.zip as Alyx serves it: sessions.pqt, datasets.pqt (existing files only, as
-        one_cache selects them) and cache_info.json."""
-        with tempfile.TemporaryDirectory(prefix="one-tui-zip-") as tmp:
-            paths = self.write_tables(tmp, date_created, existing_only=True)
-            blobs = {p.name: p.read_bytes() for p in paths}
+        """cache.zip as Alyx's ``one_cache --compress --qc`` builds it: sessions.pqt,
+        datasets.pqt (existing files only), QC.json, cache_info.json, in that order.
+
+        The tables are written as one_cache writes them (``pa.Table.from_pandas`` of frames
+        indexed by id: Alyx's column order, the index columns last, pandas metadata as pandas
+        2 writes it, plus ``one_metadata``); cache_info's ``size`` is each table's parquet
+        footer size, as one_cache reports it.
+        """
+        meta = self.table_metadata(date_created)
+        datasets = self.datasets[self.datasets["exists"].to_numpy()]
+        tables = {"sessions": _alyx_table(self.sessions, _SESSIONS_ORDER, meta),
+                  "datasets": _alyx_table(datasets, _DATASETS_ORDER, meta)}
         out = io.BytesIO()
+        info: dict[str, Any] = {}
         with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
-            for name, blob in blobs.items():
-                zf.writestr(name, blob)
+            for name, table in tables.items():
+                buf = io.BytesIO()
+                pq.write_table(table, buf)
+                blob = buf.getvalue()
+                zf.writestr(f"{name}.pqt", blob)
+                footer = pq.read_metadata(io.BytesIO(blob))
+                info[name] = {"nrecs": footer.num_rows, "size": footer.serialized_size}
+            zf.writestr("QC.json", json.dumps(self.qc_records()))
+            zf.writestr("cache_info.json", json.dumps({**meta, "tables": info}, indent=1))
         return out.getvalue()
+
+    def qc_records(self) -> list[dict]:
+        """QC.json of one_cache --qc: each session's QC and extended QC, with its insertions'
+        (those whose json has an extended_qc) under ``probe_insertions``."""
+        ex = self.session_extra
+        out = {eid: {"eid": eid, "qc_outcome": str(qc), "extended_qc": ext}
+               for eid, qc, ext in zip(ex.index, ex["qc"], ex["extended_qc"], strict=True)}
+        for (eid, pid), name, j in zip(self.insertions.index, self.insertions["name"],
+                                       self.insertions["json"], strict=True):
+            if "extended_qc" in (j or {}):
+                out[eid].setdefault("probe_insertions", []).append({
+                    "pid": pid, "probe_name": name, "qc_outcome": j.get("qc", "NOT_SET"),
+                    "extended_qc": j["extended_qc"]})
+        return list(out.values())
 
     # -- lookups --
     def session_datasets(self, eid: str) -> pd.DataFrame:
@@ -525,6 +599,30 @@ class SyntheticDB:
                 for did, r in zip(ds.index, ds.itertuples(index=False), strict=True)
             ]
         return rec
+
+
+_SESSIONS_ORDER = ("lab", "subject", "date", "number", "task_protocol", "projects")
+_DATASETS_ORDER = ("file_size", "hash", "default_revision", "qc", "exists", "rel_path")
+
+
+def _alyx_table(df: pd.DataFrame, columns: tuple[str, ...], meta: dict) -> pa.Table:
+    """A frame as Alyx's one_cache turns it into an Arrow table (with pandas 2's types)."""
+    table = pa.Table.from_pandas(df[list(columns)])
+    fields = []
+    for f in table.schema:
+        t = f.type
+        if pa.types.is_large_string(t):
+            t = pa.string()
+        elif pa.types.is_dictionary(t) and pa.types.is_large_string(t.value_type):
+            t = pa.dictionary(t.index_type, pa.string(), t.ordered)
+        fields.append(pa.field(f.name, t))
+    pandas_meta = json.loads(table.schema.metadata[b"pandas"])
+    for col in pandas_meta["columns"]:  # pandas 3 says "str" where pandas 2 (Alyx) says object
+        if col["pandas_type"] == "unicode":
+            col["numpy_type"] = "object"
+    table = table.cast(pa.schema(fields))
+    return table.replace_schema_metadata({"one_metadata": json.dumps(meta).encode(),
+                                          "pandas": json.dumps(pandas_meta).encode()})
 
 
 def _split(projects: str) -> list[str]:

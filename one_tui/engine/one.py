@@ -879,6 +879,12 @@ class One:
                                   on_records=on_records, **filters))
         if merged[0] < len(records):  # a client that does not report pages
             self._merge_insertions(records[merged[0]:])
+        # Alyx repeats an insertion once per matching dataset (dataset_qc_lte) or project:
+        # each is kept once, at its first place, as for sessions
+        first: dict[str, dict] = {}
+        for r in records:
+            first.setdefault(str(r["id"]), r)
+        records = list(first.values())
         pids = [str(r["id"]) for r in records]
         if not details:
             return pids
