@@ -99,6 +99,16 @@ def _bindings() -> list[Binding]:
         out.append(Binding(keys, action, desc, show=show, id=bid))
     # ctrl+q quits even while an Input has focus
     out.append(Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="quit_now"))
+    # Priority: handled when the key reaches the app, before the next key is forwarded. As plain
+    # bindings, a burst "150<tab>5" over SSH had its 5 forwarded to the old field (1505) before
+    # the tab, bubbling up from that field, moved the focus.
+    out.append(Binding("tab", "focus_step(1)", "Next field", show=False, priority=True,
+                       id="focus_next"))
+    out.append(Binding("shift+tab", "focus_step(-1)", "Previous field", show=False,
+                       priority=True, id="focus_previous"))
+    # Pane keys that also work inside a filter field (1-4 and / are typed into it there).
+    out.append(Binding("ctrl+n", "next_pane", "Next pane", show=False, priority=True,
+                       id="next_pane"))
     return out
 
 
@@ -278,14 +288,50 @@ class OneApp(App):
         self._focus_pane(name)
 
     def _focus_pane(self, name: str) -> None:
+        """Focus a pane at once (``Widget.focus()`` is deferred: keys typed right after the pane
+        key would still reach the old widget, where letters are commands)."""
+        target: Any = None
         if name == "filters":
-            for first in self.query("#f-lab"):
-                first.focus()
+            target = next(iter(self.query("#f-lab")), None)
         elif name == "results":
-            table = self.query_one(ResultsPane).table
-            (table or self.query_one(ResultsPane)).focus()
+            target = self.query_one(ResultsPane).table or self.query_one(ResultsPane)
         else:
-            self.query_one(f"#{name}").focus()
+            target = self.query_one(f"#{name}")
+        if target is not None and self.screen is self.screen_stack[0]:
+            self.screen.set_focus(target)
+        elif target is not None:
+            target.focus()
+
+    def action_focus_step(self, step: int) -> None:
+        """tab / shift+tab. Inside the filters, the focus cycles through the filters only: tab
+        past the last one used to land in the sessions table, where the letters still being
+        typed (s, o, q, C) are commands."""
+        screen = self.screen
+        focused = screen.focused
+        filters = self._filters_pane()
+        if (filters is not None and focused is not None and screen is self.screen_stack[0]
+                and filters in focused.ancestors):
+            chain = [w for w in screen.focus_chain if filters in w.ancestors]
+            if focused in chain:
+                screen.set_focus(chain[(chain.index(focused) + step) % len(chain)])
+                return
+        if step > 0:
+            screen.focus_next()
+        else:
+            screen.focus_previous()
+
+    def action_next_pane(self) -> None:
+        """ctrl+n: the next pane (filters, sessions, details, cache), also from inside a field."""
+        if self.screen is not self.screen_stack[0]:
+            return
+        current = self.pane
+        focused = self.focused
+        if focused is not None:
+            for name in PANES:
+                pane = self.query_one(f"#{name}")
+                if focused is pane or pane in focused.ancestors:
+                    current = name
+        self.action_show_pane(PANES[(PANES.index(current) + 1) % len(PANES)])
 
     def action_focus_filters(self) -> None:
         self.action_show_pane("filters")
@@ -616,8 +662,9 @@ class OneApp(App):
             self.workers.cancel_group(self, "search")
             self.notify("Search cancelled", severity="warning")
             return
-        if isinstance(self.focused, Input):
-            self.action_show_pane("results")
+        if isinstance(self.focused, Input) or (
+                self.focused is not None and self.focused.id in ("details", "cache")):
+            self.action_show_pane("results")  # at 80x24: back from details / cache too
 
     def action_clear_filters(self) -> None:
         filters = self._filters_pane()
@@ -647,6 +694,8 @@ class OneApp(App):
         self.side = "details"
         if self.narrow:
             self.pane = "details"
+            # the keys that follow (pgdn, arrows, end) scroll the details, not the hidden table
+            self.screen.set_focus(self.query_one(DetailsPane))
         self._layout()
         self.query_one(DetailsPane).show_loading(eid)
         self._details(eid, self.query_one(ResultsPane).row_dict() or {})
