@@ -40,6 +40,7 @@ from one_tui.tui.messages import (
     CacheInfoReady,
     Connected,
     DetailsReady,
+    ExportExists,
     LoginNeeded,
     SearchDone,
     SearchProgress,
@@ -855,9 +856,31 @@ class OneApp(App):
 
     @work(thread=True, exclusive=True, group="export", exit_on_error=False,
           description="export results")
-    def _export(self, table: Any, path: str, fmt: str) -> None:
-        rows = convert.write_table(table, Path(path), fmt)
-        self.post_message(TaskDone(f"Wrote {rows:,} sessions to {path}", "export"))
+    def _export(self, table: Any, path: str, fmt: str, overwrite: bool = False) -> None:
+        target = Path(path).expanduser().absolute()
+        try:
+            rows = convert.write_table(table, target, fmt, overwrite=overwrite)
+        except FileExistsError:
+            self.post_message(ExportExists(str(target), fmt))
+            return
+        except convert.ExportError as exc:
+            self.post_message(TaskDone(f"Not exported: {exc}", "export", "error"))
+            return
+        noun = "session" if rows == 1 else "sessions"
+        self.post_message(TaskDone(f"Wrote {rows:,} {noun} to {target}", "export"))
+
+    def on_export_exists(self, message: ExportExists) -> None:
+        from one_tui.tui.confirm import ConfirmModal
+
+        table = self.query_one(ResultsPane).full
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._export(table, message.path, message.fmt, overwrite=True)
+            else:
+                self.notify(f"Not exported: {message.path} is kept as it was.")
+
+        self.push_screen(ConfirmModal(f"{message.path} exists. Write over it?"), answered)
 
     # ---------------------------------------------------------------- help, errors, palette
 

@@ -145,12 +145,41 @@ def details(one: Any, eid: str, row: dict[str, Any]) -> Any:
                         remote_error=remote_error)
 
 
-def write_table(table: Any, path: Path, fmt: str) -> int:
-    """Write the results atomically (temp file + rename) as CSV or Parquet; return the rows."""
+class ExportError(ValueError):
+    """An export that would create folders or overwrite a file without being asked to."""
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where the system tells (Linux), else by
+    setting and restoring it at once."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def write_table(table: Any, path: Path, fmt: str, overwrite: bool = False) -> int:
+    """Write the results atomically (temp file + rename) as CSV or Parquet; return the rows.
+
+    Only into a folder that exists (a typo must not create /nonexistent/dir), never over an
+    existing file unless ``overwrite``; the file gets the user's umask (mkstemp's 0600 kept
+    colleagues on a shared scratch folder from reading it)."""
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = Path(path).expanduser().absolute()
+    if not path.parent.is_dir():
+        raise ExportError(f"no such folder: {path.parent} (nothing was created)")
+    if path.is_dir():
+        raise ExportError(f"{path} is a folder")
+    if path.exists() and not overwrite:
+        raise FileExistsError(str(path))
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
     os.close(fd)
     try:
@@ -158,6 +187,7 @@ def write_table(table: Any, path: Path, fmt: str) -> int:
             pq.write_table(table, tmp)
         else:
             pacsv.write_csv(table, tmp)
+        os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

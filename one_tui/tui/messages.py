@@ -90,3 +90,11 @@ class TaskDone(Message):
     text: str
     kind: str
     severity: str = "information"
+
+
+@dataclass
+class ExportExists(Message):
+    """The export target exists: the app asks before writing over it."""
+
+    path: str
+    fmt: str

@@ -88,3 +88,45 @@ async def test_pane_keys_that_work_inside_a_field(make_app) -> None:
         assert app.pane == "results" and app.focused is app.query_one(ResultsPane).table
         await pilot.press("ctrl+n")
         assert app.pane == "details"
+
+
+async def _export_to(app: Any, pilot: Any, path: Any) -> None:
+    app.query_one(ResultsPane).table.focus()
+    await pilot.press("e")
+    app.screen.query_one("#export-path", Input).value = str(path)
+    await pilot.press("enter")
+    await settle(app, pilot)
+
+
+async def test_export_only_into_existing_folders_readable_and_asks_before_overwriting(
+        make_app, tmp_path, monkeypatch) -> None:
+    import os
+
+    from one_tui.tui.confirm import ConfirmModal
+    from tests.tui.conftest import toasts
+
+    monkeypatch.chdir(tmp_path)
+    old_mask = os.umask(0o022)
+    try:
+        app = make_app()
+        async with app.run_test(size=WIDE, notifications=True) as pilot:
+            await settle(app, pilot)
+            await _export_to(app, pilot, tmp_path / "nope" / "dir" / "x.csv")
+            assert not (tmp_path / "nope").exists()
+            assert any("no such folder" in t for t in toasts(app))
+            await _export_to(app, pilot, "x.csv")  # a relative name: the toast says where
+            target = tmp_path / "x.csv"
+            assert target.stat().st_mode & 0o777 == 0o644
+            assert any(f"to {target}" in t for t in toasts(app))
+            target.write_text("mine")
+            await _export_to(app, pilot, "x.csv")
+            assert isinstance(app.screen, ConfirmModal)
+            await pilot.press("n")
+            await settle(app, pilot)
+            assert target.read_text() == "mine"
+            await _export_to(app, pilot, "x.csv")
+            await pilot.press("y")
+            await settle(app, pilot)
+            assert target.read_text().startswith('"date"')
+    finally:
+        os.umask(old_mask)
