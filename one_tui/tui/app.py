@@ -194,10 +194,27 @@ class OneApp(App):
             from one_tui.tui.setup_screen import SetupScreen
 
             self.push_screen(SetupScreen())
+        elif self.connector.ask_create is not None:
+            self._ask_create(self.connector.ask_create)
         else:
             # after the first frame: the worker's imports (pandas, pyarrow) would compete with
             # it for the GIL
             self.call_after_refresh(self._start_connect)
+
+    def _ask_create(self, folder: Path) -> None:
+        """A --cache-dir that does not exist: create it only when the user says so."""
+        from one_tui.tui.confirm import ConfirmModal
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                assert self.connector is not None
+                self.connector.ask_create = None
+                self.call_after_refresh(self._start_connect)
+            else:
+                self.exit(return_code=4, message=f"one-tui: {folder} not created.")
+
+        self.push_screen(ConfirmModal(f"The cache folder {folder} does not exist. Create it? "
+                                      "(n quits: check --cache-dir)"), answered)
 
     def _apply_theme(self) -> None:
         if not self.requested_theme:
