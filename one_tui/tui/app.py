@@ -697,9 +697,7 @@ class OneApp(App):
 
     def on_data_table_header_selected(self, event: Any) -> None:
         """A click on a header sorts by that column."""
-        from one_tui.tui.results import COLUMNS
-
-        columns = [*COLUMNS, "eid"]
+        columns = self.query_one(ResultsPane).columns
         if 0 <= event.column_index < len(columns):
             self.query_one(ResultsPane).sort(columns[event.column_index])
 
