@@ -81,8 +81,8 @@ KEYS: tuple[tuple[str, str, str, str, bool, str], ...] = (
      "cache: clear the REST cache"),
     ("details", "d", "details", "Details", False, "session: open details"),
     ("copy_eid", "y", "copy_eid", "Copy eid", True, "session: copy eid"),
-    ("copy_load", "o,Y", "copy_load", "Copy load", False,
-     "session: copy one.load_object(eid, 'trials')"),
+    ("copy_load", "o,Y", "copy_load", "Copy ONE line", False,
+     "session: copy a ONE line (load_dataset, load_object, ONE(...))"),
     ("toggle_eid", "i", "toggle_eid", "eid column", False, "results: show/hide the eid column"),
     ("sort", "s", "sort", "Sort", False, "results: sort by a column"),
     ("export", "e", "export", "Export", True, "results: export to CSV or Parquet"),
@@ -111,6 +111,14 @@ def _bindings() -> list[Binding]:
     out.append(Binding("ctrl+n", "next_pane", "Next pane", show=False, priority=True,
                        id="next_pane"))
     return out
+
+
+def toast_lines(text: str) -> str:
+    """A copied line as the toast shows it: broken after '(' and ', ' so that a UUID never
+    wraps mid-way at 80 columns (the clipboard gets the line unchanged)."""
+    if len(text) <= 36:
+        return text
+    return text.replace("(", "(\n  ", 1).replace(", ", ",\n  ")
 
 
 def _one_line(exc: BaseException) -> str:
@@ -162,6 +170,7 @@ class OneApp(App):
         self.status = StatusState()
         self.cache_info: dict[str, Any] = {}
         self.details_eid: str | None = None
+        self.details_ready: DetailsReady | None = None  # what the details pane shows
         self.suggestions: dict[str, list[str]] = {}
         self.remote_page_size: int | None = None  # Alyx's own page size (250) when None
 
@@ -727,6 +736,7 @@ class OneApp(App):
 
     def on_details_ready(self, message: DetailsReady) -> None:
         if message.eid == self.details_eid:
+            self.details_ready = message
             self.query_one(DetailsPane).show(message)
 
     # ---------------------------------------------------------------- modes and caches
@@ -821,7 +831,7 @@ class OneApp(App):
 
     def _copy(self, text: str, what: str) -> None:
         self.copy_to_clipboard(text)
-        self.notify(text, title=f"Copied {what} (OSC 52)", markup=False)
+        self.notify(toast_lines(text), title=f"Copied {what} (OSC 52)", markup=False)
 
     def action_copy_eid(self) -> None:
         eid = self.details_eid if self.pane == "details" else None
@@ -832,11 +842,29 @@ class OneApp(App):
         self._copy(eid, "eid")
 
     def action_copy_load(self) -> None:
-        eid = self.query_one(ResultsPane).eid_at()
+        """o: the ONE lines that fit the session (its objects and datasets once its details
+        are loaded), to pick one and copy it."""
+        results = self.query_one(ResultsPane)
+        ready = self.details_ready
+        eid = (ready.eid if ready is not None and self.pane == "details" else None)
+        eid = eid or results.eid_at()
         if eid is None:
             self.notify("No session selected.", severity="warning")
             return
-        self._copy(f"one.load_object('{eid}', 'trials')", "load line")
+        from one_tui.tui.load import LoadModal, load_lines
+
+        datasets = ready.datasets if ready is not None and ready.eid == eid else None
+        conn = self.connector
+        base_url = getattr(getattr(self.one, "alyx", None), "base_url", None) or (
+            conn.base_url if conn else None)
+        cache_dir = getattr(self.one, "cache_dir", None) or (conn.cache_dir if conn else None)
+        note = "" if datasets is not None else "enter on the session first for its datasets"
+        self.push_screen(LoadModal(load_lines(eid, datasets, base_url, cache_dir), note),
+                         self._on_load_line)
+
+    def _on_load_line(self, line: str | None) -> None:
+        if line:
+            self._copy(line, "ONE line")
 
     def action_toggle_eid(self) -> None:
         results = self.query_one(ResultsPane)

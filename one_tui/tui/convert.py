@@ -139,10 +139,31 @@ def details(one: Any, eid: str, row: dict[str, Any]) -> Any:
 
     session = _session_dict(one, eid, row)
     datasets = one.list_datasets(eid, qc="CRITICAL", details=True)
+    records = _records(datasets)
+    disk = on_disk(getattr(one, "cache_dir", None), session, records)
     remote, remote_error = _remote(one, eid)
-    return DetailsReady(eid=eid, session=session, datasets=_records(datasets),
+    return DetailsReady(eid=eid, session=session, datasets=records,
                         insertions=_insertions(one, eid), remote=remote,
-                        remote_error=remote_error)
+                        remote_error=remote_error, disk=disk)
+
+
+def on_disk(cache_dir: Any, session: dict[str, Any], records: list[dict[str, Any]]
+            ) -> dict[str, Any] | None:
+    """Mark each record ``on_disk`` (stat only these, in this worker) and total the session."""
+    from one_tui.engine import ondisk
+
+    if cache_dir is None or not session.get("subject") or session.get("date") is None:
+        return None
+    try:
+        found, totals = ondisk.check_datasets(cache_dir, session, records)
+        folder = Path(cache_dir) / ondisk.session_path(session)
+    except (TypeError, ValueError, KeyError):  # a session record without ONE's parts
+        return None
+    for rec, presence in zip(records, found, strict=True):
+        rec["on_disk"] = presence.present
+    return {"folder": str(folder), "n_datasets": totals.n_datasets,
+            "n_on_disk": totals.n_on_disk, "bytes_on_disk": totals.bytes_on_disk,
+            "bytes_on_server": totals.bytes_on_server}
 
 
 class ExportError(ValueError):

@@ -65,6 +65,7 @@ class DetailsReady(Message):
     insertions: list[dict[str, Any]]
     remote: dict[str, Any] | None = None
     remote_error: str | None = None
+    disk: dict[str, Any] | None = None  # on this disk: folder, counts and bytes (ondisk.Totals)
 
 
 @dataclass

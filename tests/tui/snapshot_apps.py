@@ -49,6 +49,15 @@ class SnapshotApp(OneApp):
             one._snapshot_frozen = True
         super()._post_state(one)
 
+    def on_details_ready(self, message: Any) -> None:
+        """The session folder on disk is under the temp folder: shown pinned, as the cache's."""
+        disk = message.disk
+        if disk and self.one is not None:
+            root = str(self.one.cache_dir)
+            shown = f"{SHOWN_CACHE_ROOT}/{Path(root).name}"
+            disk["folder"] = disk["folder"].replace(root, shown, 1)
+        super().on_details_ready(message)
+
     def terminal_line(self) -> str:
         return "TERM=xterm-256color · COLORTERM=unset · colours: 256 · theme: textual-dark"
 
