@@ -94,6 +94,34 @@ KEYS: tuple[tuple[str, str, str, str, bool, str], ...] = (
 )
 
 
+# Keys handled outside KEYS (priority bindings, widgets' own), listed in the help as well.
+EXTRA_KEYS: tuple[tuple[str, str, str], ...] = (
+    ("ctrl+q", "quit (also inside a field)", "quit_now"),
+    ("enter", "search (in a filter) · open the session's details (in the table)", "-"),
+    ("tab,shift+tab", "next / previous filter (cycles within the filters)", "focus_next"),
+    ("ctrl+n", "next pane, also from inside a field", "next_pane"),
+    ("escape", "cancel a search · back to the sessions", "cancel"),
+)
+
+
+def display_keys(keys: str) -> str:
+    """'f1,question_mark' -> 'f1, ?': the characters a user types, as the README names them."""
+    from textual.keys import format_key
+
+    shown = []
+    for key in keys.split(","):
+        key = key.strip()
+        char = format_key(key) if len(key) > 1 and "+" not in key else key
+        shown.append(char if len(char) == 1 and char.isascii() and char.isprintable()
+                     and not char.isspace() else key)
+    return ", ".join(shown)
+
+
+def plural(n: int, word: str) -> str:
+    """'1 session', '2 sessions', '1,200 rows'."""
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
+
+
 def _bindings() -> list[Binding]:
     out = []
     for bid, keys, action, desc, show, _ in KEYS:
@@ -186,7 +214,7 @@ class OneApp(App):
                 yield DetailsPane(id="details", classes="pane")
                 yield CachePane(id="cache", classes="pane")
         yield StatusLine("", id="status")
-        yield Footer()
+        yield Footer(compact=True)  # at 80 columns the spaced footer cut "Refresh"
 
     def on_mount(self) -> None:
         self._install_signal_handlers()
@@ -295,7 +323,9 @@ class OneApp(App):
         for i, name in enumerate(PANES, 1):
             shown = name == self.pane if self.narrow else name in ("filters", "results",
                                                                   self.side)
-            out.append(f" {i} {PANE_TITLES[name]} ", style="reverse" if shown else "dim")
+            # at 80 columns only the shown pane is named: the database URL must fit beside
+            label = f" {i} {PANE_TITLES[name]} " if shown or not self.narrow else f" {i} "
+            out.append(label, style="reverse" if shown else "dim")
         where = self.connector.label or self.connector.base_url if self.connector else ""
         if where:
             out.append(f"  {where}", style="dim")
@@ -670,7 +700,10 @@ class OneApp(App):
         self.searching = False
         self._search_worker = None
         n = message.table.num_rows
-        summary = f"{n:,} sessions · {message.source} · {message.seconds:.2f} s"
+        summary = f"{plural(n, 'session')} · {message.source} · {message.seconds:.2f} s"
+        if n == 0 and not message.cancelled:
+            summary = (f"Nothing matched these filters ({message.source}) · ctrl+l clears "
+                       "them")
         if message.cancelled:
             summary = f"cancelled: {summary} (partial)"
         self.query_one(ResultsPane).show_table(message.table, summary)
@@ -909,8 +942,7 @@ class OneApp(App):
         except convert.ExportError as exc:
             self.post_message(TaskDone(f"Not exported: {exc}", "export", "error"))
             return
-        noun = "session" if rows == 1 else "sessions"
-        self.post_message(TaskDone(f"Wrote {rows:,} {noun} to {target}", "export"))
+        self.post_message(TaskDone(f"Wrote {plural(rows, 'session')} to {target}", "export"))
 
     def on_export_exists(self, message: ExportExists) -> None:
         from one_tui.tui.confirm import ConfirmModal
@@ -944,8 +976,11 @@ class OneApp(App):
     def key_rows(self) -> list[tuple[str, str, str]]:
         """(keys, description, id) for each binding, after the user's keymap."""
         keymap = self._keymap or {}
-        return [(keymap.get(bid, keys), title.split(": ", 1)[-1], bid)
+        rows = [(display_keys(keymap.get(bid, keys)), title.split(": ", 1)[-1], bid)
                 for bid, keys, _a, _d, _s, title in KEYS]
+        rows += [(display_keys(keymap.get(bid, keys)), desc, bid)
+                 for keys, desc, bid in EXTRA_KEYS]
+        return rows
 
     def action_show_error(self) -> None:
         if self.last_error is None:
@@ -956,7 +991,11 @@ class OneApp(App):
         self.push_screen(ErrorModal(*self.last_error))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        """Every action of the key table in the palette, named 'category: action'."""
-        yield from super().get_system_commands(screen)
-        for _bid, _keys, action, desc, _show, title in KEYS:
-            yield SystemCommand(title, f"{desc} ({_keys})", partial(self.run_action, action))
+        """Every action of the key table in the palette, named 'category: action'; Textual's
+        own Quit is left out (ours, 'app: quit', is the one)."""
+        for command in super().get_system_commands(screen):
+            if command.title.lower() != "quit":
+                yield command
+        for _bid, keys, action, desc, _show, title in KEYS:
+            yield SystemCommand(title, f"{desc} ({display_keys(keys)})",
+                                partial(self.run_action, action))

@@ -120,5 +120,20 @@ def _remote(out: Text, ready: DetailsReady) -> None:
                 out.append(f"  {key.replace('_', ' ')}\n")
                 for sub, val in sorted(value.items()):
                     out.append(f"    {sub:<30} {plain(val)}\n")
+            elif key == "qc":
+                name = _qc_name(value)
+                out.append(f"  {'session QC':<16} ")
+                out.append(name, style=QC_STYLE.get(name, ""))
+                out.append("\n")
             else:
                 out.append(f"  {key.replace('_', ' '):<16} {plain(value)}\n")
+
+
+def _qc_name(value: Any) -> str:
+    """Alyx sends the session QC as a name or its number (50): shown by name, coloured."""
+    from one_tui.engine.spec import QC
+
+    try:
+        return QC.validate(value).name
+    except (ValueError, TypeError, KeyError):
+        return plain(value)

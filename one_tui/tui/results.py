@@ -79,6 +79,7 @@ class ResultsPane(Vertical):
     def show_progress(self, done: int, total: int) -> None:
         of = f" of {total:,}" if total else ""
         self.set_status(f"{done:,}{of} sessions — esc to cancel")
+        self.border_title = f"Sessions · {done:,}{of}"  # in step with the count below it
 
     def show_running(self, where: str) -> None:
         self.set_status(f"Searching {where}… — esc to cancel")
@@ -87,7 +88,8 @@ class ResultsPane(Vertical):
         """Show a new result (a fresh widget: Arrow-backed tables are not mutated row by row)."""
         self.full = table
         self.summary = summary
-        self.border_title = f"Sessions · {table.num_rows:,}"
+        if summary:  # a partial table while streaming keeps the progress title
+            self.border_title = f"Sessions · {table.num_rows:,}"
         if self.sort_by:
             self.full = table.sort_by([self.sort_by])
         self._mount_table()
