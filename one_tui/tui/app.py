@@ -892,7 +892,7 @@ class OneApp(App):
             conn.base_url if conn else None)
         cache_dir = getattr(self.one, "cache_dir", None) or (conn.cache_dir if conn else None)
         note = "" if datasets is not None else "enter on the session first for its datasets"
-        self.push_screen(LoadModal(load_lines(eid, datasets, base_url, cache_dir), note),
+        self.push_screen(LoadModal(load_lines(eid, datasets, base_url, cache_dir), note, eid),
                          self._on_load_line)
 
     def _on_load_line(self, line: str | None) -> None:

@@ -70,7 +70,7 @@ def _datasets(out: Text, datasets: list[dict[str, Any]], disk: dict[str, Any] | 
         out.append(f"  on this disk   {disk['n_on_disk']} of {disk['n_datasets']} datasets, "
                    f"{fmt_size(disk['bytes_on_disk'])} of {fmt_size(disk['bytes_on_server'])} "
                    "on the server\n")
-        out.append(f"  folder         {disk['folder']}\n", style="dim")
+        out.append(f"  in {disk['folder']}\n", style="dim")
     groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for d in datasets:
         groups[(d.get("collection") or "", d.get("revision") or "")].append(d)
@@ -88,12 +88,13 @@ def _dataset_line(out: Text, d: dict[str, Any]) -> None:
     qc = str(d.get("qc") or "NOT_SET")
     out.append(f"    {name:<38} {fmt_size(d.get('file_size')):>9}  ")
     out.append(f"{qc:<8}", style=QC_STYLE.get(qc, ""))
+    # short words: at 80 columns the line must not wrap (the section header says "on this disk")
     if d.get("on_disk"):
-        out.append("  on this disk\n", style="green")
+        out.append("  on disk\n", style="green")
     elif not d.get("exists", True):
-        out.append("  missing on the server\n", style="red")
+        out.append("  missing\n", style="red")
     else:
-        out.append("  not on this disk\n", style="dim")
+        out.append("  not here\n", style="dim")
 
 
 def _insertions(out: Text, insertions: list[dict[str, Any]]) -> None:

@@ -52,7 +52,8 @@ def load_lines(eid: str, datasets: list[dict[str, Any]] | None, base_url: str | 
         obj = alf_object(str(d.get("name") or ""))
         if obj and d.get("exists", True):
             objects[(d.get("collection") or "", obj)] = None
-    for collection, obj in sorted(objects):
+    # trials first: the object most sessions are opened for
+    for collection, obj in sorted(objects, key=lambda k: (k[1] != "trials", k)):
         lines.append((f"one.load_object({eid!r}, {obj!r}, collection={collection!r})", "object"))
     for d in sorted(datasets, key=lambda r: str(r.get("rel_path") or "")):
         if d.get("rel_path") and d.get("exists", True):
@@ -63,17 +64,22 @@ def load_lines(eid: str, datasets: list[dict[str, Any]] | None, base_url: str | 
 class LoadModal(CloseableModal):
     """Dismisses with the chosen line (the app copies it)."""
 
-    def __init__(self, lines: list[tuple[str, str]], note: str = "") -> None:
+    def __init__(self, lines: list[tuple[str, str]], note: str = "", eid: str = "") -> None:
         super().__init__()
         self.lines = lines
         self.note = note
+        self.eid = eid
 
     def compose(self) -> ComposeResult:
         with Vertical(id="load-box", classes="modal-box"):
+            if self.eid:  # shown once here, as `eid` in the lines (copied in full)
+                yield Static(f"eid = {self.eid!r}", markup=False)
             if self.note:
                 yield Static(self.note, classes="hint", markup=False)
-            yield OptionList(*[Option(line, id=str(i)) for i, (line, _) in
-                               enumerate(self.lines)], id="load-options")
+            shown = [line.replace(repr(self.eid), "eid") if self.eid else line
+                     for line, _ in self.lines]
+            yield OptionList(*[Option(text, id=str(i)) for i, text in enumerate(shown)],
+                             id="load-options")
             yield Static("enter copy · esc/q close", classes="hint")
 
     def on_mount(self) -> None:

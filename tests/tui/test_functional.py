@@ -464,7 +464,7 @@ async def test_help_lists_keys_and_closes_with_q(make_app) -> None:
         await settle(app, pilot)
         await pilot.press("f1")
         assert isinstance(app.screen, HelpModal)
-        assert ("f7,ctrl+r", "run once on Alyx (query_type='remote')", "search_remote") in \
+        assert ("f7, ctrl+r", "run once on Alyx (query_type='remote')", "search_remote") in \
             app.screen.keys
         await pilot.press("q")
         assert not isinstance(app.screen, HelpModal)
