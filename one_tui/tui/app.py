@@ -122,10 +122,18 @@ def plural(n: int, word: str) -> str:
     return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
 
 
+# Pane keys handled when the app reads them (priority), so a burst like "/abc" typed in the
+# table puts "abc" in the filter instead of running b (bypass) and c; inside a field they are
+# disabled (check_action) and typed into it.
+PRIORITY_OUTSIDE_FIELDS = frozenset({"focus_filters", "pane_filters", "pane_results",
+                                     "pane_details", "pane_cache"})
+
+
 def _bindings() -> list[Binding]:
     out = []
     for bid, keys, action, desc, show, _ in KEYS:
-        out.append(Binding(keys, action, desc, show=show, id=bid))
+        out.append(Binding(keys, action, desc, show=show, id=bid,
+                           priority=bid in PRIORITY_OUTSIDE_FIELDS))
     # ctrl+q quits even while an Input has focus
     out.append(Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="quit_now"))
     # Priority: handled when the key reaches the app, before the next key is forwarded. As plain
@@ -389,6 +397,13 @@ class OneApp(App):
                 if focused is pane or pane in focused.ancestors:
                     current = name
         self.action_show_pane(PANES[(PANES.index(current) + 1) % len(PANES)])
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The priority pane keys act only on the main screen and outside a text field."""
+        if action in ("focus_filters", "show_pane"):
+            if self.screen is not self.screen_stack[0] or isinstance(self.focused, Input):
+                return False
+        return True
 
     def action_focus_filters(self) -> None:
         self.action_show_pane("filters")

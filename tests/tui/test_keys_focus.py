@@ -18,9 +18,12 @@ NARROW = (80, 24)
 async def burst(app: Any, pilot: Any, *keys: str) -> None:
     """Keys as a terminal delivers a fast typist's or a pasted burst over SSH: all queued at once,
     before the app has handled the first (pilot.press waits for idle after each key)."""
+    from textual.keys import _character_to_key
+
     for key in keys:
         char = key if len(key) == 1 else None
-        event = events.Key(key, char)
+        name = _character_to_key(key) if char and not key.isalnum() else key  # "/" -> "slash"
+        event = events.Key(name, char)
         event.set_sender(app)
         app._driver.send_message(event)
     await pilot.pause()
@@ -130,3 +133,17 @@ async def test_export_only_into_existing_folders_readable_and_asks_before_overwr
             assert target.read_text().startswith('"date"')
     finally:
         os.umask(old_mask)
+
+
+async def test_slash_then_a_burst_of_letters_types_into_the_filter(make_app) -> None:
+    """'/' typed in the table and the filter text right after it: the letters are not commands
+    (b would bypass the REST cache, s sort)."""
+    app = make_app()
+    async with app.run_test(size=WIDE) as pilot:
+        await settle(app, pilot)
+        app.query_one(ResultsPane).table.focus()
+        await pilot.pause()
+        await burst(app, pilot, "/", "b", "s", "1")
+        await settle(app, pilot)
+        assert app.query_one("#f-lab", Input).value == "bs1"
+        assert not app.bypass_rest and app.query_one(ResultsPane).sort_by is None
