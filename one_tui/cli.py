@@ -7,9 +7,12 @@ sub-command that needs them, so `one-tui --help` answers at once on a slow login
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 MODES = ("local", "remote", "auto", "refresh")
@@ -17,6 +20,15 @@ MODES = ("local", "remote", "auto", "refresh")
 # Exit codes of `one-tui cache-info`, for cluster jobs that check freshness.
 EXIT_FRESH, EXIT_EXPIRED, EXIT_NO_TABLES = 0, 1, 2
 EXIT_ERROR = 3
+EXIT_NO_FOLDER = 4  # --cache-dir names no folder (a typo must not create one); argparse uses 2
+
+# ONE-api reads no password from the environment (only ALYX_PWD in ~/.one's params file), so
+# scripts get a variable of our own; a password is never taken on the command line.
+PASSWORD_ENV = "ONE_TUI_PASSWORD"
+
+
+class NoSuchFolder(Exception):
+    """--cache-dir names a folder that does not exist."""
 
 
 def _add_app_flags(parser: argparse.ArgumentParser, suppress: bool = False) -> None:
@@ -74,19 +86,24 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument("--sessions", type=int, default=300)
     server.add_argument("--seed", type=int, default=0)
 
-    search = sub.add_parser("search", help="search sessions and print them (for scripts)")
-    search.add_argument("--cache-dir", required=True)
+    search = sub.add_parser(
+        "search", help="search sessions and print them (for scripts)",
+        epilog=f"Without --cache-dir / --base-url, ONE's default database in ~/.one is used, as "
+               f"in the app. A password is asked on a terminal; scripts can set {PASSWORD_ENV}. "
+               f"Exit 4: --cache-dir does not exist.")
+    search.add_argument("--cache-dir", help="ONE cache folder (default: from ~/.one)")
     search.add_argument("--mode", choices=MODES, default="local")
-    search.add_argument("--base-url")
+    search.add_argument("--base-url", help="Alyx URL (default: from ~/.one)")
+    search.add_argument("--username", help="Alyx user name (default: from ~/.one)")
     search.add_argument("--json", action="store_true", help="print JSON (one array)")
     _add_search_terms(search)
 
     info = sub.add_parser(
         "cache-info",
-        help="print the cache metadata; exit 0 fresh, 1 expired, 2 no tables",
+        help="print the cache metadata; exit 0 fresh, 1 expired, 2 no tables, 4 no such folder",
     )
-    info.add_argument("--cache-dir", required=True)
-    info.add_argument("--json", action="store_true")
+    info.add_argument("--cache-dir", help="ONE cache folder (default: from ~/.one)")
+    info.add_argument("--json", action="store_true", help="JSON with ISO 8601 times")
     return parser
 
 
@@ -112,17 +129,85 @@ def search_terms_from_args(ns: argparse.Namespace) -> dict[str, Any]:
 
 
 def _jsonable(value: Any) -> Any:
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
     if hasattr(value, "isoformat"):
         return value.isoformat()
     if hasattr(value, "item"):  # numpy scalars
         return value.item()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
     return value
 
 
-def run_search(ns: argparse.Namespace) -> int:
+def resolve_place(ns: argparse.Namespace) -> tuple[str | None, str | None, Any]:
+    """(base_url, cache_dir, ~/.one settings) as the app resolves them: flags first, then ONE's
+    settings of that database (or of the default one). A --cache-dir that does not exist is an
+    error: ``One`` would create it, and a typo must not leave folders behind."""
+    from one_tui.engine.params import ParamsError, get_settings
+
+    base_url = getattr(ns, "base_url", None)
+    cache_dir = getattr(ns, "cache_dir", None)
+    if cache_dir and not Path(cache_dir).expanduser().is_dir():
+        raise NoSuchFolder(f"no such folder: {Path(cache_dir).expanduser().absolute()} "
+                           "(--cache-dir must exist; nothing was created)")
+    settings = None
+    if not cache_dir or base_url:
+        try:
+            settings = get_settings(base_url)
+        except ParamsError as exc:
+            print(f"note: {exc}", file=sys.stderr)
+    if settings is not None:
+        base_url = base_url or settings.base_url
+        cache_dir = cache_dir or str(settings.cache_dir)
+    if not cache_dir and not base_url:
+        raise ValueError("no ONE database is set up in ~/.one: give --cache-dir or --base-url")
+    return base_url, cache_dir, settings
+
+
+def _password_from(environ: dict[str, str] | os._Environ) -> str | None:
+    return environ.get(PASSWORD_ENV) or None
+
+
+def _ask_password(base_url: str, username: str | None) -> str | None:
+    """A password typed on the terminal (not echoed); None when nobody is there to type it."""
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        return None
+    import getpass
+
+    try:
+        return getpass.getpass(f"Alyx password for {username or '?'} at {base_url}: ") or None
+    except (EOFError, KeyboardInterrupt):
+        return None
+
+
+def open_one(ns: argparse.Namespace, mode: str) -> Any:
+    """`One` with the app's login: ~/.one token, else $ONE_TUI_PASSWORD, else a prompt."""
+    from one_tui.engine.exceptions import LoginRequired
     from one_tui.engine.one import One
 
-    one = One(base_url=ns.base_url, cache_dir=ns.cache_dir, mode=ns.mode)
+    base_url, cache_dir, settings = resolve_place(ns)
+    username = getattr(ns, "username", None) or (settings.username if settings else None)
+    if not base_url or mode == "local":
+        return One(cache_dir=cache_dir, base_url=base_url, mode="local")
+    token = settings.token_for(username) if settings is not None else None
+    password = _password_from(os.environ)
+    if not password and not token:  # as ONE does: no saved token, so ask now (on a terminal)
+        password = _ask_password(base_url, username)
+    kwargs = {"base_url": base_url, "cache_dir": cache_dir, "mode": mode, "username": username}
+    try:
+        return One(**kwargs, password=password, token=None if password else token)
+    except LoginRequired:  # e.g. the saved token was revoked
+        password = password or _ask_password(base_url, username)
+        if not password:
+            raise
+        return One(**kwargs, password=password)
+
+
+def run_search(ns: argparse.Namespace) -> int:
+    one = open_one(ns, ns.mode)
     table = one.search_sessions(**search_terms_from_args(ns))
     for notice in one.notices:
         print(f"note: {notice}", file=sys.stderr)
@@ -142,31 +227,50 @@ def run_search(ns: argparse.Namespace) -> int:
     return 0
 
 
-def _format_info(info: dict[str, Any]) -> str:
+def _when(value: Any, now: dt.datetime) -> str:
+    from one_tui.tui.formatting import as_datetime, fmt_age, fmt_time
+
+    moment = as_datetime(value)
+    return f"{fmt_time(moment)} ({fmt_age(moment, now)} ago)" if moment else "never"
+
+
+def format_info(info: dict[str, Any], now: dt.datetime) -> str:
+    """cache-info for a person: times to the minute, ages, 'yes'/'no' (not repr()s)."""
+    from one_tui.tui.formatting import fmt_delta, fmt_time
+
     lines = [f"cache folder   {info['cache_dir']}"]
-    for name, table in info["tables"].items():
-        lines.append(
-            f"{name:<14} {table['rows']:>9,} rows  created {table.get('date_created') or '?'}"
-            f"  origin {table.get('origin') or '?'}"
-        )
+    if info.get("base_url"):
+        lines.append(f"Alyx           {info['base_url']}")
+    tables = info["tables"]
+    if not tables:
+        lines.append("tables         none in this folder")
+    for name, table in tables.items():
+        rows = table.get("rows")
+        rows_text = f"{rows:,}" if isinstance(rows, int) else "?"
+        origin = f"  from {table['origin']}" if table.get("origin") else ""
+        lines.append(f"{name:<14} {rows_text:>9} rows  created "
+                     f"{fmt_time(table.get('date_created'))}{origin}")
+    expiry = info.get("cache_expiry")
     lines += [
-        f"created_time   {info['created_time']}",
-        f"loaded_time    {info['loaded_time']}",
-        f"cache_expiry   {info['cache_expiry']}",
-        f"expired        {info['expired']}",
+        f"created        {_when(info.get('created_time'), now)}",
+        f"loaded         {_when(info.get('loaded_time'), now)}",
+        f"expires after  {fmt_delta(expiry) if isinstance(expiry, dt.timedelta) else '–'}",
     ]
+    if tables:
+        lines.append(f"state          {'expired' if info['expired'] else 'fresh'}")
     return "\n".join(lines)
 
 
 def run_cache_info(ns: argparse.Namespace) -> int:
     from one_tui.engine.one import One
 
-    one = One(cache_dir=ns.cache_dir, mode="local")
+    _, cache_dir, _ = resolve_place(ns)
+    one = One(cache_dir=cache_dir, mode="local")
     info = one.cache_info()
     if ns.json:
-        print(json.dumps(info, default=str, indent=1))
+        print(json.dumps(_jsonable(info), indent=1))
     else:
-        print(_format_info(info))
+        print(format_info(info, dt.datetime.now()))
     if not info["tables"]:
         return EXIT_NO_TABLES
     return EXIT_EXPIRED if info["expired"] else EXIT_FRESH
@@ -188,7 +292,7 @@ def run_app(ns: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from one_tui.engine.exceptions import ALFError, AlyxError
+    from one_tui.engine.exceptions import ALFError, AlyxError, LoginRequired
 
     ns = build_parser().parse_args(argv)
     commands = {"search": run_search, "cache-info": run_cache_info, "demo-server": run_demo_server}
@@ -197,7 +301,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(ns)
     except KeyboardInterrupt:
         return 130
+    except NoSuchFolder as exc:
+        print(f"one-tui: {exc}", file=sys.stderr)
+        return EXIT_NO_FOLDER
     except (ValueError, OSError, ALFError, AlyxError) as exc:
         # Engine errors carry messages meant for the user: one line, no traceback.
         print(f"one-tui: {exc}", file=sys.stderr)
+        if isinstance(exc, LoginRequired):
+            print(f"one-tui: log in with --username; the password is asked on a terminal, or "
+                  f"set {PASSWORD_ENV} in a script", file=sys.stderr)
         return EXIT_ERROR

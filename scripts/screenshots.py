@@ -1,7 +1,8 @@
 """Regenerate the SVG screenshots in screenshots/ (the README shows them).
 
 They are the same scenes as the snapshot tests (tests/tui/snapshot_apps.py): the demo database
-(seed 0) on a pinned port, a frozen clock, at 80x24 and 160x48. Run from the repository root:
+(seed 0) on a free port with the shown URL and folders pinned, a frozen clock, at 80x24 and
+160x48. Run from the repository root:
 
     .venv/bin/python scripts/screenshots.py
 """

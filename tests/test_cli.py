@@ -9,7 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from one_tui.cli import EXIT_EXPIRED, EXIT_FRESH, EXIT_NO_TABLES, build_parser, main
+from one_tui import cli
+from one_tui.cli import (
+    EXIT_EXPIRED,
+    EXIT_FRESH,
+    EXIT_NO_FOLDER,
+    EXIT_NO_TABLES,
+    PASSWORD_ENV,
+    build_parser,
+    main,
+)
 from one_tui.cli import search_terms_from_args as terms_of
 
 
@@ -97,6 +106,7 @@ def test_cache_info_exit_code_says_expired_for_old_tables(fixture_cache: Path) -
 def test_cache_info_exit_code_for_fresh_and_missing_tables(tmp_path: Path, capsys) -> None:
     from one_tui.demo.synth import generate
 
+    (tmp_path / "empty").mkdir()
     assert main(["cache-info", "--cache-dir", str(tmp_path / "empty")]) == EXIT_NO_TABLES
     fresh = tmp_path / "fresh"
     generate(n_sessions=20, seed=1).write_tables(fresh)
@@ -110,3 +120,90 @@ def test_cache_info_exit_code_for_fresh_and_missing_tables(tmp_path: Path, capsy
 @pytest.mark.parametrize("args", [["--help"], ["search", "--help"], ["cache-info", "--help"]])
 def test_help_works(args: list[str]) -> None:
     assert _run(*args).returncode == 0
+
+
+@pytest.mark.parametrize("command", ["search", "cache-info"])
+def test_a_mistyped_cache_dir_is_an_error_and_creates_nothing(tmp_path: Path, capsys,
+                                                              command: str) -> None:
+    missing = tmp_path / "nope"
+    assert main([command, "--cache-dir", str(missing)]) == EXIT_NO_FOLDER
+    assert not missing.exists()
+    err = capsys.readouterr().err
+    assert "no such folder" in err and str(missing) in err
+
+
+def test_search_without_cache_dir_uses_ones_default_database(home: Path, fixture_cache: Path,
+                                                              capsys) -> None:
+    from one_tui.engine import params
+
+    params.register_database("https://alyx.example.org", cache_dir=fixture_cache,
+                             make_default=True)
+    assert main(["search", "--subject", "ZM_335"]) == 0
+    out = capsys.readouterr().out
+    assert "3473f9d2-aa5d-41a6-9048-c65d0b7ab97c" in out
+
+
+def test_search_without_any_settings_says_what_to_give(home: Path, capsys) -> None:
+    assert main(["search"]) == cli.EXIT_ERROR
+    assert "--cache-dir or --base-url" in capsys.readouterr().err
+
+
+@pytest.fixture
+def demo_alyx():
+    from one_tui.demo.server import DemoServer
+    from one_tui.demo.synth import generate
+
+    with DemoServer(generate(n_sessions=20, seed=3)) as srv:
+        yield srv
+
+
+def test_search_logs_in_with_the_password_from_the_environment(home: Path, tmp_path: Path,
+                                                                demo_alyx, monkeypatch,
+                                                                capsys) -> None:
+    monkeypatch.setenv(PASSWORD_ENV, "demo")
+    monkeypatch.setattr(cli, "_ask_password", lambda *a: pytest.fail("asked for a password"))
+    rc = main(["search", "--mode", "remote", "--base-url", demo_alyx.url, "--cache-dir",
+               str(tmp_path), "--username", "demo", "--json"])
+    assert rc == 0, capsys.readouterr().err
+    assert len(json.loads(capsys.readouterr().out)) == 20
+
+
+def test_search_asks_for_the_password_on_a_terminal(home: Path, tmp_path: Path, demo_alyx,
+                                                   monkeypatch, capsys) -> None:
+    monkeypatch.delenv(PASSWORD_ENV, raising=False)
+    asked: list[tuple] = []
+
+    def ask(base_url: str, username: str | None) -> str:
+        asked.append((base_url, username))
+        return "demo"
+
+    monkeypatch.setattr(cli, "_ask_password", ask)
+    rc = main(["search", "--mode", "remote", "--base-url", demo_alyx.url, "--cache-dir",
+               str(tmp_path), "--username", "demo", "--json"])
+    assert rc == 0, capsys.readouterr().err
+    assert asked == [(demo_alyx.url, "demo")]
+    assert len(json.loads(capsys.readouterr().out)) == 20
+
+
+def test_no_password_flag_on_the_command_line() -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["search", "--password", "x"])
+
+
+def test_password_prompt_only_on_a_terminal(monkeypatch) -> None:
+    monkeypatch.setattr(sys, "stdin", open("/dev/null"))  # a cluster job: nobody to type
+    assert cli._ask_password("http://x", "me") is None
+
+
+def test_cache_info_reads_like_text_and_json_keeps_iso_times(fixture_cache: Path) -> None:
+    import datetime as dt
+
+    text = _run("cache-info", "--cache-dir", str(fixture_cache)).stdout
+    for machine in ("0:00:00", "False", "True", "None", "PosixPath"):
+        assert machine not in text
+    assert "expires after  24 h" in text and "state          expired" in text
+    assert not any(c == "." for line in text.splitlines() if line.startswith("created")
+                   for c in line.split("(")[0])  # no microseconds
+    info = json.loads(_run("cache-info", "--cache-dir", str(fixture_cache), "--json").stdout)
+    assert dt.datetime.fromisoformat(info["created_time"]).year == 2021
+    assert info["expired"] is True and info["cache_expiry"] == 86400

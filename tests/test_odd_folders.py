@@ -179,16 +179,17 @@ def test_missing_folder_is_created(tmp_path: Path) -> None:
 
 def test_missing_folder_that_cannot_be_created_is_one_clear_line(as_nobody: Any,
                                                                  open_tmp: Path) -> None:
-    """`one-tui search` on a folder nobody may create: exit 3 and one line, no traceback."""
+    """`one-tui search` on a folder nobody may create: one line, no traceback. Since issue 11 a
+    missing --cache-dir is never created by the CLI (exit 4, 'no such folder')."""
     parent = open_tmp / "locked"
     parent.mkdir()
     parent.chmod(0o555)
     code = "import sys; from one_tui.cli import main; sys.exit(main(sys.argv[1:]))"
     proc = as_nobody(code, "search", "--cache-dir", str(parent / "ONE"))
-    assert proc.returncode == 3
+    assert proc.returncode == 4
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in proc.stderr
-    assert lines[0].startswith("one-tui: Cache directory not accessible") and "ONE" in lines[0]
+    assert lines[0].startswith("one-tui: no such folder") and "ONE" in lines[0]
 
 
 def test_path_with_spaces_and_non_ascii_works_for_download_rest_cache_and_save(

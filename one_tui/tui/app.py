@@ -40,6 +40,7 @@ from one_tui.tui.messages import (
     CacheInfoReady,
     Connected,
     DetailsReady,
+    ExportExists,
     LoginNeeded,
     SearchDone,
     SearchProgress,
@@ -80,8 +81,8 @@ KEYS: tuple[tuple[str, str, str, str, bool, str], ...] = (
      "cache: clear the REST cache"),
     ("details", "d", "details", "Details", False, "session: open details"),
     ("copy_eid", "y", "copy_eid", "Copy eid", True, "session: copy eid"),
-    ("copy_load", "o,Y", "copy_load", "Copy load", False,
-     "session: copy one.load_object(eid, 'trials')"),
+    ("copy_load", "o,Y", "copy_load", "Copy ONE line", False,
+     "session: copy a ONE line (load_dataset, load_object, ONE(...))"),
     ("toggle_eid", "i", "toggle_eid", "eid column", False, "results: show/hide the eid column"),
     ("sort", "s", "sort", "Sort", False, "results: sort by a column"),
     ("export", "e", "export", "Export", True, "results: export to CSV or Parquet"),
@@ -93,13 +94,67 @@ KEYS: tuple[tuple[str, str, str, str, bool, str], ...] = (
 )
 
 
+# Keys handled outside KEYS (priority bindings, widgets' own), listed in the help as well.
+EXTRA_KEYS: tuple[tuple[str, str, str], ...] = (
+    ("ctrl+q", "quit (also inside a field)", "quit_now"),
+    ("enter", "search (in a filter) · open the session's details (in the table)", "-"),
+    ("tab,shift+tab", "next / previous filter (cycles within the filters)", "focus_next"),
+    ("ctrl+n", "next pane, also from inside a field", "next_pane"),
+    ("escape", "cancel a search · back to the sessions", "cancel"),
+)
+
+
+def display_keys(keys: str) -> str:
+    """'f1,question_mark' -> 'f1, ?': the characters a user types, as the README names them."""
+    from textual.keys import format_key
+
+    shown = []
+    for key in keys.split(","):
+        key = key.strip()
+        char = format_key(key) if len(key) > 1 and "+" not in key else key
+        shown.append(char if len(char) == 1 and char.isascii() and char.isprintable()
+                     and not char.isspace() else key)
+    return ", ".join(shown)
+
+
+def plural(n: int, word: str) -> str:
+    """'1 session', '2 sessions', '1,200 rows'."""
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
+
+
+# Pane keys handled when the app reads them (priority), so a burst like "/abc" typed in the
+# table puts "abc" in the filter instead of running b (bypass) and c; inside a field they are
+# disabled (check_action) and typed into it.
+PRIORITY_OUTSIDE_FIELDS = frozenset({"focus_filters", "pane_filters", "pane_results",
+                                     "pane_details", "pane_cache"})
+
+
 def _bindings() -> list[Binding]:
     out = []
     for bid, keys, action, desc, show, _ in KEYS:
-        out.append(Binding(keys, action, desc, show=show, id=bid))
+        out.append(Binding(keys, action, desc, show=show, id=bid,
+                           priority=bid in PRIORITY_OUTSIDE_FIELDS))
     # ctrl+q quits even while an Input has focus
     out.append(Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="quit_now"))
+    # Priority: handled when the key reaches the app, before the next key is forwarded. As plain
+    # bindings, a burst "150<tab>5" over SSH had its 5 forwarded to the old field (1505) before
+    # the tab, bubbling up from that field, moved the focus.
+    out.append(Binding("tab", "focus_step(1)", "Next field", show=False, priority=True,
+                       id="focus_next"))
+    out.append(Binding("shift+tab", "focus_step(-1)", "Previous field", show=False,
+                       priority=True, id="focus_previous"))
+    # Pane keys that also work inside a filter field (1-4 and / are typed into it there).
+    out.append(Binding("ctrl+n", "next_pane", "Next pane", show=False, priority=True,
+                       id="next_pane"))
     return out
+
+
+def toast_lines(text: str) -> str:
+    """A copied line as the toast shows it: broken after '(' and ', ' so that a UUID never
+    wraps mid-way at 80 columns (the clipboard gets the line unchanged)."""
+    if len(text) <= 36:
+        return text
+    return text.replace("(", "(\n  ", 1).replace(", ", ",\n  ")
 
 
 def _one_line(exc: BaseException) -> str:
@@ -151,6 +206,7 @@ class OneApp(App):
         self.status = StatusState()
         self.cache_info: dict[str, Any] = {}
         self.details_eid: str | None = None
+        self.details_ready: DetailsReady | None = None  # what the details pane shows
         self.suggestions: dict[str, list[str]] = {}
         self.remote_page_size: int | None = None  # Alyx's own page size (250) when None
 
@@ -166,7 +222,7 @@ class OneApp(App):
                 yield DetailsPane(id="details", classes="pane")
                 yield CachePane(id="cache", classes="pane")
         yield StatusLine("", id="status")
-        yield Footer()
+        yield Footer(compact=True)  # at 80 columns the spaced footer cut "Refresh"
 
     def on_mount(self) -> None:
         self._install_signal_handlers()
@@ -183,10 +239,27 @@ class OneApp(App):
             from one_tui.tui.setup_screen import SetupScreen
 
             self.push_screen(SetupScreen())
+        elif self.connector.ask_create is not None:
+            self._ask_create(self.connector.ask_create)
         else:
             # after the first frame: the worker's imports (pandas, pyarrow) would compete with
             # it for the GIL
             self.call_after_refresh(self._start_connect)
+
+    def _ask_create(self, folder: Path) -> None:
+        """A --cache-dir that does not exist: create it only when the user says so."""
+        from one_tui.tui.confirm import ConfirmModal
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                assert self.connector is not None
+                self.connector.ask_create = None
+                self.call_after_refresh(self._start_connect)
+            else:
+                self.exit(return_code=4, message=f"one-tui: {folder} not created.")
+
+        self.push_screen(ConfirmModal(f"The cache folder {folder} does not exist. Create it? "
+                                      "(n quits: check --cache-dir)"), answered)
 
     def _apply_theme(self) -> None:
         if not self.requested_theme:
@@ -258,7 +331,9 @@ class OneApp(App):
         for i, name in enumerate(PANES, 1):
             shown = name == self.pane if self.narrow else name in ("filters", "results",
                                                                   self.side)
-            out.append(f" {i} {PANE_TITLES[name]} ", style="reverse" if shown else "dim")
+            # at 80 columns only the shown pane is named: the database URL must fit beside
+            label = f" {i} {PANE_TITLES[name]} " if shown or not self.narrow else f" {i} "
+            out.append(label, style="reverse" if shown else "dim")
         where = self.connector.label or self.connector.base_url if self.connector else ""
         if where:
             out.append(f"  {where}", style="dim")
@@ -278,14 +353,57 @@ class OneApp(App):
         self._focus_pane(name)
 
     def _focus_pane(self, name: str) -> None:
+        """Focus a pane at once (``Widget.focus()`` is deferred: keys typed right after the pane
+        key would still reach the old widget, where letters are commands)."""
+        target: Any = None
         if name == "filters":
-            for first in self.query("#f-lab"):
-                first.focus()
+            target = next(iter(self.query("#f-lab")), None)
         elif name == "results":
-            table = self.query_one(ResultsPane).table
-            (table or self.query_one(ResultsPane)).focus()
+            target = self.query_one(ResultsPane).table or self.query_one(ResultsPane)
         else:
-            self.query_one(f"#{name}").focus()
+            target = self.query_one(f"#{name}")
+        if target is not None and self.screen is self.screen_stack[0]:
+            self.screen.set_focus(target)
+        elif target is not None:
+            target.focus()
+
+    def action_focus_step(self, step: int) -> None:
+        """tab / shift+tab. Inside the filters, the focus cycles through the filters only: tab
+        past the last one used to land in the sessions table, where the letters still being
+        typed (s, o, q, C) are commands."""
+        screen = self.screen
+        focused = screen.focused
+        filters = self._filters_pane()
+        if (filters is not None and focused is not None and screen is self.screen_stack[0]
+                and filters in focused.ancestors):
+            chain = [w for w in screen.focus_chain if filters in w.ancestors]
+            if focused in chain:
+                screen.set_focus(chain[(chain.index(focused) + step) % len(chain)])
+                return
+        if step > 0:
+            screen.focus_next()
+        else:
+            screen.focus_previous()
+
+    def action_next_pane(self) -> None:
+        """ctrl+n: the next pane (filters, sessions, details, cache), also from inside a field."""
+        if self.screen is not self.screen_stack[0]:
+            return
+        current = self.pane
+        focused = self.focused
+        if focused is not None:
+            for name in PANES:
+                pane = self.query_one(f"#{name}")
+                if focused is pane or pane in focused.ancestors:
+                    current = name
+        self.action_show_pane(PANES[(PANES.index(current) + 1) % len(PANES)])
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The priority pane keys act only on the main screen and outside a text field."""
+        if action in ("focus_filters", "show_pane"):
+            if self.screen is not self.screen_stack[0] or isinstance(self.focused, Input):
+                return False
+        return True
 
     def action_focus_filters(self) -> None:
         self.action_show_pane("filters")
@@ -597,7 +715,10 @@ class OneApp(App):
         self.searching = False
         self._search_worker = None
         n = message.table.num_rows
-        summary = f"{n:,} sessions · {message.source} · {message.seconds:.2f} s"
+        summary = f"{plural(n, 'session')} · {message.source} · {message.seconds:.2f} s"
+        if n == 0 and not message.cancelled:
+            summary = (f"Nothing matched these filters ({message.source}) · ctrl+l clears "
+                       "them")
         if message.cancelled:
             summary = f"cancelled: {summary} (partial)"
         self.query_one(ResultsPane).show_table(message.table, summary)
@@ -616,8 +737,9 @@ class OneApp(App):
             self.workers.cancel_group(self, "search")
             self.notify("Search cancelled", severity="warning")
             return
-        if isinstance(self.focused, Input):
-            self.action_show_pane("results")
+        if isinstance(self.focused, Input) or (
+                self.focused is not None and self.focused.id in ("details", "cache")):
+            self.action_show_pane("results")  # at 80x24: back from details / cache too
 
     def action_clear_filters(self) -> None:
         filters = self._filters_pane()
@@ -632,9 +754,7 @@ class OneApp(App):
 
     def on_data_table_header_selected(self, event: Any) -> None:
         """A click on a header sorts by that column."""
-        from one_tui.tui.results import COLUMNS
-
-        columns = [*COLUMNS, "eid"]
+        columns = self.query_one(ResultsPane).columns
         if 0 <= event.column_index < len(columns):
             self.query_one(ResultsPane).sort(columns[event.column_index])
 
@@ -647,6 +767,8 @@ class OneApp(App):
         self.side = "details"
         if self.narrow:
             self.pane = "details"
+            # the keys that follow (pgdn, arrows, end) scroll the details, not the hidden table
+            self.screen.set_focus(self.query_one(DetailsPane))
         self._layout()
         self.query_one(DetailsPane).show_loading(eid)
         self._details(eid, self.query_one(ResultsPane).row_dict() or {})
@@ -662,6 +784,7 @@ class OneApp(App):
 
     def on_details_ready(self, message: DetailsReady) -> None:
         if message.eid == self.details_eid:
+            self.details_ready = message
             self.query_one(DetailsPane).show(message)
 
     # ---------------------------------------------------------------- modes and caches
@@ -756,7 +879,7 @@ class OneApp(App):
 
     def _copy(self, text: str, what: str) -> None:
         self.copy_to_clipboard(text)
-        self.notify(text, title=f"Copied {what} (OSC 52)", markup=False)
+        self.notify(toast_lines(text), title=f"Copied {what} (OSC 52)", markup=False)
 
     def action_copy_eid(self) -> None:
         eid = self.details_eid if self.pane == "details" else None
@@ -767,11 +890,29 @@ class OneApp(App):
         self._copy(eid, "eid")
 
     def action_copy_load(self) -> None:
-        eid = self.query_one(ResultsPane).eid_at()
+        """o: the ONE lines that fit the session (its objects and datasets once its details
+        are loaded), to pick one and copy it."""
+        results = self.query_one(ResultsPane)
+        ready = self.details_ready
+        eid = (ready.eid if ready is not None and self.pane == "details" else None)
+        eid = eid or results.eid_at()
         if eid is None:
             self.notify("No session selected.", severity="warning")
             return
-        self._copy(f"one.load_object('{eid}', 'trials')", "load line")
+        from one_tui.tui.load import LoadModal, load_lines
+
+        datasets = ready.datasets if ready is not None and ready.eid == eid else None
+        conn = self.connector
+        base_url = getattr(getattr(self.one, "alyx", None), "base_url", None) or (
+            conn.base_url if conn else None)
+        cache_dir = getattr(self.one, "cache_dir", None) or (conn.cache_dir if conn else None)
+        note = "" if datasets is not None else "enter on the session first for its datasets"
+        self.push_screen(LoadModal(load_lines(eid, datasets, base_url, cache_dir), note, eid),
+                         self._on_load_line)
+
+    def _on_load_line(self, line: str | None) -> None:
+        if line:
+            self._copy(line, "ONE line")
 
     def action_toggle_eid(self) -> None:
         results = self.query_one(ResultsPane)
@@ -806,9 +947,30 @@ class OneApp(App):
 
     @work(thread=True, exclusive=True, group="export", exit_on_error=False,
           description="export results")
-    def _export(self, table: Any, path: str, fmt: str) -> None:
-        rows = convert.write_table(table, Path(path), fmt)
-        self.post_message(TaskDone(f"Wrote {rows:,} sessions to {path}", "export"))
+    def _export(self, table: Any, path: str, fmt: str, overwrite: bool = False) -> None:
+        target = Path(path).expanduser().absolute()
+        try:
+            rows = convert.write_table(table, target, fmt, overwrite=overwrite)
+        except FileExistsError:
+            self.post_message(ExportExists(str(target), fmt))
+            return
+        except convert.ExportError as exc:
+            self.post_message(TaskDone(f"Not exported: {exc}", "export", "error"))
+            return
+        self.post_message(TaskDone(f"Wrote {plural(rows, 'session')} to {target}", "export"))
+
+    def on_export_exists(self, message: ExportExists) -> None:
+        from one_tui.tui.confirm import ConfirmModal
+
+        table = self.query_one(ResultsPane).full
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._export(table, message.path, message.fmt, overwrite=True)
+            else:
+                self.notify(f"Not exported: {message.path} is kept as it was.")
+
+        self.push_screen(ConfirmModal(f"{message.path} exists. Write over it?"), answered)
 
     # ---------------------------------------------------------------- help, errors, palette
 
@@ -829,8 +991,11 @@ class OneApp(App):
     def key_rows(self) -> list[tuple[str, str, str]]:
         """(keys, description, id) for each binding, after the user's keymap."""
         keymap = self._keymap or {}
-        return [(keymap.get(bid, keys), title.split(": ", 1)[-1], bid)
+        rows = [(display_keys(keymap.get(bid, keys)), title.split(": ", 1)[-1], bid)
                 for bid, keys, _a, _d, _s, title in KEYS]
+        rows += [(display_keys(keymap.get(bid, keys)), desc, bid)
+                 for keys, desc, bid in EXTRA_KEYS]
+        return rows
 
     def action_show_error(self) -> None:
         if self.last_error is None:
@@ -841,7 +1006,11 @@ class OneApp(App):
         self.push_screen(ErrorModal(*self.last_error))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        """Every action of the key table in the palette, named 'category: action'."""
-        yield from super().get_system_commands(screen)
-        for _bid, _keys, action, desc, _show, title in KEYS:
-            yield SystemCommand(title, f"{desc} ({_keys})", partial(self.run_action, action))
+        """Every action of the key table in the palette, named 'category: action'; Textual's
+        own Quit is left out (ours, 'app: quit', is the one)."""
+        for command in super().get_system_commands(screen):
+            if command.title.lower() != "quit":
+                yield command
+        for _bid, keys, action, desc, _show, title in KEYS:
+            yield SystemCommand(title, f"{desc} ({display_keys(keys)})",
+                                partial(self.run_action, action))

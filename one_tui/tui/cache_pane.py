@@ -50,7 +50,8 @@ def render_cache_info(info: dict[str, Any], now: dt.datetime, bypass: bool = Fal
     for name, meta in tables.items():
         rows = meta.get("rows")
         rows_text = f"{rows:,}" if isinstance(rows, int) else plain(rows)
-        out.append(f"  {name:<11} {rows_text:>9} rows  {fmt_time(meta.get('date_created'))}"
+        unit = "row " if rows == 1 else "rows"
+        out.append(f"  {name:<11} {rows_text:>9} {unit}  {fmt_time(meta.get('date_created'))}"
                    f"  {plain(meta.get('origin'))}\n")
     _freshness(out, info, now)
     _rest(out, info.get("rest_cache") or {}, bypass)

@@ -26,6 +26,8 @@ class Connector:
     token: str | None = field(default=None, repr=False)
     login_hint: str | None = None
     label: str = ""
+    # a --cache-dir that does not exist yet: the app asks before `One` creates it (a typo)
+    ask_create: Path | None = None
     prepare: Callable[[Connector], None] | None = None
     cleanups: list[Callable[[], None]] = field(default_factory=list)
 
@@ -66,6 +68,11 @@ def demo_connector(n_sessions: int = 120, seed: int = 0, mode: str = "auto") -> 
         conn.cleanups.append(server.stop)
         conn.base_url = server.url
         conn.label = f"demo Alyx at {server.url}"
+        # The demo server is ours: hand its token over instead of logging in, because a login
+        # saves the token in ~/.one (.127.0.0.1_<port>, a new file on every run) and the demo
+        # must not touch the user's ONE settings.
+        conn.token = server.token_for(conn.username or "demo")
+        conn.password = None
 
     folder = Path(tempfile.mkdtemp(prefix="one-tui-demo-"))
     conn = Connector(cache_dir=folder, mode=mode, username="demo", password="demo",

@@ -139,18 +139,68 @@ def details(one: Any, eid: str, row: dict[str, Any]) -> Any:
 
     session = _session_dict(one, eid, row)
     datasets = one.list_datasets(eid, qc="CRITICAL", details=True)
+    records = _records(datasets)
+    disk = on_disk(getattr(one, "cache_dir", None), session, records)
     remote, remote_error = _remote(one, eid)
-    return DetailsReady(eid=eid, session=session, datasets=_records(datasets),
+    return DetailsReady(eid=eid, session=session, datasets=records,
                         insertions=_insertions(one, eid), remote=remote,
-                        remote_error=remote_error)
+                        remote_error=remote_error, disk=disk)
 
 
-def write_table(table: Any, path: Path, fmt: str) -> int:
-    """Write the results atomically (temp file + rename) as CSV or Parquet; return the rows."""
+def on_disk(cache_dir: Any, session: dict[str, Any], records: list[dict[str, Any]]
+            ) -> dict[str, Any] | None:
+    """Mark each record ``on_disk`` (stat only these, in this worker) and total the session."""
+    from one_tui.engine import ondisk
+
+    if cache_dir is None or not session.get("subject") or session.get("date") is None:
+        return None
+    try:
+        found, totals = ondisk.check_datasets(cache_dir, session, records)
+        folder = Path(cache_dir) / ondisk.session_path(session)
+    except (TypeError, ValueError, KeyError):  # a session record without ONE's parts
+        return None
+    for rec, presence in zip(records, found, strict=True):
+        rec["on_disk"] = presence.present
+    return {"folder": str(folder), "n_datasets": totals.n_datasets,
+            "n_on_disk": totals.n_on_disk, "bytes_on_disk": totals.bytes_on_disk,
+            "bytes_on_server": totals.bytes_on_server}
+
+
+class ExportError(ValueError):
+    """An export that would create folders or overwrite a file without being asked to."""
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where the system tells (Linux), else by
+    setting and restoring it at once."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def write_table(table: Any, path: Path, fmt: str, overwrite: bool = False) -> int:
+    """Write the results atomically (temp file + rename) as CSV or Parquet; return the rows.
+
+    Only into a folder that exists (a typo must not create /nonexistent/dir), never over an
+    existing file unless ``overwrite``; the file gets the user's umask (mkstemp's 0600 kept
+    colleagues on a shared scratch folder from reading it)."""
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = Path(path).expanduser().absolute()
+    if not path.parent.is_dir():
+        raise ExportError(f"no such folder: {path.parent} (nothing was created)")
+    if path.is_dir():
+        raise ExportError(f"{path} is a folder")
+    if path.exists() and not overwrite:
+        raise FileExistsError(str(path))
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
     os.close(fd)
     try:
@@ -158,6 +208,7 @@ def write_table(table: Any, path: Path, fmt: str) -> int:
             pq.write_table(table, tmp)
         else:
             pacsv.write_csv(table, tmp)
+        os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

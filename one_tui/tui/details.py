@@ -51,7 +51,7 @@ def render_details(ready: DetailsReady) -> Text:
     out.append(f"  eid            {ready.eid}\n")
     for key in SESSION_FIELDS:
         out.append(f"  {key.replace('_', ' '):<14} {plain(ready.session.get(key))}\n")
-    _datasets(out, ready.datasets)
+    _datasets(out, ready.datasets, ready.disk)
     _insertions(out, ready.insertions)
     _remote(out, ready)
     return out
@@ -61,10 +61,16 @@ def _section(out: Text, title: str) -> None:
     out.append(f"{title}\n", style="bold underline")
 
 
-def _datasets(out: Text, datasets: list[dict[str, Any]]) -> None:
+def _datasets(out: Text, datasets: list[dict[str, Any]], disk: dict[str, Any] | None) -> None:
     n_missing = sum(1 for d in datasets if not d.get("exists", True))
     n_critical = sum(1 for d in datasets if d.get("qc") == "CRITICAL")
-    _section(out, f"\nDatasets · {len(datasets)} ({n_critical} CRITICAL, {n_missing} missing)")
+    _section(out, f"\nDatasets · {len(datasets)} ({n_critical} CRITICAL, "
+                  f"{n_missing} missing on the server)")
+    if disk is not None:
+        out.append(f"  on this disk   {disk['n_on_disk']} of {disk['n_datasets']} datasets, "
+                   f"{fmt_size(disk['bytes_on_disk'])} of {fmt_size(disk['bytes_on_server'])} "
+                   "on the server\n")
+        out.append(f"  in {disk['folder']}\n", style="dim")
     groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for d in datasets:
         groups[(d.get("collection") or "", d.get("revision") or "")].append(d)
@@ -82,10 +88,13 @@ def _dataset_line(out: Text, d: dict[str, Any]) -> None:
     qc = str(d.get("qc") or "NOT_SET")
     out.append(f"    {name:<38} {fmt_size(d.get('file_size')):>9}  ")
     out.append(f"{qc:<8}", style=QC_STYLE.get(qc, ""))
-    if d.get("exists", True):
-        out.append("  on disk\n" if d.get("local") else "  exists\n")
-    else:
+    # short words: at 80 columns the line must not wrap (the section header says "on this disk")
+    if d.get("on_disk"):
+        out.append("  on disk\n", style="green")
+    elif not d.get("exists", True):
         out.append("  missing\n", style="red")
+    else:
+        out.append("  not here\n", style="dim")
 
 
 def _insertions(out: Text, insertions: list[dict[str, Any]]) -> None:
@@ -112,5 +121,20 @@ def _remote(out: Text, ready: DetailsReady) -> None:
                 out.append(f"  {key.replace('_', ' ')}\n")
                 for sub, val in sorted(value.items()):
                     out.append(f"    {sub:<30} {plain(val)}\n")
+            elif key == "qc":
+                name = _qc_name(value)
+                out.append(f"  {'session QC':<16} ")
+                out.append(name, style=QC_STYLE.get(name, ""))
+                out.append("\n")
             else:
                 out.append(f"  {key.replace('_', ' '):<16} {plain(value)}\n")
+
+
+def _qc_name(value: Any) -> str:
+    """Alyx sends the session QC as a name or its number (50): shown by name, coloured."""
+    from one_tui.engine.spec import QC
+
+    try:
+        return QC.validate(value).name
+    except (ValueError, TypeError, KeyError):
+        return plain(value)

@@ -29,7 +29,8 @@ class ExportModal(CloseableModal):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="export-box", classes="modal-box"):
-            yield Static(f"Write {self.n_rows:,} sessions to (.csv, .pqt or .parquet):")
+            noun = "session" if self.n_rows == 1 else "sessions"
+            yield Static(f"Write {self.n_rows:,} {noun} to (.csv, .pqt or .parquet):")
             yield QuietInput(self.default_path, id="export-path")
             yield Static("", id="export-error", classes="field-error")
             yield Static("enter write · esc close", classes="hint")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 
@@ -78,5 +79,13 @@ def plain(value: Any) -> str:
     if isinstance(value, list | tuple):
         return ", ".join(map(str, value)) or "–"
     if isinstance(value, dt.datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
-    return str(value)
+        return value.strftime("%Y-%m-%d %H:%M:%S" if value.second else "%Y-%m-%d %H:%M")
+    text = str(value)
+    if _ISO_TIME.match(text):  # Alyx's start_time '2025-10-28T10:12:33.123456': no microseconds
+        moment = as_datetime(text)
+        if moment is not None:
+            return plain(moment)
+    return text
+
+
+_ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:?\d{2}|Z)?$")

@@ -24,7 +24,7 @@ def configure_environment(low_bandwidth: bool, theme: str | None) -> None:
 
 def make_connector(ns: argparse.Namespace) -> Any:
     """A Connector from the flags and the user's ONE settings; None means 'show the set-up'."""
-    from one_tui.tui.connect import Connector, demo_connector
+    from one_tui.tui.connect import demo_connector
 
     if getattr(ns, "demo", False):
         return demo_connector(n_sessions=getattr(ns, "sessions", None) or 120,
@@ -32,6 +32,24 @@ def make_connector(ns: argparse.Namespace) -> Any:
                               mode=getattr(ns, "mode", None) or "auto")
     base_url = getattr(ns, "base_url", None)
     cache_dir = getattr(ns, "cache_dir", None)
+    missing = _missing_folder(cache_dir)
+    conn = _connector(ns, base_url, cache_dir)
+    if conn is not None:
+        conn.ask_create = missing
+    return conn
+
+
+def _missing_folder(cache_dir: str | None) -> Path | None:
+    """The --cache-dir given on the command line when it does not exist (asked before use)."""
+    if not cache_dir:
+        return None
+    folder = Path(cache_dir).expanduser().absolute()
+    return None if folder.is_dir() else folder
+
+
+def _connector(ns: argparse.Namespace, base_url: str | None, cache_dir: str | None) -> Any:
+    from one_tui.tui.connect import Connector
+
     username = getattr(ns, "username", None)
     mode = getattr(ns, "mode", None) or "auto"
     settings = _settings(base_url)

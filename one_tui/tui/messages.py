@@ -65,6 +65,7 @@ class DetailsReady(Message):
     insertions: list[dict[str, Any]]
     remote: dict[str, Any] | None = None
     remote_error: str | None = None
+    disk: dict[str, Any] | None = None  # on this disk: folder, counts and bytes (ondisk.Totals)
 
 
 @dataclass
@@ -90,3 +91,11 @@ class TaskDone(Message):
     text: str
     kind: str
     severity: str = "information"
+
+
+@dataclass
+class ExportExists(Message):
+    """The export target exists: the app asks before writing over it."""
+
+    path: str
+    fmt: str

@@ -6,6 +6,7 @@ imported when the first results are shown, so the first frame does not wait for 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from textual.app import ComposeResult
@@ -13,7 +14,42 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 COLUMNS = ("date", "subject", "number", "lab", "task_protocol", "projects")
-LABELS = {"task_protocol": "task protocol"}
+LABELS = {"task_protocol": "protocol", "number": "#"}
+FIXED = 2  # date and subject stay in place when the table scrolls right
+CELL_PADDING = 2  # fastdatatable's space either side of a cell
+# (widest a column grows to, narrowest it shrinks to when the terminal is too narrow)
+LIMITS = {"date": (10, 10), "subject": (20, 8), "number": (4, 3), "lab": (20, 9),
+          "task_protocol": (32, 22), "projects": (40, 10), "eid": (36, 36)}
+SHRINK_ORDER = ("projects", "task_protocol", "lab", "subject")
+# Every IBL protocol starts with this; the part after it is what tells them apart.
+PROTOCOL_PREFIX = re.compile(r"(^|/)_?iblrig_tasks_")
+
+
+def short_protocol(value: str | None) -> str | None:
+    """'_iblrig_tasks_ephysChoiceWorld6.4.2' -> 'ephysChoiceWorld6.4.2' (each part of a
+    '/'-joined list); other protocols as they are. The full text is in Details and exports."""
+    return PROTOCOL_PREFIX.sub(r"\1", value) if value else value
+
+
+def fit_widths(content: dict[str, int], available: int) -> dict[str, int]:
+    """Column widths from their content (and label), shrunk in SHRINK_ORDER to fit
+    ``available`` cells; what still does not fit scrolls, the FIXED first columns in place."""
+    widths = {}
+    for name, need in content.items():
+        most, _ = LIMITS.get(name, (30, 8))
+        widths[name] = min(max(need, len(LABELS.get(name, name))), most)
+    over = sum(w + CELL_PADDING for w in widths.values()) - available
+    for name in SHRINK_ORDER:
+        if over <= 0:
+            break
+        if name in widths:
+            least = max(LIMITS[name][1], len(LABELS.get(name, name)))
+            cut = min(over, max(widths[name] - least, 0))
+            widths[name] -= cut
+            over -= cut
+    return widths
+
+
 EMPTY_HINT = "No search yet. Set filters and press enter (F9 from anywhere); / focuses the filters."
 
 
@@ -43,6 +79,7 @@ class ResultsPane(Vertical):
     def show_progress(self, done: int, total: int) -> None:
         of = f" of {total:,}" if total else ""
         self.set_status(f"{done:,}{of} sessions — esc to cancel")
+        self.border_title = f"Sessions · {done:,}{of}"  # in step with the count below it
 
     def show_running(self, where: str) -> None:
         self.set_status(f"Searching {where}… — esc to cancel")
@@ -51,7 +88,8 @@ class ResultsPane(Vertical):
         """Show a new result (a fresh widget: Arrow-backed tables are not mutated row by row)."""
         self.full = table
         self.summary = summary
-        self.border_title = f"Sessions · {table.num_rows:,}"
+        if summary:  # a partial table while streaming keeps the progress title
+            self.border_title = f"Sessions · {table.num_rows:,}"
         if self.sort_by:
             self.full = table.sort_by([self.sort_by])
         self._mount_table()
@@ -62,17 +100,19 @@ class ResultsPane(Vertical):
 
         old_tables = list(self.query(DataTable))
         had_focus = any(old.has_focus for old in old_tables)
-        columns = [*COLUMNS, "eid"] if self.show_eid else list(COLUMNS)
-        view = self.full.select(columns)
+        columns = self.columns
+        view = self._view(columns)
+        widths = fit_widths(self._content_widths(view), self._available_width())
         backend = ArrowBackend(view)
         table = DataTable(
             backend=backend,
             column_labels=[LABELS.get(c, c) for c in columns],
+            column_widths=[widths[c] for c in columns],
+            fixed_columns=FIXED,
             cursor_type="row",
             render_markup=False,
             zebra_stripes=False,
             show_row_labels=False,
-            max_column_content_width=40,
             null_rep="–",
             classes="sessions-table",
         )
@@ -91,6 +131,49 @@ class ResultsPane(Vertical):
                     old.remove()
 
         self.call_after_refresh(swap)
+
+    @property
+    def columns(self) -> list[str]:
+        """The columns shown, in order: the eid (when shown) right after the fixed ones and the
+        number, so `i` brings it on screen instead of ~130 columns to the right."""
+        if not self.show_eid:
+            return list(COLUMNS)
+        return ["date", "subject", "number", "eid", "lab", "task_protocol", "projects"]
+
+    def _view(self, columns: list[str]) -> Any:
+        """What the table shows: the protocols by the part that tells them apart."""
+        import pyarrow as pa
+
+        view = self.full.select(columns)
+        if "task_protocol" in columns and view.num_rows:
+            index = columns.index("task_protocol")
+            short = [short_protocol(v) for v in view.column(index).to_pylist()]
+            view = view.set_column(index, "task_protocol", pa.array(short, type=pa.string()))
+        return view
+
+    @staticmethod
+    def _content_widths(view: Any) -> dict[str, int]:
+        """The widest value of each column, in characters (vectorised: 20,000 rows)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        out = {}
+        for name in view.column_names:
+            col = view.column(name)
+            if name == "date":
+                out[name] = 10
+                continue
+            if not pa.types.is_string(col.type):
+                col = pc.cast(col, pa.string())
+            longest = pc.max(pc.utf8_length(col)).as_py() if view.num_rows else 0
+            out[name] = int(longest or 1)
+        return out
+
+    def _available_width(self) -> int:
+        """Cells the table has: this pane's width inside its border, less the scrollbar."""
+        if self.size.width:
+            return max(self.size.width - 1, 20)  # size: inside the border
+        return max(self.app.size.width - 3, 20)
 
     def _sort_text(self) -> str:
         if not self.sort_by:
@@ -114,7 +197,8 @@ class ResultsPane(Vertical):
         self.sort_by = (column, direction)
         self.full = self.full.sort_by([self.sort_by])  # Arrow's sort is stable: same order
         table = self.table
-        if table is not None and column in table.backend.data.column_names:
+        if (table is not None and column in table.backend.data.column_names
+                and column != "task_protocol"):  # shown shortened: sorted through a remount
             table.sort([self.sort_by])  # in place: no new widget for 20,000 rows
             self.set_status(self.summary + self._sort_text())
         else:

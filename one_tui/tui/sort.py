@@ -26,13 +26,23 @@ class SortModal(CloseableModal):
                 mark = "  ↑ (again: ↓)" if self.current[1] == "ascending" else "  ↓ (again: ↑)"
             options.append(Option(LABELS.get(column, column) + mark, id=column))
         with Vertical(id="sort-box", classes="modal-box"):
+            yield Static(self.current_text(), id="sort-current", markup=False)
             yield OptionList(*options, id="sort-options")
             yield Static("enter sort · esc/q close", classes="hint")
+
+    def current_text(self) -> str:
+        """What the table is sorted by now (ONE's order until a column is chosen)."""
+        if not self.current:
+            return "now: ONE's order (newest first)"
+        arrow = "↑ ascending" if self.current[1] == "ascending" else "↓ descending"
+        return f"now: {LABELS.get(self.current[0], self.current[0])} {arrow}"
 
     def on_mount(self) -> None:
         self.query_one("#sort-box").border_title = "Sort sessions by"
         options = self.query_one("#sort-options", OptionList)
-        options.highlighted = 0
+        columns = [*COLUMNS, "eid"]
+        current = self.current[0] if self.current else None
+        options.highlighted = columns.index(current) if current in columns else 0
         options.focus()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:

@@ -1,13 +1,15 @@
 """Deterministic apps for the SVG snapshots and for scripts/screenshots.py.
 
-Same seed, a fixed port and cache folder (both appear on screen), a frozen clock, a frozen timer
-and the tables' dates pinned, so two runs draw the same characters.
+Same seed, a frozen clock, a frozen timer and the tables' dates pinned, so two runs draw the same
+characters. The server takes a free port and each picture a fresh temp folder (two test runs on one
+machine must not collide); what the screen shows of them (the label, the cache folder) is pinned.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import shutil
+import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -16,8 +18,9 @@ from one_tui.tui.app import OneApp
 from one_tui.tui.config import TuiConfig
 from one_tui.tui.connect import Connector
 
-SNAPSHOT_PORT = 47831
-SNAPSHOT_ROOT = Path("/tmp/one-tui-snapshots")
+SHOWN_LABEL = "demo Alyx on loopback"
+SHOWN_CACHE_ROOT = "/tmp/one-tui-demo"  # what the cache pane shows instead of the temp folder
+SHOWN_URL = "http://127.0.0.1:8765"  # ... and instead of the free port's URL
 TABLES_DATE = dt.datetime(2026, 1, 15, 8, 0)
 FROZEN = dt.datetime(2026, 1, 15, 9, 30)
 SIZES = {"narrow": (80, 24), "wide": (160, 48)}
@@ -33,6 +36,10 @@ class SnapshotApp(OneApp):
             def frozen() -> dict[str, Any]:
                 info = dict(real())
                 info["loaded_time"] = FROZEN
+                if info.get("cache_dir"):
+                    info["cache_dir"] = f"{SHOWN_CACHE_ROOT}/{Path(info['cache_dir']).name}"
+                if info.get("base_url"):
+                    info["base_url"] = SHOWN_URL
                 created = info.get("created_time")
                 if created is not None and info.get("cache_expiry") is not None:
                     info["expired"] = FROZEN - created >= info["cache_expiry"]
@@ -42,26 +49,57 @@ class SnapshotApp(OneApp):
             one._snapshot_frozen = True
         super()._post_state(one)
 
+    def on_details_ready(self, message: Any) -> None:
+        """The session folder on disk is under the temp folder: shown pinned, as the cache's."""
+        disk = message.disk
+        if disk and self.one is not None:
+            root = str(self.one.cache_dir)
+            shown = f"{SHOWN_CACHE_ROOT}/{Path(root).name}"
+            disk["folder"] = disk["folder"].replace(root, shown, 1)
+        super().on_details_ready(message)
+
     def terminal_line(self) -> str:
         return "TERM=xterm-256color · COLORTERM=unset · colours: 256 · theme: textual-dark"
 
 
-def start_server() -> Any:
-    """The demo Alyx on the fixed port with pinned table dates (the caller stops it)."""
-    from one_tui.demo.server import DemoServer
-    from one_tui.demo.synth import generate
+class SnapshotServer:
+    """The demo Alyx on a free port with pinned table dates, and a temp folder for the caches.
 
-    server = DemoServer(generate(n_sessions=120, seed=0), port=SNAPSHOT_PORT)
-    server.set_tables_date(TABLES_DATE)
-    return server.start()
+    A context manager; ``stop()`` stops the server and removes the folder."""
+
+    def __init__(self) -> None:
+        from one_tui.demo.server import DemoServer
+        from one_tui.demo.synth import generate
+
+        self.server = DemoServer(generate(n_sessions=120, seed=0))  # port 0: a free one
+        self.server.set_tables_date(TABLES_DATE)
+        self.root = Path(tempfile.mkdtemp(prefix="one-tui-snapshots-"))
+        self.server.start()
+        self.url = self.server.url
+
+    def stop(self) -> None:
+        self.server.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self) -> SnapshotServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
-def build_app(server: Any, name: str, mode: str = "auto", theme: str | None = None) -> SnapshotApp:
-    """A fresh cache folder per picture, logged in as demo."""
-    folder = SNAPSHOT_ROOT / name
+def start_server() -> SnapshotServer:
+    """The demo Alyx for the pictures (the caller stops it)."""
+    return SnapshotServer()
+
+
+def build_app(server: SnapshotServer, name: str, mode: str = "auto",
+              theme: str | None = None) -> SnapshotApp:
+    """A fresh cache folder per picture (under the server's temp folder), logged in as demo."""
+    folder = server.root / name
     shutil.rmtree(folder, ignore_errors=True)
     conn = Connector(base_url=server.url, cache_dir=folder, mode=mode, username="demo",
-                     password="demo", label=f"demo Alyx at {server.url}")
+                     password="demo", label=SHOWN_LABEL)
     return SnapshotApp(conn, config=TuiConfig(), low_bandwidth=True, theme=theme,
                        clock=lambda: FROZEN, timer=lambda: 0.0)
 

@@ -362,8 +362,8 @@ async def test_copy_eid_and_load_line(make_app) -> None:
         eid = results.eid_at(1)
         assert app.clipboard == eid
         assert any(eid in t for t in toasts(app))
-        await pilot.press("o")
-        assert app.clipboard == f"one.load_object('{eid}', 'trials')"
+        await pilot.press("o", "enter")  # no details yet: the line listing its datasets
+        assert app.clipboard == f"one.list_datasets('{eid}')"
 
 
 async def test_export_csv_and_parquet(make_app, tmp_path: Path) -> None:
@@ -464,7 +464,7 @@ async def test_help_lists_keys_and_closes_with_q(make_app) -> None:
         await settle(app, pilot)
         await pilot.press("f1")
         assert isinstance(app.screen, HelpModal)
-        assert ("f7,ctrl+r", "run once on Alyx (query_type='remote')", "search_remote") in \
+        assert ("f7, ctrl+r", "run once on Alyx (query_type='remote')", "search_remote") in \
             app.screen.keys
         await pilot.press("q")
         assert not isinstance(app.screen, HelpModal)

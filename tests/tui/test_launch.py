@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,51 @@ async def test_theme_ansi_dark_and_unknown_theme(make_app) -> None:
     async with bad.run_test(size=(80, 24), notifications=True) as pilot:
         await settle(bad, pilot)
         assert any("Unknown theme" in str(n.message) for n in bad._notifications)
+
+
+def test_the_demo_leaves_the_users_one_settings_alone(home) -> None:
+    """A demo run used to write ~/.one/.127.0.0.1_<port> with a token, a new file every run."""
+    from one_tui.tui.connect import demo_connector
+
+    conn = demo_connector(n_sessions=10)
+    try:
+        one = conn.connect()
+        assert one.alyx is not None and one.mode == "auto"
+        assert len(one.search_sessions(query_type="remote")) == 10  # a logged-in call
+        folder = Path(conn.cache_dir)
+        assert folder.is_dir() and str(folder).startswith(tempfile.gettempdir())
+    finally:
+        conn.close()
+    assert not folder.exists()  # removed on exit
+    assert not (home / ".one").exists() or not any((home / ".one").iterdir())
+
+
+def test_a_missing_cache_dir_on_the_command_line_is_asked_about(tmp_path: Path) -> None:
+    missing = tmp_path / "nope"
+    conn = make_connector(argparse.Namespace(base_url=None, cache_dir=str(missing)))
+    assert conn.ask_create == missing and not missing.exists()
+    there = make_connector(argparse.Namespace(base_url=None, cache_dir=str(tmp_path)))
+    assert there.ask_create is None
+
+
+async def test_the_app_asks_before_creating_a_cache_folder(make_app, tmp_path: Path) -> None:
+    from one_tui.tui.confirm import ConfirmModal
+
+    missing = tmp_path / "typo"
+    app = make_app(cache_dir=missing)
+    app.connector.ask_create = missing
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmModal)
+        assert not missing.exists()
+        await pilot.press("n")
+        await pilot.pause()
+    assert app.return_code == 4 and not missing.exists()
+
+    app = make_app(cache_dir=missing)
+    app.connector.ask_create = missing
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        await pilot.press("y")
+        await settle(app, pilot)
+        assert missing.is_dir() and app.one is not None

@@ -11,6 +11,16 @@ import pytest
 from tests.tui.snapshot_apps import SCENES, SIZES, build_app, start_server
 
 
+def test_two_snapshot_runs_on_one_machine_do_not_collide() -> None:
+    """Two runs at once (two engineers, CI and a laptop) get their own port and folders."""
+    with start_server() as first, start_server() as second:
+        assert first.url != second.url
+        a, b = build_app(first, "main-narrow"), build_app(second, "main-narrow")
+        assert a.connector.cache_dir != b.connector.cache_dir
+        assert first.root.exists() and second.root.exists()
+    assert not first.root.exists() and not second.root.exists()
+
+
 @pytest.fixture(scope="module")
 def snapshot_server():
     server = start_server()
