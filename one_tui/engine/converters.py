@@ -59,7 +59,7 @@ def is_exp_ref(value: Any) -> bool:
 
 
 def parse_session_path(path: Any) -> dict | None:
-    """``{lab, subject, date, number}`` of a path ending in ``[lab/Subjects/]subj/date/NNN``.
+    """``{lab, subject, date, number, number_text}`` of a path ending in ``...subj/date/NNN``.
 
     ``lab`` is None when the path has no lab part; None when it is not a session path.
     """
@@ -74,7 +74,9 @@ def parse_session_path(path: Any) -> dict | None:
         day = parse_date(m["date"])
     except ValueError:
         return None
-    return {"lab": m["lab"], "subject": m["subject"], "date": day, "number": int(m["number"])}
+    # number_text: the folder name as written (``001``), which ONE's path2eid sends to Alyx
+    return {"lab": m["lab"], "subject": m["subject"], "date": day, "number": int(m["number"]),
+            "number_text": m["number"]}
 
 
 def session_path(lab: str | None, subject: str, day: Any, number: int) -> PurePath:

@@ -18,6 +18,7 @@ from textual.suggester import SuggestFromList
 from textual.validation import ValidationResult, Validator
 from textual.widgets import Checkbox, Input, Label, Static
 
+from one_tui.engine import remote
 from one_tui.engine.spec import QC
 from one_tui.tui.widgets import QuietInput
 
@@ -283,7 +284,8 @@ class FiltersPane(VerticalScroll):
             terms["histology"] = True
         django = []
         if v("narrative"):
-            django.append(f"narrative__icontains,{v('narrative')}")
+            # escaped: a comma sent raw splits Alyx's django filter (HTTP 500)
+            django.append(remote.django_clause("narrative__icontains", v("narrative")))
         if v("django"):
             django.append(v("django"))
         if django:
