@@ -281,7 +281,9 @@ def search_sessions(cache: Any, wildcards: bool = True, **terms: Any) -> pd.Data
         datasets = cache.datasets
         keep: np.ndarray | None = None
         for term in dataset_terms:
-            qc_lte = qc if term == "dataset" else (qc or QC.FAIL)
+            # ONE 2.11.2 (``dataset``) and 3.x (``datasets``) both default to FAIL: a dataset
+            # with CRITICAL QC does not count unless dataset_qc_lte says so
+            qc_lte = qc or QC.FAIL
             present = _dataset_session_filter(datasets, _ensure_list(terms[term]), qc_lte,
                                               partial=term == "dataset", wildcards=wildcards)
             keep = present if keep is None else keep & present
