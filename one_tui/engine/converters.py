@@ -67,7 +67,13 @@ def parse_session_path(path: Any) -> dict | None:
         path = path.as_posix()
     if not isinstance(path, str):
         return None
-    m = _SESSION_PATH.search(path.replace("\\", "/").rstrip("/"))
+    path = path.replace("\\", "/").rstrip("/")
+    m = _SESSION_PATH.search(path)
+    if not m:  # a file or folder inside a session: ONE's get_session_path keeps the part up
+        parts = path.split("/")  # to the last number folder that follows a date folder
+        ends = [i for i in range(1, len(parts))
+                if parts[i].isdigit() and re.fullmatch(r"\d{4}-\d{2}-\d{2}", parts[i - 1])]
+        m = _SESSION_PATH.search("/".join(parts[: ends[-1] + 1])) if ends else None
     if not m:
         return None
     try:

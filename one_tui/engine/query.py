@@ -283,7 +283,7 @@ def search_sessions(cache: Any, wildcards: bool = True, **terms: Any) -> pd.Data
         for term in dataset_terms:
             # ONE 2.11.2 (``dataset``) and 3.x (``datasets``) both default to FAIL: a dataset
             # with CRITICAL QC does not count unless dataset_qc_lte says so
-            qc_lte = qc or QC.FAIL
+            qc_lte = QC.FAIL if qc is None else qc  # NOT_SET is 0: not "or"
             present = _dataset_session_filter(datasets, _ensure_list(terms[term]), qc_lte,
                                               partial=term == "dataset", wildcards=wildcards)
             keep = present if keep is None else keep & present
@@ -432,7 +432,16 @@ def _session_rows(cache: Any, eid: Any) -> pd.DataFrame | None:
     pos = eids.get_indexer([eid])[0]
     if pos < 0:
         return datasets.iloc[0:0]
-    return datasets[codes == pos]
+    return _one_order(datasets[codes == pos])
+
+
+def _one_order(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows in ONE's order: ONE sorts a table's index when it loads one that is not
+    sorted (api.py ``_load_cache``), so its per-session rows and unique lists follow the
+    ``(eid, id)`` order, not the file's. A sorted table costs one cached check."""
+    if df.index.is_monotonic_increasing:
+        return df
+    return df.sort_index()
 
 
 def _selected(cache: Any, eid: Any, filters: dict[str, Any]
@@ -464,7 +473,8 @@ def list_datasets(cache: Any, eid: Any = None, filename: Any = None, collection:
                   keep_eid_index: bool = False, wildcards: bool = True) -> Any:
     """Datasets in the cache, optionally of one session, filtered as ``filter_datasets``.
 
-    Without ``details``: unique rel_paths (table order; sorted for one session). With
+    Without ``details``: unique rel_paths (ONE's ``(eid, id)`` row order; sorted for one
+    session). With
     ``details``: the rows (index ``(eid, id)``; ``id`` only for one session unless
     ``keep_eid_index``). An unknown session gives an empty result.
     """
@@ -475,9 +485,16 @@ def list_datasets(cache: Any, eid: Any = None, filename: Any = None, collection:
     if rows is None or mask is None:
         return cache.datasets.iloc[0:0].copy() if details else []
     if not details:
-        paths = _unique_paths(rows, mask)
-        return sorted(paths) if one_session else paths
+        if one_session:
+            return sorted(_unique_paths(rows, mask))
+        if not rows.index.is_monotonic_increasing:  # only the matching rows are put in order
+            rows = rows[mask]
+            mask = np.ones(len(rows), dtype=bool)
+            rows = _one_order(rows)
+        return _unique_paths(rows, mask)
     found = rows[mask] if len(rows) else rows.copy()
+    if not one_session:
+        found = _one_order(found)
     if one_session and not keep_eid_index and isinstance(found.index, pd.MultiIndex):
         found = found.droplevel("eid")
     return found
