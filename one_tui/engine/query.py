@@ -435,13 +435,31 @@ def _session_rows(cache: Any, eid: Any) -> pd.DataFrame | None:
     return _one_order(datasets[codes == pos])
 
 
+def _one_positions(df: pd.DataFrame) -> np.ndarray | None:
+    """Row positions of ``df`` (a session's rows: small) in ONE's order; None if in it.
+
+    ONE sorts a table's index when it loads one that is not sorted (api.py ``_load_cache``),
+    so its per-session rows follow ``(eid, id)``, not the file's order. A plain sort of the
+    few keys: ``sort_index`` took 8 s on a 94-row slice of a 1.5M-row table (it re-sorts the
+    index levels, which parquet leaves unsorted).
+    """
+    if len(df) < 2:
+        return None
+    idx = df.index
+    if isinstance(idx, pd.MultiIndex):  # from the codes: idx.values would convert every level
+        columns = [list(map(str, idx.levels[i].take(np.asarray(idx.codes[i]))))
+                   for i in range(idx.nlevels)]
+        keys: list[Any] = list(zip(*columns, strict=True))
+    else:
+        keys = [str(k) for k in idx]
+    order = np.array(sorted(range(len(keys)), key=keys.__getitem__), dtype=np.intp)
+    return None if (np.diff(order) > 0).all() else order
+
+
 def _one_order(df: pd.DataFrame) -> pd.DataFrame:
-    """The rows in ONE's order: ONE sorts a table's index when it loads one that is not
-    sorted (api.py ``_load_cache``), so its per-session rows and unique lists follow the
-    ``(eid, id)`` order, not the file's. A sorted table costs one cached check."""
-    if df.index.is_monotonic_increasing:
-        return df
-    return df.sort_index()
+    """``df`` in ONE's ``(eid, id)`` row order (see :func:`_one_positions`)."""
+    order = _one_positions(df)
+    return df if order is None else df.iloc[order]
 
 
 def _selected(cache: Any, eid: Any, filters: dict[str, Any]
@@ -467,6 +485,40 @@ def _unique_paths(df: pd.DataFrame, mask: np.ndarray) -> list[str]:
     return [str(paths[c]) for c in uniq]
 
 
+def _unique_paths_in_one_order(df: pd.DataFrame, mask: np.ndarray) -> list[str]:
+    """Unique rel_paths of the masked rows in the order ONE lists them: by the first row of
+    each path in ONE's sorted ``(eid, id)`` order.
+
+    Cheap at IBL scale (1.5M rows): the eid levels (tens of thousands) are ranked once, each
+    path's smallest eid rank is found with integer arrays, and only those few candidate rows
+    (about one per path) are compared by id.
+    """
+    codes, paths = _path_codes(df)
+    pos = np.flatnonzero(mask & (codes >= 0))
+    idx = df.index
+    if not len(pos) or not (isinstance(idx, pd.MultiIndex) and list(idx.names) == ["eid", "id"]):
+        return _unique_paths(df, mask)
+    eid_level = idx.levels[0]
+    rank = np.empty(len(eid_level), dtype=np.int64)
+    rank[np.argsort(np.asarray(eid_level.astype(str), dtype=object), kind="stable")] = (
+        np.arange(len(eid_level)))
+    eid_rank = rank[np.asarray(idx.codes[0])[pos]]
+    path_code = codes[pos]
+    first = np.full(len(paths), np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first, path_code, eid_rank)
+    cand = np.flatnonzero(eid_rank == first[path_code])
+    ids = idx.levels[1][np.asarray(idx.codes[1])[pos[cand]]]
+    keyed = sorted(zip(eid_rank[cand].tolist(), map(str, ids), path_code[cand].tolist(),
+                       strict=True))
+    out: list[str] = []
+    seen: set[int] = set()
+    for _, _, c in keyed:
+        if c not in seen:
+            seen.add(c)
+            out.append(str(paths[c]))
+    return out
+
+
 def list_datasets(cache: Any, eid: Any = None, filename: Any = None, collection: Any = None,
                   revision: Any = None, qc: Any = QC.FAIL, ignore_qc_not_set: bool = False,
                   details: bool = False, default_revisions_only: bool = False,
@@ -487,14 +539,8 @@ def list_datasets(cache: Any, eid: Any = None, filename: Any = None, collection:
     if not details:
         if one_session:
             return sorted(_unique_paths(rows, mask))
-        if not rows.index.is_monotonic_increasing:  # only the matching rows are put in order
-            rows = rows[mask]
-            mask = np.ones(len(rows), dtype=bool)
-            rows = _one_order(rows)
-        return _unique_paths(rows, mask)
+        return _unique_paths_in_one_order(rows, mask)
     found = rows[mask] if len(rows) else rows.copy()
-    if not one_session:
-        found = _one_order(found)
     if one_session and not keep_eid_index and isinstance(found.index, pd.MultiIndex):
         found = found.droplevel("eid")
     return found
