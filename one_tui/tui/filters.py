@@ -18,7 +18,6 @@ from textual.suggester import SuggestFromList
 from textual.validation import ValidationResult, Validator
 from textual.widgets import Checkbox, Input, Label, Static
 
-from one_tui.engine import remote
 from one_tui.engine.spec import QC
 from one_tui.tui.widgets import QuietInput
 
@@ -284,7 +283,10 @@ class FiltersPane(VerticalScroll):
             terms["histology"] = True
         django = []
         if v("narrative"):
-            # escaped: a comma sent raw splits Alyx's django filter (HTTP 500)
+            # escaped: a comma sent raw splits Alyx's django filter (HTTP 500); imported here,
+            # as remote.py brings pandas, which the first frame must not load
+            from one_tui.engine import remote
+
             django.append(remote.django_clause("narrative__icontains", v("narrative")))
         if v("django"):
             django.append(v("django"))
