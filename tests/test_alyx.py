@@ -104,16 +104,27 @@ def make_client(home: Path, tmp_path: Path, fake: FakeAlyx) -> Callable[..., Aly
 
 
 def test_list_query_matches_one_example() -> None:
-    q = list_query(
-        "sessions", django="foo,bar", task_protocol="training", subject="KS005",
+    """ONE's ``search`` sorts the terms (django first) and its ``rest`` keeps that order."""
+    from one_tui.engine.remote import session_filters
+
+    q = list_query("sessions", **session_filters(
+        django="foo,bar", task_protocol="training", subject="KS005",
         projects="brainwide", number=1, lab="cortexlab", date_range=["2019-04-01", "2019-04-10"],
         datasets=["a.b.npy", "c.d.npy"], dataset_qc_lte="WARNING",
-    )
+    ))
     assert q == (
         "/sessions?django=foo%2Cbar&dataset_qc_lte=WARNING&datasets=a.b.npy%2Cc.d.npy"
         "&date_range=2019-04-01%2C2019-04-10&lab=cortexlab&number=1&projects=brainwide"
         "&subject=KS005&task_protocol=training"
     )
+
+
+def test_list_query_keeps_the_order_it_is_given_as_one_rest_does() -> None:
+    """``AlyxClient.rest('datasets', 'list', session=..., limit=100)`` in ONE requests (and
+    hashes) ``/datasets?session=...&limit=100``; sorted, the sha1 name was another file."""
+    assert list_query("datasets", session="abc", limit=100) == "/datasets?session=abc&limit=100"
+    assert list_query("insertions", session="abc", id="x") == (
+        "/insertions?session=abc&django=pk%2Cx")
 
 
 def test_list_query_id_and_none() -> None:
@@ -138,13 +149,24 @@ def test_rest_cache_key_and_format(make_client: Callable[..., AlyxClient], tmp_p
 
 def test_reads_one_fixture_cache(make_client: Callable[..., AlyxClient],
                                  fixture_cache: Path, fake: FakeAlyx) -> None:
-    client = make_client(cache_dir=fixture_cache)
+    client = make_client(cache_dir=fixture_cache, password=None, token="saved-token")
     types = client.rest("dataset-types")
     assert len(types) == 7 and {"name": "wheel.position"}.items() <= types[1].items()
     ins = client.rest("insertions", "read", id="b529f2d8-cdae-4d59-aba2-cbd1b5572e36")
     assert ins["session"] == "fc737f3c-2a57-4165-9763-905413e7e341"
     assert client.last_from_cache
     assert fake.requests == []  # everything came from ONE's cache, not even a login
+
+
+def test_a_password_given_logs_in_even_when_the_answer_is_cached(
+        make_client: Callable[..., AlyxClient], fixture_cache: Path, fake: FakeAlyx) -> None:
+    """ONE logs in whenever a password is given: a saved token or a cached answer must not
+    make a wrong password look right."""
+    params.save_token(BASE, "demo", "saved-token")
+    client = make_client(cache_dir=fixture_cache, password="wrong")
+    with pytest.raises(AuthenticationError):
+        client.rest("dataset-types")
+    assert [r.method + " " + r.url.path for r in fake.requests] == ["POST /auth-token"]
 
 
 # --- REST cache behaviour ---------------------------------------------------------------------

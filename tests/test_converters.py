@@ -89,9 +89,14 @@ def test_path2eid_several_sessions_is_an_error(cache: Cache) -> None:
 
 
 def test_parse_session_path() -> None:
-    assert c.parse_session_path("/root/lab1/Subjects/SW-01/2020-01-31/2/alf/x.npy") is None
+    # a file in a session: the session part, as ONE's get_session_path finds it
+    assert c.parse_session_path("/root/lab1/Subjects/SW-01/2020-01-31/2/alf/x.npy") == {
+        "lab": "lab1", "subject": "SW-01", "date": dt.date(2020, 1, 31), "number": 2,
+        "number_text": "2"}
+    assert c.parse_session_path("/root/SW-01/2020-01-31/alf/x.npy") is None
     assert c.parse_session_path("/root/lab1/Subjects/SW-01/2020-01-31/002") == {
-        "lab": "lab1", "subject": "SW-01", "date": dt.date(2020, 1, 31), "number": 2}
+        "lab": "lab1", "subject": "SW-01", "date": dt.date(2020, 1, 31), "number": 2,
+        "number_text": "002"}
     assert c.parse_session_path(PurePosixPath("SW-01/2020-01-31/1"))["lab"] is None
     assert c.parse_session_path("SW-01/2020-13-31/001") is None
     assert c.parse_session_path(None) is None

@@ -473,7 +473,7 @@ def test_explicit_refresh_after_a_fallback_retries_alyx(server: Any, db: Any, ca
     assert len(server.requests) == n  # local chosen by the user: never the network
 
 
-def test_cache_dir_comes_from_one_settings_else_platformdirs(server: Any, db: Any, tmp_path: Path,
+def test_cache_dir_comes_from_one_settings_else_one_default(server: Any, db: Any, tmp_path: Path,
                                                              home: Path):
     from one_tui.engine import params
 
@@ -488,7 +488,7 @@ def test_cache_dir_comes_from_one_settings_else_platformdirs(server: Any, db: An
     elsewhere = One(cache_dir=tmp_path / "plain", mode="local")
     assert elsewhere.alyx is None and repr(elsewhere) == f"One (offline, {tmp_path / 'plain'})"
     other = One("http://127.0.0.1:9", mode="local")
-    assert other.cache_dir == home / ".cache" / "one-tui" / "127.0.0.1_9"
+    assert other.cache_dir == home / "Downloads" / "ONE" / "127.0.0.1_9"  # ONE's default
     assert calls(server) == ["POST /auth-token"]  # remote + password: the login at start only
 
 

@@ -111,3 +111,24 @@ def test_register_database_like_one_setup(home: Path, tmp_path: Path) -> None:
     assert params.get_settings().client_key == "127.0.0.1_8765"
     params.register_database("https://alyx.example.org", tmp_path / "other", make_default=True)
     assert params.get_settings().client_key == "alyx.example.org"
+
+
+def test_a_database_always_gets_a_default_as_one_setup_gives(home: Path, tmp_path: Path) -> None:
+    """ONE's setup sets DEFAULT whenever there is none; a null DEFAULT (written before) made
+    ONE-api 3.x's ``ONE()`` look up ``CLIENT_MAP[None]`` and fail."""
+    write(home / ".one" / ".caches", {"CLIENT_MAP": {}, "DEFAULT": None})
+    params.register_database(URL, tmp_path / "c", make_default=False)
+    caches = json.loads((home / ".one" / ".caches").read_text())
+    assert caches["DEFAULT"] == "127.0.0.1_8765"
+
+
+def test_a_login_registers_the_database_once_keeping_a_chosen_folder(home: Path,
+                                                                      tmp_path: Path) -> None:
+    """Without a ``.caches`` entry ONE's silent setup rewrites ``.<key>`` without the token."""
+    params.save_login(URL, "demo", "tok1", tmp_path / "first")
+    caches = json.loads((home / ".one" / ".caches").read_text())
+    assert caches == {"CLIENT_MAP": {"127.0.0.1_8765": str(tmp_path / "first")},
+                      "DEFAULT": "127.0.0.1_8765"}
+    params.save_login(URL, "demo", "tok2", tmp_path / "second")  # already registered: kept
+    s = params.get_settings(URL)
+    assert s is not None and s.cache_dir == tmp_path / "first" and s.token_for("demo") == "tok2"

@@ -162,6 +162,13 @@ def test_dataset_is_a_partial_match_on_the_relative_path(cache: Cache) -> None:
     assert q.search(cache, dataset="probe00", dataset_qc_lte="WARNING") == [S1]
 
 
+def test_dataset_does_not_count_a_critical_dataset_as_one_2x_does(cache: Cache) -> None:
+    """ONE 2.11.2 filters ``dataset`` with ``dataset_qc_lte='FAIL'`` by default: S2's only
+    spikes.times is CRITICAL, so S2 is not found (20,000 sessions: 4,570 found, ONE 4,518)."""
+    assert q.search(cache, dataset="spikes.times") == [S1]
+    assert q.search(cache, dataset="spikes.times", dataset_qc_lte="CRITICAL") == [S2, S1]
+
+
 def test_dataset_qc_lte_alone_keeps_its_2x_meaning(cache: Cache) -> None:
     assert q.search(cache, dataset_qc_lte="PASS") == [S3, S1, S4, S5]
     assert q.search(cache, dataset_qc_lte=0) == [S3, S5]
@@ -333,7 +340,9 @@ def test_synth_dataset_terms(synth: Cache) -> None:
 def test_synth_list_datasets(synth: Cache) -> None:
     dsets = synth.datasets
     visible = dsets[dsets["qc"].astype(str) != "CRITICAL"]
-    assert q.list_datasets(synth) == list(dict.fromkeys(visible["rel_path"].astype(str)))
+    # ONE sorts an unsorted table's index at load: its unique list follows (eid, id)
+    ordered = visible.sort_index()
+    assert q.list_datasets(synth) == list(dict.fromkeys(ordered["rel_path"].astype(str)))
     eid = str(dsets.index[len(dsets) // 2][0])
     mine = visible[np.asarray(visible.index.get_level_values("eid") == eid)]
     assert q.list_datasets(synth, eid) == sorted(set(mine["rel_path"].astype(str)))

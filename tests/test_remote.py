@@ -94,8 +94,9 @@ def test_insertion_filters_follow_one():
     """§3.3 example URL, and the list TypeError."""
     f = remote.insertion_filters(dataset="spikes", laboratory="cortexlab", number=1,
                                  subject="KS005")
-    assert urlencode(f) == ("django=datasets__name__icontains%2Cspikes&experiment_number=1"
-                            "&lab=cortexlab&subject=KS005")
+    # ONE sorts the names the caller typed: laboratory < number, sent as lab, experiment_number
+    assert urlencode(f) == ("django=datasets__name__icontains%2Cspikes&lab=cortexlab"
+                            "&experiment_number=1&subject=KS005")
     with pytest.raises(TypeError, match='"dataset" parameter must be a string'):
         remote.insertion_filters(dataset=["spikes"])
     with pytest.raises(ValueError, match="Invalid search term"):

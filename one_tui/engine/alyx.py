@@ -109,19 +109,21 @@ def _as_list(value: Any) -> list[Any]:
 def list_query(endpoint: str, id: str | None = None, **filters: Any) -> str:  # noqa: A002
     """The relative query ONE requests (and hashes) for a ``list``: ``/sessions?subject=KS005``.
 
-    ``django`` goes first, every other filter in sorted order, list values comma-joined, every
-    value through ``str()``; ``None`` (and an empty ``django``) are dropped; ``id`` adds the
-    django term ``pk,<id>``.
+    The filters stay in the order given, as ONE's ``rest`` keeps them (its ``search`` passes
+    ``django`` first, then the terms sorted by name: ``remote.session_filters`` builds that
+    order); sorting them here gave other sha1 names than ONE's, so the two never shared a REST
+    cache entry. List values are comma-joined, every value goes through ``str()``; ``None``
+    (and an empty ``django``) are dropped; ``id`` adds the django term ``pk,<id>``, appended
+    to ``django`` where it is, else as the last parameter (ONE's order).
     """
-    django = filters.pop("django", None)
+    ordered = {k: v for k, v in filters.items() if v is not None}
+    django = ordered.get("django")
     if isinstance(django, (list, tuple)):
         django = ",".join(map(str, django))
     if id is not None:
-        django = f"{django},pk,{id}" if django else f"pk,{id}"
-    ordered: dict[str, Any] = {"django": django} if django else {}
-    for key in sorted(filters):
-        if filters[key] is not None:
-            ordered[key] = filters[key]
+        ordered["django"] = f"{django},pk,{id}" if django else f"pk,{id}"
+    elif not django:
+        ordered.pop("django", None)
     url = endpoint.strip("/")
     if ordered:
         query = {k: ",".join(map(str, _as_list(v))) for k, v in ordered.items()}
@@ -208,9 +210,7 @@ class AlyxClient:
         self.__password = password
         self._token: str | None = token
         self._force_login = password is not None and token is None
-        self.cache_dir = Path(
-            cache_dir or (settings.cache_dir if settings else params.default_cache_dir(base_url))
-        )
+        self.cache_dir = params.resolve_cache_dir(self.base_url, cache_dir, settings)
         self.cache_rest = cache_rest
         self.silent = silent
         self.max_retries = max_retries
@@ -281,6 +281,9 @@ class AlyxClient:
             if password is not None:
                 self.__password = password
                 force = True
+            # A password given to the constructor is a login too (ONE logs in at once): never
+            # let a saved token stand in for it, or a wrong password would seem to work.
+            force = force or self._force_login
             if not username:
                 raise LoginRequired(
                     f"No Alyx username for {self.base_url}; log in with a username and password"
@@ -321,7 +324,7 @@ class AlyxClient:
         self._token = token
         self._force_login = False
         try:
-            params.save_token(self.base_url, username, token)
+            params.save_login(self.base_url, username, token, self.cache_dir)
             self._settings = params.get_settings(self.base_url)
         except (OSError, params.ParamsError) as exc:
             self._note(f"Logged in, but the token could not be saved in ~/.one: {exc}")
@@ -449,6 +452,14 @@ class AlyxClient:
         if use_cache and not clobber:
             entry = self._rest_cache.get(rest_query)
             if entry is not None:
+                if self._force_login:
+                    # a password was given: log in before answering from the cache, so a wrong
+                    # one fails here as in ONE (which logs in at construction); offline, the
+                    # cached answer stands and the login waits for the next request
+                    try:
+                        self._ensure_auth()
+                    except AlyxConnectionError:
+                        pass
                 self.last_from_cache = True
                 return entry.value
         try:

@@ -59,7 +59,7 @@ def is_exp_ref(value: Any) -> bool:
 
 
 def parse_session_path(path: Any) -> dict | None:
-    """``{lab, subject, date, number}`` of a path ending in ``[lab/Subjects/]subj/date/NNN``.
+    """``{lab, subject, date, number, number_text}`` of a path ending in ``...subj/date/NNN``.
 
     ``lab`` is None when the path has no lab part; None when it is not a session path.
     """
@@ -67,14 +67,22 @@ def parse_session_path(path: Any) -> dict | None:
         path = path.as_posix()
     if not isinstance(path, str):
         return None
-    m = _SESSION_PATH.search(path.replace("\\", "/").rstrip("/"))
+    path = path.replace("\\", "/").rstrip("/")
+    m = _SESSION_PATH.search(path)
+    if not m:  # a file or folder inside a session: ONE's get_session_path keeps the part up
+        parts = path.split("/")  # to the last number folder that follows a date folder
+        ends = [i for i in range(1, len(parts))
+                if parts[i].isdigit() and re.fullmatch(r"\d{4}-\d{2}-\d{2}", parts[i - 1])]
+        m = _SESSION_PATH.search("/".join(parts[: ends[-1] + 1])) if ends else None
     if not m:
         return None
     try:
         day = parse_date(m["date"])
     except ValueError:
         return None
-    return {"lab": m["lab"], "subject": m["subject"], "date": day, "number": int(m["number"])}
+    # number_text: the folder name as written (``001``), which ONE's path2eid sends to Alyx
+    return {"lab": m["lab"], "subject": m["subject"], "date": day, "number": int(m["number"]),
+            "number_text": m["number"]}
 
 
 def session_path(lab: str | None, subject: str, day: Any, number: int) -> PurePath:

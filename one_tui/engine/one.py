@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-import platformdirs
 
 from one_tui.engine import converters, params, query, remote, tables
 from one_tui.engine.exceptions import (
@@ -166,22 +165,13 @@ class One:
             self._notice(str(exc))
         return None
 
-    @staticmethod
-    def _default_dir(base_url: str | None) -> Path:
-        """The platformdirs cache folder, one subfolder per database."""
-        root = Path(platformdirs.user_cache_dir("one-tui"))
-        return root / params.client_key(base_url) if base_url else root
-
     def _resolve_dir(self, cache_dir: str | os.PathLike[str] | None, client: AlyxClient | None,
                      settings: params.Settings | None, url: str | None) -> Path:
-        """The argument, else the given client's folder, else ~/.one's, else platformdirs'."""
-        if cache_dir:
-            return Path(cache_dir).expanduser()
-        if client is not None:
+        """The argument, else the given client's folder, else ``params.resolve_cache_dir``
+        (~/.one's folder, else ONE's ``~/Downloads/ONE/<key>``): the one rule AlyxClient uses."""
+        if not cache_dir and client is not None:
             return Path(client.cache_dir)
-        if settings is not None:
-            return Path(settings.cache_dir)
-        return self._default_dir(url)
+        return params.resolve_cache_dir(url, cache_dir, settings)
 
     def _prepare_dir(self, folder: Path) -> Path:
         """Create the cache folder; note (not fail) when it is read-only."""
@@ -843,7 +833,7 @@ class One:
         """``search(subject, date_range=day, number, query_type='remote')`` -> one eid."""
         records, _ = self._remote_sessions(
             {"subject": parts["subject"], "date_range": str(parts["date"]),
-             "number": parts["number"]}, None, None)
+             "number": parts.get("number_text", parts["number"])}, None, None)  # ONE: '001'
         if parts.get("lab"):
             records = [r for r in records if r.get("lab") == parts["lab"]] or records
         return remote.eid_of(records[0]) if records else None

@@ -68,9 +68,33 @@ def client_key(url: str) -> str:
     return re.sub(r"[^\w.\-]", "_", key).lower()
 
 
-def default_cache_dir(base_url: str) -> Path:
-    """ONE's default data folder for a database: ``~/Downloads/ONE/<client_key>``."""
-    return Path.home() / "Downloads" / "ONE" / client_key(base_url)
+def default_cache_dir(base_url: str | None = None) -> Path:
+    """ONE's default data folder: ``~/Downloads/ONE/<client_key>`` (``~/Downloads/ONE``
+    without a database), as ONE-api 2.11.2 and 3.6.1 both compute it (``CACHE_DIR_DEFAULT``).
+
+    one-tui once used the platformdirs cache folder in ``One`` and this one in ``AlyxClient``:
+    the tables went to one folder and a refresh downloaded a second copy into the other.
+    """
+    root = Path.home() / "Downloads" / "ONE"
+    return root / client_key(base_url) if base_url else root
+
+
+def resolve_cache_dir(base_url: str | None, cache_dir: str | os.PathLike[str] | None = None,
+                      settings: Settings | None = None) -> Path:
+    """The data folder of a database, decided here only: the argument, else the folder
+    ``~/.one/.caches`` maps it to (what ``ONE()`` uses), else ONE's default.
+
+    ``settings`` saves a second read of ``~/.one`` when the caller already has them.
+    """
+    if cache_dir:
+        return Path(cache_dir).expanduser()
+    if settings is None and base_url:
+        mapped = read_caches()["CLIENT_MAP"].get(client_key(base_url))
+        if isinstance(mapped, str) and mapped:
+            return Path(mapped).expanduser()
+    if settings is not None:
+        return Path(settings.cache_dir)
+    return default_cache_dir(base_url)
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -193,6 +217,19 @@ def save_token(base_url: str, username: str, token: str) -> None:
     _write_json(path, raw)
 
 
+def save_login(base_url: str, username: str, token: str,
+               cache_dir: str | os.PathLike[str] | None = None) -> None:
+    """After a login: store the token and register the database in ``.caches`` if it is not.
+
+    Without the ``.caches`` entry ONE's ``params.get`` runs its silent setup, which rewrites
+    ``.<key>`` without ``TOKEN``, and the next ``ONE()`` can no longer log in. A database that
+    is already registered keeps its folder (the user chose it) and the default is unchanged.
+    """
+    save_token(base_url, username, token)
+    if client_key(base_url) not in read_caches()["CLIENT_MAP"]:
+        register_database(base_url, cache_dir=cache_dir)
+
+
 def clear_token(base_url: str, username: str) -> None:
     """Forget the cached token of ``username`` (logout, or a token Alyx rejected)."""
     path = params_dir() / f".{client_key(base_url)}"
@@ -228,9 +265,10 @@ def register_database(
 
     caches = read_caches()
     caches["CLIENT_MAP"][key] = str(Path(cache_dir or default_cache_dir(base_url)).expanduser())
-    if make_default or (make_default is None and not caches.get("DEFAULT")):
+    # ONE's rule (``params.setup``): the default when asked, or when there is none. A missing
+    # or null DEFAULT makes ONE-api 3.x's ``ONE()`` fail (``CLIENT_MAP[None]``).
+    if make_default or not caches.get("DEFAULT"):
         caches["DEFAULT"] = key
-    caches.setdefault("DEFAULT", None)
     _write_json(params_dir() / ".caches", caches)
     settings = get_settings(base_url)
     assert settings is not None  # just written

@@ -281,7 +281,9 @@ def search_sessions(cache: Any, wildcards: bool = True, **terms: Any) -> pd.Data
         datasets = cache.datasets
         keep: np.ndarray | None = None
         for term in dataset_terms:
-            qc_lte = qc if term == "dataset" else (qc or QC.FAIL)
+            # ONE 2.11.2 (``dataset``) and 3.x (``datasets``) both default to FAIL: a dataset
+            # with CRITICAL QC does not count unless dataset_qc_lte says so
+            qc_lte = QC.FAIL if qc is None else qc  # NOT_SET is 0: not "or"
             present = _dataset_session_filter(datasets, _ensure_list(terms[term]), qc_lte,
                                               partial=term == "dataset", wildcards=wildcards)
             keep = present if keep is None else keep & present
@@ -430,7 +432,34 @@ def _session_rows(cache: Any, eid: Any) -> pd.DataFrame | None:
     pos = eids.get_indexer([eid])[0]
     if pos < 0:
         return datasets.iloc[0:0]
-    return datasets[codes == pos]
+    return _one_order(datasets[codes == pos])
+
+
+def _one_positions(df: pd.DataFrame) -> np.ndarray | None:
+    """Row positions of ``df`` (a session's rows: small) in ONE's order; None if in it.
+
+    ONE sorts a table's index when it loads one that is not sorted (api.py ``_load_cache``),
+    so its per-session rows follow ``(eid, id)``, not the file's order. A plain sort of the
+    few keys: ``sort_index`` took 8 s on a 94-row slice of a 1.5M-row table (it re-sorts the
+    index levels, which parquet leaves unsorted).
+    """
+    if len(df) < 2:
+        return None
+    idx = df.index
+    if isinstance(idx, pd.MultiIndex):  # from the codes: idx.values would convert every level
+        columns = [list(map(str, idx.levels[i].take(np.asarray(idx.codes[i]))))
+                   for i in range(idx.nlevels)]
+        keys: list[Any] = list(zip(*columns, strict=True))
+    else:
+        keys = [str(k) for k in idx]
+    order = np.array(sorted(range(len(keys)), key=keys.__getitem__), dtype=np.intp)
+    return None if (np.diff(order) > 0).all() else order
+
+
+def _one_order(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` in ONE's ``(eid, id)`` row order (see :func:`_one_positions`)."""
+    order = _one_positions(df)
+    return df if order is None else df.iloc[order]
 
 
 def _selected(cache: Any, eid: Any, filters: dict[str, Any]
@@ -456,13 +485,48 @@ def _unique_paths(df: pd.DataFrame, mask: np.ndarray) -> list[str]:
     return [str(paths[c]) for c in uniq]
 
 
+def _unique_paths_in_one_order(df: pd.DataFrame, mask: np.ndarray) -> list[str]:
+    """Unique rel_paths of the masked rows in the order ONE lists them: by the first row of
+    each path in ONE's sorted ``(eid, id)`` order.
+
+    Cheap at IBL scale (1.5M rows): the eid levels (tens of thousands) are ranked once, each
+    path's smallest eid rank is found with integer arrays, and only those few candidate rows
+    (about one per path) are compared by id.
+    """
+    codes, paths = _path_codes(df)
+    pos = np.flatnonzero(mask & (codes >= 0))
+    idx = df.index
+    if not len(pos) or not (isinstance(idx, pd.MultiIndex) and list(idx.names) == ["eid", "id"]):
+        return _unique_paths(df, mask)
+    eid_level = idx.levels[0]
+    rank = np.empty(len(eid_level), dtype=np.int64)
+    rank[np.argsort(np.asarray(eid_level.astype(str), dtype=object), kind="stable")] = (
+        np.arange(len(eid_level)))
+    eid_rank = rank[np.asarray(idx.codes[0])[pos]]
+    path_code = codes[pos]
+    first = np.full(len(paths), np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first, path_code, eid_rank)
+    cand = np.flatnonzero(eid_rank == first[path_code])
+    ids = idx.levels[1][np.asarray(idx.codes[1])[pos[cand]]]
+    keyed = sorted(zip(eid_rank[cand].tolist(), map(str, ids), path_code[cand].tolist(),
+                       strict=True))
+    out: list[str] = []
+    seen: set[int] = set()
+    for _, _, c in keyed:
+        if c not in seen:
+            seen.add(c)
+            out.append(str(paths[c]))
+    return out
+
+
 def list_datasets(cache: Any, eid: Any = None, filename: Any = None, collection: Any = None,
                   revision: Any = None, qc: Any = QC.FAIL, ignore_qc_not_set: bool = False,
                   details: bool = False, default_revisions_only: bool = False,
                   keep_eid_index: bool = False, wildcards: bool = True) -> Any:
     """Datasets in the cache, optionally of one session, filtered as ``filter_datasets``.
 
-    Without ``details``: unique rel_paths (table order; sorted for one session). With
+    Without ``details``: unique rel_paths (ONE's ``(eid, id)`` row order; sorted for one
+    session). With
     ``details``: the rows (index ``(eid, id)``; ``id`` only for one session unless
     ``keep_eid_index``). An unknown session gives an empty result.
     """
@@ -473,8 +537,9 @@ def list_datasets(cache: Any, eid: Any = None, filename: Any = None, collection:
     if rows is None or mask is None:
         return cache.datasets.iloc[0:0].copy() if details else []
     if not details:
-        paths = _unique_paths(rows, mask)
-        return sorted(paths) if one_session else paths
+        if one_session:
+            return sorted(_unique_paths(rows, mask))
+        return _unique_paths_in_one_order(rows, mask)
     found = rows[mask] if len(rows) else rows.copy()
     if one_session and not keep_eid_index and isinstance(found.index, pd.MultiIndex):
         found = found.droplevel("eid")

@@ -32,6 +32,8 @@ __all__ = [
     "insertion_terms",
     "format_date_range",
     "session_filters",
+    "django_value",
+    "django_clause",
     "insertion_filters",
     "sessions_from_records",
     "session_details",
@@ -138,16 +140,22 @@ def _qc_name(value: Any) -> str:
     return QC.validate(value).name
 
 
-def _ordered(filters: dict[str, str], clauses: list[str]) -> dict[str, str]:
-    """``django`` first, then every other key sorted: ONE's order, so REST-cache keys match.
+def _start(terms: dict[str, Any]) -> tuple[dict[str, str], list[tuple[str, Any]]]:
+    """ONE's loop order: ``django`` first (the user's), then the terms sorted by the name the
+    caller typed (before completion: ``lab`` sorts as ``lab``, ``number`` as ``number`` even
+    though they are sent as ``lab``/``experiment_number``). Each name keeps its place, so the
+    query string, hence the REST-cache sha1, is the one ONE builds for the same call."""
+    django = terms.get("django")
+    filters: dict[str, str] = {"django": _text(django) if django is not None else ""}
+    rest = [(k, terms[k]) for k in sorted(terms) if k != "django" and terms[k] is not None]
+    return filters, rest
 
-    ``clauses`` (built from ONE terms) go after the user's own ``django`` value.
-    """
-    for clause in clauses:
-        _add_django(filters, clause)
-    out = {"django": filters.pop("django")} if "django" in filters else {}
-    out.update(sorted(filters.items()))
-    return out
+
+def _finish(filters: dict[str, str]) -> dict[str, str]:
+    """Drop an empty ``django``, as ONE does before its request."""
+    if not filters.get("django"):
+        filters.pop("django", None)
+    return filters
 
 
 def _add_django(filters: dict[str, str], clause: str) -> None:
@@ -155,8 +163,44 @@ def _add_django(filters: dict[str, str], clause: str) -> None:
     filters["django"] = f"{filters['django']},{clause}" if filters.get("django") else clause
 
 
+#: What Alyx's django filter parser (alyx/base.py ``_custom_filter_parser``) turns into
+#: something else than the text: ``None``, ``true``/``false``, a number (``5`` -> ``5.0``).
+_CONVERTED = re.compile(r"(?i:none|true|false)|\d*\.?\d+|\d+\.")
+
+
+def django_value(text: str) -> str:
+    """``text`` as a value inside ``django=field__lookup,<value>`` that Alyx reads back as is.
+
+    Alyx splits the django filter on every comma outside ``[...]``/``(...)``, so ``a, b`` sent
+    raw is a dangling field and Alyx answers 500; it ``eval``s a value wrapped in brackets, and
+    converts ``None``/``true``/numbers. Plain text is sent unchanged (the query ONE would
+    build); anything else becomes a parenthesised Python string literal with every character
+    but letters, digits and spaces escaped (``('a\\x2c b')``), which holds no comma, bracket,
+    quote or ``%`` and evaluates to exactly ``text``.
+    """
+    if not (set(text) & set(",()[]'\"\\%&+=#") or _CONVERTED.fullmatch(text.strip())
+            or text != text.strip()):
+        return text
+    out = []
+    for ch in text:
+        if ch.isascii() and (ch.isalnum() or ch == " "):
+            out.append(ch)
+        elif ord(ch) < 0x100:
+            out.append(f"\\x{ord(ch):02x}")
+        elif ord(ch) < 0x10000:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(f"\\U{ord(ch):08x}")
+    return "('" + "".join(out) + "')"
+
+
+def django_clause(lookup: str, value: Any) -> str:
+    """``field__lookup,<value>`` with the value escaped for Alyx (see :func:`django_value`)."""
+    return f"{lookup},{django_value(_text(value))}"
+
+
 def session_filters(**terms: Any) -> dict[str, str]:
-    """ONE search terms to ``/sessions`` list filters (§3.2).
+    """ONE search terms to ``/sessions`` list filters (§3.2), in the order ONE sends them.
 
     Names are completed as ONE completes them (``lab`` -> ``laboratory``, ``date`` ->
     ``date_range``); ``laboratory`` is sent as ``lab``. ``datasets`` (exact file names, all
@@ -165,25 +209,22 @@ def session_filters(**terms: Any) -> dict[str, str]:
     insertions. Values are strings; lists are comma-joined. ``None`` values are dropped.
     """
     allowed = search_terms()
-    filters: dict[str, str] = {}
-    clauses: list[str] = []
-    for raw_key, value in terms.items():
-        if value is None:
-            continue
+    filters, ordered = _start(terms)
+    for raw_key, value in ordered:
         key = _autocomplete(raw_key, allowed)
         if key == "laboratory":
             filters["lab"] = _text(value)
         elif key == "date_range":
             filters["date_range"] = format_date_range(value)
         elif key == "dataset":
-            clauses.append(f"data_dataset_session_related__name__icontains,{_single(value)}")
+            _add_django(filters, f"data_dataset_session_related__name__icontains,{_single(value)}")
         elif key in ("dataset_qc_lte", "qc"):
             filters[key] = _qc_name(value)
         elif key == "django":
             _add_django(filters, _text(value))
         else:
             filters[key] = _text(value)
-    return _ordered(filters, clauses)
+    return _finish(filters)
 
 
 def _single(value: Any) -> str:
@@ -194,21 +235,18 @@ def _single(value: Any) -> str:
 
 
 def insertion_filters(**terms: Any) -> dict[str, str]:
-    """ONE ``search_insertions`` terms to ``/insertions`` list filters (§3.3).
+    """ONE ``search_insertions`` terms to ``/insertions`` list filters (§3.3), in ONE's order.
 
     ``dataset`` -> ``django=datasets__name__icontains,<v>`` (a list raises ONE's TypeError),
     ``laboratory`` -> ``lab``, ``number`` -> ``experiment_number``. Session-only terms such as
     ``date_range`` are refused as ONE refuses them (use ``date`` for one day).
     """
     allowed = insertion_terms()
-    filters: dict[str, str] = {}
-    clauses: list[str] = []
-    for raw_key, value in terms.items():
-        if value is None:
-            continue
+    filters, ordered = _start(terms)
+    for raw_key, value in ordered:
         key = _autocomplete(raw_key, allowed)
         if key == "dataset":
-            clauses.append(f"datasets__name__icontains,{_single(value)}")
+            _add_django(filters, f"datasets__name__icontains,{_single(value)}")
         elif key == "laboratory":
             filters["lab"] = _text(value)
         elif key == "number":
@@ -219,7 +257,7 @@ def insertion_filters(**terms: Any) -> dict[str, str]:
             _add_django(filters, _text(value))
         else:
             filters[key] = _text(value)
-    return _ordered(filters, clauses)
+    return _finish(filters)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 
 Layout (ONE-api's): ``<cache_dir>/.rest/<sha1 hex of the query string>``, each file JSON
 ``[raw_response, "expiry ISO datetime"]``. The query string is hashed exactly as requested
-(``/sessions?subject=KS005``, or a page's full ``next`` URL). A cache that cannot be written
+(``/sessions?subject=KS005``, or a page's full ``next`` URL). An empty response (``null``,
+``[]``) counts as no entry, as in ONE 3.x; an entry that is not UTF-8 JSON is deleted and is a
+miss, never an error. A cache that cannot be written
 (read-only or unreachable folder) degrades to "no caching" with one note; it never raises.
 """
 
@@ -63,14 +65,16 @@ class RestCache:
         """The stored entry or None; a corrupt entry is deleted (ONE 3.4.1+), never raised."""
         path = self.rest_dir / cache_key(query)
         try:
-            text = path.read_text(encoding="utf-8")
+            data = path.read_bytes()
         except (FileNotFoundError, NotADirectoryError):
             return None
         except OSError as exc:
             _logger.debug("REST cache entry %s unreadable: %s", path.name, exc)
             return None
         try:
-            value, when = json.loads(text)
+            # bytes that are not UTF-8 (UnicodeDecodeError is a ValueError) are as corrupt as
+            # bad JSON: ONE-api raises on them at every call; here they are a miss, once
+            value, when = json.loads(data.decode("utf-8"))
             expiry = datetime.fromisoformat(when)
         except (ValueError, TypeError):
             self._note(f"Deleted a corrupt REST cache entry: {path}")
@@ -78,6 +82,10 @@ class RestCache:
                 path.unlink()
             except OSError:
                 pass
+            return None
+        if not value:
+            # ONE 3.x reads ``[null, expiry]`` (or any empty answer) as no entry at all:
+            # ``if cached and expiry > now``; answering "0 sessions" from it would hide data
             return None
         return CacheEntry(value, expiry)
 

@@ -283,7 +283,11 @@ class FiltersPane(VerticalScroll):
             terms["histology"] = True
         django = []
         if v("narrative"):
-            django.append(f"narrative__icontains,{v('narrative')}")
+            # escaped: a comma sent raw splits Alyx's django filter (HTTP 500); imported here,
+            # as remote.py brings pandas, which the first frame must not load
+            from one_tui.engine import remote
+
+            django.append(remote.django_clause("narrative__icontains", v("narrative")))
         if v("django"):
             django.append(v("django"))
         if django:
