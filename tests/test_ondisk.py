@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from one_tui.engine import ondisk
+from one_tui.engine.tables import read_table
 
 
 def test_session_path_is_ones_layout() -> None:
@@ -33,8 +34,10 @@ def cache(tmp_path: Path) -> tuple[Path, pd.DataFrame, pd.Series]:
 
     folder = tmp_path / "cache"
     generate(n_sessions=20, seed=0).write_tables(folder)
-    datasets = pd.read_parquet(folder / "datasets.pqt")
-    sessions = pd.read_parquet(folder / "sessions.pqt").set_index("id")
+    # read as the engine reads ONE's tables (the index comes from the pandas metadata)
+    datasets = read_table(folder / "datasets.pqt")[0].reset_index()
+    datasets["rel_path"] = datasets["rel_path"].astype(str)
+    sessions = read_table(folder / "sessions.pqt")[0]
     eid = datasets.loc[datasets.rel_path.str.contains("#"), "eid"].iloc[0]
     mine = datasets[datasets.eid == eid].head(3).copy()
     mine = pd.concat([mine, datasets[(datasets.eid == eid)
