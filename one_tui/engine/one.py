@@ -138,7 +138,7 @@ class One:
                                 cache_dir=self.cache_dir, cache_rest=cache_rest, silent=silent)
         self.alyx: AlyxClient | None = client
         self._drain_client_notices()  # e.g. the plain-http warning, in every mode
-        self._cache = self._adopt(tables.Cache(self.cache_dir, cache_expiry))
+        self._cache = tables.Cache(self.cache_dir, cache_expiry)
         self._merged_sessions: dict[str, str] = {}  # eid -> datasets last merged (JSON)
         self._load_local()
         if client is None and mode != "local":
@@ -232,13 +232,6 @@ class One:
             with self._lock:
                 cache.meta["cache_expiry"] = value
                 cache.meta["expired"] = self._expired()
-
-    @staticmethod
-    def _adopt(cache: tables.Cache) -> tables.Cache:
-        """Give a Cache ONE's spelling of its metadata, ``_cache._meta`` (the same dict as
-        ``meta``), as ONE's modes page reads it."""
-        cache._meta = cache.meta  # type: ignore[attr-defined]
-        return cache
 
     def __repr__(self) -> str:
         if self.alyx is None:
@@ -358,7 +351,7 @@ class One:
         # reach the app too, each once; the Cache has logged them already
         cache.on_warning = self.notices.append
         with self._lock:
-            self._cache = self._adopt(cache)
+            self._cache = cache
             self._merged_sessions = {}
         return cache.meta["loaded_time"]
 

@@ -532,6 +532,11 @@ class Cache:
             "modified_time": None, "saved_time": None, "cache_expiry": cache_expiry,
         }
 
+    @property
+    def _meta(self) -> dict[str, Any]:
+        """ONE's spelling of ``meta`` (``one._cache._meta`` in ONE's modes page): the same dict."""
+        return self.meta
+
     # -- table access -------------------------------------------------------------------------
     def _warn(self, message: str) -> None:
         message = shown(message, limit=500)  # file names in a shared folder can hold anything
