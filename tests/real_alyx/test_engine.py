@@ -237,7 +237,10 @@ def test_rest_list_follows_every_page_and_read(one: One, real: Server, real_alyx
     offset = real_alyx.log_offset()
     rows = one.alyx.rest("datasets", "list", no_cache=True)
     assert len(rows) == count > 250
-    assert len({r["url"] for r in rows}) == count
+    # Which rows each page holds is the server's: Alyx's /datasets has no ORDER BY, and
+    # PostgreSQL may give overlapping pages (seen once in CI: 552 distinct urls of 714; ONE-api
+    # pages the same way). What one-tui controls is following every page, in ONE's requests.
+    assert all(r["url"].startswith(f"{real.base_url}/datasets/") for r in rows)
     log = [line for line in real_alyx.requests_since(offset) if "/datasets" in line]
     assert log == ["GET /datasets", "GET /datasets?limit=250&offset=250",
                    "GET /datasets?limit=250&offset=500"][: len(log)] and len(log) == -(
