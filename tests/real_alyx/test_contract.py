@@ -320,22 +320,22 @@ def _expect(server: Server, pred: Callable[[dict], int]) -> Counter:
     return Counter({r["id"]: n for r in server.all("/sessions") if (n := int(pred(r)))})
 
 
-def _details(server: Server) -> dict[str, dict]:
-    key = "_details"
+def _detail_records(server: Server, endpoint: str) -> dict[str, dict]:
+    """Every ``/<endpoint>/<id>`` record of the server, fetched once per run (kept in facts)."""
+    key = f"_details_{endpoint}"
     if key not in server.facts:
-        eids = [r["id"] for r in server.all("/sessions")]
-        answers = server.get_many([f"/sessions/{e}" for e in eids])
-        server.facts[key] = {e: r.json() for e, r in zip(eids, answers, strict=True)}
+        ids = [r["id"] for r in server.all(f"/{endpoint}")]
+        answers = server.get_many([f"/{endpoint}/{i}" for i in ids])
+        server.facts[key] = {i: r.json() for i, r in zip(ids, answers, strict=True)}
     return server.facts[key]
+
+
+def _details(server: Server) -> dict[str, dict]:
+    return _detail_records(server, "sessions")
 
 
 def _insertion_details(server: Server) -> dict[str, dict]:
-    key = "_insertion_details"
-    if key not in server.facts:
-        pids = [r["id"] for r in server.all("/insertions")]
-        answers = server.get_many([f"/insertions/{p}" for p in pids])
-        server.facts[key] = {p: r.json() for p, r in zip(pids, answers, strict=True)}
-    return server.facts[key]
+    return _detail_records(server, "insertions")
 
 
 def _datasets(server: Server) -> list[dict]:
