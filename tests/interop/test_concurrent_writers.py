@@ -9,6 +9,14 @@ What ONE itself loses is ONE's: ONE 3.x merges with the disk *before* taking its
 2.x does not merge at all, so a one-tui save between ONE's read and ONE's write is overwritten
 by ONE. one-tui keeps its rows in memory, so its next save puts them back: the test ends with
 one more one-tui round after ONE is done, and then every row of both must be there.
+
+ONE's reads take no lock at all (ONE 3.6.1's ``save_cache`` calls ``load_tables`` before its
+``.ONE.lock``; ONE 2.x's ``load_cache`` likewise), and pyarrow's ``read_table`` reads a file's
+footer and its pages in two opens of the path. A table replaced between the two, atomically by
+one-tui or in place by another ONE, makes that read raise ``OSError: Unexpected end of stream``
+(seen once in CI). No writer can prevent that from outside ONE; nothing on disk is damaged and
+ONE's rows stay in its memory, so ONE's side retries exactly that failed read, as a user's next
+``save_cache`` would, and the test reports how often it happened.
 """
 
 from __future__ import annotations
@@ -45,6 +53,21 @@ print('ready', flush=True)
 sys.stdin.readline()
 rng = random.Random(ARGS['seed'])
 eids, dids = [], []
+torn_reads = 0
+def retry_torn_read(call):
+    # ONE's unlocked read met a table replaced between pyarrow's two opens (module doc)
+    global torn_reads
+    for attempt in range(10):
+        try:
+            return call()
+        except OSError as e:
+            import traceback
+            where = traceback.format_exc()
+            if 'parquet' not in where or ('load_tables' not in where and 'load_cache' not in where):
+                raise
+            torn_reads += 1
+            print(f'torn read: {e}', file=sys.stderr, flush=True)
+    return call()
 for r in range(ARGS['rounds']):
     e = [str(uuid.UUID(int=rng.getrandbits(128))) for _ in range(ARGS['n'])]
     d = [str(uuid.UUID(int=rng.getrandbits(128))) for _ in range(ARGS['n'])]
@@ -66,9 +89,9 @@ for r in range(ARGS['rounds']):
         ds['qc'] = ds['qc'].astype(one._cache['datasets']['qc'].dtype)
         # no origin: after a save ONE 3.6.1 holds it as a list, and merge_tables' set.add fails
         merge_tables(one._cache, sessions=ses, datasets=ds)
-        one.save_cache()
+        retry_torn_read(one.save_cache)
     else:
-        one.load_cache()
+        retry_torn_read(one.load_cache)
         c = one._cache
         ds['qc'] = ds['qc'].astype(c['datasets']['qc'].dtype)
         c['sessions'] = pd.concat([c['sessions'], ses.astype(c['sessions'].dtypes)]).sort_index()
@@ -82,7 +105,7 @@ for r in range(ARGS['rounds']):
     dids += d
     print(f'saved {r}', flush=True)  # one-tui saves now, while this loop goes on
     time.sleep(rng.random() * 0.05)
-emit({'eids': eids, 'dids': dids})
+emit({'eids': eids, 'dids': dids, 'torn_reads': torn_reads})
 """
 
 
@@ -154,6 +177,10 @@ def test_one_and_one_tui_save_one_folder_at_once(version: str, tmp_path: Path) -
     assert _keys(final.datasets) == start_datasets | one_d | mine_d
     assert not (folder / ".ONE.lock").exists() and not (folder / ".cache.lock").exists()
     assert refused < ROUNDS  # most rounds saved at once
+    # ONE's own unlocked read met a replaced table this often (module doc); it must stay rare
+    assert one["torn_reads"] <= ROUNDS // 2, one["torn_reads"]
+    print(f"ONE {version}: {one['torn_reads']} torn unlocked reads retried, {refused} one-tui "
+          f"saves refused and retried")
 
 
 def _script(code: str) -> str:
