@@ -93,6 +93,22 @@ async def test_remote_only_filter_sends_the_search_to_alyx(make_app, server) -> 
         assert "mode auto" in status_text(app)  # the mode itself is unchanged
 
 
+async def test_narrative_with_a_comma_is_found_on_alyx(make_app, server, db) -> None:
+    """The narrative field's text reaches Alyx whole: a comma sent raw split the django filter
+    and Alyx answered 500 ("Search failed")."""
+    text = "licking well, good"
+    expected = int(db.session_extra["narrative"].str.contains(text, case=False).sum())
+    assert expected > 0
+    app = make_app(mode="auto")
+    async with app.run_test(size=WIDE) as pilot:
+        await settle(app, pilot)
+        start = len(server.requests)
+        await search(app, pilot, narrative=text)
+        assert requests_since(server, start, "/sessions")
+        assert "failed" not in results_text(app).lower()
+        assert app.query_one(ResultsPane).row_count == expected
+
+
 async def test_refresh_mode_and_cycle_key(make_app, server) -> None:
     app = make_app(mode="auto")
     async with app.run_test(size=WIDE) as pilot:
