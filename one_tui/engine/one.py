@@ -961,6 +961,27 @@ class One:
             raise ValueError(f"Dataset {filename} not found in cache")
         return str(hits.index[0][-1])
 
+    def preload_datasets(self, cancel: threading.Event | None = None) -> bool:
+        """Read the datasets table (as codes, see tables.DatasetCodes) now, so the first dataset
+        query does not pay for it; meant for a background worker. The file is read without
+        holding the tables lock (searches go on meanwhile). True when the datasets are ready;
+        False when cancelled (``cancel`` set) or the tables changed meanwhile."""
+        with self._lock:
+            cache = self._cache
+            if cache.datasets_ready():
+                return True
+        try:
+            codes = cache.read_dataset_codes(cancel)
+        except tables.Cancelled:
+            return False
+        with self._lock:
+            if self._cache is not cache:
+                return False
+            if codes is None:  # a legacy or bad file: the frame load handles (and reports) it
+                cache.datasets_for_query()
+                return True
+            return cache.adopt_codes(codes)
+
     # -- status -------------------------------------------------------------------------------
     def cache_info(self) -> dict[str, Any]:
         """Everything the Cache pane shows, in plain values."""
