@@ -165,3 +165,75 @@ def test_preload_is_cancellable_and_adopted(synth_dir: Path) -> None:
     codes = one._cache.datasets_for_query()
     assert one.list_datasets() == query.list_datasets(one._cache)
     assert one._cache.datasets_for_query() is codes  # no second read
+
+
+def _copy(src: Path, dest: Path) -> Path:
+    dest.mkdir()
+    for p in src.glob("*.pqt"):
+        (dest / p.name).write_bytes(p.read_bytes())
+    return dest
+
+
+def _compare_all(a: tables.Cache, b: tables.Cache, eids: list[str]) -> None:
+    for name, kwargs in CALLS:
+        _equal(getattr(query, name)(a, **kwargs), getattr(query, name)(b, **kwargs))
+    for eid in eids:
+        _equal(query.list_datasets(a, eid, details=True, keep_eid_index=True),
+               query.list_datasets(b, eid, details=True, keep_eid_index=True))
+        if eid in b.sessions.index:
+            _equal(query.get_details(a, eid, full=True), query.get_details(b, eid, full=True))
+
+
+def test_merges_into_codes_answer_as_merges_into_the_frame(
+        synth_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Remote rows merged while only the codes are loaded (updates, new rows, new sessions,
+    NA values, new paths, a second merge over appended rows) give the answers, the frame and
+    the saved file of the same merges into the loaded frame."""
+    monkeypatch.setattr(tables, "LARGE_TABLE", 1000)  # the big-table merge on a small sample
+    a = load_cache(_copy(synth_dir, tmp_path / "a"))
+    b = load_cache(_copy(synth_dir, tmp_path / "b"))
+    b.datasets  # noqa: B018 - the frame path
+    assert isinstance(a.datasets_for_query(), DatasetCodes)
+    eids = query.search(b, datasets="spikes.times.npy")[:3]
+    rows = query.list_datasets(b, eids[0], details=True, keep_eid_index=True)
+    # 1: updates (qc, exists, a moved path, a size now unknown) and new rows, one new session
+    update = rows.iloc[:4].copy()
+    update["qc"] = ["CRITICAL", "PASS", "FAIL", "WARNING"]
+    update["exists"] = [False, True, False, True]
+    update["rel_path"] = update["rel_path"].astype(object)
+    update.iloc[1, update.columns.get_loc("rel_path")] = "alf/#2030-01-01#/moved.thing.npy"
+    update["file_size"] = pd.array([None, 5, None, 7], dtype="UInt64")  # NA keeps the old value
+    new_session = "0b8e4a1c-5d3f-4e2a-9b7c-1a2b3c4d5e6f"
+    added = rows.iloc[:3].copy().reset_index()
+    added["id"] = ["1a1a1a1a-0000-4000-8000-00000000000" + str(i) for i in range(3)]
+    added["eid"] = [eids[1], new_session, new_session]
+    added["rel_path"] = ["alf/new.object.npy", "raw/other.file.bin", "alf/new.object.npy"]
+    batch1 = pd.concat([update.reset_index(), added], ignore_index=True)
+    # 2: the appended rows again (one changed), and an untouched repeat of an update
+    batch2 = added.copy()
+    batch2["qc"] = ["PASS", "CRITICAL", "PASS"]
+    batch2 = pd.concat([batch2, update.reset_index().iloc[[0]]], ignore_index=True)
+    for batch in (batch1, batch2):
+        merge_tables(a, origin="test", datasets=batch.copy())
+        merge_tables(b, origin="test", datasets=batch.copy())
+        assert not a.is_loaded("datasets")
+        assert a.row_counts["datasets"] == b.row_counts["datasets"]
+        _compare_all(a, b, [*eids, new_session])
+    assert "raw/other.file.bin" in query.list_datasets(a, qc="CRITICAL")  # CRITICAL in batch 2
+    saved_a, saved_b = save_cache(a), save_cache(b)
+    assert saved_a and saved_b
+    _equal(a.datasets, b.datasets)  # replayed onto the frame for the save: the same frame
+    fa, _ = read_table(tmp_path / "a" / "datasets.pqt")
+    fb, _ = read_table(tmp_path / "b" / "datasets.pqt")
+    _equal(fa, fb)
+
+
+def test_a_merge_that_would_change_a_dtype_goes_to_the_frame(
+        synth_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tables, "LARGE_TABLE", 1000)
+    a = load_cache(_copy(synth_dir, tmp_path / "a"))
+    eid = query.search(a, datasets="spikes.times.npy")[0]
+    rows = query.list_datasets(a, eid, details=True, keep_eid_index=True).iloc[:1].reset_index()
+    rows = rows.drop(columns=["exists"])  # filled with NA: bool no longer holds it
+    merge_tables(a, origin="test", datasets=rows)
+    assert a.is_loaded("datasets")

@@ -389,12 +389,12 @@ class DatasetCodes:
     def __init__(self, path: Path, frame: pd.DataFrame, meta: dict) -> None:
         self.path = path
         self.meta = meta
-        self.columns = list(frame.columns)
+        self.n_file = len(frame)
         eid = frame["eid"]
-        self.eid_codes = np.asarray(eid.cat.codes)
+        self.eid_codes = np.asarray(eid.cat.codes, dtype=np.int32)
         self.eids = eid.cat.categories.astype("str")
         self.path_dtype = frame["rel_path"].dtype
-        self.path_codes = np.asarray(frame["rel_path"].cat.codes)
+        self.path_codes = np.asarray(frame["rel_path"].cat.codes, dtype=np.int32)
         self.paths = np.asarray(frame["rel_path"].cat.categories, dtype=object)
         if "qc" in frame.columns:
             qc = frame["qc"]
@@ -411,6 +411,11 @@ class DatasetCodes:
                                  if "default_revision" in frame.columns else None)
         self._ranks: tuple[np.ndarray, np.ndarray] | None = None
         self._ids: dict[int, str] = {}
+        #: rows merged in (see :meth:`merge`): current values of updated file rows (index: row
+        #: position) and the rows appended after the file's (index (eid, id)); None: none yet
+        self.patch: pd.DataFrame | None = None
+        self.extra: pd.DataFrame | None = None
+        self._like: pd.DataFrame | None = None
         pf = pq.ParquetFile(path)
         self._starts = np.cumsum(
             [0] + [pf.metadata.row_group(i).num_rows for i in range(pf.num_row_groups)])
@@ -473,36 +478,37 @@ class DatasetCodes:
         """The dataset ids of the rows at ``pos`` (any order); the few read are remembered
         (the file's ids never change under these codes)."""
         wanted = [int(p) for p in pos]
-        missing = np.array(sorted(set(wanted) - self._ids.keys()), dtype=np.int64)
+        missing = np.array(sorted({p for p in wanted if p < self.n_file} - self._ids.keys()),
+                           dtype=np.int64)
         if len(missing):
             schema = pq.read_schema(self.path)
             renames = _index_names(_pandas_meta(schema), self.path.stem)
             field = next(n for n in schema.names if renames.get(n, n) == "id")
             taken = self._parts(missing, [field]).column(0).to_pylist()
             self._ids.update(zip(missing.tolist(), map(str, taken), strict=True))
-        return [self._ids[p] for p in wanted]
+        extra = (self.extra.index.get_level_values("id") if self.extra is not None else None)
+        return [self._ids[p] if p < self.n_file else str(extra[p - self.n_file])
+                for p in wanted]
 
-    def rows(self, pos: np.ndarray) -> pd.DataFrame:
-        """The rows at sorted positions ``pos`` as the loaded frame would give them
-        (``frame.iloc[pos]``): same columns, dtypes, categories and (eid, id) index."""
-        pos = np.asarray(pos, dtype=np.int64)
+    def _file_rows(self, pos: np.ndarray) -> tuple[pd.DataFrame, pd.Index]:
+        """(data columns but ``rel_path``, ids) of file rows at sorted ``pos``, in the loaded
+        frame's dtypes, merged updates applied."""
         table = self._parts(pos, None)
-        schema = table.schema
         pmeta = _pandas_meta(pq.read_schema(self.path))
         renames = _index_names(pmeta, self.path.stem)
         extension = _extension_dtypes(pmeta)
         data: dict[str, Any] = {}
         ids = None
-        for name in schema.names:
+        for name in table.schema.names:
             col = renames.get(name, name)
             if col == "eid":
                 continue
             arrow = table.column(name)
             if name in extension:
                 series = pd.Series(extension[name].__from_arrow__(arrow))
-            elif col == "rel_path":
+            elif col == "rel_path":  # placeholder: taken from the codes by rows()
                 series = pd.Series(pd.Categorical.from_codes(
-                    self.path_codes[pos], dtype=self.path_dtype))
+                    np.full(len(pos), -1), dtype=self.path_dtype))
             else:
                 if pa.types.is_string(arrow.type):
                     arrow = arrow.cast(pa.large_string())
@@ -511,12 +517,170 @@ class DatasetCodes:
                 ids = pd.Index(series.array, name="id")
                 continue
             data[col] = series
-        df = pd.DataFrame(data, copy=False)
+        df = _patch_columns(pd.DataFrame(data, copy=False), self.meta)
+        if self.patch is not None and len(pos):
+            hit = self.patch.index.get_indexer(pos)
+            sel = np.flatnonzero(hit >= 0)
+            if len(sel):
+                for col in self.patch.columns:
+                    values = df[col].copy()
+                    values.iloc[sel] = self.patch[col].iloc[hit[sel]].array
+                    df[col] = values
+        return df, ids
+
+    def rows(self, pos: np.ndarray) -> pd.DataFrame:
+        """The rows at sorted positions ``pos`` as the loaded frame would give them
+        (``frame.iloc[pos]``): same columns, dtypes, categories and (eid, id) index."""
+        pos = np.asarray(pos, dtype=np.int64)
+        in_file = pos[pos < self.n_file]
+        added = pos[pos >= self.n_file] - self.n_file
+        df, ids = self._file_rows(in_file)
+        if len(added):
+            more = self.extra.iloc[added]
+            df = pd.concat([df, more.reset_index(drop=True)], ignore_index=True)
+            ids = pd.Index(np.concatenate([np.asarray(ids, dtype=object),
+                                           np.asarray(more.index.get_level_values("id"),
+                                                      dtype=object)]),
+                           dtype=ids.dtype, name="id")
+        if "rel_path" in df.columns:
+            df["rel_path"] = pd.Categorical.from_codes(self.path_codes[pos],
+                                                       dtype=self.path_dtype)
         index = pd.MultiIndex(levels=[self.eids, ids], codes=[self.eid_codes[pos],
                                                                np.arange(len(pos))],
                               names=["eid", "id"], verify_integrity=False)
-        return patch_table(df.set_axis(index, axis=0), self.meta)
+        return df.set_axis(index, axis=0)
 
+    # -- merges -----------------------------------------------------------------------------
+    def merge(self, new: pd.DataFrame) -> bool:
+        """Merge new rows as ``_merge_frames`` would merge them into the loaded frame (matched
+        (eid, id) rows updated where the new value is not NA, the others appended in order),
+        on the codes and the few rows concerned. False, with nothing changed, when that merge
+        would not be the big-table merge or would change a column's dtype: the caller loads
+        the frame then."""
+        if len(self) <= LARGE_TABLE:
+            return False
+        if self._like is None:
+            self._like = self.rows(np.zeros(0, dtype=np.int64))
+        like = self._like
+        new = _prepare_new(like, new, "datasets")
+        if list(new.columns) != list(like.columns) or "rel_path" not in like.columns:
+            return False
+        if any(new[c].dtype != like[c].dtype for c in like.columns if c != "rel_path"):
+            return False
+        for name in ("eid_codes", "path_codes", "qc_codes", "exists", "default_revision"):
+            array = getattr(self, name)
+            if array is not None and not array.flags.writeable:  # a view of Arrow memory
+                setattr(self, name, array.copy())
+        pos, src_rows = self._matches(new)
+        matched = np.zeros(len(new), dtype=bool)
+        if len(pos):
+            matched[src_rows] = True
+            self._update(pos, new.iloc[src_rows])
+        rest = new[~matched]
+        if len(rest):
+            self._append(rest)
+        return True
+
+    def _matches(self, new: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """(rows matching new rows on (eid, id), the new row each matches), as _matches."""
+        new_eids = [str(e) for e in new.index.get_level_values("eid")]
+        new_ids = [str(i) for i in new.index.get_level_values("id")]
+        keys = {key: k for k, key in enumerate(zip(new_eids, new_ids, strict=True))}
+        wanted = self.eids.get_indexer(sorted(set(new_eids)))
+        wanted = wanted[wanted >= 0]
+        none = np.zeros(0, dtype=np.int64)
+        if not len(wanted):
+            return none, none
+        rows = np.flatnonzero(np.isin(self.eid_codes, wanted))
+        eids = [str(e) for e in self.eids.take(self.eid_codes[rows])]
+        hit = np.fromiter((keys.get(key, -1) for key in zip(eids, self.ids(rows), strict=True)),
+                          dtype=np.int64, count=len(rows))
+        found = hit >= 0
+        return rows[found], hit[found]
+
+    def _add_paths(self, values: pd.Series) -> None:
+        """Extend the path categories as _with_categories does (sorted new values)."""
+        missing = sorted(set(values.dropna().astype(str)) - set(self.path_dtype.categories))
+        if missing:
+            cats = self.path_dtype.categories.append(pd.Index(missing,
+                                                              dtype=self.path_dtype.categories.dtype))
+            self.path_dtype = pd.CategoricalDtype(cats, ordered=self.path_dtype.ordered)
+            self.paths = np.asarray(cats, dtype=object)
+
+    def _set_codes(self, pos: np.ndarray, rows: pd.DataFrame) -> None:
+        """The per-row codes of ``pos`` from frame-typed rows."""
+        paths = rows["rel_path"].astype(object)
+        self.path_codes[pos] = self.path_dtype.categories.get_indexer(paths)
+        if "qc" in rows.columns:
+            self.qc_codes[pos] = _qc_lookup(QC_CATEGORIES)[np.asarray(rows["qc"].cat.codes)]
+        if "exists" in rows.columns:
+            self.exists[pos] = rows["exists"].fillna(False).to_numpy(dtype=bool)
+        if self.default_revision is not None and "default_revision" in rows.columns:
+            self.default_revision[pos] = rows["default_revision"].fillna(False).to_numpy(
+                dtype=bool)
+
+    def _update(self, pos: np.ndarray, src: pd.DataFrame) -> None:
+        old = self.rows(pos)
+        current = {}
+        for col in old.columns:
+            fresh = src[col].reset_index(drop=True)
+            before = old[col].reset_index(drop=True)
+            merged = fresh.where(fresh.notna(), before)
+            changed = np.array([not _same(a, b) for a, b in zip(merged, before, strict=True)],
+                               dtype=bool)
+            if col == "rel_path":
+                if changed.any():
+                    self._add_paths(merged)
+                current[col] = before.astype(object).where(~changed, merged.astype(object))
+                continue
+            value = before.copy()
+            if changed.any():
+                value.iloc[np.flatnonzero(changed)] = merged[changed].to_numpy()
+            current[col] = value
+        rows = pd.DataFrame(current, copy=False)
+        self._set_codes(pos, rows)
+        data = rows.drop(columns="rel_path")
+        in_file = pos < self.n_file
+        if in_file.any():
+            part = data[in_file].set_axis(pd.Index(pos[in_file]), axis=0)
+            if self.patch is None:
+                self.patch = part
+            else:
+                kept = self.patch[~self.patch.index.isin(part.index)]
+                self.patch = pd.concat([kept, part])
+        if (~in_file).any():
+            where = pos[~in_file] - self.n_file
+            for col in data.columns:
+                values = self.extra[col].copy()
+                values.iloc[where] = data[col][~in_file].array
+                self.extra[col] = values
+
+    def _append(self, rest: pd.DataFrame) -> None:
+        eids = pd.Index([str(e) for e in rest.index.get_level_values("eid")])
+        extra = eids[self.eids.get_indexer(eids) < 0].unique()
+        if len(extra):
+            self.eids = self.eids.append(pd.Index(extra, dtype=self.eids.dtype))
+            self._ranks = None
+        self._add_paths(rest["rel_path"])
+        n = len(self)
+        pos = np.arange(n, n + len(rest))
+        self.eid_codes = np.concatenate([self.eid_codes,
+                                         self.eids.get_indexer(eids).astype(np.int32)])
+        self.path_codes = np.concatenate([self.path_codes, np.full(len(rest), -1, np.int32)])
+        self.qc_codes = np.concatenate([self.qc_codes, np.zeros(len(rest), np.int8)])
+        self.exists = np.concatenate([self.exists, np.ones(len(rest), bool)])
+        if self.default_revision is not None:
+            self.default_revision = np.concatenate([self.default_revision,
+                                                    np.zeros(len(rest), bool)])
+        self._set_codes(pos, rest)
+        rows = rest.drop(columns="rel_path")
+        self.extra = rows if self.extra is None else pd.concat([self.extra, rows])
+
+
+def _patch_columns(df: pd.DataFrame, meta: dict) -> pd.DataFrame:
+    """patch_table's column fixes (qc, file_size) for rows already indexed by the caller."""
+    rows = pd.Index(np.arange(len(df), dtype=np.int64))  # not a RangeIndex: no index is set
+    return patch_table(df.set_axis(rows, axis=0), meta).reset_index(drop=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -702,6 +866,8 @@ class Cache:
         self._sources: dict[str, Path] = {}  # the file each table was read from
         #: the datasets file as codes while its rows are not loaded (see ``for_query``)
         self._codes: DatasetCodes | None = None
+        #: the datasets merged into the codes, in order: replayed onto the frame when it loads
+        self._deltas: list[pd.DataFrame] = []
         self.meta: dict[str, Any] = {
             "created_time": None, "loaded_time": None, "expired": True, "raw": {},
             "modified_time": None, "saved_time": None, "cache_expiry": cache_expiry,
@@ -738,9 +904,17 @@ class Cache:
                 self._warn(message)
                 self._mark_unreadable(name, message)
                 df = empty_table(name)
-            self._tables[name] = df
             if name == "datasets":
+                # rows merged into the codes meanwhile, merged again in the same order
+                for new in self._deltas:
+                    df = _merge_frames(df, new, name)
+                    if "rel_path" in df.columns and df["rel_path"].dtype != "category":
+                        df["rel_path"] = df["rel_path"].astype("category")
+                if self._deltas:
+                    self.row_counts[name] = len(df)
+                self._deltas = []
                 self._codes = None  # the frame answers from now on (and takes merges)
+            self._tables[name] = df
         if name not in self._tables:
             self._tables[name] = empty_table(name)
         return self._tables[name]
@@ -779,6 +953,17 @@ class Cache:
         if codes is None or self._pending.get("datasets") != codes.path:
             return False
         self._codes = codes
+        return True
+
+    def _merge_codes(self, new: pd.DataFrame) -> bool:
+        """Merge new datasets rows into the codes when the frame is not loaded (see
+        DatasetCodes.merge); False when the frame must take them."""
+        codes = self._codes
+        if codes is None or "datasets" in self._tables or "datasets" not in self._pending:
+            return False
+        if not codes.merge(new):
+            return False
+        self._deltas.append(new.copy())
         return True
 
     def datasets_ready(self) -> bool:
@@ -820,6 +1005,7 @@ class Cache:
     def datasets(self, df: pd.DataFrame) -> None:
         self._pending.pop("datasets", None)
         self._codes = None
+        self._deltas = []
         self._tables["datasets"] = df
 
     @property
@@ -1152,13 +1338,16 @@ def merge_tables(cache: Cache, origin: str | None = None, sessions: pd.DataFrame
     for name, new in (("sessions", sessions), ("datasets", datasets), ("insertions", insertions)):
         if new is None:
             continue
-        merged = _merge_frames(cache.table(name), new, name)
-        if "rel_path" in merged.columns and merged["rel_path"].dtype != "category":
-            merged["rel_path"] = merged["rel_path"].astype("category")
-        cache._tables[name] = merged
-        cache._pending.pop(name, None)
+        if name == "datasets" and cache._merge_codes(new):
+            cache.row_counts[name] = len(cache._codes)
+        else:
+            merged = _merge_frames(cache.table(name), new, name)
+            if "rel_path" in merged.columns and merged["rel_path"].dtype != "category":
+                merged["rel_path"] = merged["rel_path"].astype("category")
+            cache._tables[name] = merged
+            cache._pending.pop(name, None)
+            cache.row_counts[name] = len(merged)
         cache._modified.add(name)
-        cache.row_counts[name] = len(merged)
         raw = cache.meta["raw"].setdefault(
             name, {"date_created": now.strftime(DATE_FORMAT), "origin": []})
         if origin:  # the table's own origin first (see file_origin), REST origins after it
@@ -1276,6 +1465,8 @@ def save_cache(cache: Cache, save_dir: str | os.PathLike[str] | None = None) -> 
     later = [t for t in (cache.meta["loaded_time"], cache.meta["saved_time"]) if t is not None]
     if modified is None or any(modified <= t for t in later):
         return False
+    if "datasets" in cache._modified and cache._deltas:
+        cache.table("datasets")  # rows merged into the codes: the file is written from a frame
     names = [n for n in sorted(cache._modified)
              if n in SAVED_TABLES and len(cache._tables.get(n, ())) > 0]
     if not names:
