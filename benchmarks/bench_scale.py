@@ -64,12 +64,14 @@ def peak():
 out = {{}}
 eids = search(lab='cortexlab')
 out['cold start -> first search(lab=...)'] = time.perf_counter() - t0
-t = time.perf_counter(); found = search(datasets='spikes.times.npy')
+# ``dataset`` (partial match on rel_path): the term ONE 2.11.2 has (3.x: ``datasets``)
+t = time.perf_counter(); found = search(dataset='spikes.times.npy')
 out['first dataset search (loads datasets)'] = time.perf_counter() - t
-t = time.perf_counter(); search(datasets='clusters.channels.npy')
+t = time.perf_counter(); search(dataset='clusters.channels.npy')
 out['next dataset search'] = time.perf_counter() - t
-t = time.perf_counter(); search(dataset='spikes')
-out['(info) dataset= search (2.x partial match)'] = time.perf_counter() - t
+if ENGINE == 'one-tui':
+    t = time.perf_counter(); search(datasets='spikes.times.npy')
+    out['(info) datasets= search (3.x file name match)'] = time.perf_counter() - t
 t = time.perf_counter(); paths = list_datasets()
 out['list_datasets()'] = time.perf_counter() - t
 t = time.perf_counter(); list_datasets()

@@ -237,3 +237,15 @@ def test_a_merge_that_would_change_a_dtype_goes_to_the_frame(
     rows = rows.drop(columns=["exists"])  # filled with NA: bool no longer holds it
     merge_tables(a, origin="test", datasets=rows)
     assert a.is_loaded("datasets")
+
+
+def test_sessions_not_in_one_run_of_rows(synth_dir: Path, tmp_path: Path) -> None:
+    """A table whose sessions' rows are interleaved (no row ranges): same answers."""
+    frame, meta = read_table(synth_dir / "datasets.pqt")
+    order = np.random.default_rng(0).permutation(len(frame))
+    tables.save_table(frame.iloc[order], tmp_path / "datasets.pqt", meta)
+    (tmp_path / "sessions.pqt").write_bytes((synth_dir / "sessions.pqt").read_bytes())
+    codes, loaded = _pair(tmp_path)
+    assert codes.datasets_for_query()._ranges is None
+    _compare_all(codes, loaded, query.search(loaded, datasets="spikes.times.npy")[:3])
+    assert not codes.is_loaded("datasets")

@@ -462,6 +462,11 @@ def _session_rows(cache: Any, eid: Any) -> pd.DataFrame | None:
     if eid is None:
         return None
     datasets = _for_query(cache)
+    if isinstance(datasets, DatasetCodes):
+        pos = datasets.eids.get_indexer([eid])[0]
+        if pos < 0:
+            return _no_rows(cache)
+        return _one_order(datasets.rows(datasets.rows_of(np.array([pos]))))
     codes, eids = _eid_codes(datasets)
     pos = eids.get_indexer([eid])[0]
     if pos < 0:
@@ -561,24 +566,23 @@ def _codes_paths_in_one_order(df: DatasetCodes, mask: np.ndarray) -> list[str]:
     """:func:`_unique_paths_in_one_order` on codes: a few passes over the row codes, and ids
     read only for the paths whose first session (in eid order) is the first of another path
     too, the one case where ONE's (eid, id) order compares ids."""
-    keep = mask & (df.path_codes >= 0)
-    path_code = df.path_codes[keep]
+    path_code = df.path_codes[mask]  # a null path (-1) lands on the extra last slot
     if not len(path_code):
         return []
     rank, by_rank = df.eid_ranks()
-    eid_rank = rank[df.eid_codes[keep]]
-    del keep
+    eid_rank = rank[df.eid_codes[mask]]
     top = np.iinfo(np.int32).max
-    first = np.full(len(df.paths), top, dtype=np.int32)
+    first = np.full(len(df.paths) + 1, top, dtype=np.int32)
     np.minimum.at(first, path_code, eid_rank)
     del path_code, eid_rank
+    first = first[:-1]
     used = np.flatnonzero(first < top)
     ranks, counts = np.unique(first[used], return_counts=True)
     tied_ranks = ranks[counts > 1]
     first_id: dict[int, str] = {}
     if len(tied_ranks):
         sessions = by_rank[tied_ranks]
-        rows = np.flatnonzero(np.isin(df.eid_codes, sessions, kind="table"))
+        rows = df.rows_of(sessions)
         codes = df.path_codes[rows]
         ok = mask[rows] & (codes >= 0)
         rows, codes = rows[ok], codes[ok]

@@ -411,6 +411,17 @@ class DatasetCodes:
                                  if "default_revision" in frame.columns else None)
         self._ranks: tuple[np.ndarray, np.ndarray] | None = None
         self._ids: dict[int, str] = {}
+        # each session's rows in one run (as Alyx and ONE write the table): its file rows are
+        # found by their range, not by a pass over every row
+        starts = np.flatnonzero(np.diff(self.eid_codes)) + 1
+        runs = np.concatenate([[0], starts])
+        self._ranges: tuple[np.ndarray, np.ndarray] | None = None
+        if len(runs) == len(self.eids) and len(np.unique(self.eid_codes[runs])) == len(runs):
+            first = np.empty(len(self.eids), dtype=np.int64)
+            first[self.eid_codes[runs]] = runs
+            last = np.empty(len(self.eids), dtype=np.int64)
+            last[self.eid_codes[runs]] = np.concatenate([starts, [len(self.eid_codes)]])
+            self._ranges = (first, last)
         #: rows merged in (see :meth:`merge`): current values of updated file rows (index: row
         #: position) and the rows appended after the file's (index (eid, id)); None: none yet
         self.patch: pd.DataFrame | None = None
@@ -422,6 +433,20 @@ class DatasetCodes:
 
     def __len__(self) -> int:
         return len(self.eid_codes)
+
+    def rows_of(self, eid_codes: np.ndarray) -> np.ndarray:
+        """Sorted positions of the rows of the sessions ``eid_codes`` (codes into ``eids``)."""
+        eid_codes = np.asarray(eid_codes, dtype=np.int64)
+        eid_codes = eid_codes[(eid_codes >= 0) & (eid_codes < len(self.eids))]
+        if self._ranges is None:
+            return np.flatnonzero(np.isin(self.eid_codes, eid_codes))
+        first, last = self._ranges
+        known = eid_codes[eid_codes < len(first)]
+        parts = [np.arange(first[e], last[e]) for e in np.unique(known)]
+        if len(self.eid_codes) > self.n_file:  # appended rows: few, scanned
+            tail = np.flatnonzero(np.isin(self.eid_codes[self.n_file:], eid_codes))
+            parts.append(tail + self.n_file)
+        return np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
 
     def eid_ranks(self) -> tuple[np.ndarray, np.ndarray]:
         """(rank of each eid in sorted order, eid code at each rank), computed once."""
@@ -591,7 +616,7 @@ class DatasetCodes:
         none = np.zeros(0, dtype=np.int64)
         if not len(wanted):
             return none, none
-        rows = np.flatnonzero(np.isin(self.eid_codes, wanted))
+        rows = self.rows_of(wanted)
         eids = [str(e) for e in self.eids.take(self.eid_codes[rows])]
         hit = np.fromiter((keys.get(key, -1) for key in zip(eids, self.ids(rows), strict=True)),
                           dtype=np.int64, count=len(rows))
