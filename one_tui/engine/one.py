@@ -478,7 +478,8 @@ class One:
         """Fetch cache.zip into a temporary folder, read every table, then move them in.
 
         Only tables that read back whole replace the ones on disk. The frames read to check them
-        are handed to the new Cache, so the first datasets access does not read the file again.
+        are handed to the new Cache, except the datasets': it is only decoded to check it, and
+        read when a query needs it, as codes (15M rows at 10x IBL scale would take 2 GiB).
         """
         self._remove_stale_downloads()
         files = self.alyx.download_cache_tables(location, self.cache_dir, cancel=cancel,
@@ -493,7 +494,9 @@ class One:
             if "sessions.pqt" not in {f.name for f in top}:
                 raise tables.InvalidTableError("sessions.pqt is missing from cache.zip")
             for f in top:
-                if f.suffix == ".pqt":
+                if f.suffix == ".pqt" and f.stem == "datasets":  # rows read later, as codes
+                    tables.check_table(f)
+                elif f.suffix == ".pqt":
                     checked[f.stem] = tables.read_table(f)[0]
             with FileLock(self.cache_dir):
                 for f in top:

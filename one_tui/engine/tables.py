@@ -62,6 +62,7 @@ __all__ = [
     "file_origin",
     "DatasetCodes",
     "Cancelled",
+    "check_table",
 ]
 
 log = logging.getLogger("one_tui.engine")
@@ -347,6 +348,23 @@ def read_table(path: str | os.PathLike[str], columns: list[str] | None = None,
     if "eid" in df.columns and isinstance(df["eid"].dtype, pd.CategoricalDtype):
         df["eid"] = df["eid"].astype("str")
     return patch_table(df, meta), meta
+
+
+def check_table(path: str | os.PathLike[str]) -> None:
+    """Raise InvalidTableError unless ``path`` is a ONE table whose every row group decodes (a
+    truncated or corrupt download fails here), without building pandas rows: how a downloaded
+    datasets table is checked before it replaces the one on disk (its rows are read later,
+    as codes, when a query needs them)."""
+    path = Path(path)
+    read_metadata(path)
+    _prefer_jemalloc()
+    try:
+        pf = pq.ParquetFile(path)
+        for i in range(pf.num_row_groups):
+            pf.read_row_group(i)
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for bad files
+        raise InvalidTableError(f"{path.name} could not be read ({_one_line(exc)}). Skipping"
+                                ) from None
 
 
 def empty_table(name: str) -> pd.DataFrame:
