@@ -505,7 +505,9 @@ class DatasetCodes:
             return None
         if frame["eid"].isna().any():
             return None
-        return cls(path, frame, meta)
+        codes = cls(path, frame, meta)
+        codes.eid_ranks()  # ONE's (eid, id) order needs it; here it is paid off the query path
+        return codes
 
     def _parts(self, pos: np.ndarray, columns: list[str] | None) -> pa.Table:
         """The rows at sorted positions ``pos`` as one Arrow table, read row group by row
