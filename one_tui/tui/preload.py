@@ -2,7 +2,7 @@
 
 The first dataset search would otherwise pay for reading ``datasets.pqt`` (seconds at ten times
 IBL scale). One thread worker (group ``preload``, shown as "loading datasets" in the status
-line, cancelled on exit or when a new connection replaces the tables) calls
+line, cancelled on exit) calls
 ``One.preload_datasets`` and posts :class:`DatasetsPreloaded`.
 """
 
@@ -28,15 +28,18 @@ class DatasetPreload:
     """Mixin for the App: ``start_dataset_preload()`` after the first results."""
 
     _preload_worker: Worker | None = None
-    _preloaded_one: Any = None
+    _preloaded_one: Any = None  # the tables (One's Cache) the last preload was for
 
     def start_dataset_preload(self) -> None:
-        """Start the background read once per `One` (a no-op while one runs or after)."""
+        """Start the background read once per set of tables (a new download or a refresh
+        replaces them: read again); a no-op while one runs or after."""
         one = getattr(self, "one", None)
-        if (one is None or not hasattr(one, "preload_datasets") or one is self._preloaded_one
-                or getattr(one, "mode", None) == "remote"):  # remote queries ask Alyx
+        if one is None or not hasattr(one, "preload_datasets"):
             return
-        self._preloaded_one = one
+        tables = getattr(one, "_cache", one)
+        if tables is self._preloaded_one or getattr(one, "mode", None) == "remote":
+            return  # done for these tables, or remote: queries ask Alyx
+        self._preloaded_one = tables
         self._preload_worker = self._preload_datasets(one)
 
     def cancel_dataset_preload(self) -> None:

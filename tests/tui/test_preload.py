@@ -15,10 +15,10 @@ async def test_datasets_are_read_after_the_first_results(make_app) -> None:
     async with app.run_test(size=WIDE) as pilot:
         await settle(app, pilot)
         cache = app.one._cache
-        assert app._preloaded_one is app.one and app._preload_worker is None  # ran, ended
+        assert app._preloaded_one is app.one._cache and app._preload_worker is None  # ended
         assert cache.datasets_ready() and not cache.is_loaded("datasets")  # codes, not rows
         codes = cache.datasets_for_query()
-        app.start_dataset_preload()  # once per connection
+        app.start_dataset_preload()  # once per set of tables
         await settle(app, pilot)
         assert cache.datasets_for_query() is codes
 
