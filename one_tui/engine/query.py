@@ -532,8 +532,6 @@ def _unique_paths_in_one_order(df: pd.DataFrame, mask: np.ndarray) -> list[str]:
     path's smallest eid rank is found with integer arrays, and only those few candidate rows
     (about one per path) are compared by id.
     """
-    if isinstance(df, DatasetCodes):
-        return _codes_paths_in_one_order(df, mask)
     codes, paths = _path_codes(df)
     pos = np.flatnonzero(mask & (codes >= 0))
     idx = df.index
@@ -562,29 +560,46 @@ def _unique_paths_in_one_order(df: pd.DataFrame, mask: np.ndarray) -> list[str]:
     return out
 
 
-def _codes_paths_in_one_order(df: DatasetCodes, mask: np.ndarray) -> list[str]:
-    """:func:`_unique_paths_in_one_order` on codes: a few passes over the row codes, and ids
-    read only for the paths whose first session (in eid order) is the first of another path
-    too, the one case where ONE's (eid, id) order compares ids."""
-    path_code = df.path_codes[mask]  # a null path (-1) lands on the extra last slot
-    if not len(path_code):
+def _codes_paths_in_one_order(df: DatasetCodes, filters: dict[str, Any]) -> list[str]:
+    """:func:`_unique_paths_in_one_order` on codes, from the filters rather than a row mask.
+
+    The row mask of ``filter_datasets`` is a path test (per unique path) and a test of the
+    row's QC code and default_revision flag, so each path's first session in ONE's order is
+    the smallest of ``first_ranks()`` over the allowed (QC, flag) cells: no pass over the rows.
+    Ids are read only for paths whose first session is another path's first session too, the
+    one case where ONE's (eid, id) order compares ids.
+    """
+    qc = QC.validate(filters["qc"])
+    if filters["default_revisions_only"] and df.default_revision is None:
+        raise ALFError("No default revisions specified")
+    if len(df) == 0:
+        return []
+    pattern = dataset_regex(filters["filename"], filters["collection"], filters["revision"],
+                            filters["wildcards"])
+    hit = np.fromiter((pattern.match(str(p)) is not None for p in df.paths), dtype=bool,
+                      count=len(df.paths))
+    top_qc = QC_CATEGORIES.index(qc.name)
+    low_qc = 1 if filters["ignore_qc_not_set"] else 0
+    flags = [1] if filters["default_revisions_only"] else [0, 1]
+    cells = df.first_ranks()[:, low_qc:top_qc + 1][:, :, flags]
+    top = np.iinfo(np.int32).max
+    first = cells.reshape(len(df.paths), -1).min(axis=1, initial=top)
+    first[~hit] = top
+    used = np.flatnonzero(first < top)
+    if not len(used):
         return []
     rank, by_rank = df.eid_ranks()
-    eid_rank = rank[df.eid_codes[mask]]
-    top = np.iinfo(np.int32).max
-    first = np.full(len(df.paths) + 1, top, dtype=np.int32)
-    np.minimum.at(first, path_code, eid_rank)
-    del path_code, eid_rank
-    first = first[:-1]
-    used = np.flatnonzero(first < top)
     ranks, counts = np.unique(first[used], return_counts=True)
     tied_ranks = ranks[counts > 1]
     first_id: dict[int, str] = {}
     if len(tied_ranks):
-        sessions = by_rank[tied_ranks]
-        rows = df.rows_of(sessions)
+        rows = df.rows_of(by_rank[tied_ranks])
         codes = df.path_codes[rows]
-        ok = mask[rows] & (codes >= 0)
+        qcs = df.qc_codes[rows]
+        ok = (codes >= 0) & (qcs <= top_qc) & (qcs >= low_qc)
+        if filters["default_revisions_only"]:
+            ok &= df.default_revision[rows]
+        ok &= np.append(hit, False)[codes]
         rows, codes = rows[ok], codes[ok]
         ok = rank[df.eid_codes[rows]] == first[codes]
         rows, codes = rows[ok], codes[ok]
@@ -609,6 +624,10 @@ def list_datasets(cache: Any, eid: Any = None, filename: Any = None, collection:
     filters = dict(filename=filename, collection=collection, revision=revision, qc=qc,
                    ignore_qc_not_set=ignore_qc_not_set,
                    default_revisions_only=default_revisions_only, wildcards=wildcards)
+    if eid is None and not details:
+        datasets = _for_query(cache)
+        if isinstance(datasets, DatasetCodes):
+            return _codes_paths_in_one_order(datasets, filters)
     rows, mask, one_session = _selected(cache, eid, filters)
     if rows is None or mask is None:
         return _no_rows(cache) if details else []

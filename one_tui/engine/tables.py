@@ -431,6 +431,7 @@ class DatasetCodes:
         self.default_revision = (frame["default_revision"].fillna(False).to_numpy(dtype=bool)
                                  if "default_revision" in frame.columns else None)
         self._ranks: tuple[np.ndarray, np.ndarray] | None = None
+        self._first: np.ndarray | None = None
         self._ids: dict[int, str] = {}
         # each session's rows in one run (as Alyx and ONE write the table): its file rows are
         # found by their range, not by a pass over every row
@@ -469,6 +470,27 @@ class DatasetCodes:
             parts.append(tail + self.n_file)
         return np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
 
+    def first_ranks(self) -> np.ndarray:
+        """For every path, QC code and default_revision flag, the smallest eid rank of a row
+        with them (int32 max: none), shape (paths, 5, 2): list_datasets() finds each path's
+        first session in ONE's order from it without a pass over the rows. Computed once (in
+        chunks: small temporaries), again after a merge."""
+        if self._first is None:
+            rank, _ = self.eid_ranks()
+            n_paths = len(self.paths)
+            first = np.full(n_paths * 10 + 1, np.iinfo(np.int32).max, dtype=np.int32)
+            step = 1 << 21
+            for start in range(0, len(self), step):
+                stop = min(start + step, len(self))
+                path = self.path_codes[start:stop]
+                key = path * 10 + self.qc_codes[start:stop].astype(np.int32) * 2
+                if self.default_revision is not None:
+                    key += self.default_revision[start:stop]
+                key[path < 0] = n_paths * 10  # a null path: the spare last slot
+                np.minimum.at(first, key, rank[self.eid_codes[start:stop]])
+            self._first = first[:-1].reshape(n_paths, 5, 2)
+        return self._first
+
     def eid_ranks(self) -> tuple[np.ndarray, np.ndarray]:
         """(rank of each eid in sorted order, eid code at each rank), computed once."""
         if self._ranks is None:
@@ -506,7 +528,7 @@ class DatasetCodes:
         if frame["eid"].isna().any():
             return None
         codes = cls(path, frame, meta)
-        codes.eid_ranks()  # ONE's (eid, id) order needs it; here it is paid off the query path
+        codes.first_ranks()  # ONE's (eid, id) order needs these; paid here, off the query path
         return codes
 
     def _parts(self, pos: np.ndarray, columns: list[str] | None) -> pa.Table:
@@ -631,6 +653,7 @@ class DatasetCodes:
             array = getattr(self, name)
             if array is not None and not array.flags.writeable:  # a view of Arrow memory
                 setattr(self, name, array.copy())
+        self._first = None
         pos, src_rows = self._matches(new)
         matched = np.zeros(len(new), dtype=bool)
         if len(pos):
@@ -721,6 +744,7 @@ class DatasetCodes:
         if len(extra):
             self.eids = self.eids.append(pd.Index(extra, dtype=self.eids.dtype))
             self._ranks = None
+            self._first = None
         self._add_paths(rest["rel_path"])
         n = len(self)
         pos = np.arange(n, n + len(rest))
