@@ -119,7 +119,8 @@ def test_codes_rows_equal_the_frame_rows(synth_dir: Path) -> None:
 
 
 def test_merge_then_save_after_codes(synth_dir: Path, tmp_path: Path) -> None:
-    """Codes give way to the frame on a merge; the merged rows are answered and saved."""
+    """Into a table of at most LARGE_TABLE rows a merge loads the frame (codes give way); the
+    merged rows are answered and saved, and read back as codes."""
     for p in synth_dir.glob("*.pqt"):
         (tmp_path / p.name).write_bytes(p.read_bytes())
     cache = load_cache(tmp_path)
