@@ -478,7 +478,8 @@ class One:
         """Fetch cache.zip into a temporary folder, read every table, then move them in.
 
         Only tables that read back whole replace the ones on disk. The frames read to check them
-        are handed to the new Cache, so the first datasets access does not read the file again.
+        are handed to the new Cache, except the datasets': it is only decoded to check it, and
+        read when a query needs it, as codes (15M rows at 10x IBL scale would take 2 GiB).
         """
         self._remove_stale_downloads()
         files = self.alyx.download_cache_tables(location, self.cache_dir, cancel=cancel,
@@ -493,7 +494,9 @@ class One:
             if "sessions.pqt" not in {f.name for f in top}:
                 raise tables.InvalidTableError("sessions.pqt is missing from cache.zip")
             for f in top:
-                if f.suffix == ".pqt":
+                if f.suffix == ".pqt" and f.stem == "datasets":  # rows read later, as codes
+                    tables.check_table(f)
+                elif f.suffix == ".pqt":
                     checked[f.stem] = tables.read_table(f)[0]
             with FileLock(self.cache_dir):
                 for f in top:
@@ -960,6 +963,27 @@ class One:
         if len(hits) == 0:
             raise ValueError(f"Dataset {filename} not found in cache")
         return str(hits.index[0][-1])
+
+    def preload_datasets(self, cancel: threading.Event | None = None) -> bool:
+        """Read the datasets table (as codes, see tables.DatasetCodes) now, so the first dataset
+        query does not pay for it; meant for a background worker. The file is read without
+        holding the tables lock (searches go on meanwhile). True when the datasets are ready;
+        False when cancelled (``cancel`` set) or the tables changed meanwhile."""
+        with self._lock:
+            cache = self._cache
+            if cache.datasets_ready():
+                return True
+        try:
+            codes = cache.read_dataset_codes(cancel)
+        except tables.Cancelled:
+            return False
+        with self._lock:
+            if self._cache is not cache:
+                return False
+            if codes is None:  # a legacy or bad file: the frame load handles (and reports) it
+                cache.datasets_for_query()
+                return True
+            return cache.adopt_codes(codes)
 
     # -- status -------------------------------------------------------------------------------
     def cache_info(self) -> dict[str, Any]:

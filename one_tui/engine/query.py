@@ -32,6 +32,7 @@ from one_tui.engine.spec import (
     parse_date,
     shown,
 )
+from one_tui.engine.tables import DatasetCodes
 
 __all__ = [
     "SEARCH_TERMS",
@@ -153,8 +154,32 @@ def _to_int(value: Any) -> int:
 # Dataset views: per-row codes and per-unique-path facts
 
 
-def _eid_codes(datasets: pd.DataFrame) -> tuple[np.ndarray, pd.Index]:
+def _for_query(cache: Any) -> pd.DataFrame | DatasetCodes:
+    """The datasets a query reads: the file's codes until the rows are loaded (Cache), else
+    the frame (any object with a ``datasets`` frame)."""
+    get = getattr(cache, "datasets_for_query", None)
+    return get() if get is not None else cache.datasets
+
+
+def _rows_where(datasets: pd.DataFrame | DatasetCodes, mask: np.ndarray) -> pd.DataFrame:
+    """The rows of ``mask`` as a DataFrame (from the file's row groups for codes)."""
+    if isinstance(datasets, DatasetCodes):
+        return datasets.rows(np.flatnonzero(mask))
+    return datasets[mask] if len(datasets) else datasets.copy()
+
+
+def _no_rows(cache: Any) -> pd.DataFrame:
+    """An empty datasets frame with the table's columns and dtypes."""
+    datasets = _for_query(cache)
+    if isinstance(datasets, DatasetCodes):
+        return datasets.rows(np.zeros(0, dtype=np.int64))
+    return datasets.iloc[0:0].copy()
+
+
+def _eid_codes(datasets: pd.DataFrame | DatasetCodes) -> tuple[np.ndarray, pd.Index]:
     """For every dataset row, the code of its eid, and the eids the codes index."""
+    if isinstance(datasets, DatasetCodes):
+        return datasets.eid_codes, datasets.eids
     idx = datasets.index
     if isinstance(idx, pd.MultiIndex) and "eid" in idx.names:
         level = idx.names.index("eid")
@@ -166,11 +191,15 @@ def _eid_codes(datasets: pd.DataFrame) -> tuple[np.ndarray, pd.Index]:
 
 def _path_codes(datasets: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Per-row code of ``rel_path`` and the unique paths."""
+    if isinstance(datasets, DatasetCodes):
+        return datasets.path_codes, datasets.paths
     return _codes_and_uniques(datasets["rel_path"])
 
 
 def _qc_codes(datasets: pd.DataFrame) -> np.ndarray:
     """QC category code per row (0 NOT_SET ... 4 CRITICAL); missing QC counts as NOT_SET."""
+    if isinstance(datasets, DatasetCodes):
+        return datasets.qc_codes
     if "qc" not in datasets.columns:
         return np.zeros(len(datasets), dtype=np.int8)
     qc = datasets["qc"]
@@ -183,6 +212,8 @@ def _qc_codes(datasets: pd.DataFrame) -> np.ndarray:
 
 
 def _exists(datasets: pd.DataFrame) -> np.ndarray:
+    if isinstance(datasets, DatasetCodes):
+        return datasets.exists
     if "exists" not in datasets.columns:
         return np.ones(len(datasets), dtype=bool)
     return datasets["exists"].fillna(False).to_numpy(dtype=bool)
@@ -278,7 +309,7 @@ def search_sessions(cache: Any, wildcards: bool = True, **terms: Any) -> pd.Data
     qc = QC.validate(qc) if qc is not None else None
     dataset_terms = [t for t in ("dataset", "datasets") if terms.get(t) is not None]
     if (dataset_terms or qc is not None) and mask.any():
-        datasets = cache.datasets
+        datasets = _for_query(cache)
         keep: np.ndarray | None = None
         for term in dataset_terms:
             # ONE 2.11.2 (``dataset``) and 3.x (``datasets``) both default to FAIL: a dataset
@@ -394,7 +425,9 @@ def _filter_mask(datasets: pd.DataFrame, filename: Any = None, collection: Any =
                  default_revisions_only: bool = False, wildcards: bool = True) -> np.ndarray:
     """Row mask of ``filter_datasets`` (no rows copied: listings only need the codes)."""
     qc = QC.validate(qc)
-    if default_revisions_only and "default_revision" not in datasets.columns:
+    codes = datasets if isinstance(datasets, DatasetCodes) else None
+    if default_revisions_only and (datasets.default_revision is None if codes is not None
+                                   else "default_revision" not in datasets.columns):
         raise ALFError("No default revisions specified")
     if len(datasets) == 0:
         return np.zeros(0, dtype=bool)
@@ -405,7 +438,8 @@ def _filter_mask(datasets: pd.DataFrame, filename: Any = None, collection: Any =
     if ignore_qc_not_set:
         mask &= qc_codes != 0
     if default_revisions_only:
-        mask &= datasets["default_revision"].fillna(False).to_numpy(dtype=bool)
+        mask &= (codes.default_revision if codes is not None
+                 else datasets["default_revision"].fillna(False).to_numpy(dtype=bool))
     return mask
 
 
@@ -427,12 +461,17 @@ def _session_rows(cache: Any, eid: Any) -> pd.DataFrame | None:
     eid = to_eid(eid, cache)
     if eid is None:
         return None
-    datasets = cache.datasets
+    datasets = _for_query(cache)
+    if isinstance(datasets, DatasetCodes):
+        pos = datasets.eids.get_indexer([eid])[0]
+        if pos < 0:
+            return _no_rows(cache)
+        return _one_order(datasets.rows(datasets.rows_of(np.array([pos]))))
     codes, eids = _eid_codes(datasets)
     pos = eids.get_indexer([eid])[0]
     if pos < 0:
-        return datasets.iloc[0:0]
-    return _one_order(datasets[codes == pos])
+        return _no_rows(cache)
+    return _one_order(_rows_where(datasets, codes == pos))
 
 
 def _one_positions(df: pd.DataFrame) -> np.ndarray | None:
@@ -467,7 +506,7 @@ def _selected(cache: Any, eid: Any, filters: dict[str, Any]
     """(rows considered, mask of those passing the filters, one session?); (None, None, True)
     for an unknown session."""
     if eid is None:
-        rows = cache.datasets
+        rows = _for_query(cache)
         return rows, _filter_mask(rows, **filters), False
     rows = _session_rows(cache, eid)
     if rows is None:
@@ -498,11 +537,11 @@ def _unique_paths_in_one_order(df: pd.DataFrame, mask: np.ndarray) -> list[str]:
     idx = df.index
     if not len(pos) or not (isinstance(idx, pd.MultiIndex) and list(idx.names) == ["eid", "id"]):
         return _unique_paths(df, mask)
-    eid_level = idx.levels[0]
+    eid_level, eid_codes = idx.levels[0], np.asarray(idx.codes[0])
     rank = np.empty(len(eid_level), dtype=np.int32)  # int32 arrays of 1.5M rows: half the peak
     rank[np.argsort(np.asarray(eid_level.astype(str), dtype=object), kind="stable")] = (
         np.arange(len(eid_level)))
-    eid_rank = rank[np.asarray(idx.codes[0])[pos]]
+    eid_rank = rank[eid_codes[pos]]
     path_code = codes[pos]
     first = np.full(len(paths), np.iinfo(np.int32).max, dtype=np.int32)
     np.minimum.at(first, path_code, eid_rank)
@@ -521,6 +560,56 @@ def _unique_paths_in_one_order(df: pd.DataFrame, mask: np.ndarray) -> list[str]:
     return out
 
 
+def _codes_paths_in_one_order(df: DatasetCodes, filters: dict[str, Any]) -> list[str]:
+    """:func:`_unique_paths_in_one_order` on codes, from the filters rather than a row mask.
+
+    The row mask of ``filter_datasets`` is a path test (per unique path) and a test of the
+    row's QC code and default_revision flag, so each path's first session in ONE's order is
+    the smallest of ``first_ranks()`` over the allowed (QC, flag) cells: no pass over the rows.
+    Ids are read only for paths whose first session is another path's first session too, the
+    one case where ONE's (eid, id) order compares ids.
+    """
+    qc = QC.validate(filters["qc"])
+    if filters["default_revisions_only"] and df.default_revision is None:
+        raise ALFError("No default revisions specified")
+    if len(df) == 0:
+        return []
+    pattern = dataset_regex(filters["filename"], filters["collection"], filters["revision"],
+                            filters["wildcards"])
+    hit = np.fromiter((pattern.match(str(p)) is not None for p in df.paths), dtype=bool,
+                      count=len(df.paths))
+    top_qc = QC_CATEGORIES.index(qc.name)
+    low_qc = 1 if filters["ignore_qc_not_set"] else 0
+    flags = [1] if filters["default_revisions_only"] else [0, 1]
+    cells = df.first_ranks()[:, low_qc:top_qc + 1][:, :, flags]
+    top = np.iinfo(np.int32).max
+    first = cells.reshape(len(df.paths), -1).min(axis=1, initial=top)
+    first[~hit] = top
+    used = np.flatnonzero(first < top)
+    if not len(used):
+        return []
+    rank, by_rank = df.eid_ranks()
+    ranks, counts = np.unique(first[used], return_counts=True)
+    tied_ranks = ranks[counts > 1]
+    first_id: dict[int, str] = {}
+    if len(tied_ranks):
+        rows = df.rows_of(by_rank[tied_ranks])
+        codes = df.path_codes[rows]
+        qcs = df.qc_codes[rows]
+        ok = (codes >= 0) & (qcs <= top_qc) & (qcs >= low_qc)
+        if filters["default_revisions_only"]:
+            ok &= df.default_revision[rows]
+        ok &= np.append(hit, False)[codes]
+        rows, codes = rows[ok], codes[ok]
+        ok = rank[df.eid_codes[rows]] == first[codes]
+        rows, codes = rows[ok], codes[ok]
+        for code, id_ in zip(codes.tolist(), df.ids(rows), strict=True):
+            if code not in first_id or id_ < first_id[code]:
+                first_id[code] = id_
+    keyed = sorted((int(first[c]), first_id.get(c, ""), c) for c in used.tolist())
+    return [str(df.paths[c]) for _, _, c in keyed]
+
+
 def list_datasets(cache: Any, eid: Any = None, filename: Any = None, collection: Any = None,
                   revision: Any = None, qc: Any = QC.FAIL, ignore_qc_not_set: bool = False,
                   details: bool = False, default_revisions_only: bool = False,
@@ -535,14 +624,18 @@ def list_datasets(cache: Any, eid: Any = None, filename: Any = None, collection:
     filters = dict(filename=filename, collection=collection, revision=revision, qc=qc,
                    ignore_qc_not_set=ignore_qc_not_set,
                    default_revisions_only=default_revisions_only, wildcards=wildcards)
+    if eid is None and not details:
+        datasets = _for_query(cache)
+        if isinstance(datasets, DatasetCodes):
+            return _codes_paths_in_one_order(datasets, filters)
     rows, mask, one_session = _selected(cache, eid, filters)
     if rows is None or mask is None:
-        return cache.datasets.iloc[0:0].copy() if details else []
+        return _no_rows(cache) if details else []
     if not details:
         if one_session:
             return sorted(_unique_paths(rows, mask))
         return _unique_paths_in_one_order(rows, mask)
-    found = rows[mask] if len(rows) else rows.copy()
+    found = _rows_where(rows, mask)
     if one_session and not keep_eid_index and isinstance(found.index, pd.MultiIndex):
         found = found.droplevel("eid")
     return found
@@ -568,7 +661,7 @@ def _list_parts(cache: Any, which: int, eid: Any, details: bool, filters: dict) 
     names = sorted({keys[c] for c in used if c >= 0})
     if not details:
         return names
-    found = rows[mask]
+    found = _rows_where(rows, mask)
     per_row = np.array(keys + [""], dtype=object)[codes[mask]]
     return {k: found[per_row == k] for k in names}
 
@@ -620,7 +713,7 @@ def get_details(cache: Any, eid: Any, full: bool = False) -> Any:
     if not full:
         return row
     datasets = _session_rows(cache, eid)
-    datasets = datasets.copy() if datasets is not None else cache.datasets.iloc[0:0].copy()
+    datasets = datasets.copy() if datasets is not None else _no_rows(cache)
     for col, value in row.items():
         if col not in datasets.columns:
             datasets[col] = value

@@ -47,6 +47,7 @@ from one_tui.tui.messages import (
     SuggestionsReady,
     TaskDone,
 )
+from one_tui.tui.preload import DatasetPreload
 from one_tui.tui.results import ResultsPane
 from one_tui.tui.status import StatusLine, StatusState
 
@@ -163,7 +164,7 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
-class OneApp(App):
+class OneApp(DatasetPreload, App):
     """The full-screen browser of sessions, details and caches."""
 
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live elsewhere
@@ -421,7 +422,8 @@ class OneApp(App):
                                                                WorkerState.RUNNING)}
         labels = {"connect": "connecting", "search": "searching", "details": "loading details",
                   "refresh": "refreshing", "export": "exporting", "mode": "switching mode",
-                  "rest": "clearing REST cache", "login": "logging in"}
+                  "rest": "clearing REST cache", "login": "logging in",
+                  "preload": "loading datasets"}
         return ", ".join(labels[g] for g in sorted(names) if g in labels)
 
     @on(Worker.StateChanged)
@@ -723,6 +725,7 @@ class OneApp(App):
             summary = f"cancelled: {summary} (partial)"
         self.query_one(ResultsPane).show_table(message.table, summary)
         self.status.last_source = message.source
+        self.start_dataset_preload()  # after the first results: the next dataset search is quick
         self._render_status()
 
     def on_suggestions_ready(self, message: SuggestionsReady) -> None:

@@ -61,7 +61,12 @@ def suggestions(df: Any) -> dict[str, list[str]]:
             out[key] = sorted({str(v) for v in df[column].dropna().unique()})
     if "projects" in df.columns:
         projects: set[str] = set()
-        for value in df["projects"].dropna():
+        values = df["projects"].dropna()
+        try:  # a few distinct values over many sessions: split each once
+            values = values.unique()
+        except TypeError:  # lists (unhashable): every row
+            pass
+        for value in values:
             items = value if isinstance(value, list | tuple) else str(value).split(",")
             projects.update(p.strip() for p in items if p and str(p).strip())
         out["project"] = sorted(projects)

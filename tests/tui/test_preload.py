@@ -1,0 +1,52 @@
+"""The datasets table is read in a background worker once the first results are shown."""
+
+from __future__ import annotations
+
+import threading
+
+from one_tui.engine import tables
+from tests.tui.conftest import settle
+
+WIDE = (160, 48)
+
+
+async def test_datasets_are_read_after_the_first_results(make_app) -> None:
+    app = make_app(mode="auto")
+    async with app.run_test(size=WIDE) as pilot:
+        await settle(app, pilot)
+        cache = app.one._cache
+        assert app._preloaded_one is app.one._cache and app._preload_worker is None  # ended
+        assert cache.datasets_ready() and not cache.is_loaded("datasets")  # codes, not rows
+        codes = cache.datasets_for_query()
+        app.start_dataset_preload()  # once per set of tables
+        await settle(app, pilot)
+        assert cache.datasets_for_query() is codes
+
+
+async def test_a_cancelled_preload_leaves_the_table_unread(make_app, monkeypatch) -> None:
+    started, release = threading.Event(), threading.Event()
+    real = tables.Cache.read_dataset_codes
+
+    def slow(self, cancel=None):  # noqa: ANN001, ANN202 - the method's own signature
+        started.set()
+        release.wait(10)
+        return real(self, cancel)
+
+    monkeypatch.setattr(tables.Cache, "read_dataset_codes", slow)
+    app = make_app(mode="auto")
+    async with app.run_test(size=WIDE) as pilot:
+        for _ in range(200):
+            await pilot.pause(0.02)
+            if started.is_set():
+                break
+        assert started.is_set()
+        assert "loading datasets" in app._busy_text()
+        worker = app._preload_worker
+        app.cancel_dataset_preload()
+        release.set()
+        for _ in range(200):  # settle() would raise WorkerCancelled
+            await pilot.pause(0.02)
+            if worker.is_finished:
+                break
+        assert worker.is_cancelled
+        assert not app.one._cache.datasets_ready()  # nothing kept: the next query reads it
