@@ -143,3 +143,30 @@ def test_bypass_with_overlapping_workers(server, cache_dir):
     assert seen == {"b": "Alyx", "a_after": "REST cache"}
     assert alyx.cache_rest == "GET"
     assert one.ask("search_sessions", query_type="remote").source == "REST cache"
+
+
+def test_regex_bomb_gives_up_with_one_line(tmp_path, monkeypatch, capsys, home):
+    """A pathological pattern on unique subject values stops at the time limit (CLI: exit 3)."""
+    import pandas as pd
+
+    from one_tui.cli import main
+    from one_tui.engine import query
+
+    monkeypatch.setattr(query, "REGEX_TIME_LIMIT", 0.5)
+    values = pd.Series(["a" * 40 + "!", "abc"], dtype="category")
+    import time
+
+    started = time.monotonic()
+    with pytest.raises(query.RegexTimeLimit, match="gave up after 0.5 s"):
+        query._unique_mask(values, query._text_matcher("(a|a)+$", True))
+    assert time.monotonic() - started < 2
+    db = synth.generate(n_sessions=10, seed=1)
+    sessions = db.sessions.copy()
+    sessions["subject"] = sessions["subject"].astype(object)
+    sessions.iloc[0, sessions.columns.get_loc("subject")] = "a" * 40 + "!"
+    db.sessions = sessions
+    folder = tmp_path / "tables"
+    db.write_tables(folder)
+    code = main(["search", "--cache-dir", str(folder), "--subject", "(a|a)+$"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 3 and err[-1].startswith("one-tui: Regular expression") and len(err) == 1
