@@ -179,7 +179,7 @@ class One:
         if outcome.current() is None:
             self.notices.extend(n for n in rec.notices if n not in self.notices)
         return Outcome(result.kind, result.message, result.created, tuple(rec.notices),
-                       result.asked_alyx)
+                       result.asked_alyx, result.detail)
 
     def _connect(self, cancel: threading.Event | None, on_progress: Phase | None) -> Outcome:
         if self.alyx is None or self._mode == "local":
@@ -561,8 +561,10 @@ class One:
         except (AlyxError, OSError, ValueError, tables.InvalidTableError) as exc:
             self._fall_back(self._download_reason(exc))
             reason = self.fallback_reason or str(exc)
+            first = str(exc).strip().splitlines()
+            detail = f"{type(exc).__name__}: {first[0]}" if first else type(exc).__name__
             return Outcome(_failure_kind(exc, reason), reason, self._created_time(),
-                           asked_alyx=True)
+                           asked_alyx=True, detail=shown(detail, limit=300))
         finally:
             self._drain_client_notices()
 

@@ -92,6 +92,7 @@ class Outcome:
     created: datetime | None = None       # creation time of the tables in use afterwards
     notices: tuple[str, ...] = ()
     asked_alyx: bool = False
+    detail: str | None = None             # the error behind a failure, one line
 
     @property
     def replaced(self) -> bool:

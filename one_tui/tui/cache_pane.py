@@ -22,8 +22,14 @@ class CachePane(VerticalScroll, can_focus=True):
     def compose(self):
         yield Static(HINT, id="cache-body")
 
+    _shown: Text | None = None
+
     def show(self, info: dict[str, Any], now: dt.datetime, bypass: bool) -> None:
-        self.query_one("#cache-body", Static).update(render_cache_info(info, now, bypass))
+        """Draw the state; nothing is repainted when the text is what is already shown."""
+        text = render_cache_info(info, now, bypass)
+        if text != self._shown:
+            self._shown = text
+            self.query_one("#cache-body", Static).update(text)
 
 
 def mode_line(info: dict[str, Any]) -> str:
@@ -69,9 +75,12 @@ def _freshness(out: Text, info: dict[str, Any], now: dt.datetime) -> None:
     _kv(out, "created", f"{fmt_time(created)} ({fmt_age(created, now)} ago)" if created else "–")
     loaded = info.get("loaded_time")
     _kv(out, "loaded", f"{fmt_time(loaded)} ({fmt_age(loaded, now)} ago)" if loaded else "–")
-    expired = info.get("expired")
-    _kv(out, "expired", "yes" if expired else "no", "yellow" if expired else "")
     expiry = info.get("cache_expiry")
+    expired = info.get("expired")
+    moment = as_datetime(created)
+    if moment is not None and isinstance(expiry, dt.timedelta):
+        expired = now - moment > expiry  # from the clock: it flips while the app is open
+    _kv(out, "expired", "yes" if expired else "no", "yellow" if expired else "")
     _kv(out, "cache_expiry", fmt_delta(expiry) if isinstance(expiry, dt.timedelta) else "–")
     nxt = as_datetime(info.get("next_refresh"))
     if nxt is None:

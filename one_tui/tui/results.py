@@ -84,6 +84,18 @@ class ResultsPane(Vertical):
     def show_running(self, where: str) -> None:
         self.set_status(f"Searching {where}… — esc to cancel")
 
+    def show_failed(self, reason: str, answered_at: Any = None) -> None:
+        """A failed search: say so and why; rows still shown are marked as the previous
+        answer, with its time (the next answer replaces this line and the title)."""
+        if self.full is not None and self.full.num_rows and answered_at is not None:
+            when = answered_at.strftime("%H:%M:%S")
+            self.border_title = f"Sessions · previous answer ({when}) · search failed"
+            self.set_status(f"Search failed: {reason} — the rows below are the previous "
+                            f"answer, from {when} (x: details)")
+        else:
+            self.border_title = "Sessions · search failed"
+            self.set_status(f"Search failed: {reason} (x: details)")
+
     def show_table(self, table: Any, summary: str) -> None:
         """Show a new result (a fresh widget: Arrow-backed tables are not mutated row by row)."""
         self.full = table
