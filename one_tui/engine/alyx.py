@@ -672,11 +672,15 @@ class AlyxClient:
                         if on_progress:
                             on_progress(done, total)
         except httpx.RemoteProtocolError:
+            if cancel is not None and cancel.is_set():
+                return False  # cancelled while the read was stalled: not an error
             raise AlyxError(
                 f"The download of {label} from {self.base_url} was cut short; "
                 "the local cache tables were left untouched"
             ) from None
         except httpx.TransportError:
+            if cancel is not None and cancel.is_set():
+                return False
             raise self._connection_error() from None
         except httpx.InvalidURL as exc:
             raise _bad_url(url, exc) from None
