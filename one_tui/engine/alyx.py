@@ -14,6 +14,7 @@ import json
 import logging
 import re
 import shutil
+import socket
 import tempfile
 import threading
 import time
@@ -21,7 +22,7 @@ import urllib.parse
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -663,14 +664,29 @@ class AlyxClient:
                     raise HTTPError(rep.status_code, label, _error_detail(rep))
                 total = int(rep.headers.get("Content-Length") or 0)
                 done = 0
-                with open(target, "wb") as f:
-                    for chunk in rep.iter_bytes(1 << 16):
-                        if cancel is not None and cancel.is_set():
-                            return False
-                        f.write(chunk)
-                        done += len(chunk)
-                        if on_progress:
-                            on_progress(done, total)
+                # a cancel closes the response from a watcher thread, so a read stalled on a
+                # slow or hung server returns at once instead of after its timeout
+                finished = threading.Event()
+                if cancel is not None:
+                    threading.Thread(target=_close_on_cancel, args=(rep, cancel, finished),
+                                     daemon=True, name="one-tui-download-cancel").start()
+                try:
+                    with open(target, "wb") as f:
+                        for chunk in rep.iter_bytes():  # as received: progress and cancel
+                            if cancel is not None and cancel.is_set():
+                                return False
+                            f.write(chunk)
+                            done += len(chunk)
+                            if on_progress:
+                                on_progress(done, total)
+                finally:
+                    finished.set()
+        except (httpx.StreamError, RuntimeError) as exc:
+            if cancel is not None and cancel.is_set():
+                return False  # the watcher closed the stream
+            if isinstance(exc, httpx.StreamError):
+                raise AlyxError(f"The download of {label} stopped ({exc})") from None
+            raise
         except httpx.RemoteProtocolError:
             if cancel is not None and cancel.is_set():
                 return False  # cancelled while the read was stalled: not an error
@@ -684,6 +700,10 @@ class AlyxClient:
             raise self._connection_error() from None
         except httpx.InvalidURL as exc:
             raise _bad_url(url, exc) from None
+        except Exception:
+            if cancel is not None and cancel.is_set():
+                return False  # whatever a stream closed under its read raised
+            raise
         if total and done != total:
             raise AlyxError(
                 f"The download of {label} is incomplete ({done} of {total} bytes); "
@@ -717,6 +737,20 @@ class AlyxClient:
                 "the local cache tables were left untouched"
             ) from None
         return files
+
+
+def _close_on_cancel(rep: httpx.Response, cancel: threading.Event,
+                     finished: threading.Event) -> None:
+    """Close ``rep`` when ``cancel`` is set before ``finished`` (a download's watcher)."""
+    while not finished.wait(0.05):
+        if cancel.is_set():
+            # closing a socket does not wake a blocked recv on Linux; shutting it down does
+            with suppress(Exception):
+                stream = rep.extensions.get("network_stream")
+                sock = stream.get_extra_info("socket") if stream is not None else None
+                if sock is not None:
+                    sock.shutdown(socket.SHUT_RDWR)
+            return
 
 
 @contextmanager
