@@ -210,7 +210,7 @@ class OneApp(App):
         self.last_error: tuple[str, str] | None = None
         self.pane = "results"
         self.side = "details"
-        self.status = StatusState(coarse=self.low_bandwidth)  # the one state the screen shows
+        self.status = StatusState()  # the one state the screen shows
         self._job_phase: dict[str, str] = {}  # worker group -> its current phase text
         self.cache_info: dict[str, Any] = {}
         self.details_eid: str | None = None
@@ -333,6 +333,9 @@ class OneApp(App):
         self.query_one("#right").display = not narrow or self.pane != "filters"
         self.query_one("#panes").set_class(narrow, "-narrow")
         self._render_topbar()
+        cache = self.query_one(CachePane)
+        if self.cache_info and cache.display:
+            cache.show(self.cache_info, self.clock(), self.bypass_rest)
 
     def _render_topbar(self) -> None:
         from rich.text import Text
@@ -428,8 +431,9 @@ class OneApp(App):
         s.busy = self._busy_text()
         now = self.clock()
         self.query_one(StatusLine).render_state(s, now)
-        if self.cache_info:
-            self.query_one(CachePane).show(self.cache_info, now, self.bypass_rest)
+        cache = self.query_one(CachePane)
+        if self.cache_info and cache.display:  # a hidden pane is drawn when it is shown
+            cache.show(self.cache_info, now, self.bypass_rest)
 
     def _tick(self) -> None:
         self._render_status()
@@ -542,6 +546,9 @@ class OneApp(App):
         s.loaded_time = info.get("loaded_time")
         s.cache_expiry = info.get("cache_expiry")
         s.last_source = message.last_source or s.last_source
+        # drawn on news even when hidden (the tick redraws only a shown pane: an idle screen
+        # with the pane hidden must not repaint every second)
+        self.query_one(CachePane).show(info, self.clock(), self.bypass_rest)
         filters = self._filters_pane()
         if filters is not None:
             filters.set_remote(info.get("mode") == "remote")
@@ -581,6 +588,7 @@ class OneApp(App):
         if callable(getattr(one, "connect", None)):
             out = one.connect(cancel=worker.cancelled_event,
                               on_progress=self._progress("connect"))
+            self.status.tables_checked_at = self.clock()
         self._after_connect(one, out, [*rec.notices, *(out.notices if out else ())])
 
     def _after_connect(self, one: Any, out: Any = None, notices: Iterable[str] = ()) -> None:
@@ -675,6 +683,7 @@ class OneApp(App):
                 if callable(getattr(one, "login_job", None)):
                     out = one.login_job(username, password, cancel=worker.cancelled_event,
                                         on_progress=self._progress("login"))
+                    self.status.tables_checked_at = self.clock()
                 else:
                     out = one.login(username, password)
         except (AuthenticationError, LoginRequired) as exc:
@@ -765,11 +774,12 @@ class OneApp(App):
         if remote and self.remote_page_size:
             terms = {**terms, "limit": self.remote_page_size}
         started = self.timer()
-        if not remote and getattr(one, "mode", None) == "auto" and self.status.expired(
+        if not remote and getattr(one, "mode", None) == "auto" and self.status.refresh_due(
                 self.clock()) and callable(getattr(one, "refresh", None)):
             # ONE's auto: the first query after the tables expired asks Alyx for newer ones
             out = one.refresh("auto", cancel=worker.cancelled_event,
                               on_progress=self._progress("search"))
+            self.status.tables_checked_at = self.clock()
             severity = "warning" if out.failed or out.kind == "cancelled" else "information"
             self.post_message(TaskDone(f"Tables expired: {out.message}", "auto-refresh",
                                        severity))
@@ -953,6 +963,7 @@ class OneApp(App):
         worker = get_current_worker()
         out = one.refresh(how, cancel=worker.cancelled_event,
                           on_progress=self._progress("refresh"))
+        self.status.tables_checked_at = self.clock()
         verb = "Forced refresh" if how == "refresh" else "Refresh"
         severity = "warning" if out.failed or out.kind == "cancelled" else "information"
         kind = "tables-replaced" if out.replaced else "refresh"

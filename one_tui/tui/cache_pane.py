@@ -9,7 +9,15 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from one_tui.tui.formatting import as_datetime, fmt_age, fmt_delta, fmt_size, fmt_time, plain
+from one_tui.tui.formatting import (
+    as_datetime,
+    fmt_age,
+    fmt_age_minutes,
+    fmt_delta,
+    fmt_size,
+    fmt_time,
+    plain,
+)
 
 HINT = "Connecting…"
 
@@ -24,9 +32,11 @@ class CachePane(VerticalScroll, can_focus=True):
 
     _shown: Text | None = None
 
+    coarse = True  # ages to the minute: a ticking pane repaints once a minute
+
     def show(self, info: dict[str, Any], now: dt.datetime, bypass: bool) -> None:
         """Draw the state; nothing is repainted when the text is what is already shown."""
-        text = render_cache_info(info, now, bypass)
+        text = render_cache_info(info, now, bypass, self.coarse)
         if text != self._shown:
             self._shown = text
             self.query_one("#cache-body", Static).update(text)
@@ -40,7 +50,8 @@ def mode_line(info: dict[str, Any]) -> str:
     return f"{mode} (as requested)" if mode == requested else f"{requested} → {mode}"
 
 
-def render_cache_info(info: dict[str, Any], now: dt.datetime, bypass: bool = False) -> Text:
+def render_cache_info(info: dict[str, Any], now: dt.datetime, bypass: bool = False,
+                      coarse: bool = False) -> Text:
     """The cache pane text: folder, tables, freshness, REST cache, mode, Alyx."""
     out = Text()
     _kv(out, "folder", plain(info.get("cache_dir")))
@@ -59,7 +70,7 @@ def render_cache_info(info: dict[str, Any], now: dt.datetime, bypass: bool = Fal
         unit = "row " if rows == 1 else "rows"
         out.append(f"  {name:<11} {rows_text:>9} {unit}  {fmt_time(meta.get('date_created'))}"
                    f"  {plain(meta.get('origin'))}\n")
-    _freshness(out, info, now)
+    _freshness(out, info, now, fmt_age_minutes if coarse else fmt_age)
     _rest(out, info.get("rest_cache") or {}, bypass)
     return out
 
@@ -69,12 +80,12 @@ def _kv(out: Text, key: str, value: str, style: str = "") -> None:
     out.append(f"{value}\n", style=style)
 
 
-def _freshness(out: Text, info: dict[str, Any], now: dt.datetime) -> None:
+def _freshness(out: Text, info: dict[str, Any], now: dt.datetime, age: Any = fmt_age) -> None:
     out.append("\nFreshness\n", style="bold underline")
     created = info.get("created_time")
-    _kv(out, "created", f"{fmt_time(created)} ({fmt_age(created, now)} ago)" if created else "–")
+    _kv(out, "created", f"{fmt_time(created)} ({age(created, now)} ago)" if created else "–")
     loaded = info.get("loaded_time")
-    _kv(out, "loaded", f"{fmt_time(loaded)} ({fmt_age(loaded, now)} ago)" if loaded else "–")
+    _kv(out, "loaded", f"{fmt_time(loaded)} ({age(loaded, now)} ago)" if loaded else "–")
     expiry = info.get("cache_expiry")
     expired = info.get("expired")
     moment = as_datetime(created)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual.widgets import Static
 
-from one_tui.tui.formatting import as_datetime, fmt_age
+from one_tui.tui.formatting import as_datetime, fmt_age, fmt_age_minutes
 
 
 @dataclass
@@ -32,7 +32,17 @@ class StatusState:
     answered_at: dt.datetime | None = None
     busy: str = ""
     job: str = ""                  # the running job's phase, e.g. "downloading 3.2 MB / 8.0 MB"
-    coarse: bool = False           # ages to the minute (--low-bandwidth: repaint less often)
+    tables_checked_at: dt.datetime | None = None  # the last table job ended (any outcome)
+    coarse: bool = True            # ages to the minute: an idle screen repaints once a minute
+
+    def refresh_due(self, now: dt.datetime) -> bool:
+        """auto's next query asks Alyx: the tables expired and no table job ran since (a
+        download the user cancelled at start is not started again by the first search)."""
+        created = as_datetime(self.created_time)
+        if not self.expired(now) or created is None or self.cache_expiry is None:
+            return False
+        checked = self.tables_checked_at
+        return checked is None or checked < created + self.cache_expiry
 
     def expired(self, now: dt.datetime) -> bool | None:
         """ONE 2.x's rule, recomputed from the clock (None when unknown)."""
@@ -74,9 +84,7 @@ def render_status(state: StatusState, now: dt.datetime) -> Text:
         out.append(" · REST cache bypassed" if state.bypass else " · REST cache on",
                    style="yellow" if state.bypass else "")
     if state.created_time is not None:
-        age = fmt_age(state.created_time, now)
-        if state.coarse and age.endswith(" s"):
-            age = "<1 min"
+        age = (fmt_age_minutes if state.coarse else fmt_age)(state.created_time, now)
         out.append(f" · tables {age} old")
         if state.expired(now):
             out.append(" (expired)", style="yellow")
