@@ -210,7 +210,8 @@ class OneApp(App):
         self.last_error: tuple[str, str] | None = None
         self.pane = "results"
         self.side = "details"
-        self.status = StatusState()  # the one state the screen shows
+        # the one state the screen shows; --low-bandwidth: the tables' time, not a ticking age
+        self.status = StatusState(absolute=self.low_bandwidth)
         self._job_phase: dict[str, str] = {}  # worker group -> its current phase text
         self.cache_info: dict[str, Any] = {}
         self.details_eid: str | None = None

@@ -34,6 +34,7 @@ class StatusState:
     job: str = ""                  # the running job's phase, e.g. "downloading 3.2 MB / 8.0 MB"
     tables_checked_at: dt.datetime | None = None  # the last table job ended (any outcome)
     coarse: bool = True            # ages to the minute: an idle screen repaints once a minute
+    absolute: bool = False         # --low-bandwidth: "tables from 09:12", never repainted idle
 
     def refresh_due(self, now: dt.datetime) -> bool:
         """auto's next query asks Alyx: the tables expired and no table job ran since (a
@@ -84,8 +85,14 @@ def render_status(state: StatusState, now: dt.datetime) -> Text:
         out.append(" · REST cache bypassed" if state.bypass else " · REST cache on",
                    style="yellow" if state.bypass else "")
     if state.created_time is not None:
-        age = (fmt_age_minutes if state.coarse else fmt_age)(state.created_time, now)
-        out.append(f" · tables {age} old")
+        created = as_datetime(state.created_time)
+        if state.absolute and created is not None:
+            when = created.strftime("%H:%M" if created.date() == now.date() else
+                                    "%Y-%m-%d %H:%M")
+            out.append(f" · tables from {when}")
+        else:
+            age = (fmt_age_minutes if state.coarse else fmt_age)(state.created_time, now)
+            out.append(f" · tables {age} old")
         if state.expired(now):
             out.append(" (expired)", style="yellow")
     if state.last_source:

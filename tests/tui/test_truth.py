@@ -87,6 +87,23 @@ async def test_ages_advance_and_expired_flips_with_the_clock(db, tmp_path) -> No
         assert "(expired)" in status_text(app)
 
 
+async def test_low_bandwidth_status_names_the_tables_time_and_still_flips_expired(db,
+                                                                                  tmp_path):
+    """--low-bandwidth: no ticking age in the status line (idle output 0 bytes/s), the
+    tables' time instead; expiry still flips with the clock."""
+    folder = tmp_path / "cache"
+    created = T0 - dt.timedelta(minutes=1)
+    db.write_tables(folder, date_created=created)
+    clock = Clock(T0)
+    app = build(None, folder, clock, mode="local", low_bandwidth=True)
+    async with app.run_test(size=WIDE, notifications=True) as pilot:
+        await settle(app, pilot)
+        assert f"tables from {created:%H:%M}" in status_text(app)
+        clock.now = T0 + dt.timedelta(hours=25)
+        await pilot.pause(5.5)  # one low-bandwidth tick
+        assert f"tables from {created:%Y-%m-%d %H:%M} (expired)" in status_text(app)
+
+
 async def test_auto_asks_alyx_at_the_next_search_once_expired(db, server, tmp_path) -> None:
     folder = tmp_path / "cache"
     server.set_tables_date(T0)
