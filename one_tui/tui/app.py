@@ -814,8 +814,8 @@ class OneApp(App):
             results.show_progress(message.done, message.total)
 
     def on_search_done(self, message: SearchDone) -> None:
-        if message.search_id != self.search_seq:
-            return  # a superseded search: its rows must not replace the newer ones
+        if message.search_id != self.search_seq or not self.query(ResultsPane):
+            return  # a superseded search (or the app is closing): its rows are not shown
         self.searching = False
         self._search_worker = None
         n = message.table.num_rows
@@ -835,7 +835,7 @@ class OneApp(App):
     def on_search_failed(self, message: SearchFailed) -> None:
         """The pane says the search failed and why; the rows left are marked as the previous
         answer with its time; a lost connection shows in the status line at once."""
-        if message.search_id != self.search_seq:
+        if message.search_id != self.search_seq or not self.query(ResultsPane):
             return
         self.searching = False
         self._search_worker = None
