@@ -177,7 +177,7 @@ class One:
         """The job's outcome with its notices; outside any recorded call they also go to
         ``notices`` (a script using this object as ONE reads them there)."""
         if outcome.current() is None:
-            self.notices.extend(n for n in rec.notices if n not in self.notices)
+            self.notices.extend(rec.notices)
         return Outcome(result.kind, result.message, result.created, tuple(rec.notices),
                        result.asked_alyx, result.detail)
 
