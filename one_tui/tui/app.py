@@ -451,6 +451,7 @@ class OneApp(App):
     def _progress(self, group: str) -> Callable[[str, int | None, int | None], None]:
         """A job's ``on_progress``: its phase in the status line (bytes at most every 0.25 s),
         e.g. "asking Alyx for newer tables", "downloading 3.4 MB / 8.7 MB"."""
+        self._job_phase.pop(group, None)  # a late phase of the group's previous job
         last = [0.0, ""]
 
         def on_progress(phase: str, done: int | None, total: int | None) -> None:
