@@ -916,6 +916,9 @@ class OneApp(App):
         self._post_state(one)
 
     def on_details_ready(self, message: DetailsReady) -> None:
+        if message.remote_error and "AlyxConnectionError" in message.remote_error:
+            self.status.unreachable = True  # the status line says so at once
+            self._render_status()
         if message.eid == self.details_eid:
             self.details_ready = message
             self.query_one(DetailsPane).show(message)
