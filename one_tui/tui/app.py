@@ -107,7 +107,7 @@ EXTRA_KEYS: tuple[tuple[str, str, str], ...] = (
     ("enter", "search (in a filter) · open the session's details (in the table)", "-"),
     ("tab,shift+tab", "next / previous filter (cycles within the filters)", "focus_next"),
     ("ctrl+n", "next pane, also from inside a field", "next_pane"),
-    ("escape", "cancel a search · back to the sessions", "cancel"),
+    ("escape", "cancel a search, a download or a refresh · back to the sessions", "cancel"),
 )
 
 
