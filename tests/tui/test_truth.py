@@ -266,3 +266,34 @@ async def test_results_grow_and_change_under_one_table_widget(db, tmp_path) -> N
         await settle(app, pilot)
         assert results.table is table and table.row_count == N_SESSIONS
         assert app.focused is table
+
+
+async def test_rest_bypass_with_overlapping_workers(make_app, server, db) -> None:
+    """b, then a details load and a search at once (both bypassed, overlapping on a slow
+    Alyx); b again: the next search reads the REST cache, and the client's setting is intact
+    (the old toggle left ``cache_rest`` None for good)."""
+    app = make_app(mode="remote")
+    lab = str(db.sessions["lab"].iloc[0])
+    async with app.run_test(size=WIDE, notifications=True) as pilot:
+        await settle(app, pilot)
+        app.query_one("#f-lab", Input).value = lab
+        await app.run_action("search")
+        await settle(app, pilot)
+        await app.run_action("search")
+        await settle(app, pilot)
+        assert "REST cache" in app.query_one("#results-status", Static).render().plain
+        app.action_toggle_bypass()
+        server.faults.latency = 0.3
+        app.query_one(ResultsPane).table.focus()
+        app.action_details()  # GET /sessions/<eid>, bypassed
+        await app.run_action("search")  # overlaps it, bypassed
+        await settle(app, pilot)
+        assert "last: Alyx" in status_text(app)
+        server.faults.latency = 0.0
+        app.action_toggle_bypass()
+        start = len(server.requests)
+        await app.run_action("search")
+        await settle(app, pilot)
+        assert requests_since(server, start, "/sessions") == []
+        assert "last: REST cache" in status_text(app)
+        assert app.one.alyx.cache_rest == "GET" and not app.one.alyx.bypassed
