@@ -208,9 +208,10 @@ def open_one(ns: argparse.Namespace, mode: str) -> Any:
 
 def run_search(ns: argparse.Namespace) -> int:
     one = open_one(ns, ns.mode)
-    table = one.search_sessions(**search_terms_from_args(ns))
-    for notice in one.notices:
+    answer = one.ask("search_sessions", **search_terms_from_args(ns))
+    for notice in [*one.notices, *answer.notices]:  # the start-up's, then the search's
         print(f"note: {notice}", file=sys.stderr)
+    table = answer.unwrap()  # a failure (e.g. a regex over its time limit) ends here, one line
     records = [
         {"eid": eid, **{k: _jsonable(v) for k, v in row.items()}}
         for eid, row in zip(table.index, table.to_dict("records"), strict=True)
@@ -223,7 +224,7 @@ def run_search(ns: argparse.Namespace) -> int:
                 f"{r['eid']}  {r['date']}  {r['subject']:<12} {r['number']:>3}  {r['lab']:<16} "
                 f"{r['task_protocol']}"
             )
-        print(f"{len(records)} sessions ({one.last_source})", file=sys.stderr)
+        print(f"{len(records)} sessions ({answer.source})", file=sys.stderr)
     return 0
 
 

@@ -14,6 +14,7 @@ import json
 import logging
 import re
 import shutil
+import socket
 import tempfile
 import threading
 import time
@@ -21,14 +22,14 @@ import urllib.parse
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import httpx
 
-from one_tui.engine import params
+from one_tui.engine import outcome, params
 from one_tui.engine.exceptions import (
     AlyxConnectionError,
     AlyxError,
@@ -216,7 +217,9 @@ class AlyxClient:
         self.max_retries = max_retries
         self.max_retry_wait = max_retry_wait
         self.notices: list[str] = []
-        self._rest_cache = RestCache(self.cache_dir, on_note=self.notices.append)
+        self._rest_cache = RestCache(self.cache_dir, on_note=self._queue)
+        # ``no_cache(client)`` blocks, per thread: overlapping workers never share the switch
+        self._bypass = threading.local()
         if (warning := plain_http_warning(self.base_url)) is not None:
             self._note(warning)
         self._auth_lock = threading.RLock()
@@ -244,9 +247,24 @@ class AlyxClient:
     # --- notes and state -------------------------------------------------------------------
 
     def _note(self, message: str) -> None:
-        """A warning a user should see: logged and queued for the app's toasts."""
+        """A warning a user should see: logged, and given to the current call's record (see
+        outcome.py), or kept in ``notices`` when no call is recording."""
         _logger.warning(message)
-        self.notices.append(message)
+        self._queue(message)
+
+    def _queue(self, message: str) -> None:
+        if not outcome.note(message):
+            self.notices.append(message)
+
+    @property
+    def bypassed(self) -> bool:
+        """True inside a ``no_cache(client)`` block of the calling thread."""
+        return getattr(self._bypass, "depth", 0) > 0
+
+    @property
+    def needs_login(self) -> bool:
+        """The next request will log in first (no token yet, or a password to check)."""
+        return not self._token or self._force_login
 
     @property
     def is_logged_in(self) -> bool:
@@ -447,7 +465,7 @@ class AlyxClient:
         the cached copy. On a connection error a cached copy, even stale, is returned with a note.
         """
         self.last_from_cache = self.last_stale = False
-        mode = (self.cache_rest or "").lower()
+        mode = "" if self.bypassed else (self.cache_rest or "").lower()
         use_cache = mode in ("get", "*")
         if use_cache and not clobber:
             entry = self._rest_cache.get(rest_query)
@@ -461,6 +479,7 @@ class AlyxClient:
                     except AlyxConnectionError:
                         pass
                 self.last_from_cache = True
+                outcome.answered(cached=True)
                 return entry.value
         try:
             response = self._http_get(rest_query, cancel)
@@ -470,7 +489,9 @@ class AlyxClient:
                 raise
             self._note("Failed to connect, returning cached response")
             self.last_from_cache = self.last_stale = True
+            outcome.answered(cached=True, stale=True)
             return stale.value
+        outcome.answered(network=True)
         if use_cache:
             self._rest_cache.put(rest_query, response, expires or self.default_expiry)
         return response
@@ -520,6 +541,7 @@ class AlyxClient:
             return self._list_all(query, cache_args, cancel, on_page, on_records)
         except _Cancelled:
             self.last_cancelled = True
+            outcome.cancelled()
             return []
 
     def _list_all(
@@ -549,12 +571,14 @@ class AlyxClient:
         while limit and offset < count:
             if cancel is not None and cancel.is_set():
                 self.last_cancelled = True
+                outcome.cancelled()
                 break
             page_query = update_url_params(next_url, {"limit": limit, "offset": offset})
             try:
                 page = self.get(page_query, cancel=cancel, **cache_args)
             except _Cancelled:
                 self.last_cancelled = True
+                outcome.cancelled()
                 break
             all_cached = all_cached and self.last_from_cache
             any_stale = any_stale or self.last_stale
@@ -613,6 +637,7 @@ class AlyxClient:
                 complete = self._stream_to(url, headers, zip_path, cancel, on_progress)
             if not complete:
                 self.last_cancelled = True
+                outcome.cancelled()
                 shutil.rmtree(tmp, ignore_errors=True)
                 return []
             files = self._unzip(zip_path, tmp / "tables", url)
@@ -639,23 +664,46 @@ class AlyxClient:
                     raise HTTPError(rep.status_code, label, _error_detail(rep))
                 total = int(rep.headers.get("Content-Length") or 0)
                 done = 0
-                with open(target, "wb") as f:
-                    for chunk in rep.iter_bytes(1 << 16):
-                        if cancel is not None and cancel.is_set():
-                            return False
-                        f.write(chunk)
-                        done += len(chunk)
-                        if on_progress:
-                            on_progress(done, total)
+                # a cancel closes the response from a watcher thread, so a read stalled on a
+                # slow or hung server returns at once instead of after its timeout
+                finished = threading.Event()
+                if cancel is not None:
+                    threading.Thread(target=_close_on_cancel, args=(rep, cancel, finished),
+                                     daemon=True, name="one-tui-download-cancel").start()
+                try:
+                    with open(target, "wb") as f:
+                        for chunk in rep.iter_bytes():  # as received: progress and cancel
+                            if cancel is not None and cancel.is_set():
+                                return False
+                            f.write(chunk)
+                            done += len(chunk)
+                            if on_progress:
+                                on_progress(done, total)
+                finally:
+                    finished.set()
+        except (httpx.StreamError, RuntimeError) as exc:
+            if cancel is not None and cancel.is_set():
+                return False  # the watcher closed the stream
+            if isinstance(exc, httpx.StreamError):
+                raise AlyxError(f"The download of {label} stopped ({exc})") from None
+            raise
         except httpx.RemoteProtocolError:
+            if cancel is not None and cancel.is_set():
+                return False  # cancelled while the read was stalled: not an error
             raise AlyxError(
                 f"The download of {label} from {self.base_url} was cut short; "
                 "the local cache tables were left untouched"
             ) from None
         except httpx.TransportError:
+            if cancel is not None and cancel.is_set():
+                return False
             raise self._connection_error() from None
         except httpx.InvalidURL as exc:
             raise _bad_url(url, exc) from None
+        except Exception:
+            if cancel is not None and cancel.is_set():
+                return False  # whatever a stream closed under its read raised
+            raise
         if total and done != total:
             raise AlyxError(
                 f"The download of {label} is incomplete ({done} of {total} bytes); "
@@ -691,12 +739,30 @@ class AlyxClient:
         return files
 
 
+def _close_on_cancel(rep: httpx.Response, cancel: threading.Event,
+                     finished: threading.Event) -> None:
+    """Close ``rep`` when ``cancel`` is set before ``finished`` (a download's watcher)."""
+    while not finished.wait(0.05):
+        if cancel.is_set():
+            # closing a socket does not wake a blocked recv on Linux; shutting it down does
+            with suppress(Exception):
+                stream = rep.extensions.get("network_stream")
+                sock = stream.get_extra_info("socket") if stream is not None else None
+                if sock is not None:
+                    sock.shutdown(socket.SHUT_RDWR)
+            return
+
+
 @contextmanager
 def no_cache(client: AlyxClient) -> Iterator[AlyxClient]:
-    """Nothing is read from or written to the REST cache inside the block (ONE's ``no_cache``)."""
-    mode = client.cache_rest
-    client.cache_rest = None
+    """Nothing is read from or written to the REST cache inside the block (ONE's ``no_cache``).
+
+    The bypass belongs to the calling thread and nests: ``client.cache_rest`` is never touched,
+    so blocks overlapping in two workers cannot leave each other's cache on or off.
+    """
+    local = client._bypass
+    local.depth = getattr(local, "depth", 0) + 1
     try:
         yield client
     finally:
-        client.cache_rest = mode
+        local.depth -= 1

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from one_tui.engine import converters, params, query, remote, tables
+from one_tui.engine import converters, outcome, params, query, remote, tables
 from one_tui.engine.exceptions import (
     ALFObjectNotFound,
     AlyxConnectionError,
@@ -45,6 +45,7 @@ from one_tui.engine.exceptions import (
     OfflineError,
 )
 from one_tui.engine.lock import FileLock, ReadOnlyCacheError
+from one_tui.engine.outcome import Answer, Outcome, Phase
 from one_tui.engine.perthread import PerThread
 from one_tui.engine.spec import QC, shown
 
@@ -87,6 +88,17 @@ def _parse_created(text: Any) -> datetime | None:
             return None
 
 
+def _failure_kind(exc: BaseException | None, reason: str) -> str:
+    """The Outcome kind of a failed table job."""
+    if isinstance(exc, AuthenticationError) or "login refused" in reason:
+        return "login-refused"
+    if isinstance(exc, LoginRequired) or "login needed" in reason:
+        return "login-needed"
+    if isinstance(exc, AlyxConnectionError) or "unreachable" in reason:
+        return "unreachable"
+    return "failed"
+
+
 def _connection_cause(exc: BaseException) -> str:
     """A short cause of a connection failure from the chained transport error."""
     text = " ".join(str(e) for e in (exc.__cause__, exc.__context__) if e).lower()
@@ -113,7 +125,8 @@ class One:
                  password: str | None = None, cache_dir: str | os.PathLike[str] | None = None,
                  mode: str = "auto", cache_expiry: timedelta = timedelta(hours=24),
                  cache_rest: str | None = "GET", token: str | None = None, wildcards: bool = True,
-                 silent: bool = True, client: AlyxClient | None = None) -> None:
+                 silent: bool = True, client: AlyxClient | None = None, connect: bool = True,
+                 clock: Callable[[], datetime] | None = None) -> None:
         if mode not in MODES:
             raise ValueError(f'Mode "{mode}" not recognized')
         self._lock = threading.RLock()
@@ -128,6 +141,9 @@ class One:
         self.wildcards = wildcards
         self.silent = silent
         self.read_only = False
+        #: "now" for expiry (tests and the app inject theirs)
+        self.clock: Callable[[], datetime] = clock or datetime.now
+        self._login_at_start = bool(password)
         settings = None if client else self._settings(base_url, cache_dir)
         url = base_url or (settings.base_url if settings else None)
         self.cache_dir = self._prepare_dir(self._resolve_dir(cache_dir, client, settings, url))
@@ -143,10 +159,42 @@ class One:
         self._load_local()
         if client is None and mode != "local":
             self._fall_back("no Alyx database is set up (give base_url)")
-        elif mode in ("auto", "refresh"):
-            self._update_tables(force=False)
-        elif mode == "remote" and password:
+        elif connect:  # ONE's constructor; ``connect=False`` leaves it to the ``connect()`` job
+            self.connect()
+
+    def connect(self, cancel: threading.Event | None = None,
+                on_progress: Phase | None = None) -> Outcome:
+        """The network part of ONE's constructor, as a job: auto/refresh download the tables
+        when missing or expired (logging in first when needed), remote logs in when a password
+        was given. ``on_progress(phase, done, total)`` reports "logging in", "asking Alyx for
+        newer tables", "downloading" (bytes), "validating", "replacing"; ``cancel`` stops it
+        keeping the tables on disk. Returns what happened; a failure falls back to local."""
+        with outcome.recording() as rec:
+            result = self._connect(cancel, on_progress)
+        return self._finish(result, rec)
+
+    def _finish(self, result: Outcome, rec: outcome.Recorder) -> Outcome:
+        """The job's outcome with its notices; outside any recorded call they also go to
+        ``notices`` (a script using this object as ONE reads them there)."""
+        if outcome.current() is None:
+            self.notices.extend(rec.notices)
+        return Outcome(result.kind, result.message, result.created, tuple(rec.notices),
+                       result.asked_alyx, result.detail)
+
+    def _connect(self, cancel: threading.Event | None, on_progress: Phase | None) -> Outcome:
+        if self.alyx is None or self._mode == "local":
+            return Outcome("local", self.fallback_reason or "local mode: Alyx not asked",
+                           self._created_time())
+        if self._mode in ("auto", "refresh"):
+            return self._update_tables(force=False, cancel=cancel, on_phase=on_progress)
+        if self._login_at_start:
+            if on_progress:
+                on_progress("logging in", None, None)
             self._authenticate_now()
+            if self.fallback_reason:
+                return Outcome(_failure_kind(None, self.fallback_reason), self.fallback_reason,
+                               self._created_time(), asked_alyx=True)
+        return Outcome("connected", "remote mode: searches go to Alyx", self._created_time())
 
     # -- set-up -------------------------------------------------------------------------------
     def _settings(self, base_url: str | None,
@@ -244,7 +292,13 @@ class One:
         stays one line and cannot drive the terminal it is printed on."""
         message = shown(message, limit=500)
         log.warning(message)
-        self.notices.append(message)
+        self._queue(message)
+
+    def _queue(self, message: str) -> None:
+        """To the calling thread's current call (returned in its Answer / Outcome), else to
+        ``notices`` for scripts that use this object as they would use ONE."""
+        if not outcome.note(message):
+            self.notices.append(message)
 
     def _drain_client_notices(self) -> None:
         """Move the client's notices to ours (another thread may be draining too)."""
@@ -253,13 +307,15 @@ class One:
                 note = self.alyx.notices.pop(0)
             except IndexError:
                 return
-            self.notices.append(shown(note, limit=500))
+            self._queue(shown(note, limit=500))
 
     def _fall_back(self, reason: str) -> None:
         """Go to local mode, keep what was asked, say why in one line."""
         self._mode = "local"
         self.fallback_reason = f"{self.requested_mode} → local: {reason}"
         self._notice(self.fallback_reason)
+        if (rec := outcome.current()) is not None:
+            rec.fallback = self.fallback_reason
 
     def _login_reason(self, exc: Exception) -> str | None:
         """One-line reason for a login problem, None if ``exc`` is not one."""
@@ -335,11 +391,77 @@ class One:
         """
         if self.alyx is None:
             raise OfflineError("No Alyx database is set up; give base_url to log in")
+        self.login_job(username, password)
+
+    def login_job(self, username: str, password: str, cancel: threading.Event | None = None,
+                  on_progress: Phase | None = None) -> Outcome:
+        """:meth:`login` as a job: the outcome of the table update that follows the login."""
+        if self.alyx is None:
+            raise OfflineError("No Alyx database is set up; give base_url to log in")
+        if on_progress is not None:
+            on_progress("logging in", None, None)
         self.alyx.authenticate(username, password, force=True)
         self._drain_client_notices()
         self._mode = self.requested_mode
         self.fallback_reason = None
-        self.load_cache()
+        self._load_local()
+        if self._mode == "remote":
+            return Outcome("connected", f"logged in as {username}; remote mode",
+                           self._created_time(), asked_alyx=True)
+        return self._update_tables(force=False, cancel=cancel, on_phase=on_progress)
+
+    def refresh(self, how: str = "auto", cancel: threading.Event | None = None,
+                on_progress: Phase | None = None) -> Outcome:
+        """The app's refresh job (``r``: ``auto``, ``R``: ``refresh``), saying what happened.
+
+        ``auto`` asks Alyx only when the tables are expired (by ``clock``), so a refresh of
+        fresh tables says "not expired: Alyx not asked" instead of "nothing newer"; ``refresh``
+        always asks ``cache/info``. After a fallback to local, either retries Alyx and restores
+        the requested mode when it answers. Local mode chosen by the user asks nothing.
+        """
+        if how not in ("auto", "refresh"):
+            raise ValueError(f'refresh "{how}" not recognized (auto or refresh)')
+        with outcome.recording() as rec:
+            result = self._refresh(how, cancel, on_progress)
+        return self._finish(result, rec)
+
+    def _refresh(self, how: str, cancel: threading.Event | None,
+                 on_progress: Phase | None) -> Outcome:
+        if self.alyx is None:
+            return Outcome("local", "no Alyx database is set up: nothing asked",
+                           self._created_time())
+        if self._mode == "local" and self.fallback_reason is None:
+            return Outcome("local", "local mode was chosen: Alyx not asked",
+                           self._created_time())
+        if self._mode == "local":  # after a fallback: try Alyx again
+            self._mode, self.fallback_reason = self.requested_mode, None
+            result = self._update_tables(force=True, cancel=cancel, on_phase=on_progress)
+            if self.fallback_reason is None:
+                self._notice(f"Alyx reachable again: back to {self.requested_mode} mode")
+            return result
+        if how == "auto" and self._expired():
+            self._load_local()  # ONE's reload; another program may have fetched newer tables
+        return self._update_tables(force=how == "refresh", cancel=cancel, on_phase=on_progress)
+
+    def ask(self, name: str, *args: Any, no_cache: bool = False, **kwargs: Any) -> Answer:
+        """Call a query method (``search_sessions``, ``get_details`` ...) and return an
+        :class:`~one_tui.engine.outcome.Answer`: its value (or error), where it came from, the
+        notices and fallback it raised. ``no_cache=True`` bypasses the REST cache for this call
+        only (a thread-local ``no_cache`` block: calls running at once are not affected).
+        """
+        method = getattr(self, name)
+        with outcome.recording() as rec:
+            try:
+                if no_cache and self.alyx is not None:
+                    from one_tui.engine.alyx import no_cache as bypass
+
+                    with bypass(self.alyx):
+                        value = method(*args, **kwargs)
+                else:
+                    value = method(*args, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - returned: the caller shows it as failure
+                return rec.answer(error=exc)
+        return rec.answer(value)
 
     # -- tables -------------------------------------------------------------------------------
     def _load_local(self) -> datetime | None:
@@ -349,7 +471,7 @@ class One:
             self._notice(warning)
         # later ones (a corrupt datasets.pqt found on first access, a file overwritten on save)
         # reach the app too, each once; the Cache has logged them already
-        cache.on_warning = self.notices.append
+        cache.on_warning = self._queue
         with self._lock:
             self._cache = cache
             self._merged_sessions = {}
@@ -385,7 +507,7 @@ class One:
             return self._cache.meta["loaded_time"]
         if mode == "auto":
             loaded = self._cache.meta["loaded_time"]
-            if loaded is None or datetime.now() - loaded >= self.cache_expiry:
+            if loaded is None or self.clock() - loaded >= self.cache_expiry:
                 self.load_cache(cancel=cancel, on_page=on_page)
         else:
             self._update_tables(force=True, cancel=cancel, on_page=on_page)
@@ -402,25 +524,53 @@ class One:
             self._notice(f"Alyx reachable again: back to {self.requested_mode} mode")
 
     def _update_tables(self, force: bool, cancel: threading.Event | None = None,
-                       on_page: Progress | None = None) -> bool:
-        """Download the tables if needed; any failure falls back to local. True if replaced."""
+                       on_page: Progress | None = None, on_phase: Phase | None = None
+                       ) -> Outcome:
+        """Download the tables if needed; any failure falls back to local. Says what happened.
+
+        Its requests (``cache/info``, the download) do not count as the source of the query
+        that triggered it (refresh mode asks ``cache/info`` before a local search).
+        """
         self.last_cancelled = False
-        with self._download_lock:
-            if not force and not self._expired():
-                return False
-            if self.read_only:
-                self._fall_back("cache folder is read-only; cannot download the tables")
-                return False
-            try:
-                info = self.alyx.get("cache/info", expires=True, clobber=True)
-                if not self._is_newer(info):
-                    return False
-                return self._download(info.get("location"), cancel, on_page)
-            except (AlyxError, OSError, ValueError, tables.InvalidTableError) as exc:
-                self._fall_back(self._download_reason(exc))
-                return False
-            finally:
-                self._drain_client_notices()
+        with self._download_lock, outcome.recording(isolated=True) as rec:
+            result = self._update_tables_locked(force, cancel, on_page, on_phase)
+        return self._finish(result, rec)
+
+    def _update_tables_locked(self, force: bool, cancel: threading.Event | None,
+                              on_page: Progress | None, on_phase: Phase | None) -> Outcome:
+        def phase(name: str, done: int | None = None, total: int | None = None) -> None:
+            if on_phase is not None:
+                on_phase(name, done, total)
+
+        if not force and not self._expired():
+            return Outcome("not-expired", f"tables from {self._when()} are not expired: Alyx "
+                           "not asked", self._created_time())
+        if self.read_only:
+            self._fall_back("cache folder is read-only; cannot download the tables")
+            return Outcome("failed", self.fallback_reason or "", self._created_time())
+        try:
+            if self.alyx.needs_login:  # the request below would log in first: say so
+                phase("logging in")
+                self.alyx._ensure_auth()
+            phase("asking Alyx for newer tables")
+            info = self.alyx.get("cache/info", expires=True, clobber=True)
+            if not self._is_newer(info):
+                return Outcome("nothing-newer", f"Alyx has nothing newer (tables from "
+                               f"{self._when()})", self._created_time(), asked_alyx=True)
+            return self._download(info.get("location"), cancel, on_page, phase)
+        except (AlyxError, OSError, ValueError, tables.InvalidTableError) as exc:
+            self._fall_back(self._download_reason(exc))
+            reason = self.fallback_reason or str(exc)
+            first = str(exc).strip().splitlines()
+            detail = f"{type(exc).__name__}: {first[0]}" if first else type(exc).__name__
+            return Outcome(_failure_kind(exc, reason), reason, self._created_time(),
+                           asked_alyx=True, detail=shown(detail, limit=300))
+        finally:
+            self._drain_client_notices()
+
+    def _when(self) -> str:
+        created = self._created_time()
+        return created.strftime("%Y-%m-%d %H:%M") if created else "nowhere (no tables)"
 
     def _created_time(self) -> datetime | None:
         """Creation time of the tables Alyx publishes (sessions, datasets).
@@ -437,7 +587,7 @@ class One:
     def _expired(self) -> bool:
         """ONE 2.x: no tables, or older than ``cache_expiry`` (by :meth:`_created_time`)."""
         created = self._created_time()
-        return created is None or datetime.now() - created > self.cache_expiry
+        return created is None or self.clock() - created > self.cache_expiry
 
     def _is_newer(self, info: dict) -> bool:
         """§2.6: download unless Alyx's tables are less than a minute newer than ours."""
@@ -474,7 +624,8 @@ class One:
         return self._failure_reason(exc, "cache/info")
 
     def _download(self, location: str | None, cancel: threading.Event | None = None,
-                  on_page: Progress | None = None) -> bool:
+                  on_page: Progress | None = None,
+                  phase: Callable[..., None] = lambda *_: None) -> Outcome:
         """Fetch cache.zip into a temporary folder, read every table, then move them in.
 
         Only tables that read back whole replace the ones on disk. The frames read to check them
@@ -482,11 +633,20 @@ class One:
         read when a query needs it, as codes (15M rows at 10x IBL scale would take 2 GiB).
         """
         self._remove_stale_downloads()
+
+        def progress(done: int, total: int) -> None:
+            if on_page is not None:
+                on_page(done, total)
+            phase("downloading", done, total or None)
+
+        phase("downloading", 0, None)
         files = self.alyx.download_cache_tables(location, self.cache_dir, cancel=cancel,
-                                                on_progress=on_page)
+                                                on_progress=progress)
         if not files:  # cancelled: not an error, the tables on disk stay
             self.last_cancelled = True
-            return False
+            return Outcome("cancelled", f"download cancelled; kept the tables from "
+                           f"{self._when()}", self._created_time(), asked_alyx=True)
+        phase("validating")
         tmp_root = next(p for p in files[0].parents if p.name.startswith(".one-tui-download-"))
         checked: dict[str, pd.DataFrame] = {}
         try:
@@ -498,6 +658,7 @@ class One:
                     tables.check_table(f)
                 elif f.suffix == ".pqt":
                     checked[f.stem] = tables.read_table(f)[0]
+            phase("replacing")
             with FileLock(self.cache_dir):
                 for f in top:
                     os.replace(f, self.cache_dir / f.name)
@@ -508,7 +669,8 @@ class One:
             for name in ("datasets", "insertions"):
                 if name in checked and name in self._cache.meta["raw"]:
                     setattr(self._cache, name, checked[name])
-        return True
+        return Outcome("new-tables", f"new tables from {self._when()}", self._created_time(),
+                       asked_alyx=True)
 
     def _remove_stale_downloads(self) -> None:
         """Delete download folders a killed process left behind (a cache.zip can be hundreds of

@@ -11,11 +11,17 @@ from __future__ import annotations
 import fnmatch
 import logging
 import re
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+try:  # a time limit on user patterns (see _Bounded); optional
+    import regex as _regex
+except ImportError:  # pragma: no cover
+    _regex = None
 
 from one_tui.engine.converters import to_eid
 from one_tui.engine.exceptions import (
@@ -93,9 +99,58 @@ def _ensure_list(value: Any) -> list:
     return [value]
 
 
-def _compile(pattern: str, flags: int = 0) -> re.Pattern[str]:
+#: Seconds one user pattern may spend matching the unique values of a query: a catastrophic
+#: pattern such as ``(a+)+$`` on 40 a's and a '!' would otherwise run for minutes.
+REGEX_TIME_LIMIT = 5.0
+
+
+class RegexTimeLimit(ValueError):
+    """A user's regular expression took longer than ``REGEX_TIME_LIMIT`` (one-line message)."""
+
+
+class _Bounded:
+    """A compiled pattern whose calls share one time budget. With the ``regex`` package the
+    match runs with ``timeout`` and releases the GIL (``concurrent``), so the app stays
+    responsive and escape works while it runs; without it, Python's ``re`` (unbounded)."""
+
+    def __init__(self, pattern: str, flags: int) -> None:
+        self.pattern = pattern
+        self._re = re.compile(pattern, flags)  # ONE's syntax and error messages
+        self._rx: Any = None
+        self._deadline: float | None = None
+        if _regex is not None:
+            try:
+                self._rx = _regex.compile(pattern, flags | _regex.V0)
+            except _regex.error:
+                self._rx = None
+
+    def _call(self, name: str, text: str) -> Any:
+        if self._rx is None:
+            return getattr(self._re, name)(text)
+        now = time.monotonic()
+        if self._deadline is None:
+            self._deadline = now + REGEX_TIME_LIMIT
+        try:
+            return getattr(self._rx, name)(text, concurrent=True,
+                                            timeout=max(self._deadline - now, 0.001))
+        except TimeoutError:
+            raise RegexTimeLimit(
+                f'Regular expression "{shown(self.pattern, limit=60)}" gave up after '
+                f"{REGEX_TIME_LIMIT:g} s (catastrophic backtracking?); simplify it") from None
+
+    def search(self, text: str) -> Any:
+        return self._call("search", text)
+
+    def match(self, text: str) -> Any:
+        return self._call("match", text)
+
+    def fullmatch(self, text: str) -> Any:
+        return self._call("fullmatch", text)
+
+
+def _compile(pattern: str, flags: int = 0) -> _Bounded:
     try:
-        return re.compile(pattern, flags)
+        return _Bounded(pattern, flags)
     except re.error as exc:
         raise ValueError(f'Invalid regular expression "{shown(pattern)}": {exc}') from None
 
@@ -381,7 +436,7 @@ def _collection_template(collection: Any, revision: Any) -> str:
 
 
 def dataset_regex(filename: Any = None, collection: Any = None, revision: Any = None,
-                  wildcards: bool = True) -> re.Pattern[str]:
+                  wildcards: bool = True) -> _Bounded:
     """The regex ONE builds to select ``rel_path`` values (anchored at the start)."""
     parts: dict[str, str] = {}
     if collection not in (None, ""):
@@ -413,7 +468,7 @@ def dataset_regex(filename: Any = None, collection: Any = None, revision: Any = 
     return _compile("^" + head + tail)
 
 
-def _paths_mask(datasets: pd.DataFrame, pattern: re.Pattern[str]) -> np.ndarray:
+def _paths_mask(datasets: pd.DataFrame, pattern: _Bounded) -> np.ndarray:
     codes, paths = _path_codes(datasets)
     hit = np.fromiter((pattern.match(str(p)) is not None for p in paths), dtype=bool,
                       count=len(paths))

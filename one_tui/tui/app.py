@@ -29,20 +29,24 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from one_tui.engine.exceptions import AuthenticationError, LoginRequired
+from one_tui.engine import outcome as engine_outcome
+from one_tui.engine.exceptions import AlyxConnectionError, AuthenticationError, LoginRequired
 from one_tui.tui import convert
 from one_tui.tui.cache_pane import CachePane, mode_line
 from one_tui.tui.config import TuiConfig
 from one_tui.tui.connect import Connector
 from one_tui.tui.details import DetailsPane
 from one_tui.tui.filters import FilterError, FiltersPane
+from one_tui.tui.formatting import fmt_size
 from one_tui.tui.messages import (
     CacheInfoReady,
     Connected,
     DetailsReady,
     ExportExists,
+    JobProgress,
     LoginNeeded,
     SearchDone,
+    SearchFailed,
     SearchProgress,
     SuggestionsReady,
     TaskDone,
@@ -57,6 +61,9 @@ PANE_TITLES = {"filters": "Filters", "results": "Sessions", "details": "Details"
 NARROW_WIDTH = 120  # below this, one pane at a time (80x24 over SSH)
 PROGRESS_EVERY = 0.25  # seconds between progress messages (toolong's batching)
 HANGUP_GRACE = 1.5  # seconds a hung-up app may take to exit cleanly before it is ended
+TICK = 1.0  # seconds between clock ticks (ages, expiry); nothing repaints unless a text changes
+TICK_LOW_BANDWIDTH = 5.0  # --low-bandwidth: ages to the minute, so rarely a change at all
+JOB_GROUPS = ("connect", "login", "refresh")  # long jobs escape cancels
 
 # (binding id, keys, action, description, shown in footer, palette title)
 KEYS: tuple[tuple[str, str, str, str, bool, str], ...] = (
@@ -101,7 +108,7 @@ EXTRA_KEYS: tuple[tuple[str, str, str], ...] = (
     ("enter", "search (in a filter) · open the session's details (in the table)", "-"),
     ("tab,shift+tab", "next / previous filter (cycles within the filters)", "focus_next"),
     ("ctrl+n", "next pane, also from inside a field", "next_pane"),
-    ("escape", "cancel a search · back to the sessions", "cancel"),
+    ("escape", "cancel a search, a download or a refresh · back to the sessions", "cancel"),
 )
 
 
@@ -204,7 +211,9 @@ class OneApp(DatasetPreload, App):
         self.last_error: tuple[str, str] | None = None
         self.pane = "results"
         self.side = "details"
-        self.status = StatusState()
+        # the one state the screen shows; --low-bandwidth: the tables' time, not a ticking age
+        self.status = StatusState(absolute=self.low_bandwidth)
+        self._job_phase: dict[str, str] = {}  # worker group -> its current phase text
         self.cache_info: dict[str, Any] = {}
         self.details_eid: str | None = None
         self.details_ready: DetailsReady | None = None  # what the details pane shows
@@ -236,6 +245,8 @@ class OneApp(DatasetPreload, App):
             pane.border_title = PANE_TITLES.get(pane.id or "", "")
         self._layout()
         self._render_status()
+        # the clock: ages advance and ``expired`` flips while the app is open
+        self.set_interval(TICK_LOW_BANDWIDTH if self.low_bandwidth else TICK, self._tick)
         if self.connector is None:
             from one_tui.tui.setup_screen import SetupScreen
 
@@ -324,6 +335,9 @@ class OneApp(DatasetPreload, App):
         self.query_one("#right").display = not narrow or self.pane != "filters"
         self.query_one("#panes").set_class(narrow, "-narrow")
         self._render_topbar()
+        cache = self.query_one(CachePane)
+        if self.cache_info and cache.display:
+            cache.show(self.cache_info, self.clock(), self.bypass_rest)
 
     def _render_topbar(self) -> None:
         from rich.text import Text
@@ -412,10 +426,19 @@ class OneApp(DatasetPreload, App):
     # ---------------------------------------------------------------- status
 
     def _render_status(self) -> None:
+        """Status line and cache pane from the one state and the clock (each repaints only
+        when its text changed)."""
         s = self.status
         s.bypass = self.bypass_rest
         s.busy = self._busy_text()
-        self.query_one(StatusLine).render_state(s, self.clock())
+        now = self.clock()
+        self.query_one(StatusLine).render_state(s, now)
+        cache = self.query_one(CachePane)
+        if self.cache_info and cache.display:  # a hidden pane is drawn when it is shown
+            cache.show(self.cache_info, now, self.bypass_rest)
+
+    def _tick(self) -> None:
+        self._render_status()
 
     def _busy_text(self) -> str:
         names = {w.group for w in self.workers if w.state in (WorkerState.PENDING,
@@ -424,7 +447,36 @@ class OneApp(DatasetPreload, App):
                   "refresh": "refreshing", "export": "exporting", "mode": "switching mode",
                   "rest": "clearing REST cache", "login": "logging in",
                   "preload": "loading datasets"}
-        return ", ".join(labels[g] for g in sorted(names) if g in labels)
+        return ", ".join(self._job_phase.get(g) or labels[g] for g in sorted(names)
+                         if g in labels)
+
+    def _progress(self, group: str) -> Callable[[str, int | None, int | None], None]:
+        """A job's ``on_progress``: its phase in the status line (bytes at most every 0.25 s),
+        e.g. "asking Alyx for newer tables", "downloading 3.4 MB / 8.7 MB"."""
+        self._job_phase.pop(group, None)  # a late phase of the group's previous job
+        last = [0.0, ""]
+
+        def on_progress(phase: str, done: int | None, total: int | None) -> None:
+            now = time.monotonic()
+            if phase == last[1] and now - last[0] < PROGRESS_EVERY:
+                return
+            last[0], last[1] = now, phase
+            text = phase
+            if done is not None:
+                text = f"{phase} {fmt_size(done)}" + (f" / {fmt_size(total)}" if total else "")
+            self.post_message(JobProgress(group, f"{text} — esc cancels"))
+
+        return on_progress
+
+    def on_job_progress(self, message: JobProgress) -> None:
+        self._job_phase[message.group] = message.text
+        self._render_status()
+
+    def _show_notices(self, notices: Iterable[str], skip: str | None = None) -> None:
+        """Toasts for the notices a call returned (each once; ``skip`` is said elsewhere)."""
+        for note in dict.fromkeys(notices):
+            if not skip or note not in skip:
+                self.notify(note, severity="warning", timeout=8)
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
@@ -436,13 +488,16 @@ class OneApp(DatasetPreload, App):
                 self._refresh_state()  # a failure may have changed the mode (fallback)
             if isinstance(worker.error, LoginRequired | AuthenticationError):
                 self._ask_login_once(_one_line(worker.error))
+        if event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
+            self._job_phase.pop(worker.group, None)
         if event.state in (WorkerState.ERROR, WorkerState.CANCELLED):
             if worker is self._search_worker:
                 self._search_finished("cancelled" if event.state == WorkerState.CANCELLED
                                       else "failed")
             if worker.group == "details":
                 self.query_one(DetailsPane).show_error("Details could not be loaded (x: why).")
-            if worker.group == "connect" and self.one is None:
+            if worker.group == "connect" and self.one is None and (
+                    event.state == WorkerState.ERROR):
                 self.status.online = False
                 self.query_one(ResultsPane).set_status(
                     "Could not open ONE here (x: why). Check --base-url / --cache-dir.")
@@ -473,14 +528,10 @@ class OneApp(DatasetPreload, App):
         return contextlib.nullcontext()
 
     def _post_state(self, one: Any) -> None:
-        """From a worker: drain engine notices as toasts and post a fresh cache_info()."""
-        notices = list(getattr(one, "notices", []) or [])
-        if notices:
-            del one.notices[: len(notices)]
-        for note in notices:
-            self.notify(note, severity="warning", timeout=8)
+        """From a worker: post a fresh cache_info() (the engine half of the app's state).
+        Notices are not here: each call returns its own (``Answer`` / ``Outcome``)."""
         info = one.cache_info()
-        self.post_message(CacheInfoReady(info, bool(one.offline), one.last_source))
+        self.post_message(CacheInfoReady(info, bool(one.offline), None))
 
     @work(thread=True, exclusive=True, group="state", exit_on_error=False,
           description="cache info")
@@ -492,10 +543,15 @@ class OneApp(DatasetPreload, App):
         self.cache_info = info
         s = self.status
         s.mode, s.requested_mode = info.get("mode", "?"), info.get("requested_mode")
+        s.fallback_reason = info.get("fallback_reason")
         s.online = not message.offline
         s.rest_enabled = bool((info.get("rest_cache") or {}).get("enabled", True))
         s.created_time = info.get("created_time")
+        s.loaded_time = info.get("loaded_time")
+        s.cache_expiry = info.get("cache_expiry")
         s.last_source = message.last_source or s.last_source
+        # drawn on news even when hidden (the tick redraws only a shown pane: an idle screen
+        # with the pane hidden must not repaint every second)
         self.query_one(CachePane).show(info, self.clock(), self.bypass_rest)
         filters = self._filters_pane()
         if filters is not None:
@@ -512,11 +568,15 @@ class OneApp(DatasetPreload, App):
     @work(thread=True, exclusive=True, group="connect", exit_on_error=False,
           description="build One")
     def _connect(self, username: str | None, secret: list[str]) -> None:
-        """``secret`` is emptied here: the Worker keeps its arguments, not the password."""
+        """Build `One` (no network), then run its connect job: log in, ask Alyx for newer
+        tables, download them, each phase in the status line; escape cancels it.
+        ``secret`` is emptied here: the Worker keeps its arguments, not the password."""
         assert self.connector is not None
+        worker = get_current_worker()
         password = secret.pop() if secret else None
         try:
-            one = self.connector.connect(username, password)
+            with engine_outcome.recording() as rec:
+                one = self.connector.connect(username, password)
         except LoginRequired as exc:
             self.post_message(LoginNeeded(str(exc), username or self.connector.username))
             return
@@ -526,12 +586,28 @@ class OneApp(DatasetPreload, App):
             return
         finally:
             password = None
-        self._after_connect(one)
+        if hasattr(one, "clock"):
+            one.clock = self.clock  # expiry by the app's clock (tests inject theirs)
+        out = None
+        if callable(getattr(one, "connect", None)):
+            out = one.connect(cancel=worker.cancelled_event,
+                              on_progress=self._progress("connect"))
+            self.status.tables_checked_at = self.clock()
+        self._after_connect(one, out, [*rec.notices, *(out.notices if out else ())])
 
-    def _after_connect(self, one: Any) -> None:
-        """Tell the app (which then searches, outside remote mode) and warm up the table code."""
-        login = self._needs_login(one)
-        self.post_message(Connected(one, login_needed=login, reason=one.fallback_reason))
+    def _after_connect(self, one: Any, out: Any = None, notices: Iterable[str] = ()) -> None:
+        """Tell the app (which then searches, outside remote mode) and warm up the table code.
+
+        The fallback reason is said once: on the login form when a password is needed (with
+        Alyx's refusal as its error), else as one toast."""
+        kind = getattr(out, "kind", "")
+        login = self._needs_login(one) or kind in ("login-needed", "login-refused")
+        error = (f"Login refused: {out.detail or out.message}" if kind == "login-refused"
+                 else None)
+        cancelled = out.message if kind == "cancelled" else None
+        self.post_message(Connected(one, login_needed=login, reason=one.fallback_reason,
+                                    error=error, cancelled=cancelled))
+        self._show_notices(notices, skip=one.fallback_reason)
         self._post_state(one)
         if login or one.mode == "remote" or not self.initial_search:
             self._post_suggestions(one)  # otherwise the first (unfiltered) search feeds them
@@ -545,10 +621,11 @@ class OneApp(DatasetPreload, App):
                                                                or "password" in reason)
 
     def _post_suggestions(self, one: Any) -> None:
-        try:
-            df = one.search_sessions(query_type="local")
-        except Exception:  # noqa: BLE001 - no tables yet: no suggestions, not an error
-            return
+        with engine_outcome.recording():  # its notices (none expected) are not anyone's toast
+            try:
+                df = one.search_sessions(query_type="local")
+            except Exception:  # noqa: BLE001 - no tables yet: no suggestions, not an error
+                return
         self.post_message(SuggestionsReady(convert.suggestions(df)))
 
     def on_connected(self, message: Connected) -> None:
@@ -559,10 +636,12 @@ class OneApp(DatasetPreload, App):
         if self.connector and self.connector.login_hint and not message.login_needed:
             self.notify(f"{self.connector.label}: {self.connector.login_hint}", timeout=8)
             self.connector.login_hint = None  # said once
-        if message.reason:
+        if message.cancelled:
+            self.notify(f"Connecting: {message.cancelled}", severity="warning", timeout=8)
+        if message.reason and not message.login_needed:  # the login form says it otherwise
             self.notify(message.reason, severity="warning", timeout=8)
         if message.login_needed:
-            self._ask_login(message.reason or "Alyx needs a password.")
+            self._ask_login(message.reason or "Alyx needs a password.", error=message.error)
         elif self.initial_search and message.one.mode != "remote" and not self.searching:
             self.action_search()
 
@@ -601,9 +680,16 @@ class OneApp(DatasetPreload, App):
     @work(thread=True, exclusive=True, group="login", exit_on_error=False, description="log in")
     def _login(self, username: str, secret: list[str]) -> None:
         one = self.one
+        worker = get_current_worker()
         password = secret.pop()
         try:
-            one.login(username, password)
+            with engine_outcome.recording() as rec:
+                if callable(getattr(one, "login_job", None)):
+                    out = one.login_job(username, password, cancel=worker.cancelled_event,
+                                        on_progress=self._progress("login"))
+                    self.status.tables_checked_at = self.clock()
+                else:
+                    out = one.login(username, password)
         except (AuthenticationError, LoginRequired) as exc:
             self.post_message(LoginNeeded("Alyx refused the login.", username,
                                           error=f"Login refused: {_one_line(exc)}"))
@@ -611,7 +697,7 @@ class OneApp(DatasetPreload, App):
         finally:
             password = ""
         self.post_message(TaskDone(f"Logged in as {username}; mode {one.mode}", "login"))
-        self._after_connect(one)
+        self._after_connect(one, out, rec.notices)
 
     def action_start_demo(self) -> None:
         """From the set-up screen: serve the synthetic database and connect to it."""
@@ -692,14 +778,33 @@ class OneApp(DatasetPreload, App):
         if remote and self.remote_page_size:
             terms = {**terms, "limit": self.remote_page_size}
         started = self.timer()
-        with self._rest_context(one):
-            df = one.search_sessions(query_type=query_type, cancel=worker.cancelled_event,
-                                     on_page=on_page if remote else None,
-                                     on_rows=on_rows if remote else None, **terms)
+        if not remote and getattr(one, "mode", None) == "auto" and self.status.refresh_due(
+                self.clock()) and callable(getattr(one, "refresh", None)):
+            # ONE's auto: the first query after the tables expired asks Alyx for newer ones
+            out = one.refresh("auto", cancel=worker.cancelled_event,
+                              on_progress=self._progress("search"))
+            self.status.tables_checked_at = self.clock()
+            severity = "warning" if out.failed or out.kind == "cancelled" else "information"
+            self.post_message(TaskDone(f"Tables expired: {out.message}", "auto-refresh",
+                                       severity))
+            self._show_notices(out.notices, skip=out.message)
+        answer = one.ask("search_sessions", no_cache=self.bypass_rest, query_type=query_type,
+                         cancel=worker.cancelled_event, on_page=on_page if remote else None,
+                         on_rows=on_rows if remote else None, **terms)
+        self._show_notices(answer.notices)
+        if not answer.ok:  # shown as a failure: the pane and status line say so
+            exc = answer.error
+            self._record_error("search", exc)
+            self.post_message(SearchFailed(search_id, _one_line(exc),
+                                           isinstance(exc, AlyxConnectionError),
+                                           isinstance(exc, LoginRequired | AuthenticationError)))
+            self._post_state(one)
+            return
+        df = answer.value
         table = convert.sessions_table(df)
         seconds = self.timer() - started
-        self.post_message(SearchDone(search_id, table, one.last_source, seconds,
-                                     bool(one.last_cancelled), remote))
+        self.post_message(SearchDone(search_id, table, answer.source, seconds,
+                                     answer.cancelled, remote))
         if not terms and not remote:
             self.post_message(SuggestionsReady(convert.suggestions(df)))
         self._post_state(one)
@@ -712,8 +817,8 @@ class OneApp(DatasetPreload, App):
             results.show_progress(message.done, message.total)
 
     def on_search_done(self, message: SearchDone) -> None:
-        if message.search_id != self.search_seq:
-            return  # a superseded search: its rows must not replace the newer ones
+        if message.search_id != self.search_seq or not self.query(ResultsPane):
+            return  # a superseded search (or the app is closing): its rows are not shown
         self.searching = False
         self._search_worker = None
         n = message.table.num_rows
@@ -725,8 +830,26 @@ class OneApp(DatasetPreload, App):
             summary = f"cancelled: {summary} (partial)"
         self.query_one(ResultsPane).show_table(message.table, summary)
         self.status.last_source = message.source
+        self.status.answered_at = self.clock()
+        if message.source == "Alyx":
+            self.status.unreachable = False  # Alyx answered: the connection is back
         self.start_dataset_preload()  # after the first results: the next dataset search is quick
         self._render_status()
+
+    def on_search_failed(self, message: SearchFailed) -> None:
+        """The pane says the search failed and why; the rows left are marked as the previous
+        answer with its time; a lost connection shows in the status line at once."""
+        if message.search_id != self.search_seq or not self.query(ResultsPane):
+            return
+        self.searching = False
+        self._search_worker = None
+        self.query_one(ResultsPane).show_failed(message.reason, self.status.answered_at)
+        self.status.last_source = "search failed"
+        if message.connection:
+            self.status.unreachable = True
+        self._render_status()
+        if message.login:
+            self._ask_login_once(message.reason)
 
     def on_suggestions_ready(self, message: SuggestionsReady) -> None:
         self.suggestions = message.values
@@ -735,10 +858,19 @@ class OneApp(DatasetPreload, App):
             filters.set_suggestions(message.values)
 
     def action_cancel(self) -> None:
-        """escape: cancel a running search; otherwise leave the filters for the results."""
+        """escape: cancel a running search, then a running job (connect, login, refresh: the
+        download stops, the tables on disk stay); otherwise leave the filters for the
+        results."""
         if self.searching:
             self.workers.cancel_group(self, "search")
             self.notify("Search cancelled", severity="warning")
+            return
+        jobs = [w for w in self.workers if w.group in JOB_GROUPS and w.state in (
+            WorkerState.PENDING, WorkerState.RUNNING)]
+        if jobs:
+            for worker in jobs:
+                worker.cancel()
+            self.notify("Cancelling: the tables on disk are kept", severity="warning")
             return
         if isinstance(self.focused, Input) or (
                 self.focused is not None and self.focused.id in ("details", "cache")):
@@ -780,12 +912,16 @@ class OneApp(DatasetPreload, App):
           description="session details")
     def _details(self, eid: str, row: dict[str, Any]) -> None:
         one = self.one
-        with self._rest_context(one):
+        with engine_outcome.recording() as rec, self._rest_context(one):
             ready = convert.details(one, eid, row)
         self.post_message(ready)
+        self._show_notices(rec.notices)
         self._post_state(one)
 
     def on_details_ready(self, message: DetailsReady) -> None:
+        if message.remote_error and "AlyxConnectionError" in message.remote_error:
+            self.status.unreachable = True  # the status line says so at once
+            self._render_status()
         if message.eid == self.details_eid:
             self.details_ready = message
             self.query_one(DetailsPane).show(message)
@@ -806,8 +942,9 @@ class OneApp(DatasetPreload, App):
     @work(thread=True, exclusive=True, group="mode", exit_on_error=False, description="mode")
     def _set_mode(self, mode: str) -> None:
         one = self.one
-        with self._rest_context(one):
+        with engine_outcome.recording() as rec:
             one.mode = mode
+        self._show_notices(rec.notices)
         self._post_state(one)
         info = one.cache_info()
         self.post_message(TaskDone(f"Mode: {mode_line(info)}", "mode"))
@@ -827,18 +964,22 @@ class OneApp(DatasetPreload, App):
     @work(thread=True, exclusive=True, group="refresh", exit_on_error=False,
           description="refresh cache tables")
     def _refresh_worker(self, how: str) -> None:
+        """``r`` / ``R`` as a job: its phases in the status line, escape cancels, and the toast
+        says what happened (not expired: Alyx not asked / nothing newer / new tables from
+        <time> / unreachable: why)."""
         one = self.one
-        before = one.cache_info().get("created_time")
-        with self._rest_context(one):
-            one.refresh_cache(how)
-        created = one.cache_info().get("created_time")
-        when = created.strftime("%Y-%m-%d %H:%M") if created else "none"
+        worker = get_current_worker()
+        out = one.refresh(how, cancel=worker.cancelled_event,
+                          on_progress=self._progress("refresh"))
+        self.status.tables_checked_at = self.clock()
         verb = "Forced refresh" if how == "refresh" else "Refresh"
-        news = "new tables" if created != before else "no newer tables"
-        reason = f" · {one.fallback_reason}" if one.fallback_reason else ""
-        severity = "warning" if one.fallback_reason else "information"
-        kind = "tables-replaced" if created != before else "refresh"
-        self.post_message(TaskDone(f"{verb}: {news}, created {when}{reason}", kind, severity))
+        severity = "warning" if out.failed or out.kind == "cancelled" else "information"
+        kind = "tables-replaced" if out.replaced else "refresh"
+        self.post_message(TaskDone(f"{verb}: {out.message}", kind, severity))
+        self._show_notices(out.notices, skip=out.message)
+        if out.asked_alyx:
+            self.call_from_thread(setattr, self.status, "unreachable",
+                                  out.kind == "unreachable")
         self._post_state(one)
         self._post_suggestions(one)
 

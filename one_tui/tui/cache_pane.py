@@ -9,7 +9,15 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from one_tui.tui.formatting import as_datetime, fmt_age, fmt_delta, fmt_size, fmt_time, plain
+from one_tui.tui.formatting import (
+    as_datetime,
+    fmt_age,
+    fmt_age_minutes,
+    fmt_delta,
+    fmt_size,
+    fmt_time,
+    plain,
+)
 
 HINT = "Connecting…"
 
@@ -22,8 +30,16 @@ class CachePane(VerticalScroll, can_focus=True):
     def compose(self):
         yield Static(HINT, id="cache-body")
 
+    _shown: Text | None = None
+
+    coarse = True  # ages to the minute: a ticking pane repaints once a minute
+
     def show(self, info: dict[str, Any], now: dt.datetime, bypass: bool) -> None:
-        self.query_one("#cache-body", Static).update(render_cache_info(info, now, bypass))
+        """Draw the state; nothing is repainted when the text is what is already shown."""
+        text = render_cache_info(info, now, bypass, self.coarse)
+        if text != self._shown:
+            self._shown = text
+            self.query_one("#cache-body", Static).update(text)
 
 
 def mode_line(info: dict[str, Any]) -> str:
@@ -34,7 +50,8 @@ def mode_line(info: dict[str, Any]) -> str:
     return f"{mode} (as requested)" if mode == requested else f"{requested} → {mode}"
 
 
-def render_cache_info(info: dict[str, Any], now: dt.datetime, bypass: bool = False) -> Text:
+def render_cache_info(info: dict[str, Any], now: dt.datetime, bypass: bool = False,
+                      coarse: bool = False) -> Text:
     """The cache pane text: folder, tables, freshness, REST cache, mode, Alyx."""
     out = Text()
     _kv(out, "folder", plain(info.get("cache_dir")))
@@ -53,7 +70,7 @@ def render_cache_info(info: dict[str, Any], now: dt.datetime, bypass: bool = Fal
         unit = "row " if rows == 1 else "rows"
         out.append(f"  {name:<11} {rows_text:>9} {unit}  {fmt_time(meta.get('date_created'))}"
                    f"  {plain(meta.get('origin'))}\n")
-    _freshness(out, info, now)
+    _freshness(out, info, now, fmt_age_minutes if coarse else fmt_age)
     _rest(out, info.get("rest_cache") or {}, bypass)
     return out
 
@@ -63,15 +80,18 @@ def _kv(out: Text, key: str, value: str, style: str = "") -> None:
     out.append(f"{value}\n", style=style)
 
 
-def _freshness(out: Text, info: dict[str, Any], now: dt.datetime) -> None:
+def _freshness(out: Text, info: dict[str, Any], now: dt.datetime, age: Any = fmt_age) -> None:
     out.append("\nFreshness\n", style="bold underline")
     created = info.get("created_time")
-    _kv(out, "created", f"{fmt_time(created)} ({fmt_age(created, now)} ago)" if created else "–")
+    _kv(out, "created", f"{fmt_time(created)} ({age(created, now)} ago)" if created else "–")
     loaded = info.get("loaded_time")
-    _kv(out, "loaded", f"{fmt_time(loaded)} ({fmt_age(loaded, now)} ago)" if loaded else "–")
-    expired = info.get("expired")
-    _kv(out, "expired", "yes" if expired else "no", "yellow" if expired else "")
+    _kv(out, "loaded", f"{fmt_time(loaded)} ({age(loaded, now)} ago)" if loaded else "–")
     expiry = info.get("cache_expiry")
+    expired = info.get("expired")
+    moment = as_datetime(created)
+    if moment is not None and isinstance(expiry, dt.timedelta):
+        expired = now - moment > expiry  # from the clock: it flips while the app is open
+    _kv(out, "expired", "yes" if expired else "no", "yellow" if expired else "")
     _kv(out, "cache_expiry", fmt_delta(expiry) if isinstance(expiry, dt.timedelta) else "–")
     nxt = as_datetime(info.get("next_refresh"))
     if nxt is None:

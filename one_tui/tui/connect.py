@@ -32,14 +32,16 @@ class Connector:
     cleanups: list[Callable[[], None]] = field(default_factory=list)
 
     def connect(self, username: str | None = None, password: str | None = None) -> Any:
-        """Build `One` (in a worker thread). Raises what `One` raises (LoginRequired, ...)."""
+        """Build `One` (in a worker thread) without touching the network; the app then runs its
+        ``connect()`` job. Raises what `One` raises (CacheDirError, ...)."""
         if self.prepare is not None:
             prepare, self.prepare = self.prepare, None
             prepare(self)
         from one_tui.engine.one import One
 
         password, self.password = password or self.password, None
-        kwargs: dict[str, Any] = {"mode": self.mode, "silent": True}
+        # no network here: the app runs ``one.connect()`` as a job (phases, cancel, outcome)
+        kwargs: dict[str, Any] = {"mode": self.mode, "silent": True, "connect": False}
         if self.cache_dir is not None:
             kwargs["cache_dir"] = self.cache_dir
         if self.base_url:

@@ -64,6 +64,12 @@ def fmt_time(value: Any) -> str:
     return moment.strftime("%Y-%m-%d %H:%M") if moment else "–"
 
 
+def fmt_age_minutes(value: Any, now: dt.datetime) -> str:
+    """An age to the minute ('<1 min', '12 min'): a ticking screen changes once a minute."""
+    age = fmt_age(value, now)
+    return "<1 min" if age.endswith(" s") and not age.startswith("-") else age
+
+
 def fmt_age(value: Any, now: dt.datetime) -> str:
     """How long ago a moment was, against the app's (injectable) clock."""
     moment = as_datetime(value)

@@ -15,6 +15,8 @@ class Connected(Message):
     one: Any
     login_needed: bool = False
     reason: str | None = None
+    error: str | None = None      # a refused password: shown on the login form, not a toast
+    cancelled: str | None = None  # the table download was cancelled: what was kept
 
 
 @dataclass
@@ -66,6 +68,27 @@ class DetailsReady(Message):
     remote: dict[str, Any] | None = None
     remote_error: str | None = None
     disk: dict[str, Any] | None = None  # on this disk: folder, counts and bytes (ondisk.Totals)
+
+
+@dataclass
+class JobProgress(Message):
+    """A job (connect, log in, refresh) reached a phase: "downloading 34.0 MB / 87.0 MB"."""
+
+    group: str
+    text: str
+
+    def can_replace(self, message: Message) -> bool:  # only the latest phase matters
+        return isinstance(message, JobProgress) and message.group == self.group
+
+
+@dataclass
+class SearchFailed(Message):
+    """A search ended in an error: the pane says so; ``connection`` when Alyx was unreachable."""
+
+    search_id: int
+    reason: str
+    connection: bool = False
+    login: bool = False  # Alyx wants a (new) login: the form opens
 
 
 @dataclass

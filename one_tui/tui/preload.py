@@ -22,6 +22,7 @@ class DatasetsPreloaded(Message):
 
     ready: bool
     seconds: float
+    notices: tuple[str, ...] = ()
 
 
 class DatasetPreload:
@@ -54,11 +55,20 @@ class DatasetPreload:
 
         worker = get_current_worker()
         started = time.perf_counter()
-        ready = bool(one.preload_datasets(cancel=worker.cancelled_event))
-        self.post_message(DatasetsPreloaded(ready, time.perf_counter() - started))  # type: ignore[attr-defined]
+        # through One.ask: what the read found (a corrupt datasets.pqt) comes back as the
+        # answer's notices, the app's one way of hearing about them
+        answer = one.ask("preload_datasets", cancel=worker.cancelled_event)
+        ready = bool(answer.ok and answer.value)
+        notices = answer.notices + ((f"datasets not loaded: {answer.error}",)
+                                    if answer.error is not None else ())
+        self.post_message(DatasetsPreloaded(ready, time.perf_counter() - started,  # type: ignore[attr-defined]
+                                            notices))
 
     def on_datasets_preloaded(self, message: DatasetsPreloaded) -> None:
         self._preload_worker = None
+        show = getattr(self, "_show_notices", None)
+        if show is not None and message.notices:
+            show(message.notices)
         render = getattr(self, "_render_status", None)
         if render is not None:
             render()

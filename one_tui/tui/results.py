@@ -65,6 +65,7 @@ class ResultsPane(Vertical):
         self.sort_by: tuple[str, str] | None = None
         self.summary = ""
         self._table: Any = None
+        self._first_eid: str | None = None  # of the rows shown: same first row = growing
 
     def compose(self) -> ComposeResult:
         yield Static(EMPTY_HINT, id="results-status")
@@ -84,8 +85,21 @@ class ResultsPane(Vertical):
     def show_running(self, where: str) -> None:
         self.set_status(f"Searching {where}… — esc to cancel")
 
+    def show_failed(self, reason: str, answered_at: Any = None) -> None:
+        """A failed search: say so and why; rows still shown are marked as the previous
+        answer, with its time (the next answer replaces this line and the title)."""
+        if self.full is not None and self.full.num_rows and answered_at is not None:
+            when = answered_at.strftime("%H:%M:%S")
+            self.border_title = f"Sessions · previous answer ({when}) · search failed"
+            self.set_status(f"Search failed: {reason} — the rows below are the previous "
+                            f"answer, from {when} (x: details)")
+        else:
+            self.border_title = "Sessions · search failed"
+            self.set_status(f"Search failed: {reason} (x: details)")
+
     def show_table(self, table: Any, summary: str) -> None:
-        """Show a new result (a fresh widget: Arrow-backed tables are not mutated row by row)."""
+        """Show a new result: the Arrow data under the table widget is replaced (a new widget
+        only for the first result or other columns)."""
         self.full = table
         self.summary = summary
         if summary:  # a partial table while streaming keeps the progress title
@@ -94,15 +108,48 @@ class ResultsPane(Vertical):
             self.full = table.sort_by([self.sort_by])
         self._mount_table()
 
+    def _replace_data(self, view: Any, widths: dict[str, int], columns: list[str]) -> bool:
+        """Show ``view`` in the table already mounted (same columns): results that grow page by
+        page, or a new answer, change the Arrow data under one widget, as toolong grows its
+        virtual size, so focus and the cursor stay where they are. False when not possible."""
+        table = self._table
+        if (table is None or not table.is_attached or getattr(table, "_shown_columns", None)
+                != columns or not hasattr(table.backend, "data")):
+            return False
+        old = table.backend.data
+        grows = (old.num_rows and view.num_rows >= old.num_rows and "eid" in self.full.column_names
+                 and self._first_eid == self._eid0())
+        table.backend.data = view
+        table.backend._reset_content_widths()
+        table._column_widths = [widths[c] for c in columns]
+        table._ordered_columns = None
+        table._require_update_dimensions = True
+        table._update_count += 1
+        if not grows:
+            table.move_cursor(row=0, column=0, animate=False)
+        table.cursor_coordinate = table.cursor_coordinate  # clamp to the new size
+        table.refresh()
+        self.set_status(self.summary + self._sort_text())
+        return True
+
+    def _eid0(self) -> str | None:
+        if self.full is None or not self.full.num_rows or "eid" not in self.full.column_names:
+            return None
+        return str(self.full.column("eid")[0].as_py())
+
     def _mount_table(self) -> None:
         from textual_fastdatatable import ArrowBackend
         from textual_fastdatatable.data_table import DataTable
 
-        old_tables = list(self.query(DataTable))
-        had_focus = any(old.has_focus for old in old_tables)
         columns = self.columns
         view = self._view(columns)
         widths = fit_widths(self._content_widths(view), self._available_width())
+        replaced = self._replace_data(view, widths, columns)
+        self._first_eid = self._eid0()
+        if replaced:
+            return
+        old_tables = list(self.query(DataTable))
+        had_focus = any(old.has_focus for old in old_tables)
         backend = ArrowBackend(view)
         table = DataTable(
             backend=backend,
@@ -116,6 +163,7 @@ class ResultsPane(Vertical):
             null_rep="–",
             classes="sessions-table",
         )
+        table._shown_columns = columns
         self._table = table
         self.mount(table)
         self.set_status(self.summary + self._sort_text())

@@ -130,7 +130,7 @@ async def test_the_app_against_the_real_alyx(real_alyx: Any, tmp_path: Path, hom
         mark = log.start()
         await _key(app, pilot, "R")
         assert log.since(mark) == ["GET /cache/info"]
-        assert any("Forced refresh: no newer tables" in t for t in toasts(app))
+        assert any("Forced refresh: Alyx has nothing newer" in t for t in toasts(app))
         assert "mode auto" in status_text(app) and "online" in status_text(app)
 
 

@@ -139,13 +139,20 @@ async def test_remote_search_with_alyx_gone_fails_in_one_line(db, tmp_path) -> N
             assert "REST cache" in results_text(app)
             await search(app, pilot, lab=labs[1])
             assert toasted(app, "AlyxConnectionError: Can't connect to")
-            assert "Search failed (x: details)" in results_text(app)
+            # failure shown as failure: why, and the rows left marked as the previous answer
+            assert "Search failed: AlyxConnectionError" in results_text(app)
+            assert "the rows below are the previous answer, from" in results_text(app)
+            assert "previous answer" in app.query_one(ResultsPane).border_title
             assert "mode remote" in status_text(app)
+            assert "Alyx unreachable" in status_text(app)  # at once, not "online"
+            assert "last: search failed" in status_text(app)
             back = DemoServer(db, port=port).start()
             await search(app, pilot, lab=labs[1])
             assert app.query_one(ResultsPane).row_count == int(
                 (db.sessions["lab"] == labs[1]).sum())
-            assert "Alyx" in results_text(app)
+            assert "Alyx" in results_text(app) and "failed" not in results_text(app)
+            assert "online" in status_text(app) and "unreachable" not in status_text(app)
+            assert "previous" not in app.query_one(ResultsPane).border_title
     finally:
         srv.stop()
         if back is not None:
@@ -192,12 +199,14 @@ async def test_remote_search_server_error_is_one_line_then_works(alyx, db, tmp_p
         await search(app, pilot, lab=lab)
         assert toasted(app, line)
         assert all("\n" not in t for t in toasts(app))
-        assert "Search failed (x: details)" in results_text(app)
+        assert f"Search failed: {line}" in results_text(app)
+        assert "last: search failed" in status_text(app)
         assert app.last_error is not None and line in app.last_error[0]
         alyx.faults.reset()
         await search(app, pilot, lab=lab)
         assert app.query_one(ResultsPane).row_count == int((db.sessions["lab"] == lab).sum())
         assert "Alyx" in results_text(app) and "mode remote" in status_text(app)
+        assert "failed" not in results_text(app) and "last: Alyx" in status_text(app)
 
 
 async def test_server_error_on_cache_info_at_start_keeps_the_tables(alyx, db, tmp_path) -> None:
@@ -241,8 +250,12 @@ async def test_login_refused_at_start_opens_the_login_form(alyx, db, tmp_path) -
     app = make_app(db, alyx.url, tmp_path / "cache")
     async with app.run_test(size=WIDE, notifications=True) as pilot:
         await settle(app, pilot)
-        assert toasted(app, "auto → local: login refused (400)")
+        # said once, on the form, with Alyx's own refusal as its error (not a toast under it)
+        assert not toasted(app, "login refused")
         assert isinstance(app.screen, LoginModal)
+        assert app.screen.reason == "auto → local: login refused (400)"
+        assert app.screen.error is not None and app.screen.error.startswith(
+            "Login refused: AuthenticationError") and "400" in app.screen.error
         app.screen.query_one("#login-password", Input).value = "demo"
         app.screen.query_one("#login-password", Input).focus()
         await pilot.press("enter")

@@ -135,10 +135,13 @@ async def test_refresh_keys_and_their_requests(make_app, server) -> None:
         await pilot.press("r")  # as auto would: tables are fresh, Alyx is not asked
         await settle(app, pilot)
         assert requests_since(server, start, "/cache") == []
+        assert any("Refresh: tables from" in t and "not expired: Alyx not asked" in t
+                   for t in toasts(app))
+        assert not any("nothing newer" in t or "no newer" in t for t in toasts(app))
         await pilot.press("R")  # forced: cache/info is asked
         await settle(app, pilot)
         assert requests_since(server, start, "/cache/info")
-        assert any("Forced refresh: no newer tables" in t for t in toasts(app))
+        assert any("Forced refresh: Alyx has nothing newer" in t for t in toasts(app))
         server.set_tables_date(dt.datetime.now() + dt.timedelta(hours=1))
         seq = app.search_seq
         app.query_one(ResultsPane).table.focus()

@@ -50,3 +50,27 @@ async def test_a_cancelled_preload_leaves_the_table_unread(make_app, monkeypatch
                 break
         assert worker.is_cancelled
         assert not app.one._cache.datasets_ready()  # nothing kept: the next query reads it
+
+
+async def test_a_corrupt_datasets_table_found_by_the_preload_is_said(make_app, db,
+                                                                      tmp_path) -> None:
+    """The background read is where a bad datasets.pqt is first met: its one-line notice must
+    reach the screen (the app hears notices only from what a call returns)."""
+    from tests.tui.conftest import toasts
+
+    folder = tmp_path / "ONE"
+    db.write_tables(folder)
+    path = folder / "datasets.pqt"
+    raw = bytearray(path.read_bytes())
+    pages_end = len(raw) - 8 - int.from_bytes(raw[-8:-4], "little")
+    raw[4:pages_end] = b"\xff" * (pages_end - 4)  # every page garbled, the footer whole:
+    path.write_bytes(bytes(raw))                   # the load-time check passes
+    app = make_app(mode="local", cache_dir=folder)
+    async with app.run_test(size=WIDE) as pilot:
+        await settle(app, pilot)
+        for _ in range(100):
+            if app._preload_worker is None and any("datasets" in t for t in toasts(app)):
+                break
+            await pilot.pause(0.02)
+        assert any("datasets.pqt" in t for t in toasts(app)), toasts(app)
+        assert app.query_one("#results-status").render()  # the sessions answer still stands

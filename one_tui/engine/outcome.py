@@ -1,0 +1,166 @@
+"""What an engine call did, returned with its value instead of left in flags for the caller.
+
+Two kinds of result:
+
+* :class:`Answer` (a query: search, details, lists): the value, where it came from (``local
+  tables`` / ``REST cache`` / ``Alyx``), whether it was cancelled or answered from a stale REST
+  entry, the one-line notices raised while it ran, the fallback it caused, or the error it ended
+  with. ``One.ask(name, ..., no_cache=..., cancel=...)`` returns one.
+* :class:`Outcome` (a job: connecting, downloading or refreshing the tables): what happened, in
+  one line a user can trust ("Alyx has nothing newer", "unreachable: connection refused", ...).
+
+While a call runs, the engine writes what it does into the calling thread's :class:`Recorder`
+(``recording()``), never into the shared ``One`` or ``AlyxClient``: two workers running at once
+each get their own record.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+__all__ = ["Answer", "Outcome", "Recorder", "recording", "current", "note", "Phase",
+           "LOCAL", "REST_CACHE", "ALYX"]
+
+LOCAL, REST_CACHE, ALYX = "local tables", "REST cache", "Alyx"
+
+#: A job's progress: (phase, done, total); done/total are bytes or items, None when unknown.
+Phase = Callable[[str, "int | None", "int | None"], None]
+
+
+@dataclass
+class Recorder:
+    """What the calling thread's current call did so far (filled by the engine as it works)."""
+
+    network: bool = False      # at least one answer came from Alyx itself
+    cached: bool = False       # at least one answer came from the REST cache
+    stale: bool = False        # ... and one of those was a stale entry (Alyx unreachable)
+    cancelled: bool = False
+    notices: list[str] = field(default_factory=list)
+    fallback: str | None = None
+    isolated: bool = False     # sources do not count for the enclosing call (cache/info)
+
+    @property
+    def source(self) -> str:
+        if self.network:
+            return ALYX
+        return REST_CACHE if self.cached else LOCAL
+
+    def answer(self, value: Any = None, error: BaseException | None = None) -> Answer:
+        return Answer(value, self.source, self.cancelled, self.stale, tuple(self.notices),
+                      self.fallback, error)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A query's value and what happened while it ran."""
+
+    value: Any
+    source: str = LOCAL
+    cancelled: bool = False
+    stale: bool = False
+    notices: tuple[str, ...] = ()
+    fallback: str | None = None     # "auto → local: ..." when this call made the mode fall back
+    error: BaseException | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def unwrap(self) -> Any:
+        """The value, or the error raised."""
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+#: Outcome kinds of the table jobs (connect, refresh).
+OUTCOME_KINDS = ("not-expired", "nothing-newer", "new-tables", "unreachable", "failed",
+                 "cancelled", "login-needed", "login-refused", "local", "connected")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a job ended, in one line: never "no newer tables" unless Alyx was asked."""
+
+    kind: str
+    message: str
+    created: datetime | None = None       # creation time of the tables in use afterwards
+    notices: tuple[str, ...] = ()
+    asked_alyx: bool = False
+    detail: str | None = None             # the error behind a failure, one line
+
+    @property
+    def replaced(self) -> bool:
+        return self.kind == "new-tables"
+
+    @property
+    def failed(self) -> bool:
+        return self.kind in ("unreachable", "failed", "login-needed", "login-refused")
+
+
+_local = threading.local()
+
+
+def _stack() -> list[Recorder]:
+    stack = getattr(_local, "stack", None)
+    if stack is None:
+        stack = _local.stack = []
+    return stack
+
+
+def current() -> Recorder | None:
+    """The calling thread's innermost record, None outside any call."""
+    stack = _stack()
+    return stack[-1] if stack else None
+
+
+@contextmanager
+def recording(isolated: bool = False) -> Iterator[Recorder]:
+    """Record what this thread does inside the block. On exit, notices, the fallback and (unless
+    ``isolated``) the answer's source and cancel are added to the enclosing record."""
+    rec = Recorder(isolated=isolated)
+    stack = _stack()
+    stack.append(rec)
+    try:
+        yield rec
+    finally:
+        stack.pop()
+        if stack:
+            parent = stack[-1]
+            parent.notices.extend(n for n in rec.notices if n not in parent.notices)
+            parent.fallback = rec.fallback or parent.fallback
+            if not isolated:
+                parent.network |= rec.network
+                parent.cached |= rec.cached
+                parent.stale |= rec.stale
+                parent.cancelled |= rec.cancelled
+
+
+def note(message: str) -> bool:
+    """Give a notice to the current call; False when no call is recording (then the caller keeps
+    it in its own ``notices`` list, for scripts that use the engine as they would use ONE)."""
+    rec = current()
+    if rec is None:
+        return False
+    if message not in rec.notices:
+        rec.notices.append(message)
+    return True
+
+
+def answered(*, network: bool = False, cached: bool = False, stale: bool = False) -> None:
+    rec = current()
+    if rec is not None:
+        rec.network |= network
+        rec.cached |= cached
+        rec.stale |= stale
+
+
+def cancelled() -> None:
+    rec = current()
+    if rec is not None:
+        rec.cancelled = True
