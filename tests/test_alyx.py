@@ -18,7 +18,7 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from one_tui.engine import params
+from one_tui.engine import outcome, params
 from one_tui.engine.alyx import AlyxClient, list_query, no_cache
 from one_tui.engine.exceptions import (
     AlyxConnectionError,
@@ -152,9 +152,10 @@ def test_reads_one_fixture_cache(make_client: Callable[..., AlyxClient],
     client = make_client(cache_dir=fixture_cache, password=None, token="saved-token")
     types = client.rest("dataset-types")
     assert len(types) == 7 and {"name": "wheel.position"}.items() <= types[1].items()
-    ins = client.rest("insertions", "read", id="b529f2d8-cdae-4d59-aba2-cbd1b5572e36")
+    with outcome.recording() as rec:
+        ins = client.rest("insertions", "read", id="b529f2d8-cdae-4d59-aba2-cbd1b5572e36")
     assert ins["session"] == "fc737f3c-2a57-4165-9763-905413e7e341"
-    assert client.last_from_cache
+    assert rec.source == "REST cache"
     assert fake.requests == []  # everything came from ONE's cache, not even a login
 
 
@@ -176,8 +177,9 @@ def test_warm_hit_makes_no_request(make_client: Callable[..., AlyxClient], fake:
     client = make_client()
     first = client.rest("sessions")
     n = len(fake.requests)
-    second = client.rest("sessions")
-    assert second == first and len(fake.requests) == n and client.last_from_cache
+    with outcome.recording() as rec:
+        second = client.rest("sessions")
+    assert second == first and len(fake.requests) == n and rec.source == "REST cache"
     assert client.rest_cache_stats["hits"] == 3  # three pages
 
 
@@ -197,8 +199,9 @@ def test_no_cache_per_call_always_asks_and_expires(make_client: Callable[..., Al
     client = make_client()
     client.rest("sessions", subject="KS005")
     n = len(fake.requests)
-    client.rest("sessions", subject="KS005", no_cache=True)
-    assert len(fake.requests) == n + 3 and not client.last_from_cache
+    with outcome.recording() as rec:
+        client.rest("sessions", subject="KS005", no_cache=True)
+    assert len(fake.requests) == n + 3 and rec.source == "Alyx" and not rec.cached
     client.rest("sessions", subject="KS005")  # stored already expired -> asked again
     assert len(fake.requests) == n + 6
 
@@ -229,9 +232,10 @@ def test_stale_entry_returned_when_offline(make_client: Callable[..., AlyxClient
     client = make_client()
     client.rest("sessions", subject="KS005", expires=True)  # cached but already stale
     fake.down = True
-    rows = client.rest("sessions", subject="KS005")
-    assert len(rows) == 7 and client.last_from_cache and client.last_stale
-    assert "Failed to connect, returning cached response" in client.notices
+    with outcome.recording() as rec:
+        rows = client.rest("sessions", subject="KS005")
+    assert len(rows) == 7 and rec.source == "REST cache" and rec.stale
+    assert "Failed to connect, returning cached response" in rec.notices
     with pytest.raises(AlyxConnectionError):  # never under no_cache
         client.rest("sessions", subject="KS005", no_cache=True)
 
@@ -445,8 +449,9 @@ def test_cancel_between_pages_returns_promptly(make_client: Callable[..., AlyxCl
     client = make_client()
     client.authenticate()
     t0 = time.monotonic()
-    rows = client.rest("sessions", cancel=cancel, on_page=lambda n, c: cancel.set())
-    assert rows == SESSIONS[:3] and client.last_cancelled
+    with outcome.recording() as rec:
+        rows = client.rest("sessions", cancel=cancel, on_page=lambda n, c: cancel.set())
+    assert rows == SESSIONS[:3] and rec.cancelled
     assert time.monotonic() - t0 < 0.5  # one page, not three
 
 
@@ -456,8 +461,9 @@ def test_cancel_during_retry_wait(make_client: Callable[..., AlyxClient], fake: 
     threading.Timer(0.1, cancel.set).start()
     client = make_client(max_retry_wait=10)
     t0 = time.monotonic()
-    assert client.rest("labs", cancel=cancel) == []
-    assert client.last_cancelled and time.monotonic() - t0 < 2
+    with outcome.recording() as rec:
+        assert client.rest("labs", cancel=cancel) == []
+    assert rec.cancelled and time.monotonic() - t0 < 2
 
 
 def test_count_change_warns_and_continues(make_client: Callable[..., AlyxClient],
@@ -539,8 +545,9 @@ def test_download_cancel(make_client: Callable[..., AlyxClient], fake: FakeAlyx,
     cancel = threading.Event()
     cancel.set()
     client = make_client()
-    assert client.download_cache_tables(None, tmp_path, cancel=cancel) == []
-    assert client.last_cancelled and not list(tmp_path.glob(".one-tui-download-*"))
+    with outcome.recording() as rec:
+        assert client.download_cache_tables(None, tmp_path, cancel=cancel) == []
+    assert rec.cancelled and not list(tmp_path.glob(".one-tui-download-*"))
 
 
 def test_download_relogs_in_on_invalid_token(make_client: Callable[..., AlyxClient],
@@ -598,8 +605,9 @@ def test_demo_login_and_pagination(demo: Any, home: Path, tmp_path: Path) -> Non
     ]
     n = len(demo.requests)
     again = demo_client(demo, tmp_path, password=None)  # saved token, warm REST cache
-    assert again.rest("sessions", limit=20) == rows
-    assert len(demo.requests) == n and again.last_from_cache
+    with outcome.recording() as rec:
+        assert again.rest("sessions", limit=20) == rows
+    assert len(demo.requests) == n and rec.source == "REST cache"
 
 
 def test_demo_bad_password(demo: Any, home: Path, tmp_path: Path) -> None:
@@ -634,8 +642,10 @@ def test_demo_server_gone_uses_stale_cache(demo: Any, home: Path, tmp_path: Path
     client.close()
     demo.stop()
     offline = demo_client(demo, tmp_path, password=None)  # saved token: no login needed
-    assert offline.rest("sessions", limit=100) == rows and offline.last_stale
-    assert "Failed to connect, returning cached response" in offline.notices
+    with outcome.recording() as rec:
+        assert offline.rest("sessions", limit=100) == rows
+    assert rec.stale
+    assert "Failed to connect, returning cached response" in rec.notices
     with pytest.raises(AlyxConnectionError):
         offline.rest("sessions", limit=100, no_cache=True)
 
@@ -721,33 +731,32 @@ def test_demo_on_records_gets_each_page_before_the_next_is_requested(
     assert [e[0] for e in events] == ["records", "page"] * 3  # records before the count
 
 
-def test_last_from_cache_is_per_thread(demo: Any, home: Path, tmp_path: Path) -> None:
-    """Two overlapping calls: the first to finish reads its flags after the second finished."""
+def test_overlapping_calls_each_record_their_own_source(demo: Any, home: Path,
+                                                         tmp_path: Path) -> None:
+    """Two overlapping calls on one client: each call's record says where its own answer came
+    from, whatever the other did meanwhile (nothing is kept on the shared client)."""
     client = demo_client(demo, tmp_path)
     client.rest("sessions", limit=10)  # now in the REST cache
-    seen: dict[str, bool] = {}
+    seen: dict[str, str] = {}
     alyx_done, cached_done = threading.Event(), threading.Event()
 
     def from_alyx() -> None:
-        client.rest("sessions", limit=7)
-        alyx_done.set()
-        cached_done.wait(5)
-        seen["alyx"] = client.last_from_cache
+        with outcome.recording() as rec:
+            client.rest("sessions", limit=7)
+            alyx_done.set()
+            cached_done.wait(5)
+        seen["alyx"] = rec.source
 
     def from_cache() -> None:
         alyx_done.wait(5)
-        client.rest("sessions", limit=10)
+        with outcome.recording() as rec:
+            client.rest("sessions", limit=10)
         cached_done.set()
-        seen["cache"] = client.last_from_cache
+        seen["cache"] = rec.source
 
     threads = [threading.Thread(target=from_alyx), threading.Thread(target=from_cache)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(10)
-    assert seen == {"alyx": False, "cache": True}
-    fresh: list[bool] = []  # a thread that made no call reads the latest answer's flag
-    reader = threading.Thread(target=lambda: fresh.append(client.last_from_cache))
-    reader.start()
-    reader.join(5)
-    assert fresh == [True]
+    assert seen == {"alyx": "Alyx", "cache": "REST cache"}

@@ -332,9 +332,10 @@ class MatrixEnv:
 
     def _probe(self, one: One, obs: Observed, mode: str) -> None:
         """The user's first search, and in remote mode one the REST cache has never seen."""
+        answer = one.ask("search")  # returns its error and notices, never raises
         try:
-            obs.rows = len(one.search())
-            obs.source = one.last_source
+            obs.rows = len(answer.unwrap())
+            obs.source = answer.source
         except Exception as exc:  # noqa: BLE001 - what the user would see
             obs.error = _one_line(exc)
             obs.error_lines = len(str(exc).strip().splitlines())
@@ -345,7 +346,8 @@ class MatrixEnv:
                 obs.uncached_error = _one_line(exc)
         obs.mode, obs.requested_mode = one.mode, one.requested_mode
         obs.fallback_reason = one.fallback_reason
-        obs.notices = list(one.notices)
+        # the search's own notices, and those of connecting (kept on One for scripts)
+        obs.notices = [*one.notices, *answer.notices]
 
     def _tables_state(self, folder: Path) -> str:
         """The tables on disk read back: 'kept' (as before), 'replaced' (a newer whole copy)."""

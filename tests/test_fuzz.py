@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from textual.app import App, ComposeResult
 
 from one_tui.demo.synth import generate
-from one_tui.engine import converters, remote
+from one_tui.engine import converters, outcome, remote
 from one_tui.engine.alyx import AlyxClient, list_query
 from one_tui.engine.exceptions import ALFError, AlyxError, MalformedResponse
 from one_tui.engine.one import One
@@ -252,13 +252,15 @@ def test_any_rest_cache_file(tmp_path: Path, entry: str) -> None:
     rest_dir.mkdir(exist_ok=True)
     (rest_dir / cache_key(query)).write_text(entry)
     client = _client(tmp_path, [REST_ANSWER], cache_rest="GET")
+    rec = outcome.Recorder()
     try:
-        rows = client.rest("sessions", "list", subject="x")
-        if not client.last_from_cache:
+        with outcome.recording() as rec:
+            rows = client.rest("sessions", "list", subject="x")
+        if not rec.cached:
             assert rows == REST_ANSWER
         assert client.rest_cache_stats["entries"] <= 1
     except Exception as exc:  # noqa: BLE001 - a fresh entry holding a bad envelope
-        assert client.last_from_cache
+        assert rec.cached
         assert_clean_rejection(exc)
     finally:
         client.close()

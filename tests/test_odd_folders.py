@@ -207,8 +207,7 @@ def test_path_with_spaces_and_non_ascii_works_for_download_rest_cache_and_save(
     one.list_datasets(eid, query_type="remote")
     entries = one.cache_info()["rest_cache"]["entries"]
     assert entries >= 1 and len(list((folder / ".rest").iterdir())) == entries
-    one.list_datasets(eid, query_type="remote")
-    assert one.last_source == "REST cache"
+    assert one.ask("list_datasets", eid, query_type="remote").source == "REST cache"
     # save: the merged rows are written and read back by a fresh local One
     assert one.save_cache() is True
     again = One(cache_dir=folder, mode="local")

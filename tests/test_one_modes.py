@@ -81,9 +81,10 @@ def test_first_start_logs_in_and_downloads_the_tables(server: Any, db: Any, cach
     assert {"sessions.pqt", "datasets.pqt"} <= {p.name for p in cache_dir.iterdir()}
     assert not [p for p in cache_dir.iterdir() if p.name.startswith(".one-tui-download")]
     subject = db.sessions["subject"].iloc[0]
-    assert set(one.search(subject=subject)) == set(
+    answer = one.ask("search", subject=subject)
+    assert set(answer.value) == set(
         db.sessions.index[db.sessions["subject"].str.contains(subject)])
-    assert one.last_source == "local tables"
+    assert answer.source == "local tables"
     info = one.cache_info()
     assert set(info) == {"cache_dir", "tables", "created_time", "loaded_time", "expired",
                          "cache_expiry", "next_refresh", "rest_cache", "mode", "requested_mode",
@@ -225,19 +226,21 @@ def test_remote_search_goes_to_alyx_then_to_the_rest_cache(server: Any, db: Any,
     tables_on_disk(db, cache_dir, NOW)
     one = connect(server, cache_dir)
     subject = db.sessions["subject"].iloc[0]
-    eids = one.search(subject=subject, query_type="remote")
+    answer = one.ask("search", subject=subject, query_type="remote")
+    eids = answer.value
     assert server.requests[-1] == f"GET /sessions?subject={subject}"
-    assert one.last_source == "Alyx"
+    assert answer.source == "Alyx"
     assert set(eids) == set(db.sessions.index[db.sessions["subject"] == subject])
     n = len(server.requests)
-    assert one.search(subject=subject, query_type="remote") == eids
-    assert len(server.requests) == n and one.last_source == "REST cache"
+    again = one.ask("search", subject=subject, query_type="remote")
+    assert again.value == eids
+    assert len(server.requests) == n and again.source == "REST cache"
     assert one.cache_info()["rest_cache"]["hits"] >= 1
     with no_cache(one.alyx):
         one.search(subject=subject, query_type="remote")
-        one.search(subject=subject, query_type="remote")
+        bypassed = one.ask("search", subject=subject, query_type="remote")
     assert calls(server, n) == ["GET /sessions", "GET /sessions"]
-    assert one.last_source == "Alyx"
+    assert bypassed.source == "Alyx"
 
 
 def test_query_type_remote_in_local_mode_asks_alyx_and_logs_in_then(server: Any, db: Any,
@@ -251,16 +254,17 @@ def test_query_type_remote_in_local_mode_asks_alyx_and_logs_in_then(server: Any,
     assert one.search(subject="x") == [] and one.list_subjects()
     assert server.requests == [] and one.offline
     assert repr(one) == f"One (offline, {server.url})"
-    eids = one.search(subject=subject, query_type="remote")
+    answer = one.ask("search", subject=subject, query_type="remote")
+    eids = answer.value
     assert calls(server) == ["POST /auth-token", "GET /sessions"]
     assert set(eids) == set(db.sessions.index[db.sessions["subject"] == subject])
-    assert one.last_source == "Alyx" and one.mode == "local" and one.fallback_reason is None
+    assert answer.source == "Alyx" and one.mode == "local" and one.fallback_reason is None
     eid = eids[0]
     assert one.get_details(eid, query_type="remote")["subject"] == subject
     assert calls(server)[-1] == f"GET /sessions/{eid}"
     n = len(server.requests)
-    one.search(subject=subject)  # back to the tables
-    assert len(server.requests) == n and one.last_source == "local tables"
+    back = one.ask("search", subject=subject)  # back to the tables
+    assert len(server.requests) == n and back.source == "local tables"
 
 
 def test_query_type_remote_in_local_mode_with_a_wrong_password_says_so(server: Any, db: Any,
@@ -551,17 +555,18 @@ def test_a_table_download_can_be_cancelled_and_reports_progress(server: Any, db:
     cancel = threading.Event()
     seen: list[tuple[int, int]] = []
 
-    def on_page(done: int, total: int) -> None:
-        seen.append((done, total))
-        cancel.set()
+    def on_progress(phase: str, done: int | None, total: int | None) -> None:
+        if phase == "downloading" and total:
+            seen.append((done, total))
+            cancel.set()
 
-    one.refresh_cache("refresh", cancel=cancel, on_page=on_page)
-    assert one.last_cancelled is True and one.mode == "auto" and one.fallback_reason is None
+    out = one.refresh("refresh", cancel=cancel, on_progress=on_progress)
+    assert out.kind == "cancelled" and one.mode == "auto" and one.fallback_reason is None
     assert seen and seen[0][1] > 0
     assert {p.name: p.read_bytes() for p in sorted(cache_dir.glob("*.pqt"))} == before
     assert not [p for p in cache_dir.iterdir() if p.name.startswith(".one-tui-download")]
-    one.refresh_cache("refresh")
-    assert one.last_cancelled is False and one.cache_info()["created_time"] == NOW
+    assert one.refresh("refresh").kind == "new-tables"
+    assert one.cache_info()["created_time"] == NOW
 
 
 def test_an_alyx_without_cache_tables_says_to_use_remote_mode(server: Any, cache_dir: Path,

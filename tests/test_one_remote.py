@@ -41,13 +41,14 @@ def gets(server: Any, start: int = 0, prefix: str = "GET /") -> list[str]:
 
 def test_remote_search_results_are_merged_into_the_tables(one: One, server: Any, db: Any):
     lab = db.sessions["lab"].iloc[0]
-    eids, dicts = one.search(laboratory=lab, details=True)
+    answer = one.ask("search", laboratory=lab, details=True)
+    eids, dicts = answer.value
     expected = db.sessions.index[db.sessions["lab"] == lab]
     assert set(eids) == set(expected) and len(eids) == len(expected)
     starts = [d["start_time"] for d in dicts]
     assert starts == sorted(starts, reverse=True)  # the server's order: -start_time
     assert all(isinstance(d["date"], date) and d["lab"] == lab for d in dicts)
-    assert one.last_source == "Alyx" and one.last_cancelled is False
+    assert answer.source == "Alyx" and answer.cancelled is False
     local = one.search(laboratory=lab, query_type="local")
     assert set(local) == set(eids)  # now in the sessions table, ONE's local order
     frame = one.search_sessions(laboratory=lab)
@@ -77,15 +78,14 @@ def test_cancelled_search_returns_the_pages_so_far_promptly(one: One, server: An
 
     server.faults.latency = 0.3
     t0 = time.perf_counter()
-    eids = one.search(limit=20, cancel=cancel, on_page=on_page)
+    answer = one.ask("search", limit=20, cancel=cancel, on_page=on_page)
     elapsed = time.perf_counter() - t0
-    assert len(eids) == 20 and pages == [(20, 150)]
-    assert one.last_cancelled is True
+    assert len(answer.value) == 20 and pages == [(20, 150)]
+    assert answer.cancelled is True
     assert len(gets(server, prefix="GET /sessions")) == 1
     assert elapsed < 1.5
     assert len(one.search(query_type="local")) == 20  # the page so far was merged
-    one.search(limit=50)
-    assert one.last_cancelled is False
+    assert one.ask("search", limit=50).cancelled is False
 
 
 def test_remote_list_datasets_reads_the_session_and_merges_its_datasets(one: One, server: Any,
@@ -182,7 +182,8 @@ def test_a_session_answer_is_merged_once_and_again_when_it_changes(
     eid = db.sessions.index[9]
     first = one.list_datasets(eid)
     stamp = one._cache.meta["modified_time"]
-    assert one.list_datasets(eid) == first and one.last_source == "REST cache"
+    again = one.ask("list_datasets", eid)
+    assert again.value == first and again.source == "REST cache"
     assert one._cache.meta["modified_time"] == stamp  # same answer: no second merge
     real_rest = one.alyx.rest
 
@@ -211,9 +212,9 @@ def test_remote_search_rows_arrive_page_by_page(one: One, server: Any):
         asked = len(gets(server, prefix="GET /sessions"))
         seen.append((list(frame.index), asked, set(frame.index) <= local))
 
-    frame = one.search_sessions(limit=40, on_rows=on_rows)
-    final = list(frame.index)
-    assert len(final) == 150 and one.last_source == "Alyx"
+    answer = one.ask("search_sessions", limit=40, on_rows=on_rows)
+    final = list(answer.value.index)
+    assert len(final) == 150 and answer.source == "Alyx"
     assert [len(ids) for ids, _, _ in seen] == [40, 80, 120, 150]
     assert all(ids == final[: len(ids)] for ids, _, _ in seen)  # growing, server order
     assert [asked for _, asked, _ in seen] == [1, 2, 3, 4]  # before the next page is requested
@@ -230,8 +231,9 @@ def test_cancelled_search_keeps_the_pages_that_arrived(one: One, server: Any):
         if len(sizes) == 2:
             cancel.set()  # Esc while the second page is shown
 
-    frame = one.search_sessions(limit=30, cancel=cancel, on_rows=on_rows)
-    assert sizes == [30, 60] and len(frame) == 60 and one.last_cancelled is True
+    answer = one.ask("search_sessions", limit=30, cancel=cancel, on_rows=on_rows)
+    frame = answer.value
+    assert sizes == [30, 60] and len(frame) == 60 and answer.cancelled is True
     assert len(gets(server, prefix="GET /sessions")) == 2
     assert set(one.search(query_type="local")) == set(frame.index)
 
@@ -244,16 +246,16 @@ def test_overlapping_calls_each_report_their_own_source(one: One, server: Any, d
     search_done, details_done = threading.Event(), threading.Event()
 
     def search() -> None:
-        one.search_sessions(limit=50, subject=db.sessions.loc[eid, "subject"])
+        answer = one.ask("search_sessions", limit=50, subject=db.sessions.loc[eid, "subject"])
         search_done.set()
         details_done.wait(5)
-        seen["search"] = one.last_source
+        seen["search"] = answer.source
 
     def details() -> None:
         search_done.wait(5)
-        one.get_details(eid)
+        answer = one.ask("get_details", eid)
         details_done.set()
-        seen["details"] = one.last_source
+        seen["details"] = answer.source
 
     threads = [threading.Thread(target=search), threading.Thread(target=details)]
     for t in threads:

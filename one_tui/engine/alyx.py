@@ -39,7 +39,6 @@ from one_tui.engine.exceptions import (
     MalformedResponse,
     ReadOnlyError,
 )
-from one_tui.engine.perthread import PerThread
 from one_tui.engine.rest_cache import RestCache
 from one_tui.engine.spec import shown
 
@@ -180,11 +179,6 @@ class AlyxClient:
     """ONE's ``AlyxClient`` for reading: login, token reuse, REST cache, pagination, downloads."""
 
     default_expiry: timedelta = timedelta(hours=24)
-    #: Flags of the calling thread's last request (see perthread.py): a search and a details
-    #: load running at once each read their own.
-    last_from_cache: PerThread[bool] = PerThread(False)
-    last_stale: PerThread[bool] = PerThread(False)
-    last_cancelled: PerThread[bool] = PerThread(False)
 
     def __init__(
         self,
@@ -464,7 +458,6 @@ class AlyxClient:
         ``expires=True`` stores the answer already expired (``cache/info``); ``clobber`` skips
         the cached copy. On a connection error a cached copy, even stale, is returned with a note.
         """
-        self.last_from_cache = self.last_stale = False
         mode = "" if self.bypassed else (self.cache_rest or "").lower()
         use_cache = mode in ("get", "*")
         if use_cache and not clobber:
@@ -478,7 +471,6 @@ class AlyxClient:
                         self._ensure_auth()
                     except AlyxConnectionError:
                         pass
-                self.last_from_cache = True
                 outcome.answered(cached=True)
                 return entry.value
         try:
@@ -488,7 +480,6 @@ class AlyxClient:
             if stale is None:
                 raise
             self._note("Failed to connect, returning cached response")
-            self.last_from_cache = self.last_stale = True
             outcome.answered(cached=True, stale=True)
             return stale.value
         outcome.answered(network=True)
@@ -515,11 +506,11 @@ class AlyxClient:
     ) -> list[Any] | dict[str, Any]:
         """``list`` (all pages, as a plain list) or ``read`` an Alyx endpoint, as ONE's ``rest``.
 
-        ``cancel`` is checked between pages: the rows so far are returned and
-        ``last_cancelled`` is set. ``no_cache=True`` always asks Alyx and stores the answer
-        already expired. For a ``list``, ``on_records`` gets each page's records as it arrives
-        (first page included, in order, before ``on_page``), so callers can merge and show
-        results page by page as ONE's paginated response callbacks do.
+        ``cancel`` is checked between pages: the rows so far are returned and the call's record
+        (``outcome.recording``) says it was cancelled. ``no_cache=True`` always asks Alyx and
+        stores the answer already expired. For a ``list``, ``on_records`` gets each page's
+        records as it arrives (first page included, in order, before ``on_page``), so callers
+        can merge and show results page by page as ONE's paginated response callbacks do.
         """
         if action in WRITE_ACTIONS:
             raise ReadOnlyError("one-tui only reads from Alyx")
@@ -530,7 +521,6 @@ class AlyxClient:
             raise ValueError(f'Action "{action}" is not one of {", ".join(READ_ACTIONS)}')
         expires = filters.pop("expires", None) or (True if no_cache else None)
         cache_args = {"expires": expires, "clobber": no_cache}
-        self.last_cancelled = False
         try:
             if action == "read":
                 if id is None:
@@ -540,7 +530,6 @@ class AlyxClient:
             query = list_query(endpoint, id=id, **filters)
             return self._list_all(query, cache_args, cancel, on_page, on_records)
         except _Cancelled:
-            self.last_cancelled = True
             outcome.cancelled()
             return []
 
@@ -558,7 +547,6 @@ class AlyxClient:
             if on_records and isinstance(rep, list):  # an unpaginated list: one page
                 on_records(list(rep))
             return rep
-        all_cached, any_stale = self.last_from_cache, self.last_stale
         count, next_url, first = _envelope(rep, query)
         results = list(first)
         limit = len(results)
@@ -570,18 +558,14 @@ class AlyxClient:
         offset = limit
         while limit and offset < count:
             if cancel is not None and cancel.is_set():
-                self.last_cancelled = True
                 outcome.cancelled()
                 break
             page_query = update_url_params(next_url, {"limit": limit, "offset": offset})
             try:
                 page = self.get(page_query, cancel=cancel, **cache_args)
             except _Cancelled:
-                self.last_cancelled = True
                 outcome.cancelled()
                 break
-            all_cached = all_cached and self.last_from_cache
-            any_stale = any_stale or self.last_stale
             page_count, _, page_results = _envelope(page, page_query)
             if page_count != count:
                 path = urllib.parse.urlsplit(page_query).path
@@ -598,7 +582,6 @@ class AlyxClient:
                 on_records(list(kept))
             if on_page:
                 on_page(len(results), count)
-        self.last_from_cache, self.last_stale = all_cached, any_stale
         return results
 
     # --- cache tables -----------------------------------------------------------------------
@@ -614,7 +597,7 @@ class AlyxClient:
 
         Returns the extracted files; their folder (``dest_dir/.one-tui-download-*``) is the
         caller's to move from and remove. A truncated or corrupt zip raises ``AlyxError`` and
-        leaves ``dest_dir`` as it was. A cancel returns ``[]`` and sets ``last_cancelled``.
+        leaves ``dest_dir`` as it was. A cancel returns ``[]`` (the call's record says cancelled).
         """
         url = location or f"{self.base_url}/cache.zip"
         headers: dict[str, str] = {}
@@ -624,7 +607,6 @@ class AlyxClient:
         dest = Path(dest_dir)
         dest.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".one-tui-download-", dir=dest))
-        self.last_cancelled = False
         try:
             zip_path = tmp / "cache.zip"
             try:
@@ -636,7 +618,6 @@ class AlyxClient:
                 headers["Authorization"] = f"Token {self._token}"
                 complete = self._stream_to(url, headers, zip_path, cancel, on_progress)
             if not complete:
-                self.last_cancelled = True
                 outcome.cancelled()
                 shutil.rmtree(tmp, ignore_errors=True)
                 return []

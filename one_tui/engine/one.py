@@ -46,7 +46,6 @@ from one_tui.engine.exceptions import (
 )
 from one_tui.engine.lock import FileLock, ReadOnlyCacheError
 from one_tui.engine.outcome import Answer, Outcome, Phase
-from one_tui.engine.perthread import PerThread
 from one_tui.engine.spec import QC, shown
 
 if TYPE_CHECKING:  # httpx (~75 ms) is only imported when there is an Alyx to talk to
@@ -116,11 +115,6 @@ def _connection_cause(exc: BaseException) -> str:
 class One:
     """ONE's ``ONE()`` for one-tui: modes, ``query_type``, fallback, tables and REST merges."""
 
-    #: Where the calling thread's last query was answered, and whether it was cancelled: per
-    #: thread, so a search and a details load running at once each report their own.
-    last_source: PerThread[str] = PerThread("local tables")
-    last_cancelled: PerThread[bool] = PerThread(False)
-
     def __init__(self, base_url: str | None = None, username: str | None = None,
                  password: str | None = None, cache_dir: str | os.PathLike[str] | None = None,
                  mode: str = "auto", cache_expiry: timedelta = timedelta(hours=24),
@@ -132,8 +126,6 @@ class One:
         self._lock = threading.RLock()
         self._download_lock = threading.Lock()
         self.notices: list[str] = []
-        self.last_source = "local tables"
-        self.last_cancelled = False
         self.fallback_reason: str | None = None
         self.requested_mode = mode
         self._mode = mode
@@ -531,7 +523,6 @@ class One:
         Its requests (``cache/info``, the download) do not count as the source of the query
         that triggered it (refresh mode asks ``cache/info`` before a local search).
         """
-        self.last_cancelled = False
         with self._download_lock, outcome.recording(isolated=True) as rec:
             result = self._update_tables_locked(force, cancel, on_page, on_phase)
         return self._finish(result, rec)
@@ -643,7 +634,6 @@ class One:
         files = self.alyx.download_cache_tables(location, self.cache_dir, cancel=cancel,
                                                 on_progress=progress)
         if not files:  # cancelled: not an error, the tables on disk stay
-            self.last_cancelled = True
             return Outcome("cancelled", f"download cancelled; kept the tables from "
                            f"{self._when()}", self._created_time(), asked_alyx=True)
         phase("validating")
@@ -716,13 +706,7 @@ class One:
             raise
         finally:
             self._drain_client_notices()
-        self.last_source = "REST cache" if self.alyx.last_from_cache else "Alyx"
-        self.last_cancelled = bool(self.alyx.last_cancelled)
         return result
-
-    def _local(self) -> None:
-        self.last_source = "local tables"
-        self.last_cancelled = False
 
     def _remote_sessions(self, terms: dict[str, Any], cancel: threading.Event | None,
                          on_page: Progress | None, on_rows: RowsCallback | None = None,
@@ -780,7 +764,6 @@ class One:
             return (eids, [remote.session_details(r) for r in records]) if eids else ([], None)
         with self._lock:
             result = query.search(self._cache, details=details, wildcards=self.wildcards, **terms)
-        self._local()
         return result
 
     def search_sessions(self, query_type: str | None = None,
@@ -798,7 +781,6 @@ class One:
             return self._remote_sessions(terms, cancel, on_page, on_rows)[1]
         with self._lock:
             found = query.search_sessions(self._cache, wildcards=self.wildcards, **terms)
-        self._local()
         return found
 
     def search_terms(self, query_type: str | None = None) -> tuple[str, ...]:
@@ -873,7 +855,6 @@ class One:
         if mode == "local":
             with self._lock:
                 result = query.get_details(self._cache, eid, full=full)
-            self._local()
             return result
         if isinstance(eid, list):
             return [self._remote_details(e, full) for e in eid]
@@ -923,7 +904,6 @@ class One:
             return remote.eid_of(self._fetch_session(eid))
         if mode == "remote":
             self._notice("Unable to list all remote datasets; listing the local tables")
-        self._local()
         return eid
 
     def list_collections(self, eid: Any = None, filename: Any = None, collection: Any = None,
@@ -955,7 +935,6 @@ class One:
         self._query_mode(None if query_type == "remote" else query_type)
         with self._lock:
             subjects = query.list_subjects(self._cache)
-        self._local()
         return subjects
 
     # -- paths --------------------------------------------------------------------------------
@@ -966,7 +945,6 @@ class One:
         mode = self._query_mode(query_type)
         with self._lock:
             path = converters.eid2path(self._cache, eid, self.cache_dir)
-        self._local()
         if path is not None or mode == "local":
             return path
         records = self._rest("sessions", "list", id=self._eid(eid))
@@ -981,7 +959,6 @@ class One:
         mode = self._query_mode(query_type)
         with self._lock:
             eid = converters.path2eid(self._cache, path)
-        self._local()
         if eid is not None or mode == "local":
             return eid
         parts = converters.parse_session_path(path)
@@ -1014,7 +991,6 @@ class One:
                     self._notice("No insertions data loaded.")
                 result = query.search_insertions(self._cache, details=details,
                                                  wildcards=self.wildcards, **terms)
-            self._local()
             return result
         filters = remote.insertion_filters(**terms)
         merged = [0]
@@ -1050,7 +1026,6 @@ class One:
             try:
                 with self._lock:
                     result = query.pid2eid(self._cache, pid)
-                self._local()
                 return result
             except (NotImplementedError, ALFObjectNotFound):
                 if mode == "local":
@@ -1073,7 +1048,6 @@ class One:
             try:
                 with self._lock:
                     result = query.eid2pid(self._cache, eid, details=details)
-                self._local()
                 if result[0] is not None or mode == "local":
                     return result
             except NotImplementedError:

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from one_tui.engine import One
+from one_tui.engine import One, outcome
 from one_tui.engine.alyx import AlyxClient
 from one_tui.engine.exceptions import (
     ALFObjectNotFound,
@@ -255,10 +255,12 @@ def test_no_cache_always_asks_alyx(real: Server, real_alyx: Any, tmp_path: Path)
     query = f"/sessions?subject={real.facts['subject']}"
     offset = real_alyx.log_offset()
     first = client.rest("sessions", "list", subject=real.facts["subject"])
-    again = client.rest("sessions", "list", subject=real.facts["subject"])  # REST cache
-    assert client.last_from_cache
-    fresh = client.rest("sessions", "list", subject=real.facts["subject"], no_cache=True)
-    assert not client.last_from_cache
+    with outcome.recording() as rec:
+        again = client.rest("sessions", "list", subject=real.facts["subject"])  # REST cache
+    assert rec.source == "REST cache"
+    with outcome.recording() as rec:
+        fresh = client.rest("sessions", "list", subject=real.facts["subject"], no_cache=True)
+    assert rec.source == "Alyx"
     assert first == again == fresh
     assert [x for x in real_alyx.requests_since(offset) if x.startswith("GET /sessions")] == [
         f"GET {query}", f"GET {query}"]
