@@ -517,11 +517,11 @@ def test_an_old_saved_insertions_table_does_not_make_fresh_tables_expire(server:
 def test_tables_locked_by_another_process_keep_the_old_ones(server: Any, db: Any,
                                                             cache_dir: Path,
                                                             monkeypatch: pytest.MonkeyPatch):
-    import one_tui.engine.one as one_mod
+    import one_tui.engine.one_jobs as jobs_mod  # the download swaps the files under FileLock
     from one_tui.engine.lock import FileLock
 
     before = tables_on_disk(db, cache_dir, OLD)
-    monkeypatch.setattr(one_mod, "FileLock", lambda folder: FileLock(folder, timeout=0.3))
+    monkeypatch.setattr(jobs_mod, "FileLock", lambda folder: FileLock(folder, timeout=0.3))
     with FileLock(cache_dir):  # another live process holds .ONE.lock during the download
         one = connect(server, cache_dir)
     assert one.mode == "local"

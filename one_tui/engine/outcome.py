@@ -24,12 +24,14 @@ from datetime import datetime
 from typing import Any
 
 __all__ = ["Answer", "Outcome", "Recorder", "recording", "current", "note", "Phase",
-           "LOCAL", "REST_CACHE", "ALYX"]
+           "Progress", "LOCAL", "REST_CACHE", "ALYX"]
 
 LOCAL, REST_CACHE, ALYX = "local tables", "REST cache", "Alyx"
 
 #: A job's progress: (phase, done, total); done/total are bytes or items, None when unknown.
 Phase = Callable[[str, "int | None", "int | None"], None]
+#: A long call's progress: (items or bytes so far, total).
+Progress = Callable[[int, int], None]
 
 
 @dataclass
