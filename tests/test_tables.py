@@ -335,7 +335,15 @@ def test_read_only_file_system_is_a_clear_error(
             raise OSError(errno.EROFS, "Read-only file system", str(path))
         return real_open(path, flags, *args)
 
+    real_write_text = Path.write_text
+
+    def erofs_write_text(self: Path, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        if self.name.startswith(lock_module.LOCK_NAMES):  # a lock's content, before its link
+            raise OSError(errno.EROFS, "Read-only file system", str(self))
+        return real_write_text(self, *args, **kwargs)
+
     monkeypatch.setattr(lock_module.os, "open", erofs_open)
+    monkeypatch.setattr(Path, "write_text", erofs_write_text)
     with pytest.raises(ReadOnlyCacheError, match=f"read-only: {fixture_cache}"):
         save_cache(cache)
     assert len(load_cache(fixture_cache).sessions) == 26
@@ -410,6 +418,27 @@ def test_lock_waits_for_another_process(tmp_path: Path) -> None:
     finally:
         holder.wait(timeout=10)
     assert holder.returncode == 0
+
+
+def test_a_one_tui_killed_while_writing_its_lock_leaves_no_empty_lock(tmp_path: Path) -> None:
+    """Killed while its lock's content was written: the lock was created empty first, and an
+    empty .ONE.lock looks like ONE's, so every later save waited 10 s and gave up (seen in
+    the SIGKILL test). Now the content is linked in whole or not at all."""
+    killed = subprocess.run(
+        [sys.executable, "-c",
+         "import os, signal, sys\n"
+         "from one_tui.engine import lock\n"
+         "def die(*args, **kwargs):\n"
+         "    os.kill(os.getpid(), signal.SIGKILL)\n"
+         "lock.json.dump = lock.json.dumps = die\n"
+         f"lock.FileLock({str(tmp_path)!r}).acquire()\n"],
+        capture_output=True, text=True, timeout=60)
+    assert killed.returncode == -9, killed.stderr
+    assert not (tmp_path / LOCK_NAME).exists()
+    t0 = time.monotonic()
+    with FileLock(tmp_path, timeout=3):
+        assert time.monotonic() - t0 < 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no temp lock file left either
 
 
 def test_merged_rest_dates_become_dates(fixture_cache: Path) -> None:

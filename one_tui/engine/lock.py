@@ -8,10 +8,10 @@
 * ONE-api 2.x touches an empty ``<cache_dir>/.cache.lock`` while it writes the tables (in place,
   not atomically) and deletes one whose ctime is more than 5 s old.
 
-one-tui takes **both** files (``O_CREAT | O_EXCL``, ``.ONE.lock`` first), writes its pid, host
-and a random token in them, refreshes their times every second while it holds them (so ONE 2.x,
-which judges by ctime, keeps waiting), and on release removes only a file that is still its own
-(same inode and token): a lock ONE broke and re-created is left to ONE.
+one-tui takes **both** files (each linked in whole from a temp file, ``.ONE.lock`` first), with
+its pid, host and a random token in them, refreshes their times every second while it holds
+them (so ONE 2.x, which judges by ctime, keeps waiting), and on release removes only a file
+that is still its own (same inode and token): a lock ONE broke and re-created is left to ONE.
 
 Stale policy (docs/sharing-with-one-api.md): a one-tui lock whose process is dead on this host
 is broken at once; a one-tui lock from another host once its heartbeat stopped for
@@ -24,6 +24,8 @@ raises :class:`LockTimeout` naming the lock, its owner and its age.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import secrets
@@ -49,6 +51,7 @@ OWN_STALE = 30.0
 #: Seconds between the heartbeats of a held lock (ONE 2.x deletes a lock whose ctime is > 5 s).
 HEARTBEAT = 1.0
 _OWNER = "one-tui"
+_TMP = ".tmp-"  # <lock name>.tmp-<pid>-<random>: a lock's content before it is linked
 
 
 class ReadOnlyCacheError(PermissionError):
@@ -109,9 +112,29 @@ class FileLock:
 
     # -- creating and judging lock files --------------------------------------------------------
     def _try_create(self, path: Path) -> bool:
-        """Create one lock file atomically; False if it already exists."""
+        """Create one lock file atomically, with its content; False if it already exists.
+
+        The content is written to a temp file first and hard-linked to the lock's name, so a
+        one-tui lock is never seen empty: created empty and then filled (``O_EXCL`` then
+        write), a one-tui killed in between left an empty ``.ONE.lock`` that looked like
+        ONE's and held every later save up for 10 minutes. Where the filesystem has no hard
+        links, ``O_EXCL`` and a write it is."""
+        payload = {"owner": _OWNER, "pid": os.getpid(), "hostname": socket.gethostname(),
+                   "datetime": datetime.now().isoformat(), "token": self._token}
+        text = json.dumps(payload)  # valid JSON: ONE 3.x json.loads a lock before deleting it
+        tmp = path.with_name(f"{path.name}{_TMP}{os.getpid()}-{secrets.token_hex(4)}")
         try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            try:
+                tmp.write_text(text)
+                os.link(tmp, path)
+            except FileExistsError:
+                return False
+            except OSError as exc:
+                if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
+                    raise
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+                with os.fdopen(fd, "w") as f:
+                    f.write(text)
         except FileExistsError:
             return False
         except (PermissionError, OSError) as exc:
@@ -120,12 +143,20 @@ class FileLock:
                     f"Cache directory is read-only: {self.folder} (cannot create {path.name})"
                 ) from None
             raise
-        payload = {"owner": _OWNER, "pid": os.getpid(), "hostname": socket.gethostname(),
-                   "datetime": datetime.now().isoformat(), "token": self._token}
-        with os.fdopen(fd, "w") as f:  # valid JSON: ONE 3.x json.loads a lock before deleting it
-            json.dump(payload, f)
+        finally:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
         self._inodes[path] = os.stat(path).st_ino
         return True
+
+    def _remove_dead_temps(self) -> None:
+        """Temp lock files of one-tuis killed between writing and linking one (each lives for
+        microseconds; one a minute old is dead)."""
+        for name in LOCK_NAMES:
+            for tmp in self.folder.glob(f"{name}{_TMP}*"):
+                with contextlib.suppress(OSError):
+                    if time.time() - tmp.lstat().st_mtime > 60:
+                        tmp.unlink()
 
     def _info(self, path: Path) -> tuple[float, object] | None:
         """(age in seconds, parsed content or None) of a lock file; None if it is gone."""
@@ -188,6 +219,7 @@ class FileLock:
         if not self.folder.is_dir():
             raise FileNotFoundError(f"Cache directory not accessible: {self.folder}")
         deadline = time.monotonic() + self.timeout
+        self._remove_dead_temps()
         try:
             for path in self.paths:
                 while not self._try_create(path):
