@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from one_tui.demo.synth import generate
-from one_tui.engine import query, tables
+from one_tui.engine import merge, query, tables, tablewrite
 from one_tui.engine.tables import DatasetCodes, load_cache, merge_tables, read_table, save_cache
 
 UNKNOWN = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
@@ -32,7 +32,7 @@ def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def small_row_groups(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(tables, "ROW_GROUP_SIZE", 5000)  # several row groups in a small table
+    monkeypatch.setattr(tablewrite, "ROW_GROUP_SIZE", 5000)  # several row groups, small table
 
 
 def _pair(folder: Path) -> tuple[tables.Cache, tables.Cache]:
@@ -190,7 +190,7 @@ def test_merges_into_codes_answer_as_merges_into_the_frame(
     """Remote rows merged while only the codes are loaded (updates, new rows, new sessions,
     NA values, new paths, a second merge over appended rows) give the answers, the frame and
     the saved file of the same merges into the loaded frame."""
-    monkeypatch.setattr(tables, "LARGE_TABLE", 1000)  # the big-table merge on a small sample
+    monkeypatch.setattr(merge, "LARGE_TABLE", 1000)  # the big-table merge on a small sample
     a = load_cache(_copy(synth_dir, tmp_path / "a"))
     b = load_cache(_copy(synth_dir, tmp_path / "b"))
     b.datasets  # noqa: B018 - the frame path
@@ -231,7 +231,7 @@ def test_merges_into_codes_answer_as_merges_into_the_frame(
 
 def test_a_merge_that_would_change_a_dtype_goes_to_the_frame(
         synth_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(tables, "LARGE_TABLE", 1000)
+    monkeypatch.setattr(merge, "LARGE_TABLE", 1000)
     a = load_cache(_copy(synth_dir, tmp_path / "a"))
     eid = query.search(a, datasets="spikes.times.npy")[0]
     rows = query.list_datasets(a, eid, details=True, keep_eid_index=True).iloc[:1].reset_index()

@@ -364,7 +364,7 @@ def test_dates_given_as_timestamps_or_missing_are_saved_as_date32(tmp_path: Path
 def test_large_table_merge_matches_ones_merge(fixture_cache: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """Big tables are merged in place + appended; the rows must equal ONE's sorted merge."""
-    from one_tui.engine import tables
+    from one_tui.engine import merge
 
     base = load_cache(fixture_cache).datasets
     changed = base.iloc[[3, 10, 50]].copy()
@@ -377,9 +377,9 @@ def test_large_table_merge_matches_ones_merge(fixture_cache: Path,
                           "exists": [True, True], "qc": ["WARNING", "NOT_SET"]})
     new = pd.concat([changed.reset_index(), added])
 
-    expected = tables._merge_frames(base, new, "datasets")  # small table: ONE's sorted merge
-    monkeypatch.setattr(tables, "LARGE_TABLE", 10)
-    fast = tables._merge_frames(base, new, "datasets")
+    expected = merge._merge_frames(base, new, "datasets")  # small table: ONE's sorted merge
+    monkeypatch.setattr(merge, "LARGE_TABLE", 10)  # _merge_frames reads it there
+    fast = merge._merge_frames(base, new, "datasets")
     assert len(fast) == len(base) + 2
     as_text = {"rel_path": str}
     pd.testing.assert_frame_equal(fast.sort_index().astype(as_text), expected.astype(as_text),
@@ -454,15 +454,15 @@ def test_large_merge_of_chunked_arrow_columns_matches_ones_merge(
         fixture_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Tables read in row groups hold Arrow strings in chunks; updates that land in several
     chunks, rows merged again unchanged and new rows must all give ONE's merge."""
-    from one_tui.engine import tables
+    from one_tui.engine import merge, tables, tablewrite
 
-    monkeypatch.setattr(tables, "ROW_GROUP_SIZE", 100)
+    monkeypatch.setattr(tablewrite, "ROW_GROUP_SIZE", 100)  # save_table reads it there
     table = load_cache(fixture_cache).datasets
     table = table[~table.index.duplicated()].copy()  # ONE's fixture lists one dataset twice
     table["hash"] = pd.array([f"md5-{i}" for i in range(len(table))], dtype="str")
     tables.save_table(table, tmp_path / "datasets.pqt", {"date_created": "2024-01-01 00:00"})
     base = tables.read_table(tmp_path / "datasets.pqt")[0]
-    assert tables._arrow_chunks(base["hash"]).num_chunks > 3
+    assert merge._arrow_chunks(base["hash"]).num_chunks > 3
     changed = base.iloc[[5, 150, 151, 640]].copy()
     changed["hash"] = ["h5", None, "h151", "h640"]  # None: keep the old hash
     same = base.iloc[[7, 300]]  # an answer merged again
@@ -470,9 +470,9 @@ def test_large_merge_of_chunked_arrow_columns_matches_ones_merge(
                           "hash": ["hnew"], "exists": [True], "qc": ["PASS"]})
     new = pd.concat([changed.reset_index(), same.reset_index(), added])
 
-    expected = tables._merge_frames(base, new, "datasets")
-    monkeypatch.setattr(tables, "LARGE_TABLE", 10)
-    fast = tables._merge_frames(base, new, "datasets")
+    expected = merge._merge_frames(base, new, "datasets")
+    monkeypatch.setattr(merge, "LARGE_TABLE", 10)  # _merge_frames reads it there
+    fast = merge._merge_frames(base, new, "datasets")
     as_text = {"rel_path": str}
     pd.testing.assert_frame_equal(fast.sort_index().astype(as_text), expected.astype(as_text),
                                   check_index_type=False)
@@ -655,9 +655,9 @@ def test_a_table_one_2x_is_unzipping_is_left_until_it_is_done(
     """ONE 2.x writes its tables in place holding .cache.lock: one-tui loads a half-written
     sessions.pqt. The save waits for that lock, gives up with a notice while it is held (was:
     lock ignored, table overwritten), and merges with ONE's whole table once it is done."""
-    from one_tui.engine import tables as tables_module
+    from one_tui.engine import cachesave
 
-    monkeypatch.setattr(tables_module, "SAVE_LOCK_TIMEOUT", 0.3, raising=False)
+    monkeypatch.setattr(cachesave, "SAVE_LOCK_TIMEOUT", 0.3)  # save_cache reads it there
     whole = (fixture_cache / "sessions.pqt").read_bytes()
     (fixture_cache / "sessions.pqt").write_bytes(whole[: len(whole) // 3])
     lock = fixture_cache / ".cache.lock"

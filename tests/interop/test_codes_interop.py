@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from one_tui.demo.synth import generate
-from one_tui.engine import query, tables
+from one_tui.engine import merge, query, tables
 from tests.oracles import VERSIONS
 
 pytestmark = pytest.mark.oracle
@@ -31,7 +31,7 @@ NEW_DATASET = "9c3e0b2d-8a71-4f42-b0c5-2a5d9e4c1b77"
 @pytest.mark.parametrize("version", sorted(VERSIONS))
 def test_one_reads_what_was_merged_into_the_codes_and_saved(
         oracle, version: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(tables, "LARGE_TABLE", 1000)  # the big-table merge on ~2,000 rows
+    monkeypatch.setattr(merge, "LARGE_TABLE", 1000)  # the big-table merge on ~2,000 rows
     folder = tmp_path / "tables"
     generate(n_sessions=30, seed=5).write_tables(folder)
     cache = tables.load_cache(folder)

@@ -31,7 +31,7 @@ import pandas as pd
 import pytest
 
 from one_tui.demo.synth import generate
-from one_tui.engine import tables
+from one_tui.engine import cachesave, tables
 from tests.oracles import VERSIONS, oracle_python
 
 pytestmark = pytest.mark.oracle
@@ -228,7 +228,7 @@ def test_a_long_one_save_is_waited_for_not_broken(version: str, tmp_path: Path,
     """one-tui saves while ONE is in the middle of a long save: it waits for ONE's lock and
     then merges ONE's row (was: ONE 3.x's lock broken after 5 s, ONE crashed on exit with
     FileNotFoundError; ONE 2.x's .cache.lock ignored, one-tui's row overwritten)."""
-    monkeypatch.setattr(tables, "SAVE_LOCK_TIMEOUT", 120.0, raising=False)  # a slow machine
+    monkeypatch.setattr(cachesave, "SAVE_LOCK_TIMEOUT", 120.0)  # a slow machine
     folder = tmp_path / "ONE"
     generate(n_sessions=20, seed=12).write_tables(folder)
     one_eid, my_eid = str(uuid.uuid4()), str(uuid.uuid4())
