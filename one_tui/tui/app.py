@@ -20,7 +20,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from textual import events, on, work
+from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -37,7 +37,7 @@ from one_tui.tui.config import TuiConfig
 from one_tui.tui.connect import Connector
 from one_tui.tui.details import DetailsPane
 from one_tui.tui.filters import FilterError, FiltersPane
-from one_tui.tui.formatting import fmt_size
+from one_tui.tui.formatting import fmt_size, one_line, plural
 from one_tui.tui.messages import (
     CacheInfoReady,
     Connected,
@@ -51,14 +51,12 @@ from one_tui.tui.messages import (
     SuggestionsReady,
     TaskDone,
 )
+from one_tui.tui.panes import PANE_TITLES, PaneLayout
 from one_tui.tui.preload import DatasetPreload
 from one_tui.tui.results import ResultsPane
 from one_tui.tui.status import StatusLine, StatusState
 
 MODES = ("local", "remote", "auto", "refresh")
-PANES = ("filters", "results", "details", "cache")
-PANE_TITLES = {"filters": "Filters", "results": "Sessions", "details": "Details", "cache": "Cache"}
-NARROW_WIDTH = 120  # below this, one pane at a time (80x24 over SSH)
 PROGRESS_EVERY = 0.25  # seconds between progress messages (toolong's batching)
 HANGUP_GRACE = 1.5  # seconds a hung-up app may take to exit cleanly before it is ended
 TICK = 1.0  # seconds between clock ticks (ages, expiry); nothing repaints unless a text changes
@@ -125,11 +123,6 @@ def display_keys(keys: str) -> str:
     return ", ".join(shown)
 
 
-def plural(n: int, word: str) -> str:
-    """'1 session', '2 sessions', '1,200 rows'."""
-    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
-
-
 # Pane keys handled when the app reads them (priority), so a burst like "/abc" typed in the
 # table puts "abc" in the filter instead of running b (bypass) and c; inside a field they are
 # disabled (check_action) and typed into it.
@@ -165,13 +158,7 @@ def toast_lines(text: str) -> str:
     return text.replace("(", "(\n  ", 1).replace(", ", ",\n  ")
 
 
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    first = text[0] if text else ""
-    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
-
-
-class OneApp(DatasetPreload, App):
+class OneApp(PaneLayout, DatasetPreload, App):
     """The full-screen browser of sessions, details and caches."""
 
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live elsewhere
@@ -316,113 +303,6 @@ class OneApp(DatasetPreload, App):
             for sig in (signal.SIGHUP, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
 
-    def on_resize(self, event: events.Resize) -> None:
-        self._layout()
-
-    @property
-    def narrow(self) -> bool:
-        return self.size.width < NARROW_WIDTH
-
-    def _layout(self) -> None:
-        """Wide: filters | sessions over details-or-cache. Narrow: only the chosen pane."""
-        narrow = self.narrow
-        for pane in self.query(".pane"):
-            name = pane.id
-            if narrow:
-                pane.display = name == self.pane
-            else:
-                pane.display = name in ("filters", "results") or name == self.side
-        self.query_one("#right").display = not narrow or self.pane != "filters"
-        self.query_one("#panes").set_class(narrow, "-narrow")
-        self._render_topbar()
-        cache = self.query_one(CachePane)
-        if self.cache_info and cache.display:
-            cache.show(self.cache_info, self.clock(), self.bypass_rest)
-
-    def _render_topbar(self) -> None:
-        from rich.text import Text
-
-        out = Text(" one-tui ", style="bold")
-        for i, name in enumerate(PANES, 1):
-            shown = name == self.pane if self.narrow else name in ("filters", "results",
-                                                                  self.side)
-            # at 80 columns only the shown pane is named: the database URL must fit beside
-            label = f" {i} {PANE_TITLES[name]} " if shown or not self.narrow else f" {i} "
-            out.append(label, style="reverse" if shown else "dim")
-        where = self.connector.label or self.connector.base_url if self.connector else ""
-        if where:
-            out.append(f"  {where}", style="dim")
-        self.query_one("#topbar", Static).update(out)
-
-    def _filters_pane(self) -> FiltersPane | None:
-        """The filters pane, None in the instant before its lazy mount."""
-        found = self.query(FiltersPane)
-        return found.first() if found else None
-
-    def action_show_pane(self, name: str) -> None:
-        """Show (narrow) or focus (wide) a pane; details and cache share the right column."""
-        self.pane = name
-        if name in ("details", "cache"):
-            self.side = name
-        self._layout()
-        self._focus_pane(name)
-
-    def _focus_pane(self, name: str) -> None:
-        """Focus a pane at once (``Widget.focus()`` is deferred: keys typed right after the pane
-        key would still reach the old widget, where letters are commands)."""
-        target: Any = None
-        if name == "filters":
-            target = next(iter(self.query("#f-lab")), None)
-        elif name == "results":
-            target = self.query_one(ResultsPane).table or self.query_one(ResultsPane)
-        else:
-            target = self.query_one(f"#{name}")
-        if target is not None and self.screen is self.screen_stack[0]:
-            self.screen.set_focus(target)
-        elif target is not None:
-            target.focus()
-
-    def action_focus_step(self, step: int) -> None:
-        """tab / shift+tab. Inside the filters, the focus cycles through the filters only: tab
-        past the last one used to land in the sessions table, where the letters still being
-        typed (s, o, q, C) are commands."""
-        screen = self.screen
-        focused = screen.focused
-        filters = self._filters_pane()
-        if (filters is not None and focused is not None and screen is self.screen_stack[0]
-                and filters in focused.ancestors):
-            chain = [w for w in screen.focus_chain if filters in w.ancestors]
-            if focused in chain:
-                screen.set_focus(chain[(chain.index(focused) + step) % len(chain)])
-                return
-        if step > 0:
-            screen.focus_next()
-        else:
-            screen.focus_previous()
-
-    def action_next_pane(self) -> None:
-        """ctrl+n: the next pane (filters, sessions, details, cache), also from inside a field."""
-        if self.screen is not self.screen_stack[0]:
-            return
-        current = self.pane
-        focused = self.focused
-        if focused is not None:
-            for name in PANES:
-                pane = self.query_one(f"#{name}")
-                if focused is pane or pane in focused.ancestors:
-                    current = name
-        self.action_show_pane(PANES[(PANES.index(current) + 1) % len(PANES)])
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """The priority pane keys act only on the main screen and outside a text field."""
-        if action in ("focus_filters", "show_pane"):
-            if self.screen is not self.screen_stack[0] or isinstance(self.focused, Input):
-                return False
-        return True
-
-    def action_focus_filters(self) -> None:
-        self.action_show_pane("filters")
-
     # ---------------------------------------------------------------- status
 
     def _render_status(self) -> None:
@@ -487,7 +367,7 @@ class OneApp(DatasetPreload, App):
             if self.one is not None and worker.group != "state":
                 self._refresh_state()  # a failure may have changed the mode (fallback)
             if isinstance(worker.error, LoginRequired | AuthenticationError):
-                self._ask_login_once(_one_line(worker.error))
+                self._ask_login_once(one_line(worker.error))
         if event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
             self._job_phase.pop(worker.group, None)
         if event.state in (WorkerState.ERROR, WorkerState.CANCELLED):
@@ -505,8 +385,8 @@ class OneApp(DatasetPreload, App):
 
     def _record_error(self, group: str, exc: BaseException) -> None:
         detail = "".join(traceback.format_exception(exc))
-        self.last_error = (f"{group}: {_one_line(exc)}", detail)
-        self.notify(f"{_one_line(exc)}  (x: details)", title=group, severity="error")
+        self.last_error = (f"{group}: {one_line(exc)}", detail)
+        self.notify(f"{one_line(exc)}  (x: details)", title=group, severity="error")
 
     def _search_finished(self, how: str) -> None:
         self.searching = False
@@ -582,7 +462,7 @@ class OneApp(DatasetPreload, App):
             return
         except AuthenticationError as exc:
             self.post_message(LoginNeeded("Alyx refused the login.", username,
-                                          error=f"Login refused: {_one_line(exc)}"))
+                                          error=f"Login refused: {one_line(exc)}"))
             return
         finally:
             password = None
@@ -692,7 +572,7 @@ class OneApp(DatasetPreload, App):
                     out = one.login(username, password)
         except (AuthenticationError, LoginRequired) as exc:
             self.post_message(LoginNeeded("Alyx refused the login.", username,
-                                          error=f"Login refused: {_one_line(exc)}"))
+                                          error=f"Login refused: {one_line(exc)}"))
             return
         finally:
             password = ""
@@ -795,7 +675,7 @@ class OneApp(DatasetPreload, App):
         if not answer.ok:  # shown as a failure: the pane and status line say so
             exc = answer.error
             self._record_error("search", exc)
-            self.post_message(SearchFailed(search_id, _one_line(exc),
+            self.post_message(SearchFailed(search_id, one_line(exc),
                                            isinstance(exc, AlyxConnectionError),
                                            isinstance(exc, LoginRequired | AuthenticationError)))
             self._post_state(one)
