@@ -14,7 +14,6 @@ import os
 import signal
 import threading
 import time
-import traceback
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
@@ -37,13 +36,11 @@ from one_tui.tui.config import TuiConfig
 from one_tui.tui.connect import Connector
 from one_tui.tui.details import DetailsPane
 from one_tui.tui.filters import FilterError, FiltersPane
-from one_tui.tui.formatting import fmt_size, one_line, plural
+from one_tui.tui.formatting import one_line, plural
 from one_tui.tui.messages import (
-    CacheInfoReady,
     Connected,
     DetailsReady,
     ExportExists,
-    JobProgress,
     LoginNeeded,
     SearchDone,
     SearchFailed,
@@ -52,12 +49,12 @@ from one_tui.tui.messages import (
     TaskDone,
 )
 from one_tui.tui.panes import PANE_TITLES, PaneLayout
+from one_tui.tui.plumbing import PROGRESS_EVERY, WorkerPlumbing
 from one_tui.tui.preload import DatasetPreload
 from one_tui.tui.results import ResultsPane
 from one_tui.tui.status import StatusLine, StatusState
 
 MODES = ("local", "remote", "auto", "refresh")
-PROGRESS_EVERY = 0.25  # seconds between progress messages (toolong's batching)
 HANGUP_GRACE = 1.5  # seconds a hung-up app may take to exit cleanly before it is ended
 TICK = 1.0  # seconds between clock ticks (ages, expiry); nothing repaints unless a text changes
 TICK_LOW_BANDWIDTH = 5.0  # --low-bandwidth: ages to the minute, so rarely a change at all
@@ -158,7 +155,7 @@ def toast_lines(text: str) -> str:
     return text.replace("(", "(\n  ", 1).replace(", ", ",\n  ")
 
 
-class OneApp(PaneLayout, DatasetPreload, App):
+class OneApp(PaneLayout, WorkerPlumbing, DatasetPreload, App):
     """The full-screen browser of sessions, details and caches."""
 
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live elsewhere
@@ -303,60 +300,7 @@ class OneApp(PaneLayout, DatasetPreload, App):
             for sig in (signal.SIGHUP, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
 
-    # ---------------------------------------------------------------- status
-
-    def _render_status(self) -> None:
-        """Status line and cache pane from the one state and the clock (each repaints only
-        when its text changed)."""
-        s = self.status
-        s.bypass = self.bypass_rest
-        s.busy = self._busy_text()
-        now = self.clock()
-        self.query_one(StatusLine).render_state(s, now)
-        cache = self.query_one(CachePane)
-        if self.cache_info and cache.display:  # a hidden pane is drawn when it is shown
-            cache.show(self.cache_info, now, self.bypass_rest)
-
-    def _tick(self) -> None:
-        self._render_status()
-
-    def _busy_text(self) -> str:
-        names = {w.group for w in self.workers if w.state in (WorkerState.PENDING,
-                                                               WorkerState.RUNNING)}
-        labels = {"connect": "connecting", "search": "searching", "details": "loading details",
-                  "refresh": "refreshing", "export": "exporting", "mode": "switching mode",
-                  "rest": "clearing REST cache", "login": "logging in",
-                  "preload": "loading datasets"}
-        return ", ".join(self._job_phase.get(g) or labels[g] for g in sorted(names)
-                         if g in labels)
-
-    def _progress(self, group: str) -> Callable[[str, int | None, int | None], None]:
-        """A job's ``on_progress``: its phase in the status line (bytes at most every 0.25 s),
-        e.g. "asking Alyx for newer tables", "downloading 3.4 MB / 8.7 MB"."""
-        self._job_phase.pop(group, None)  # a late phase of the group's previous job
-        last = [0.0, ""]
-
-        def on_progress(phase: str, done: int | None, total: int | None) -> None:
-            now = time.monotonic()
-            if phase == last[1] and now - last[0] < PROGRESS_EVERY:
-                return
-            last[0], last[1] = now, phase
-            text = phase
-            if done is not None:
-                text = f"{phase} {fmt_size(done)}" + (f" / {fmt_size(total)}" if total else "")
-            self.post_message(JobProgress(group, f"{text} — esc cancels"))
-
-        return on_progress
-
-    def on_job_progress(self, message: JobProgress) -> None:
-        self._job_phase[message.group] = message.text
-        self._render_status()
-
-    def _show_notices(self, notices: Iterable[str], skip: str | None = None) -> None:
-        """Toasts for the notices a call returned (each once; ``skip`` is said elsewhere)."""
-        for note in dict.fromkeys(notices):
-            if not skip or note not in skip:
-                self.notify(note, severity="warning", timeout=8)
+    # ---------------------------------------------------------------- worker failures
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
@@ -383,11 +327,6 @@ class OneApp(PaneLayout, DatasetPreload, App):
                     "Could not open ONE here (x: why). Check --base-url / --cache-dir.")
         self._render_status()
 
-    def _record_error(self, group: str, exc: BaseException) -> None:
-        detail = "".join(traceback.format_exception(exc))
-        self.last_error = (f"{group}: {one_line(exc)}", detail)
-        self.notify(f"{one_line(exc)}  (x: details)", title=group, severity="error")
-
     def _search_finished(self, how: str) -> None:
         self.searching = False
         self._search_worker = None
@@ -396,47 +335,6 @@ class OneApp(PaneLayout, DatasetPreload, App):
             results.set_status("Search cancelled; the page in flight ends, then its rows show.")
         elif how == "failed":
             results.set_status("Search failed (x: details).")
-
-    # ---------------------------------------------------------------- engine plumbing
-
-    def _rest_context(self, one: Any) -> contextlib.AbstractContextManager:
-        """Inside this block the REST cache is bypassed when the user toggled it (b)."""
-        if self.bypass_rest and getattr(one, "alyx", None) is not None:
-            from one_tui.engine.alyx import no_cache
-
-            return no_cache(one.alyx)
-        return contextlib.nullcontext()
-
-    def _post_state(self, one: Any) -> None:
-        """From a worker: post a fresh cache_info() (the engine half of the app's state).
-        Notices are not here: each call returns its own (``Answer`` / ``Outcome``)."""
-        info = one.cache_info()
-        self.post_message(CacheInfoReady(info, bool(one.offline), None))
-
-    @work(thread=True, exclusive=True, group="state", exit_on_error=False,
-          description="cache info")
-    def _refresh_state(self) -> None:
-        self._post_state(self.one)
-
-    def on_cache_info_ready(self, message: CacheInfoReady) -> None:
-        info = message.info
-        self.cache_info = info
-        s = self.status
-        s.mode, s.requested_mode = info.get("mode", "?"), info.get("requested_mode")
-        s.fallback_reason = info.get("fallback_reason")
-        s.online = not message.offline
-        s.rest_enabled = bool((info.get("rest_cache") or {}).get("enabled", True))
-        s.created_time = info.get("created_time")
-        s.loaded_time = info.get("loaded_time")
-        s.cache_expiry = info.get("cache_expiry")
-        s.last_source = message.last_source or s.last_source
-        # drawn on news even when hidden (the tick redraws only a shown pane: an idle screen
-        # with the pane hidden must not repaint every second)
-        self.query_one(CachePane).show(info, self.clock(), self.bypass_rest)
-        filters = self._filters_pane()
-        if filters is not None:
-            filters.set_remote(info.get("mode") == "remote")
-        self._render_status()
 
     # ---------------------------------------------------------------- connect and login
 
