@@ -2,8 +2,8 @@
 pane keys and tab inside the filters.
 
 Its own module because the layout changes for its own reasons (a terminal size, a pane, a focus
-bug over SSH) and never with the workers. A mixin of :class:`one_tui.tui.app.OneApp`; it reads the
-app's ``pane``, ``side``, ``connector``, ``cache_info`` and ``bypass_rest``.
+bug over SSH) and never with the workers. A mixin of :class:`one_tui.tui.app.OneApp`; it sets the
+app's ``pane`` and ``side``.
 """
 
 from __future__ import annotations
