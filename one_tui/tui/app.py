@@ -1,8 +1,16 @@
-"""The one-tui application: panes, key bindings, and the thread workers that call the engine.
+"""The one-tui application: the state the screen is drawn from, the key bindings, and the
+mixins that act on them.
+
+`OneApp` holds the state (``status``, ``cache_info``, the pane shown, the running search) and
+the bindings: ids that users remap in their keymap, every action in the command palette as
+'category: action'. What the keys and workers do lives in one mixin per seam, each in its own
+module: ``panes`` (layout and focus), ``plumbing`` (the state drawn and what workers post into
+it), ``jobs`` (connect, login, mode, refresh, REST cache), ``search`` (search and details),
+``row_actions`` (copy, sort, export) and ``preload`` (the datasets table in the background).
 
 Every engine call runs in a ``@work(thread=True, exclusive=True, ...)`` worker; results come back
-as Messages (one_tui.tui.messages). One ``Worker.StateChanged`` handler turns failures into a
-one-line toast (full text on ``x``) and clears the loading state, so the UI is never stuck.
+as Messages (one_tui.tui.messages). One ``Worker.StateChanged`` handler, here, turns failures into
+a one-line toast (full text on ``x``) and clears the loading state, so the UI is never stuck.
 """
 
 from __future__ import annotations
@@ -14,56 +22,42 @@ import os
 import signal
 import threading
 import time
-import traceback
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from textual import events, on, work
+from textual import on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.lazy import Lazy
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.widgets import Footer, Static
+from textual.worker import Worker, WorkerState
 
-from one_tui.engine import outcome as engine_outcome
-from one_tui.engine.exceptions import AlyxConnectionError, AuthenticationError, LoginRequired
-from one_tui.tui import convert
-from one_tui.tui.cache_pane import CachePane, mode_line
+from one_tui.engine.exceptions import AuthenticationError, LoginRequired
+from one_tui.tui.cache_pane import CachePane
 from one_tui.tui.config import TuiConfig
 from one_tui.tui.connect import Connector
 from one_tui.tui.details import DetailsPane
-from one_tui.tui.filters import FilterError, FiltersPane
-from one_tui.tui.formatting import fmt_size
+from one_tui.tui.filters import FiltersPane
+from one_tui.tui.formatting import one_line
+from one_tui.tui.jobs import Jobs
 from one_tui.tui.messages import (
-    CacheInfoReady,
-    Connected,
     DetailsReady,
-    ExportExists,
-    JobProgress,
-    LoginNeeded,
-    SearchDone,
-    SearchFailed,
-    SearchProgress,
-    SuggestionsReady,
-    TaskDone,
 )
+from one_tui.tui.panes import PANE_TITLES, PaneLayout
+from one_tui.tui.plumbing import WorkerPlumbing
 from one_tui.tui.preload import DatasetPreload
 from one_tui.tui.results import ResultsPane
+from one_tui.tui.row_actions import RowActions
+from one_tui.tui.search import SearchAndDetails
 from one_tui.tui.status import StatusLine, StatusState
 
-MODES = ("local", "remote", "auto", "refresh")
-PANES = ("filters", "results", "details", "cache")
-PANE_TITLES = {"filters": "Filters", "results": "Sessions", "details": "Details", "cache": "Cache"}
-NARROW_WIDTH = 120  # below this, one pane at a time (80x24 over SSH)
-PROGRESS_EVERY = 0.25  # seconds between progress messages (toolong's batching)
 HANGUP_GRACE = 1.5  # seconds a hung-up app may take to exit cleanly before it is ended
 TICK = 1.0  # seconds between clock ticks (ages, expiry); nothing repaints unless a text changes
 TICK_LOW_BANDWIDTH = 5.0  # --low-bandwidth: ages to the minute, so rarely a change at all
-JOB_GROUPS = ("connect", "login", "refresh")  # long jobs escape cancels
 
 # (binding id, keys, action, description, shown in footer, palette title)
 KEYS: tuple[tuple[str, str, str, str, bool, str], ...] = (
@@ -125,11 +119,6 @@ def display_keys(keys: str) -> str:
     return ", ".join(shown)
 
 
-def plural(n: int, word: str) -> str:
-    """'1 session', '2 sessions', '1,200 rows'."""
-    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
-
-
 # Pane keys handled when the app reads them (priority), so a burst like "/abc" typed in the
 # table puts "abc" in the filter instead of running b (bypass) and c; inside a field they are
 # disabled (check_action) and typed into it.
@@ -157,21 +146,7 @@ def _bindings() -> list[Binding]:
     return out
 
 
-def toast_lines(text: str) -> str:
-    """A copied line as the toast shows it: broken after '(' and ', ' so that a UUID never
-    wraps mid-way at 80 columns (the clipboard gets the line unchanged)."""
-    if len(text) <= 36:
-        return text
-    return text.replace("(", "(\n  ", 1).replace(", ", ",\n  ")
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    first = text[0] if text else ""
-    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
-
-
-class OneApp(DatasetPreload, App):
+class OneApp(Jobs, SearchAndDetails, RowActions, PaneLayout, WorkerPlumbing, DatasetPreload, App):
     """The full-screen browser of sessions, details and caches."""
 
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live elsewhere
@@ -220,7 +195,7 @@ class OneApp(DatasetPreload, App):
         self.suggestions: dict[str, list[str]] = {}
         self.remote_page_size: int | None = None  # Alyx's own page size (250) when None
 
-    # ---------------------------------------------------------------- layout
+    # ---------------------------------------------------------------- compose, mount, exit
 
     def compose(self) -> ComposeResult:
         yield Static("", id="topbar")
@@ -257,21 +232,6 @@ class OneApp(DatasetPreload, App):
             # after the first frame: the worker's imports (pandas, pyarrow) would compete with
             # it for the GIL
             self.call_after_refresh(self._start_connect)
-
-    def _ask_create(self, folder: Path) -> None:
-        """A --cache-dir that does not exist: create it only when the user says so."""
-        from one_tui.tui.confirm import ConfirmModal
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                assert self.connector is not None
-                self.connector.ask_create = None
-                self.call_after_refresh(self._start_connect)
-            else:
-                self.exit(return_code=4, message=f"one-tui: {folder} not created.")
-
-        self.push_screen(ConfirmModal(f"The cache folder {folder} does not exist. Create it? "
-                                      "(n quits: check --cache-dir)"), answered)
 
     def _apply_theme(self) -> None:
         if not self.requested_theme:
@@ -316,167 +276,7 @@ class OneApp(DatasetPreload, App):
             for sig in (signal.SIGHUP, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
 
-    def on_resize(self, event: events.Resize) -> None:
-        self._layout()
-
-    @property
-    def narrow(self) -> bool:
-        return self.size.width < NARROW_WIDTH
-
-    def _layout(self) -> None:
-        """Wide: filters | sessions over details-or-cache. Narrow: only the chosen pane."""
-        narrow = self.narrow
-        for pane in self.query(".pane"):
-            name = pane.id
-            if narrow:
-                pane.display = name == self.pane
-            else:
-                pane.display = name in ("filters", "results") or name == self.side
-        self.query_one("#right").display = not narrow or self.pane != "filters"
-        self.query_one("#panes").set_class(narrow, "-narrow")
-        self._render_topbar()
-        cache = self.query_one(CachePane)
-        if self.cache_info and cache.display:
-            cache.show(self.cache_info, self.clock(), self.bypass_rest)
-
-    def _render_topbar(self) -> None:
-        from rich.text import Text
-
-        out = Text(" one-tui ", style="bold")
-        for i, name in enumerate(PANES, 1):
-            shown = name == self.pane if self.narrow else name in ("filters", "results",
-                                                                  self.side)
-            # at 80 columns only the shown pane is named: the database URL must fit beside
-            label = f" {i} {PANE_TITLES[name]} " if shown or not self.narrow else f" {i} "
-            out.append(label, style="reverse" if shown else "dim")
-        where = self.connector.label or self.connector.base_url if self.connector else ""
-        if where:
-            out.append(f"  {where}", style="dim")
-        self.query_one("#topbar", Static).update(out)
-
-    def _filters_pane(self) -> FiltersPane | None:
-        """The filters pane, None in the instant before its lazy mount."""
-        found = self.query(FiltersPane)
-        return found.first() if found else None
-
-    def action_show_pane(self, name: str) -> None:
-        """Show (narrow) or focus (wide) a pane; details and cache share the right column."""
-        self.pane = name
-        if name in ("details", "cache"):
-            self.side = name
-        self._layout()
-        self._focus_pane(name)
-
-    def _focus_pane(self, name: str) -> None:
-        """Focus a pane at once (``Widget.focus()`` is deferred: keys typed right after the pane
-        key would still reach the old widget, where letters are commands)."""
-        target: Any = None
-        if name == "filters":
-            target = next(iter(self.query("#f-lab")), None)
-        elif name == "results":
-            target = self.query_one(ResultsPane).table or self.query_one(ResultsPane)
-        else:
-            target = self.query_one(f"#{name}")
-        if target is not None and self.screen is self.screen_stack[0]:
-            self.screen.set_focus(target)
-        elif target is not None:
-            target.focus()
-
-    def action_focus_step(self, step: int) -> None:
-        """tab / shift+tab. Inside the filters, the focus cycles through the filters only: tab
-        past the last one used to land in the sessions table, where the letters still being
-        typed (s, o, q, C) are commands."""
-        screen = self.screen
-        focused = screen.focused
-        filters = self._filters_pane()
-        if (filters is not None and focused is not None and screen is self.screen_stack[0]
-                and filters in focused.ancestors):
-            chain = [w for w in screen.focus_chain if filters in w.ancestors]
-            if focused in chain:
-                screen.set_focus(chain[(chain.index(focused) + step) % len(chain)])
-                return
-        if step > 0:
-            screen.focus_next()
-        else:
-            screen.focus_previous()
-
-    def action_next_pane(self) -> None:
-        """ctrl+n: the next pane (filters, sessions, details, cache), also from inside a field."""
-        if self.screen is not self.screen_stack[0]:
-            return
-        current = self.pane
-        focused = self.focused
-        if focused is not None:
-            for name in PANES:
-                pane = self.query_one(f"#{name}")
-                if focused is pane or pane in focused.ancestors:
-                    current = name
-        self.action_show_pane(PANES[(PANES.index(current) + 1) % len(PANES)])
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """The priority pane keys act only on the main screen and outside a text field."""
-        if action in ("focus_filters", "show_pane"):
-            if self.screen is not self.screen_stack[0] or isinstance(self.focused, Input):
-                return False
-        return True
-
-    def action_focus_filters(self) -> None:
-        self.action_show_pane("filters")
-
-    # ---------------------------------------------------------------- status
-
-    def _render_status(self) -> None:
-        """Status line and cache pane from the one state and the clock (each repaints only
-        when its text changed)."""
-        s = self.status
-        s.bypass = self.bypass_rest
-        s.busy = self._busy_text()
-        now = self.clock()
-        self.query_one(StatusLine).render_state(s, now)
-        cache = self.query_one(CachePane)
-        if self.cache_info and cache.display:  # a hidden pane is drawn when it is shown
-            cache.show(self.cache_info, now, self.bypass_rest)
-
-    def _tick(self) -> None:
-        self._render_status()
-
-    def _busy_text(self) -> str:
-        names = {w.group for w in self.workers if w.state in (WorkerState.PENDING,
-                                                               WorkerState.RUNNING)}
-        labels = {"connect": "connecting", "search": "searching", "details": "loading details",
-                  "refresh": "refreshing", "export": "exporting", "mode": "switching mode",
-                  "rest": "clearing REST cache", "login": "logging in",
-                  "preload": "loading datasets"}
-        return ", ".join(self._job_phase.get(g) or labels[g] for g in sorted(names)
-                         if g in labels)
-
-    def _progress(self, group: str) -> Callable[[str, int | None, int | None], None]:
-        """A job's ``on_progress``: its phase in the status line (bytes at most every 0.25 s),
-        e.g. "asking Alyx for newer tables", "downloading 3.4 MB / 8.7 MB"."""
-        self._job_phase.pop(group, None)  # a late phase of the group's previous job
-        last = [0.0, ""]
-
-        def on_progress(phase: str, done: int | None, total: int | None) -> None:
-            now = time.monotonic()
-            if phase == last[1] and now - last[0] < PROGRESS_EVERY:
-                return
-            last[0], last[1] = now, phase
-            text = phase
-            if done is not None:
-                text = f"{phase} {fmt_size(done)}" + (f" / {fmt_size(total)}" if total else "")
-            self.post_message(JobProgress(group, f"{text} — esc cancels"))
-
-        return on_progress
-
-    def on_job_progress(self, message: JobProgress) -> None:
-        self._job_phase[message.group] = message.text
-        self._render_status()
-
-    def _show_notices(self, notices: Iterable[str], skip: str | None = None) -> None:
-        """Toasts for the notices a call returned (each once; ``skip`` is said elsewhere)."""
-        for note in dict.fromkeys(notices):
-            if not skip or note not in skip:
-                self.notify(note, severity="warning", timeout=8)
+    # ---------------------------------------------------------------- worker failures
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
@@ -487,7 +287,7 @@ class OneApp(DatasetPreload, App):
             if self.one is not None and worker.group != "state":
                 self._refresh_state()  # a failure may have changed the mode (fallback)
             if isinstance(worker.error, LoginRequired | AuthenticationError):
-                self._ask_login_once(_one_line(worker.error))
+                self._ask_login_once(one_line(worker.error))
         if event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
             self._job_phase.pop(worker.group, None)
         if event.state in (WorkerState.ERROR, WorkerState.CANCELLED):
@@ -503,618 +303,6 @@ class OneApp(DatasetPreload, App):
                     "Could not open ONE here (x: why). Check --base-url / --cache-dir.")
         self._render_status()
 
-    def _record_error(self, group: str, exc: BaseException) -> None:
-        detail = "".join(traceback.format_exception(exc))
-        self.last_error = (f"{group}: {_one_line(exc)}", detail)
-        self.notify(f"{_one_line(exc)}  (x: details)", title=group, severity="error")
-
-    def _search_finished(self, how: str) -> None:
-        self.searching = False
-        self._search_worker = None
-        results = self.query_one(ResultsPane)
-        if how == "cancelled":
-            results.set_status("Search cancelled; the page in flight ends, then its rows show.")
-        elif how == "failed":
-            results.set_status("Search failed (x: details).")
-
-    # ---------------------------------------------------------------- engine plumbing
-
-    def _rest_context(self, one: Any) -> contextlib.AbstractContextManager:
-        """Inside this block the REST cache is bypassed when the user toggled it (b)."""
-        if self.bypass_rest and getattr(one, "alyx", None) is not None:
-            from one_tui.engine.alyx import no_cache
-
-            return no_cache(one.alyx)
-        return contextlib.nullcontext()
-
-    def _post_state(self, one: Any) -> None:
-        """From a worker: post a fresh cache_info() (the engine half of the app's state).
-        Notices are not here: each call returns its own (``Answer`` / ``Outcome``)."""
-        info = one.cache_info()
-        self.post_message(CacheInfoReady(info, bool(one.offline), None))
-
-    @work(thread=True, exclusive=True, group="state", exit_on_error=False,
-          description="cache info")
-    def _refresh_state(self) -> None:
-        self._post_state(self.one)
-
-    def on_cache_info_ready(self, message: CacheInfoReady) -> None:
-        info = message.info
-        self.cache_info = info
-        s = self.status
-        s.mode, s.requested_mode = info.get("mode", "?"), info.get("requested_mode")
-        s.fallback_reason = info.get("fallback_reason")
-        s.online = not message.offline
-        s.rest_enabled = bool((info.get("rest_cache") or {}).get("enabled", True))
-        s.created_time = info.get("created_time")
-        s.loaded_time = info.get("loaded_time")
-        s.cache_expiry = info.get("cache_expiry")
-        s.last_source = message.last_source or s.last_source
-        # drawn on news even when hidden (the tick redraws only a shown pane: an idle screen
-        # with the pane hidden must not repaint every second)
-        self.query_one(CachePane).show(info, self.clock(), self.bypass_rest)
-        filters = self._filters_pane()
-        if filters is not None:
-            filters.set_remote(info.get("mode") == "remote")
-        self._render_status()
-
-    # ---------------------------------------------------------------- connect and login
-
-    def _start_connect(self, username: str | None = None, password: str | None = None) -> None:
-        self.status.online = None
-        self._render_status()
-        self._connect(username, [password] if password else [])
-
-    @work(thread=True, exclusive=True, group="connect", exit_on_error=False,
-          description="build One")
-    def _connect(self, username: str | None, secret: list[str]) -> None:
-        """Build `One` (no network), then run its connect job: log in, ask Alyx for newer
-        tables, download them, each phase in the status line; escape cancels it.
-        ``secret`` is emptied here: the Worker keeps its arguments, not the password."""
-        assert self.connector is not None
-        worker = get_current_worker()
-        password = secret.pop() if secret else None
-        try:
-            with engine_outcome.recording() as rec:
-                one = self.connector.connect(username, password)
-        except LoginRequired as exc:
-            self.post_message(LoginNeeded(str(exc), username or self.connector.username))
-            return
-        except AuthenticationError as exc:
-            self.post_message(LoginNeeded("Alyx refused the login.", username,
-                                          error=f"Login refused: {_one_line(exc)}"))
-            return
-        finally:
-            password = None
-        if hasattr(one, "clock"):
-            one.clock = self.clock  # expiry by the app's clock (tests inject theirs)
-        out = None
-        if callable(getattr(one, "connect", None)):
-            out = one.connect(cancel=worker.cancelled_event,
-                              on_progress=self._progress("connect"))
-            self.status.tables_checked_at = self.clock()
-        self._after_connect(one, out, [*rec.notices, *(out.notices if out else ())])
-
-    def _after_connect(self, one: Any, out: Any = None, notices: Iterable[str] = ()) -> None:
-        """Tell the app (which then searches, outside remote mode) and warm up the table code.
-
-        The fallback reason is said once: on the login form when a password is needed (with
-        Alyx's refusal as its error), else as one toast."""
-        kind = getattr(out, "kind", "")
-        login = self._needs_login(one) or kind in ("login-needed", "login-refused")
-        error = (f"Login refused: {out.detail or out.message}" if kind == "login-refused"
-                 else None)
-        cancelled = out.message if kind == "cancelled" else None
-        self.post_message(Connected(one, login_needed=login, reason=one.fallback_reason,
-                                    error=error, cancelled=cancelled))
-        self._show_notices(notices, skip=one.fallback_reason)
-        self._post_state(one)
-        if login or one.mode == "remote" or not self.initial_search:
-            self._post_suggestions(one)  # otherwise the first (unfiltered) search feeds them
-        import textual_fastdatatable.data_table  # noqa: F401 - imported here, not on the UI
-
-    @staticmethod
-    def _needs_login(one: Any) -> bool:
-        alyx = getattr(one, "alyx", None)
-        reason = (one.fallback_reason or "").lower()
-        return alyx is not None and not alyx.is_logged_in and ("login" in reason
-                                                               or "password" in reason)
-
-    def _post_suggestions(self, one: Any) -> None:
-        with engine_outcome.recording():  # its notices (none expected) are not anyone's toast
-            try:
-                df = one.search_sessions(query_type="local")
-            except Exception:  # noqa: BLE001 - no tables yet: no suggestions, not an error
-                return
-        self.post_message(SuggestionsReady(convert.suggestions(df)))
-
-    def on_connected(self, message: Connected) -> None:
-        self.one = message.one
-        if self.connector and self.connector.base_url and not self.connector.label:
-            self.connector.label = self.connector.base_url
-        self._render_topbar()
-        if self.connector and self.connector.login_hint and not message.login_needed:
-            self.notify(f"{self.connector.label}: {self.connector.login_hint}", timeout=8)
-            self.connector.login_hint = None  # said once
-        if message.cancelled:
-            self.notify(f"Connecting: {message.cancelled}", severity="warning", timeout=8)
-        if message.reason and not message.login_needed:  # the login form says it otherwise
-            self.notify(message.reason, severity="warning", timeout=8)
-        if message.login_needed:
-            self._ask_login(message.reason or "Alyx needs a password.", error=message.error)
-        elif self.initial_search and message.one.mode != "remote" and not self.searching:
-            self.action_search()
-
-    def on_login_needed(self, message: LoginNeeded) -> None:
-        self._ask_login(message.reason, message.username, message.error)
-
-    def _ask_login(self, reason: str, username: str | None = None, error: str | None = None
-                   ) -> None:
-        from one_tui.tui.login import LoginModal
-
-        conn = self.connector
-        user = username or (conn.username if conn else None)
-        base = conn.base_url if conn else None
-        hint = conn.login_hint if conn else None
-        self.push_screen(LoginModal(reason, base, user, hint=hint, error=error), self._on_login)
-
-    def _ask_login_once(self, reason: str) -> None:
-        """A call mid-session found the token revoked or no password: the login form, once."""
-        from one_tui.tui.login import LoginModal
-
-        if not isinstance(self.screen, LoginModal):
-            self._ask_login(reason)
-
-    def _on_login(self, result: tuple[str, str] | None) -> None:
-        if result is None:
-            self.notify("Staying offline: local tables only.", severity="warning")
-            if self.one is not None and self.initial_search and not self.searching:
-                self.action_search()  # show the tables on disk, as a start without Alyx does
-            return
-        username, password = result
-        if self.one is None:
-            self._start_connect(username, password)
-        else:
-            self._login(username, [password])
-
-    @work(thread=True, exclusive=True, group="login", exit_on_error=False, description="log in")
-    def _login(self, username: str, secret: list[str]) -> None:
-        one = self.one
-        worker = get_current_worker()
-        password = secret.pop()
-        try:
-            with engine_outcome.recording() as rec:
-                if callable(getattr(one, "login_job", None)):
-                    out = one.login_job(username, password, cancel=worker.cancelled_event,
-                                        on_progress=self._progress("login"))
-                    self.status.tables_checked_at = self.clock()
-                else:
-                    out = one.login(username, password)
-        except (AuthenticationError, LoginRequired) as exc:
-            self.post_message(LoginNeeded("Alyx refused the login.", username,
-                                          error=f"Login refused: {_one_line(exc)}"))
-            return
-        finally:
-            password = ""
-        self.post_message(TaskDone(f"Logged in as {username}; mode {one.mode}", "login"))
-        self._after_connect(one, out, rec.notices)
-
-    def action_start_demo(self) -> None:
-        """From the set-up screen: serve the synthetic database and connect to it."""
-        if self.demo_factory is None:
-            from one_tui.tui.connect import demo_connector
-
-            self.demo_factory = demo_connector
-        self.connector = self.demo_factory()
-        if isinstance(self.screen, Screen) and self.screen is not self.screen_stack[0]:
-            self.pop_screen()
-        self.notify("Starting the demo Alyx on this machine…")
-        self._start_connect()
-
-    # ---------------------------------------------------------------- search
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id and event.input.id.startswith("f-"):
-            self.action_search()
-
-    def action_search(self, query_type: str | None = None) -> None:
-        """Validate the filters, then search (remote-only filters send it to Alyx)."""
-        if self.one is None:
-            self.notify("Not connected yet.", severity="warning")
-            return
-        filters = self._filters_pane()
-        try:  # before the filters are mounted nothing can have been typed: all sessions
-            terms, remote_only = filters.collect() if filters is not None else ({}, False)
-        except FilterError as exc:
-            self.notify(str(exc), severity="error")
-            return
-        if remote_only and query_type is None and self.one.mode != "remote":
-            query_type = "remote"
-        if query_type == "remote" and getattr(self.one, "alyx", None) is None:
-            self.notify("No Alyx database: remote searches are not possible here.",
-                        severity="error")
-            return
-        self.search_seq += 1
-        self.searching = True
-        remote = query_type == "remote" or self.one.mode == "remote"
-        self.query_one(ResultsPane).show_running("on Alyx" if remote else "the local tables")
-        if self.narrow and self.pane == "filters":
-            self.action_show_pane("results")  # one pane at a time: show where the rows come
-        self._search_worker = self._search(self.search_seq, terms, query_type)
-        self._render_status()
-
-    def action_search_remote(self) -> None:
-        self.action_search("remote")
-
-    @work(thread=True, exclusive=True, group="search", exit_on_error=False,
-          description="search sessions")
-    def _search(self, search_id: int, terms: dict[str, Any], query_type: str | None) -> None:
-        worker = get_current_worker()
-        one = self.one
-        remote = query_type == "remote" or one.mode == "remote"
-        last = [0.0]
-        rows_so_far: list[Any] = [None]
-        rows_shown = [0]
-
-        def on_rows(df: Any) -> None:
-            rows_so_far[0] = df  # converted only when a progress message carries it
-
-        def partial_table() -> Any:
-            """The rows so far, only once they have doubled since last shown: mounting a new
-            table costs the UI thread time in proportion to its rows, so a 20,000-session search
-            is redrawn about log2(80 pages) times, not once per page."""
-            partial = rows_so_far[0]
-            if partial is None or len(partial) < 2 * rows_shown[0]:
-                return None
-            rows_shown[0] = len(partial)
-            return convert.sessions_table(partial)
-
-        def on_page(done: int, total: int) -> None:
-            now = time.monotonic()
-            if done < total and now - last[0] >= PROGRESS_EVERY:
-                last[0] = now
-                self.post_message(SearchProgress(search_id, done, total, partial_table()))
-
-        if remote and self.remote_page_size:
-            terms = {**terms, "limit": self.remote_page_size}
-        started = self.timer()
-        if not remote and getattr(one, "mode", None) == "auto" and self.status.refresh_due(
-                self.clock()) and callable(getattr(one, "refresh", None)):
-            # ONE's auto: the first query after the tables expired asks Alyx for newer ones
-            out = one.refresh("auto", cancel=worker.cancelled_event,
-                              on_progress=self._progress("search"))
-            self.status.tables_checked_at = self.clock()
-            severity = "warning" if out.failed or out.kind == "cancelled" else "information"
-            self.post_message(TaskDone(f"Tables expired: {out.message}", "auto-refresh",
-                                       severity))
-            self._show_notices(out.notices, skip=out.message)
-        answer = one.ask("search_sessions", no_cache=self.bypass_rest, query_type=query_type,
-                         cancel=worker.cancelled_event, on_page=on_page if remote else None,
-                         on_rows=on_rows if remote else None, **terms)
-        self._show_notices(answer.notices)
-        if not answer.ok:  # shown as a failure: the pane and status line say so
-            exc = answer.error
-            self._record_error("search", exc)
-            self.post_message(SearchFailed(search_id, _one_line(exc),
-                                           isinstance(exc, AlyxConnectionError),
-                                           isinstance(exc, LoginRequired | AuthenticationError)))
-            self._post_state(one)
-            return
-        df = answer.value
-        table = convert.sessions_table(df)
-        seconds = self.timer() - started
-        self.post_message(SearchDone(search_id, table, answer.source, seconds,
-                                     answer.cancelled, remote))
-        if not terms and not remote:
-            self.post_message(SuggestionsReady(convert.suggestions(df)))
-        self._post_state(one)
-
-    def on_search_progress(self, message: SearchProgress) -> None:
-        if message.search_id == self.search_seq and self.searching:
-            results = self.query_one(ResultsPane)
-            if message.table is not None:
-                results.show_table(message.table, "")
-            results.show_progress(message.done, message.total)
-
-    def on_search_done(self, message: SearchDone) -> None:
-        if message.search_id != self.search_seq or not self.query(ResultsPane):
-            return  # a superseded search (or the app is closing): its rows are not shown
-        self.searching = False
-        self._search_worker = None
-        n = message.table.num_rows
-        summary = f"{plural(n, 'session')} · {message.source} · {message.seconds:.2f} s"
-        if n == 0 and not message.cancelled:
-            summary = (f"Nothing matched these filters ({message.source}) · ctrl+l clears "
-                       "them")
-        if message.cancelled:
-            summary = f"cancelled: {summary} (partial)"
-        self.query_one(ResultsPane).show_table(message.table, summary)
-        self.status.last_source = message.source
-        self.status.answered_at = self.clock()
-        if message.source == "Alyx":
-            self.status.unreachable = False  # Alyx answered: the connection is back
-        self.start_dataset_preload()  # after the first results: the next dataset search is quick
-        self._render_status()
-
-    def on_search_failed(self, message: SearchFailed) -> None:
-        """The pane says the search failed and why; the rows left are marked as the previous
-        answer with its time; a lost connection shows in the status line at once."""
-        if message.search_id != self.search_seq or not self.query(ResultsPane):
-            return
-        self.searching = False
-        self._search_worker = None
-        self.query_one(ResultsPane).show_failed(message.reason, self.status.answered_at)
-        self.status.last_source = "search failed"
-        if message.connection:
-            self.status.unreachable = True
-        self._render_status()
-        if message.login:
-            self._ask_login_once(message.reason)
-
-    def on_suggestions_ready(self, message: SuggestionsReady) -> None:
-        self.suggestions = message.values
-        filters = self._filters_pane()
-        if filters is not None:
-            filters.set_suggestions(message.values)
-
-    def action_cancel(self) -> None:
-        """escape: cancel a running search, then a running job (connect, login, refresh: the
-        download stops, the tables on disk stay); otherwise leave the filters for the
-        results."""
-        if self.searching:
-            self.workers.cancel_group(self, "search")
-            self.notify("Search cancelled", severity="warning")
-            return
-        jobs = [w for w in self.workers if w.group in JOB_GROUPS and w.state in (
-            WorkerState.PENDING, WorkerState.RUNNING)]
-        if jobs:
-            for worker in jobs:
-                worker.cancel()
-            self.notify("Cancelling: the tables on disk are kept", severity="warning")
-            return
-        if isinstance(self.focused, Input) or (
-                self.focused is not None and self.focused.id in ("details", "cache")):
-            self.action_show_pane("results")  # at 80x24: back from details / cache too
-
-    def action_clear_filters(self) -> None:
-        filters = self._filters_pane()
-        if filters is not None:
-            filters.clear()
-
-    # ---------------------------------------------------------------- details
-
-    def on_data_table_row_selected(self, event: Any) -> None:
-        """enter on a session row opens its details."""
-        self.action_details()
-
-    def on_data_table_header_selected(self, event: Any) -> None:
-        """A click on a header sorts by that column."""
-        columns = self.query_one(ResultsPane).columns
-        if 0 <= event.column_index < len(columns):
-            self.query_one(ResultsPane).sort(columns[event.column_index])
-
-    def action_details(self) -> None:
-        eid = self.query_one(ResultsPane).eid_at()
-        if eid is None or self.one is None:
-            self.notify("No session selected.", severity="warning")
-            return
-        self.details_eid = eid
-        self.side = "details"
-        if self.narrow:
-            self.pane = "details"
-            # the keys that follow (pgdn, arrows, end) scroll the details, not the hidden table
-            self.screen.set_focus(self.query_one(DetailsPane))
-        self._layout()
-        self.query_one(DetailsPane).show_loading(eid)
-        self._details(eid, self.query_one(ResultsPane).row_dict() or {})
-
-    @work(thread=True, exclusive=True, group="details", exit_on_error=False,
-          description="session details")
-    def _details(self, eid: str, row: dict[str, Any]) -> None:
-        one = self.one
-        with engine_outcome.recording() as rec, self._rest_context(one):
-            ready = convert.details(one, eid, row)
-        self.post_message(ready)
-        self._show_notices(rec.notices)
-        self._post_state(one)
-
-    def on_details_ready(self, message: DetailsReady) -> None:
-        if message.remote_error and "AlyxConnectionError" in message.remote_error:
-            self.status.unreachable = True  # the status line says so at once
-            self._render_status()
-        if message.eid == self.details_eid:
-            self.details_ready = message
-            self.query_one(DetailsPane).show(message)
-
-    # ---------------------------------------------------------------- modes and caches
-
-    def action_cycle_mode(self) -> None:
-        current = self.one.requested_mode if self.one is not None else "auto"
-        nxt = MODES[(MODES.index(current) + 1) % len(MODES)] if current in MODES else "auto"
-        self.action_set_mode(nxt)
-
-    def action_set_mode(self, mode: str) -> None:
-        if self.one is None:
-            self.notify("Not connected yet.", severity="warning")
-            return
-        self._set_mode(mode)
-
-    @work(thread=True, exclusive=True, group="mode", exit_on_error=False, description="mode")
-    def _set_mode(self, mode: str) -> None:
-        one = self.one
-        with engine_outcome.recording() as rec:
-            one.mode = mode
-        self._show_notices(rec.notices)
-        self._post_state(one)
-        info = one.cache_info()
-        self.post_message(TaskDone(f"Mode: {mode_line(info)}", "mode"))
-
-    def action_refresh(self) -> None:
-        self._refresh("auto")
-
-    def action_force_refresh(self) -> None:
-        self._refresh("refresh")
-
-    def _refresh(self, how: str) -> None:
-        if self.one is None:
-            self.notify("Not connected yet.", severity="warning")
-            return
-        self._refresh_worker(how)
-
-    @work(thread=True, exclusive=True, group="refresh", exit_on_error=False,
-          description="refresh cache tables")
-    def _refresh_worker(self, how: str) -> None:
-        """``r`` / ``R`` as a job: its phases in the status line, escape cancels, and the toast
-        says what happened (not expired: Alyx not asked / nothing newer / new tables from
-        <time> / unreachable: why)."""
-        one = self.one
-        worker = get_current_worker()
-        out = one.refresh(how, cancel=worker.cancelled_event,
-                          on_progress=self._progress("refresh"))
-        self.status.tables_checked_at = self.clock()
-        verb = "Forced refresh" if how == "refresh" else "Refresh"
-        severity = "warning" if out.failed or out.kind == "cancelled" else "information"
-        kind = "tables-replaced" if out.replaced else "refresh"
-        self.post_message(TaskDone(f"{verb}: {out.message}", kind, severity))
-        self._show_notices(out.notices, skip=out.message)
-        if out.asked_alyx:
-            self.call_from_thread(setattr, self.status, "unreachable",
-                                  out.kind == "unreachable")
-        self._post_state(one)
-        self._post_suggestions(one)
-
-    def action_toggle_bypass(self) -> None:
-        self.bypass_rest = not self.bypass_rest
-        state = "bypassed for the following queries" if self.bypass_rest else "used again"
-        self.notify(f"REST cache {state}")
-        if self.cache_info:
-            self.query_one(CachePane).show(self.cache_info, self.clock(), self.bypass_rest)
-        self._render_status()
-
-    def action_clear_rest_cache(self) -> None:
-        if self.one is None or getattr(self.one, "alyx", None) is None:
-            self.notify("No REST cache: not connected to Alyx.", severity="warning")
-            return
-        from one_tui.tui.confirm import ConfirmModal
-
-        rest = self.cache_info.get("rest_cache") or {}
-        question = (f"Delete the REST cache ({rest.get('entries', '?')} responses) in "
-                    f"{self.cache_info.get('cache_dir', '?')}/.rest ?")
-        self.push_screen(ConfirmModal(question), self._on_clear_confirmed)
-
-    def _on_clear_confirmed(self, yes: bool | None) -> None:
-        if yes:
-            self._clear_rest()
-
-    @work(thread=True, exclusive=True, group="rest", exit_on_error=False,
-          description="clear REST cache")
-    def _clear_rest(self) -> None:
-        one = self.one
-        one.alyx.clear_rest_cache()
-        self.post_message(TaskDone("REST cache cleared", "rest"))
-        self._post_state(one)
-
-    def on_task_done(self, message: TaskDone) -> None:
-        self.notify(message.text, severity=message.severity)  # type: ignore[arg-type]
-        if message.kind == "tables-replaced" and not self.searching and self.one is not None:
-            self.action_search()  # the rows on screen came from the old tables
-
-    # ---------------------------------------------------------------- copy, export, sort
-
-    def _copy(self, text: str, what: str) -> None:
-        self.copy_to_clipboard(text)
-        self.notify(toast_lines(text), title=f"Copied {what} (OSC 52)", markup=False)
-
-    def action_copy_eid(self) -> None:
-        eid = self.details_eid if self.pane == "details" else None
-        eid = eid or self.query_one(ResultsPane).eid_at()
-        if eid is None:
-            self.notify("No session selected.", severity="warning")
-            return
-        self._copy(eid, "eid")
-
-    def action_copy_load(self) -> None:
-        """o: the ONE lines that fit the session (its objects and datasets once its details
-        are loaded), to pick one and copy it."""
-        results = self.query_one(ResultsPane)
-        ready = self.details_ready
-        eid = (ready.eid if ready is not None and self.pane == "details" else None)
-        eid = eid or results.eid_at()
-        if eid is None:
-            self.notify("No session selected.", severity="warning")
-            return
-        from one_tui.tui.load import LoadModal, load_lines
-
-        datasets = ready.datasets if ready is not None and ready.eid == eid else None
-        conn = self.connector
-        base_url = getattr(getattr(self.one, "alyx", None), "base_url", None) or (
-            conn.base_url if conn else None)
-        cache_dir = getattr(self.one, "cache_dir", None) or (conn.cache_dir if conn else None)
-        note = "" if datasets is not None else "enter on the session first for its datasets"
-        self.push_screen(LoadModal(load_lines(eid, datasets, base_url, cache_dir), note, eid),
-                         self._on_load_line)
-
-    def _on_load_line(self, line: str | None) -> None:
-        if line:
-            self._copy(line, "ONE line")
-
-    def action_toggle_eid(self) -> None:
-        results = self.query_one(ResultsPane)
-        shown = results.toggle_eid()
-        self.notify(f"eid column {'shown' if shown else 'hidden'}")
-
-    def action_sort(self) -> None:
-        results = self.query_one(ResultsPane)
-        if results.full is None:
-            self.notify("Nothing to sort yet.", severity="warning")
-            return
-        from one_tui.tui.sort import SortModal
-
-        self.push_screen(SortModal(results.sort_by), self._on_sort)
-
-    def _on_sort(self, column: str | None) -> None:
-        if column:
-            self.query_one(ResultsPane).sort(column)
-
-    def action_export(self) -> None:
-        results = self.query_one(ResultsPane)
-        if results.full is None:
-            self.notify("Nothing to export yet: run a search first.", severity="warning")
-            return
-        from one_tui.tui.export import ExportModal
-
-        self.push_screen(ExportModal("sessions.csv", results.row_count), self._on_export)
-
-    def _on_export(self, choice: tuple[str, str] | None) -> None:
-        if choice:
-            self._export(self.query_one(ResultsPane).full, *choice)
-
-    @work(thread=True, exclusive=True, group="export", exit_on_error=False,
-          description="export results")
-    def _export(self, table: Any, path: str, fmt: str, overwrite: bool = False) -> None:
-        target = Path(path).expanduser().absolute()
-        try:
-            rows = convert.write_table(table, target, fmt, overwrite=overwrite)
-        except FileExistsError:
-            self.post_message(ExportExists(str(target), fmt))
-            return
-        except convert.ExportError as exc:
-            self.post_message(TaskDone(f"Not exported: {exc}", "export", "error"))
-            return
-        self.post_message(TaskDone(f"Wrote {plural(rows, 'session')} to {target}", "export"))
-
-    def on_export_exists(self, message: ExportExists) -> None:
-        from one_tui.tui.confirm import ConfirmModal
-
-        table = self.query_one(ResultsPane).full
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self._export(table, message.path, message.fmt, overwrite=True)
-            else:
-                self.notify(f"Not exported: {message.path} is kept as it was.")
-
-        self.push_screen(ConfirmModal(f"{message.path} exists. Write over it?"), answered)
 
     # ---------------------------------------------------------------- help, errors, palette
 

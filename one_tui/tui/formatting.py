@@ -1,4 +1,4 @@
-"""Text helpers shared by panes: sizes, ages and times the way a user reads them."""
+"""Text helpers shared by panes: sizes, ages, times, counts and errors the way a user reads them."""
 
 from __future__ import annotations
 
@@ -95,3 +95,15 @@ def plain(value: Any) -> str:
 
 
 _ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:?\d{2}|Z)?$")
+
+
+def plural(n: int, word: str) -> str:
+    """'1 session', '2 sessions', '1,200 rows'."""
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as a toast names it: 'Type: first line of its message'."""
+    text = str(exc).strip().splitlines()
+    first = text[0] if text else ""
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
