@@ -191,12 +191,17 @@ class ResultsPane(Vertical):
     def _view(self, columns: list[str]) -> Any:
         """What the table shows: the protocols by the part that tells them apart."""
         import pyarrow as pa
+        import pyarrow.compute as pc
 
         view = self.full.select(columns)
         if "task_protocol" in columns and view.num_rows:
+            # short_protocol's rule, vectorised (RE2 reads the same pattern): 200,000 rows in
+            # ~30 ms instead of ~300 ms row by row, paid on every answer and protocol sort
             index = columns.index("task_protocol")
-            short = [short_protocol(v) for v in view.column(index).to_pylist()]
-            view = view.set_column(index, "task_protocol", pa.array(short, type=pa.string()))
+            column = pc.cast(view.column(index), pa.string())
+            short = pc.replace_substring_regex(column, pattern=PROTOCOL_PREFIX.pattern,
+                                               replacement=r"\1")
+            view = view.set_column(index, "task_protocol", short)
         return view
 
     @staticmethod

@@ -25,6 +25,21 @@ def test_ibl_protocols_are_shown_by_the_part_that_tells_them_apart() -> None:
     assert short_protocol(None) is None
 
 
+def test_the_table_shows_each_protocol_as_short_protocol_does() -> None:
+    """The shown column is shortened in one vectorised pass; it must say what the row-by-row
+    rule says for every kind of value (lists, nulls, empty, other protocols)."""
+    import pyarrow as pa
+
+    values = ["_iblrig_tasks_ephysChoiceWorld6.4.2", "iblrig_tasks_x", None, "",
+              "_iblrig_tasks_trainingChoiceWorld6.4.2/_iblrig_tasks_passiveChoiceWorld",
+              "a/_iblrig_tasks_b", "x_iblrig_tasks_y", "my_own_protocol"]
+    pane = ResultsPane()
+    pane.full = pa.table({"task_protocol": pa.array(values, type=pa.string())})
+    view = pane._view(["task_protocol"])
+    assert view.column(0).to_pylist() == [short_protocol(v) for v in values]
+    assert view.column(0).to_pylist()[:4] == ["ephysChoiceWorld6.4.2", "x", None, ""]
+
+
 def test_widths_follow_content_and_shrink_to_the_terminal() -> None:
     content = {"date": 10, "subject": 6, "number": 1, "lab": 9, "task_protocol": 21,
                "projects": 27}
