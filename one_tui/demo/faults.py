@@ -2,7 +2,7 @@
 
 A "switch" field takes ``True`` (always), an ``int`` N (the next N requests) or ``False``;
 ``paths`` limits every fault to request paths with those prefixes. The server
-(``demo/server.py``) reads them on every request; tests and ``one-tui demo-server`` set them.
+(``demo/http.py``) reads them on every request; tests and ``one-tui demo-server`` set them.
 """
 
 from __future__ import annotations

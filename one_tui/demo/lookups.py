@@ -1,0 +1,167 @@
+"""Query-parameter parsing and the dataset index the demo's filters share.
+
+Exists so that how a filter value is read (Alyx's 400s and 500s for bad values), which model
+fields Alyx names, and the per-row codes that make filters fast over 1.5M datasets change in one
+place, apart from the filters themselves (``demo/query.py``) and the endpoints (``demo/views.py``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+
+import numpy as np
+import pandas as pd
+
+from one_tui.demo import synth
+from one_tui.demo.filters import BadValue, FilterError
+
+QC_CHOICES = "CRITICAL, FAIL, WARNING, NOT_SET, PASS"
+
+
+#: The model fields Alyx 3.6.1 names when a ``django`` filter has an unknown keyword.
+SESSION_MODEL_FIELDS = [
+    "auto_datetime", "data_dataset_session_related", "end_time", "extended_qc", "field_of_view",
+    "id", "json", "lab", "lab_id", "location", "location_id", "n_correct_trials", "n_trials",
+    "name", "narrative", "number", "parent_session", "parent_session_id", "probe_insertion",
+    "procedures", "projects", "qc", "session", "start_time", "subject", "subject_id",
+    "task_protocol", "tasks", "type", "users", "wateradmin_session_related",
+]
+INSERTION_MODEL_FIELDS = [
+    "auto_datetime", "chronic_insertion", "chronic_insertion_id", "datasets", "id", "json",
+    "model", "model_id", "name", "serial", "session", "session_id", "trajectory_estimate",
+]
+DATASET_MODEL_FIELDS = [
+    "auto_datetime", "collection", "content_object", "content_type", "content_type_id",
+    "created_by", "created_by_id", "created_datetime", "data_dataset_provenance_related",
+    "data_format", "data_format_id", "data_notices", "dataset_type", "dataset_type_id",
+    "default_dataset", "download", "field_of_view", "file_records", "file_size",
+    "generating_software", "hash", "id", "json", "md5", "name", "object_id", "probe_insertion",
+    "protected", "provenance_directory", "provenance_directory_id", "public", "qc", "revision",
+    "revision_id", "session", "session_id", "tags", "version",
+]
+
+
+def _qc_validate(value: str) -> int:
+    """Category code (0-4) as ONE's ``QC.validate`` (what Alyx's dataset QC filters call)."""
+    if value.isnumeric():
+        by_value = {v: synth.QC_NAMES.index(k) for k, v in synth.QC_VALUES.items()}
+        if int(value) in by_value:
+            return by_value[int(value)]
+        raise FilterError(f"{int(value)} is not a valid QC")
+    if value.upper() in synth.QC_NAMES:
+        return synth.QC_NAMES.index(value.upper())
+    raise FilterError(f"{value} is not a valid QC")
+
+
+def _qc_index(name: str, param: str = "qc") -> int:
+    """Category code (0-4) of a QC name or enum value; Alyx's 500 text otherwise."""
+    text = name.strip().upper()
+    if text in synth.QC_NAMES:
+        return synth.QC_NAMES.index(text)
+    by_value = {str(v): synth.QC_NAMES.index(k) for k, v in synth.QC_VALUES.items()}
+    if text in by_value:
+        return by_value[text]
+    raise FilterError(f"Invalid{param}, choices are: {QC_CHOICES}")
+
+
+def _int_param(params: dict[str, str], name: str) -> int | None:
+    v = params.get(name)
+    if v is None:
+        return None
+    try:
+        return int(v)
+    except ValueError:
+        raise BadValue(name, "Enter a number.") from None
+
+
+def _float_param(params: dict[str, str], name: str) -> float | None:
+    v = params.get(name)
+    if v is None:
+        return None
+    try:
+        return float(v)
+    except ValueError:
+        raise BadValue(name, "Enter a number.") from None
+
+
+def _bool_param(value: str, rest: bool = False) -> bool | None:
+    """A boolean filter value as Django reads it; None means "not a boolean": no filter at all.
+
+    Filters declared as ``django_filters.BooleanFilter`` (``histology``, datasets' ``exists``)
+    take only ``True``/``true``/``False``/``false`` (``NullBooleanSelect``); the ones generated
+    from a model field (``rest``: ``default_dataset``) also take ``1``/``0``, in any case.
+    """
+    if rest:
+        return {"1": True, "true": True, "0": False, "false": False}.get(value.lower())
+    return {"True": True, "true": True, "2": True, "False": False, "false": False,
+            "3": False}.get(value)
+
+
+def _date(value: str) -> pd.Timestamp:
+    try:
+        return pd.Timestamp(dt.date.fromisoformat(value.strip()))
+    except ValueError:  # Django's ValidationError, as str() shows its message list
+        raise FilterError(f"['“{value}” value has an invalid date format. It must be in "
+                          "YYYY-MM-DD format.']") from None
+
+
+def _uuid_param(params: dict[str, str], name: str) -> str | None:
+    """A UUID filter (``id``, ``session``): lower-case text, or Django's 400."""
+    v = params.get(name)
+    if v is None:
+        return None
+    try:
+        return str(uuid.UUID(v))
+    except ValueError:
+        raise BadValue(name, "Enter a valid UUID.") from None
+
+
+# --- the dataset index: per-row codes for fast filters over 1.5M rows ---------------------------
+class _DatasetIndex:
+    """Codes per dataset row (session position, path) and per unique path (name, type...)."""
+
+    def __init__(self, db: synth.SyntheticDB) -> None:
+        d = db.datasets
+        level0 = db.sessions.index.get_indexer(d.index.levels[0])
+        self.sess = level0[d.index.codes[0]].astype(np.int64)
+        codes, uniques = pd.factorize(d["rel_path"])
+        self.path = codes
+        parts = [synth._split_rel_path(p) for p in uniques]
+        self.collection = pd.Series([p[0] for p in parts], dtype="str")
+        self.revision = pd.Series([p[1] for p in parts], dtype="str")
+        self.name = pd.Series([p[2] for p in parts], dtype="str")
+        self.dataset_type = pd.Series([synth.dataset_type_of(p[2]) for p in parts], dtype="str")
+        self.probe = np.array([_probe_number(p[0]) for p in parts], dtype=np.int64)[codes]
+        self.qc = d["qc"].cat.codes.to_numpy()
+        self.exists = d["exists"].to_numpy()
+        self.ids = d.index.get_level_values(1)
+        self.n_sessions = len(db.sessions)
+
+    def rows_where(self, unique_mask: np.ndarray) -> np.ndarray:
+        """Row mask from a mask over the unique paths."""
+        return unique_mask[self.path]
+
+    def sessions_with_all(self, per_item: list[np.ndarray], key: np.ndarray, n: int
+                          ) -> np.ndarray:
+        """Keys (session or insertion) having rows in every one of the ``per_item`` row masks."""
+        out = np.ones(n, dtype=bool)
+        for rows in per_item:
+            hit = np.zeros(n, dtype=bool)
+            k = key[rows]
+            hit[k[k >= 0]] = True
+            out &= hit
+        return out
+
+    def type_masks(self, types: str) -> list[np.ndarray]:
+        return [self.rows_where((self.dataset_type == t).to_numpy()) for t in types.split(",")]
+
+    def name_masks(self, names: str, qc_lte: int) -> list[np.ndarray]:
+        ok = self.exists & (self.qc <= qc_lte)
+        return [self.rows_where((self.name == n).to_numpy()) & ok for n in names.split(",")]
+
+
+def _probe_number(collection: str) -> int:
+    m = re.search(r"probe(\d\d)", collection)
+    return int(m.group(1)) if m else -1
