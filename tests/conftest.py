@@ -30,6 +30,14 @@ def home() -> Path:
 
 
 @pytest.fixture
+def cache_dir(tmp_path: Path, home: Path) -> Path:
+    """An empty cache folder (and no ~/.one settings or tokens)."""
+    d = tmp_path / "cache"
+    d.mkdir()
+    return d
+
+
+@pytest.fixture
 def fixture_cache(tmp_path: Path) -> Path:
     """A writable copy of ONE-api's legacy test tables and REST responses."""
     dest = tmp_path / "fixture_cache"

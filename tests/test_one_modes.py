@@ -34,13 +34,6 @@ def server(db: Any) -> Any:
         yield srv
 
 
-@pytest.fixture
-def cache_dir(tmp_path: Path, home: Path) -> Path:
-    """An empty cache folder (and no ~/.one settings or tokens)."""
-    d = tmp_path / "cache"
-    d.mkdir()
-    return d
-
 
 def tables_on_disk(db: Any, folder: Path, created: datetime) -> dict[str, bytes]:
     """Write the tables with this creation date; returns their bytes to check they are kept."""

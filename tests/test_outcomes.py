@@ -31,12 +31,6 @@ def server(db: Any) -> Any:
         yield srv
 
 
-@pytest.fixture
-def cache_dir(tmp_path: Path, home: Path) -> Path:
-    d = tmp_path / "cache"
-    d.mkdir()
-    return d
-
 
 def make(server: Any, folder: Path, **kw: Any) -> One:
     return One(server.url, cache_dir=folder, username="demo", password="demo", **kw)
