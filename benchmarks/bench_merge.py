@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from one_tui.demo import synth
-from one_tui.engine import tables
+from one_tui.engine.local import cache as tables
 
 
 def new_rows(cache: tables.Cache) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -25,8 +25,8 @@ from pathlib import Path
 
 from one_tui.demo.server import DemoServer
 from one_tui.demo.synth import generate
-from one_tui.engine.alyx import no_cache
 from one_tui.engine.one import One
+from one_tui.engine.remote.client import no_cache
 
 
 def median_time(fn: Callable[[], object], runs: int) -> tuple[float, object]:

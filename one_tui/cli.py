@@ -185,7 +185,7 @@ def _ask_password(base_url: str, username: str | None) -> str | None:
 
 def open_one(ns: argparse.Namespace, mode: str) -> Any:
     """`One` with the app's login: ~/.one token, else $ONE_TUI_PASSWORD, else a prompt."""
-    from one_tui.engine.exceptions import LoginRequired
+    from one_tui.engine.core.errors import LoginRequired
     from one_tui.engine.one import One
 
     base_url, cache_dir, settings = resolve_place(ns)
@@ -293,7 +293,7 @@ def run_app(ns: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from one_tui.engine.exceptions import ALFError, AlyxError, LoginRequired
+    from one_tui.engine.core.errors import ALFError, AlyxError, LoginRequired
 
     ns = build_parser().parse_args(argv)
     commands = {"search": run_search, "cache-info": run_cache_info, "demo-server": run_demo_server}

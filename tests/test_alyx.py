@@ -18,9 +18,9 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from one_tui.engine import outcome, params
-from one_tui.engine.alyx import AlyxClient, list_query, no_cache
-from one_tui.engine.exceptions import (
+from one_tui.engine import params
+from one_tui.engine.core import results as outcome
+from one_tui.engine.core.errors import (
     AlyxConnectionError,
     AlyxError,
     AuthenticationError,
@@ -28,6 +28,7 @@ from one_tui.engine.exceptions import (
     LoginRequired,
     ReadOnlyError,
 )
+from one_tui.engine.remote.client import AlyxClient, list_query, no_cache
 
 BASE = "http://alyx.test"
 PASSWORD = "Pa55-w0rd-secret"
@@ -105,7 +106,7 @@ def make_client(home: Path, tmp_path: Path, fake: FakeAlyx) -> Callable[..., Aly
 
 def test_list_query_matches_one_example() -> None:
     """ONE's ``search`` sorts the terms (django first) and its ``rest`` keeps that order."""
-    from one_tui.engine.remote import session_filters
+    from one_tui.engine.remote.records import session_filters
 
     q = list_query("sessions", **session_filters(
         django="foo,bar", task_protocol="training", subject="KS005",
@@ -434,7 +435,7 @@ def test_pages_fetched_like_one(make_client: Callable[..., AlyxClient], fake: Fa
 
 def test_page_cache_keys_are_full_next_urls(make_client: Callable[..., AlyxClient],
                                             tmp_path: Path) -> None:
-    from one_tui.engine.rest_cache import cache_key
+    from one_tui.engine.remote.rest_cache import cache_key
 
     make_client().rest("sessions", subject="KS005")
     names = {p.name for p in (tmp_path / "cache" / ".rest").iterdir()}

@@ -135,7 +135,6 @@ def test_a_mistyped_cache_dir_is_an_error_and_creates_nothing(tmp_path: Path, ca
 def test_search_without_cache_dir_uses_ones_default_database(home: Path, fixture_cache: Path,
                                                               capsys) -> None:
     from one_tui.engine import params
-
     params.register_database("https://alyx.example.org", cache_dir=fixture_cache,
                              make_default=True)
     assert main(["search", "--subject", "ZM_335"]) == 0

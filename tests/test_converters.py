@@ -9,10 +9,10 @@ from uuid import UUID
 import pandas as pd
 import pytest
 
-from one_tui.engine import converters as c
-from one_tui.engine.exceptions import ALFMultipleObjectsFound
-from one_tui.engine.spec import QC, parse_date
-from one_tui.engine.tables import Cache, load_cache, merge_tables
+from one_tui.engine.core.errors import ALFMultipleObjectsFound
+from one_tui.engine.core.spec import QC, parse_date
+from one_tui.engine.local import converters as c
+from one_tui.engine.local.cache import Cache, load_cache, merge_tables
 
 EID = "aaf101c3-2581-450a-8abd-ddb8f557a5ad"  # KS005, 2019-04-04, number 4, cortexlab
 

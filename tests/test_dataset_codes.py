@@ -16,8 +16,16 @@ import pandas as pd
 import pytest
 
 from one_tui.demo.synth import generate
-from one_tui.engine import merge, query, tables, tablewrite
-from one_tui.engine.tables import DatasetCodes, load_cache, merge_tables, read_table, save_cache
+from one_tui.engine.local import cache as tables
+from one_tui.engine.local import filewrite as tablewrite
+from one_tui.engine.local import merge, query
+from one_tui.engine.local.cache import (
+    DatasetCodes,
+    load_cache,
+    merge_tables,
+    read_table,
+    save_cache,
+)
 
 UNKNOWN = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
 

@@ -31,9 +31,10 @@ import pytest
 
 from one_tui.demo.server import DemoServer
 from one_tui.demo.synth import SyntheticDB, generate
-from one_tui.engine import params, tables
-from one_tui.engine.alyx import AlyxClient
+from one_tui.engine import params
+from one_tui.engine.local import cache as tables
 from one_tui.engine.one import MODES, One
+from one_tui.engine.remote.client import AlyxClient
 
 N_SESSIONS = 60
 PAGE_SIZE = 20  # the probe search is three pages when it goes to Alyx

@@ -22,12 +22,14 @@ from hypothesis import strategies as st
 from textual.app import App, ComposeResult
 
 from one_tui.demo.synth import generate
-from one_tui.engine import converters, outcome, remote
-from one_tui.engine.alyx import AlyxClient, list_query
-from one_tui.engine.exceptions import ALFError, AlyxError, MalformedResponse
+from one_tui.engine.core import results as outcome
+from one_tui.engine.core.errors import ALFError, AlyxError, MalformedResponse
+from one_tui.engine.local import converters
+from one_tui.engine.local.query import SEARCH_TERMS
 from one_tui.engine.one import One
-from one_tui.engine.query import SEARCH_TERMS
-from one_tui.engine.rest_cache import cache_key
+from one_tui.engine.remote.client import AlyxClient, list_query
+from one_tui.engine.remote import records as remote
+from one_tui.engine.remote.rest_cache import cache_key
 from one_tui.tui import filters
 from one_tui.tui.filters import FIELDS, FilterError, FiltersPane
 

@@ -23,10 +23,10 @@ import pytest
 
 from one_tui.demo import synth
 from one_tui.demo.server import DemoServer
-from one_tui.engine import alyx as webclient
-from one_tui.engine import outcome
-from one_tui.engine.exceptions import OfflineError
+from one_tui.engine.core import results as outcome
+from one_tui.engine.core.errors import OfflineError
 from one_tui.engine.one import One
+from one_tui.engine.remote import client as webclient
 from tests.real_alyx_app import modes_page as page
 
 NOW = datetime.now().replace(second=0, microsecond=0)

@@ -23,7 +23,7 @@ import pytest
 
 from one_tui.demo.server import DemoServer
 from one_tui.demo.synth import generate
-from one_tui.engine import tables
+from one_tui.engine.local import cache as tables
 from one_tui.engine.one import One
 
 NOBODY = 65534

@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from one_tui.engine import ondisk
-from one_tui.engine.tables import read_table
+from one_tui.engine.local import ondisk
+from one_tui.engine.local.cache import read_table
 
 
 def test_session_path_is_ones_layout() -> None:

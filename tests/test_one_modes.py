@@ -13,9 +13,9 @@ import pytest
 
 from one_tui.demo import synth
 from one_tui.demo.server import DemoServer
-from one_tui.engine.alyx import no_cache
-from one_tui.engine.exceptions import AuthenticationError, LoginRequired, OfflineError
+from one_tui.engine.core.errors import AuthenticationError, LoginRequired, OfflineError
 from one_tui.engine.one import One
+from one_tui.engine.remote.client import no_cache
 
 NOW = datetime.now().replace(second=0, microsecond=0)
 OLD = NOW - timedelta(days=3)
@@ -473,7 +473,6 @@ def test_explicit_refresh_after_a_fallback_retries_alyx(server: Any, db: Any, ca
 def test_cache_dir_comes_from_one_settings_else_one_default(server: Any, db: Any, tmp_path: Path,
                                                              home: Path):
     from one_tui.engine import params
-
     folder = tmp_path / "from-settings"
     params.register_database(server.url, cache_dir=folder, username="demo")
     one = One(server.url, password="demo", mode="remote")
@@ -492,8 +491,7 @@ def test_cache_dir_comes_from_one_settings_else_one_default(server: Any, db: Any
 def test_an_old_saved_insertions_table_does_not_make_fresh_tables_expire(server: Any, db: Any,
                                                                           cache_dir: Path):
     """ONE issue #139: the minimum date over all tables re-downloads at every start."""
-    from one_tui.engine import tables
-
+    from one_tui.engine.local import cache as tables
     tables_on_disk(db, cache_dir, NOW)
     tables.save_table(db.insertions, cache_dir / "insertions.pqt",
                       {"date_created": OLD.strftime("%Y-%m-%d %H:%M"), "origin": server.url})
@@ -510,8 +508,8 @@ def test_an_old_saved_insertions_table_does_not_make_fresh_tables_expire(server:
 def test_tables_locked_by_another_process_keep_the_old_ones(server: Any, db: Any,
                                                             cache_dir: Path,
                                                             monkeypatch: pytest.MonkeyPatch):
-    import one_tui.engine.one_jobs as jobs_mod  # the download swaps the files under FileLock
-    from one_tui.engine.lock import FileLock
+    import one_tui.engine.jobs as jobs_mod  # the download swaps the files under FileLock
+    from one_tui.engine.local.lock import FileLock
 
     before = tables_on_disk(db, cache_dir, OLD)
     monkeypatch.setattr(jobs_mod, "FileLock", lambda folder: FileLock(folder, timeout=0.3))
@@ -564,7 +562,7 @@ def test_a_table_download_can_be_cancelled_and_reports_progress(server: Any, db:
 
 def test_an_alyx_without_cache_tables_says_to_use_remote_mode(server: Any, cache_dir: Path,
                                                               monkeypatch: pytest.MonkeyPatch):
-    from one_tui.engine.exceptions import HTTPError
+    from one_tui.engine.core.errors import HTTPError
 
     one = connect(server, cache_dir, mode="local")
     one.mode = "auto"

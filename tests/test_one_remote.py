@@ -13,7 +13,7 @@ import pytest
 
 from one_tui.demo import synth
 from one_tui.demo.server import DemoServer
-from one_tui.engine.exceptions import ALFObjectNotFound
+from one_tui.engine.core.errors import ALFObjectNotFound
 from one_tui.engine.one import One
 
 

@@ -12,8 +12,8 @@ import pytest
 
 from one_tui.demo import synth
 from one_tui.demo.server import DemoServer
-from one_tui.engine.alyx import no_cache
 from one_tui.engine.one import One
+from one_tui.engine.remote.client import no_cache
 
 NOW = datetime.now().replace(second=0, microsecond=0)
 
@@ -144,8 +144,7 @@ def test_regex_bomb_gives_up_with_one_line(tmp_path, monkeypatch, capsys, home):
     import pandas as pd
 
     from one_tui.cli import main
-    from one_tui.engine import query
-
+    from one_tui.engine.local import query
     monkeypatch.setattr(query, "REGEX_TIME_LIMIT", 0.5)
     values = pd.Series(["a" * 40 + "!", "abc"], dtype="category")
     import time

@@ -12,10 +12,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from one_tui.engine import query as q
-from one_tui.engine.exceptions import ALFObjectNotFound
-from one_tui.engine.spec import QC
-from one_tui.engine.tables import Cache, load_cache, qc_categorical, save_table
+from one_tui.engine.core.errors import ALFObjectNotFound
+from one_tui.engine.core.spec import QC
+from one_tui.engine.local import query as q
+from one_tui.engine.local.cache import Cache, load_cache, qc_categorical, save_table
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 import pandas as pd
 import pytest
 
-from one_tui.engine import remote
+from one_tui.engine.remote import records as remote
 from tests.conftest import FIXTURES
 
 EID = "fc737f3c-2a57-4165-9763-905413e7e341"

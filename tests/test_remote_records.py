@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from one_tui.engine import remote
+from one_tui.engine.remote import records as remote
 
 E1 = "11111111-1111-4111-8111-111111111111"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from one_tui.engine.rest_cache import RestCache, cache_key
+from one_tui.engine.remote.rest_cache import RestCache, cache_key
 
 
 def test_key_is_sha1_of_query_as_one() -> None:
@@ -68,7 +68,7 @@ def test_read_only_folder_degrades_with_one_note(
     def refuse(*_args: object) -> None:
         raise PermissionError(30, "Read-only file system")
 
-    monkeypatch.setattr("one_tui.engine.rest_cache.os.replace", refuse)
+    monkeypatch.setattr("one_tui.engine.remote.rest_cache.os.replace", refuse)
     notes: list[str] = []
     cache = RestCache(tmp_path, on_note=notes.append)
     assert cache.put("/labs", [], timedelta(hours=1)) is False

@@ -22,9 +22,9 @@ from textual.widgets import Input, Static
 from one_tui.demo.server import DemoServer
 from one_tui.demo.synth import generate
 from one_tui.engine import params
-from one_tui.engine.alyx import AlyxClient
-from one_tui.engine.exceptions import AuthenticationError
+from one_tui.engine.core.errors import AuthenticationError
 from one_tui.engine.one import One
+from one_tui.engine.remote.client import AlyxClient
 from one_tui.tui.app import OneApp
 from one_tui.tui.config import TuiConfig
 from one_tui.tui.connect import Connector

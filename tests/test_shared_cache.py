@@ -26,8 +26,8 @@ import pytest
 
 from one_tui.demo.server import DemoServer
 from one_tui.demo.synth import generate
-from one_tui.engine import tables
-from one_tui.engine.lock import LOCK_NAME, FileLock, LockTimeout
+from one_tui.engine.local import cache as tables
+from one_tui.engine.local.lock import LOCK_NAME, FileLock, LockTimeout
 from one_tui.engine.one import One
 
 ROUNDS = 20
@@ -344,7 +344,7 @@ def test_sigkill_mid_download_or_save_twenty_times(tmp_path: Path, server: DemoS
 def test_fresh_lock_of_a_killed_process_is_broken_at_once(tmp_path: Path) -> None:
     """A process killed while holding the lock: the next save does not wait ONE's 5 s."""
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from one_tui.engine.lock import FileLock\n"
+        [sys.executable, "-c", "import sys, time; from one_tui.engine.local.lock import FileLock\n"
          "FileLock(sys.argv[1]).acquire(); print('held', flush=True); time.sleep(60)",
          str(tmp_path)], stdout=subprocess.PIPE, text=True)
     try:

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from one_tui.demo import synth
-from one_tui.engine import tables
+from one_tui.engine.local import cache as tables
 
 
 @pytest.fixture(scope="module")

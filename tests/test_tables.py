@@ -19,17 +19,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from one_tui.engine import lock as lock_module
-from one_tui.engine import query
-from one_tui.engine.exceptions import CacheDirError
-from one_tui.engine.lock import LOCK_NAME, FileLock, LockTimeout, ReadOnlyCacheError
-from one_tui.engine.tables import (
+from one_tui.engine.core.errors import CacheDirError
+from one_tui.engine.local import lock as lock_module
+from one_tui.engine.local import query
+from one_tui.engine.local.cache import (
     load_cache,
     merge_tables,
     read_table,
     save_cache,
     save_table,
 )
+from one_tui.engine.local.lock import LOCK_NAME, FileLock, LockTimeout, ReadOnlyCacheError
 
 UUID_RE = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
@@ -364,8 +364,7 @@ def test_dates_given_as_timestamps_or_missing_are_saved_as_date32(tmp_path: Path
 def test_large_table_merge_matches_ones_merge(fixture_cache: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """Big tables are merged in place + appended; the rows must equal ONE's sorted merge."""
-    from one_tui.engine import merge
-
+    from one_tui.engine.local import merge
     base = load_cache(fixture_cache).datasets
     changed = base.iloc[[3, 10, 50]].copy()
     changed["exists"] = False
@@ -404,7 +403,7 @@ def test_lock_waits_for_another_process(tmp_path: Path) -> None:
     holder = subprocess.Popen(
         [sys.executable, "-c",
          "import sys, time\n"
-         "from one_tui.engine.lock import FileLock\n"
+         "from one_tui.engine.local.lock import FileLock\n"
          f"with FileLock({str(tmp_path)!r}):\n"
          "    print('held', flush=True)\n"
          "    time.sleep(0.8)\n"],
@@ -427,7 +426,7 @@ def test_a_one_tui_killed_while_writing_its_lock_leaves_no_empty_lock(tmp_path: 
     killed = subprocess.run(
         [sys.executable, "-c",
          "import os, signal, sys\n"
-         "from one_tui.engine import lock\n"
+         "from one_tui.engine.local import lock\n"
          "def die(*args, **kwargs):\n"
          "    os.kill(os.getpid(), signal.SIGKILL)\n"
          "lock.json.dump = lock.json.dumps = die\n"
@@ -454,8 +453,9 @@ def test_large_merge_of_chunked_arrow_columns_matches_ones_merge(
         fixture_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Tables read in row groups hold Arrow strings in chunks; updates that land in several
     chunks, rows merged again unchanged and new rows must all give ONE's merge."""
-    from one_tui.engine import merge, tables, tablewrite
-
+    from one_tui.engine.local import cache as tables
+    from one_tui.engine.local import filewrite as tablewrite
+    from one_tui.engine.local import merge
     monkeypatch.setattr(tablewrite, "ROW_GROUP_SIZE", 100)  # save_table reads it there
     table = load_cache(fixture_cache).datasets
     table = table[~table.index.duplicated()].copy()  # ONE's fixture lists one dataset twice
@@ -592,7 +592,7 @@ def _nobody_python() -> list[str] | None:
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
     for exe in (sys.executable, f"/usr/bin/{version}", f"/usr/local/bin/{version}"):
         try:
-            probe = subprocess.run([exe, "-c", "import one_tui.engine.tables"], user=NOBODY,
+            probe = subprocess.run([exe, "-c", "import one_tui.engine.local.cache"], user=NOBODY,
                                    group=NOBODY, env=env, cwd="/", capture_output=True,
                                    timeout=60)
         except (OSError, subprocess.SubprocessError):
@@ -606,7 +606,7 @@ AS_NOBODY_SAVE = r"""
 import json, sys
 import pandas as pd
 from datetime import date
-from one_tui.engine.tables import load_cache, merge_tables, save_cache
+from one_tui.engine.local.cache import load_cache, merge_tables, save_cache
 cache = load_cache(sys.argv[1])
 merge_tables(cache, sessions=pd.DataFrame({"id": [sys.argv[2]], "lab": ["l"], "subject": ["s"],
     "date": [date(2024, 1, 2)], "number": [1], "task_protocol": [""], "projects": [""]}))
@@ -655,8 +655,7 @@ def test_a_table_one_2x_is_unzipping_is_left_until_it_is_done(
     """ONE 2.x writes its tables in place holding .cache.lock: one-tui loads a half-written
     sessions.pqt. The save waits for that lock, gives up with a notice while it is held (was:
     lock ignored, table overwritten), and merges with ONE's whole table once it is done."""
-    from one_tui.engine import cachesave
-
+    from one_tui.engine.local import store as cachesave
     monkeypatch.setattr(cachesave, "SAVE_LOCK_TIMEOUT", 0.3)  # save_cache reads it there
     whole = (fixture_cache / "sessions.pqt").read_bytes()
     (fixture_cache / "sessions.pqt").write_bytes(whole[: len(whole) // 3])

@@ -12,11 +12,11 @@ from typing import Any
 
 _EXPORTS = {
     "One": "one_tui.engine.one",
-    "AlyxClient": "one_tui.engine.alyx",
-    "no_cache": "one_tui.engine.alyx",
-    "QC": "one_tui.engine.spec",
-    "Cache": "one_tui.engine.tables",
-    "load_cache": "one_tui.engine.tables",
+    "AlyxClient": "one_tui.engine.remote.client",
+    "no_cache": "one_tui.engine.remote.client",
+    "QC": "one_tui.engine.core.spec",
+    "Cache": "one_tui.engine.local.cache",
+    "load_cache": "one_tui.engine.local.cache",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -26,17 +26,19 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from one_tui.engine import outcome, params, tables
-from one_tui.engine.exceptions import CacheDirError
-from one_tui.engine.one_alyx import AlyxBackend
-from one_tui.engine.one_jobs import TableJobs
-from one_tui.engine.one_modes import MODES, ModePolicy
-from one_tui.engine.one_queries import Queries
-from one_tui.engine.outcome import Answer
-from one_tui.engine.spec import shown
+from one_tui.engine import params
+from one_tui.engine.core import results as outcome
+from one_tui.engine.core.errors import CacheDirError
+from one_tui.engine.core.results import Answer
+from one_tui.engine.core.spec import shown
+from one_tui.engine.jobs import TableJobs
+from one_tui.engine.local import cache as tables
+from one_tui.engine.modes import MODES, ModePolicy
+from one_tui.engine.queries import Queries
+from one_tui.engine.remote.backend import AlyxBackend
 
 if TYPE_CHECKING:  # httpx (~75 ms) is only imported when there is an Alyx to talk to
-    from one_tui.engine.alyx import AlyxClient
+    from one_tui.engine.remote.client import AlyxClient
 
 __all__ = ["One", "MODES"]
 
@@ -71,7 +73,7 @@ class One(Queries, AlyxBackend, TableJobs, ModePolicy):
         url = base_url or (settings.base_url if settings else None)
         self.cache_dir = self._prepare_dir(self._resolve_dir(cache_dir, client, settings, url))
         if client is None and url:
-            from one_tui.engine.alyx import AlyxClient
+            from one_tui.engine.remote.client import AlyxClient
 
             client = AlyxClient(url, username=username, password=password, token=token,
                                 cache_dir=self.cache_dir, cache_rest=cache_rest, silent=silent)
@@ -168,7 +170,7 @@ class One(Queries, AlyxBackend, TableJobs, ModePolicy):
     # -- the seam ---------------------------------------------------------------------------------
     def ask(self, name: str, *args: Any, no_cache: bool = False, **kwargs: Any) -> Answer:
         """Call a query method (``search_sessions``, ``get_details`` ...) and return an
-        :class:`~one_tui.engine.outcome.Answer`: its value (or error), where it came from, the
+        :class:`~one_tui.engine.core.results.Answer`: its value (or error), where it came from, the
         notices and fallback it raised. ``no_cache=True`` bypasses the REST cache for this call
         only (a thread-local ``no_cache`` block: calls running at once are not affected).
         """
@@ -176,7 +178,7 @@ class One(Queries, AlyxBackend, TableJobs, ModePolicy):
         with outcome.recording() as rec:
             try:
                 if no_cache and self.alyx is not None:
-                    from one_tui.engine.alyx import no_cache as bypass
+                    from one_tui.engine.remote.client import no_cache as bypass
 
                     with bypass(self.alyx):
                         value = method(*args, **kwargs)

@@ -36,7 +36,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
-from one_tui.engine.exceptions import AuthenticationError, LoginRequired
+from one_tui.engine.core.errors import AuthenticationError, LoginRequired
 from one_tui.tui.cache_pane import CachePane
 from one_tui.tui.config import TuiConfig
 from one_tui.tui.connect import Connector

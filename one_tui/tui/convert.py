@@ -155,8 +155,7 @@ def details(one: Any, eid: str, row: dict[str, Any]) -> Any:
 def on_disk(cache_dir: Any, session: dict[str, Any], records: list[dict[str, Any]]
             ) -> dict[str, Any] | None:
     """Mark each record ``on_disk`` (stat only these, in this worker) and total the session."""
-    from one_tui.engine import ondisk
-
+    from one_tui.engine.local import ondisk
     if cache_dir is None or not session.get("subject") or session.get("date") is None:
         return None
     try:

@@ -132,7 +132,7 @@ def _remote(out: Text, ready: DetailsReady) -> None:
 
 def _qc_name(value: Any) -> str:
     """Alyx sends the session QC as a name or its number (50): shown by name, coloured."""
-    from one_tui.engine.spec import QC
+    from one_tui.engine.core.spec import QC
 
     try:
         return QC.validate(value).name

@@ -18,7 +18,7 @@ from textual.suggester import SuggestFromList
 from textual.validation import ValidationResult, Validator
 from textual.widgets import Checkbox, Input, Label, Static
 
-from one_tui.engine.spec import QC
+from one_tui.engine.core.spec import QC
 from one_tui.tui.widgets import QuietInput
 
 LOCAL_RULE = "match (local tables): case-sensitive regex, substring"
@@ -285,8 +285,7 @@ class FiltersPane(VerticalScroll):
         if v("narrative"):
             # escaped: a comma sent raw splits Alyx's django filter (HTTP 500); imported here,
             # as remote.py brings pandas, which the first frame must not load
-            from one_tui.engine import remote
-
+            from one_tui.engine.remote import records as remote
             django.append(remote.django_clause("narrative__icontains", v("narrative")))
         if v("django"):
             django.append(v("django"))

@@ -17,8 +17,8 @@ from textual import work
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
-from one_tui.engine import outcome as engine_outcome
-from one_tui.engine.exceptions import AuthenticationError, LoginRequired
+from one_tui.engine.core import results as engine_outcome
+from one_tui.engine.core.errors import AuthenticationError, LoginRequired
 from one_tui.tui import convert
 from one_tui.tui.cache_pane import CachePane, mode_line
 from one_tui.tui.formatting import one_line

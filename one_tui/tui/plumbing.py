@@ -92,7 +92,7 @@ class WorkerPlumbing:
     def _rest_context(self, one: Any) -> contextlib.AbstractContextManager:
         """Inside this block the REST cache is bypassed when the user toggled it (b)."""
         if self.bypass_rest and getattr(one, "alyx", None) is not None:
-            from one_tui.engine.alyx import no_cache
+            from one_tui.engine.remote.client import no_cache
 
             return no_cache(one.alyx)
         return contextlib.nullcontext()

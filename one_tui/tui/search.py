@@ -15,8 +15,8 @@ from textual import work
 from textual.widgets import Input
 from textual.worker import WorkerState, get_current_worker
 
-from one_tui.engine import outcome as engine_outcome
-from one_tui.engine.exceptions import AlyxConnectionError, AuthenticationError, LoginRequired
+from one_tui.engine.core import results as engine_outcome
+from one_tui.engine.core.errors import AlyxConnectionError, AuthenticationError, LoginRequired
 from one_tui.tui import convert
 from one_tui.tui.details import DetailsPane
 from one_tui.tui.filters import FilterError

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from one_tui.demo.synth import generate
-from one_tui.engine import merge, query, tables
+from one_tui.engine.local import cache as tables
+from one_tui.engine.local import merge, query
 from tests.oracles import VERSIONS
 
 pytestmark = pytest.mark.oracle

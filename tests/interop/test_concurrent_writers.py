@@ -31,7 +31,8 @@ import pandas as pd
 import pytest
 
 from one_tui.demo.synth import generate
-from one_tui.engine import cachesave, tables
+from one_tui.engine.local import cache as tables
+from one_tui.engine.local import store as cachesave
 from tests.oracles import VERSIONS, oracle_python
 
 pytestmark = pytest.mark.oracle

@@ -21,8 +21,8 @@ from typing import Any
 import httpx
 import pytest
 
-from one_tui.engine.alyx import AlyxClient
 from one_tui.engine.one import One
+from one_tui.engine.remote.client import AlyxClient
 from tests.oracles import VERSIONS
 
 pytestmark = [pytest.mark.oracle, pytest.mark.real_alyx]
@@ -242,8 +242,8 @@ def test_a_narrative_filter_with_any_text_is_answered_by_alyx(
     ``split_comma_outside_brackets``) and turns ``0``/``true`` into numbers and booleans: a
     comma sent raw was a dangling field (HTTP 500), ``0`` searched for ``0.0``. The escaped
     value finds exactly the sessions whose narrative contains the text."""
-    from one_tui.engine import remote
-    from one_tui.engine.exceptions import HTTPError
+    from one_tui.engine.core.errors import HTTPError
+    from one_tui.engine.remote import records as remote
 
     client = AlyxClient(real_alyx.base_url, username=real_alyx.username,
                         password=real_alyx.password, cache_dir=tmp_path, cache_rest=None)

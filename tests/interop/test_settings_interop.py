@@ -16,9 +16,9 @@ import httpx
 import pytest
 
 from one_tui.engine import params
-from one_tui.engine.alyx import AlyxClient
-from one_tui.engine.exceptions import AuthenticationError
+from one_tui.engine.core.errors import AuthenticationError
 from one_tui.engine.one import One
+from one_tui.engine.remote.client import AlyxClient
 from tests.oracles import VERSIONS
 
 pytestmark = pytest.mark.oracle

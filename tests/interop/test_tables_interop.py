@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from one_tui.demo.synth import generate
-from one_tui.engine import tables
+from one_tui.engine.local import cache as tables
 from one_tui.engine.one import One
 from tests.oracles import VERSIONS
 

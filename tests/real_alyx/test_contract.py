@@ -28,8 +28,8 @@ import pytest
 
 from one_tui.demo.schema import DETAIL_KEY, INSERTION_PARAMS, LIST_PARAMS, SESSION_PARAMS
 from one_tui.engine import One
-from one_tui.engine.alyx import AlyxClient
-from one_tui.engine.exceptions import HTTPError
+from one_tui.engine.core.errors import HTTPError
+from one_tui.engine.remote.client import AlyxClient
 from tests.real_alyx.conftest import UUID_RE, Recorder, Server, searches_for
 
 pytestmark = pytest.mark.real_alyx

@@ -17,13 +17,14 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from one_tui.engine import One, outcome
-from one_tui.engine.alyx import AlyxClient
-from one_tui.engine.exceptions import (
+from one_tui.engine import One
+from one_tui.engine.core import results as outcome
+from one_tui.engine.core.errors import (
     ALFObjectNotFound,
     AuthenticationError,
     HTTPError,
 )
+from one_tui.engine.remote.client import AlyxClient
 from tests.real_alyx.conftest import Server, searches_for
 
 pytestmark = pytest.mark.real_alyx

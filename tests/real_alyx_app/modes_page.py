@@ -217,8 +217,8 @@ def _globals(url: str, username: str, password: str, eid: str, run: str, log: Pa
 
 def run_engine(url: str, username: str, password: str, eid: str, run: str, log: Path) -> dict:
     """SCENARIO against one-tui's engine, in this process (HOME and cwd set by the caller)."""
-    from one_tui.engine import alyx as webclient
     from one_tui.engine.one import One
+    from one_tui.engine.remote import client as webclient
 
     results: dict = {}
     g = _globals(url, username, password, eid, run, log,

@@ -15,7 +15,7 @@ from textual.widgets import Input
 
 from one_tui.demo.server import DemoServer
 from one_tui.engine import params
-from one_tui.engine.alyx import AlyxClient
+from one_tui.engine.remote.client import AlyxClient
 from one_tui.tui.app import OneApp
 from one_tui.tui.config import TuiConfig
 from one_tui.tui.connect import Connector

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from one_tui.engine import ondisk
+from one_tui.engine.local import ondisk
 from one_tui.tui.details import DetailsPane
 from one_tui.tui.load import LoadModal, alf_object
 from one_tui.tui.results import ResultsPane

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from one_tui.engine import tables
+from one_tui.engine.local import cache as tables
 from tests.tui.conftest import settle
 
 WIDE = (160, 48)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 # isort: split
 # tableformat first: it sets Arrow's memory pool before anything imports pyarrow
-from one_tui.engine import tableformat  # noqa: F401
+from one_tui.engine.local import fileformat as tableformat  # noqa: F401
 
 # isort: split
 import logging
@@ -37,19 +37,10 @@ from typing import Any
 
 import pandas as pd
 
-from one_tui.engine.cachesave import (
-    PRIVATE_DIR,
-    PRIVATE_TABLES,
-    SAVED_TABLES,
-    _stat,
-    save_cache,
-    table_path,
-)
-from one_tui.engine.codes import DatasetCodes
-from one_tui.engine.exceptions import CacheDirError
-from one_tui.engine.merge import _merge_frames, merge_tables
-from one_tui.engine.spec import shown
-from one_tui.engine.tableformat import (
+from one_tui.engine.core.errors import CacheDirError
+from one_tui.engine.core.spec import shown
+from one_tui.engine.local.codes import DatasetCodes
+from one_tui.engine.local.fileformat import (
     DATE_FORMAT,
     Cancelled,
     InvalidTableError,
@@ -61,7 +52,16 @@ from one_tui.engine.tableformat import (
     read_metadata,
     read_table,
 )
-from one_tui.engine.tablewrite import file_origin, save_table
+from one_tui.engine.local.filewrite import file_origin, save_table
+from one_tui.engine.local.merge import _merge_frames, merge_tables
+from one_tui.engine.local.store import (
+    PRIVATE_DIR,
+    PRIVATE_TABLES,
+    SAVED_TABLES,
+    _stat,
+    save_cache,
+    table_path,
+)
 
 __all__ = [
     "Cache",

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-_logger = logging.getLogger("one_tui.engine.rest_cache")
+_logger = logging.getLogger("one_tui.engine.remote.rest_cache")
 _SHA1 = re.compile(r"^[0-9a-f]{40}$")
 
 

@@ -29,8 +29,9 @@ from typing import Any
 
 import httpx
 
-from one_tui.engine import outcome, params
-from one_tui.engine.exceptions import (
+from one_tui.engine import params
+from one_tui.engine.core import results as outcome
+from one_tui.engine.core.errors import (
     AlyxConnectionError,
     AlyxError,
     AuthenticationError,
@@ -39,10 +40,10 @@ from one_tui.engine.exceptions import (
     MalformedResponse,
     ReadOnlyError,
 )
-from one_tui.engine.rest_cache import RestCache
-from one_tui.engine.spec import shown
+from one_tui.engine.core.spec import shown
+from one_tui.engine.remote.rest_cache import RestCache
 
-_logger = logging.getLogger("one_tui.engine.alyx")
+_logger = logging.getLogger("one_tui.engine.remote.client")
 
 READ_ACTIONS = ("list", "read")
 WRITE_ACTIONS = ("create", "update", "partial_update", "partial-update", "delete")

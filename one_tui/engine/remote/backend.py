@@ -19,14 +19,16 @@ from typing import Any
 
 import pandas as pd
 
-from one_tui.engine import converters, remote, tables
-from one_tui.engine.exceptions import (
+from one_tui.engine.core.errors import (
     ALFObjectNotFound,
     AuthenticationError,
     HTTPError,
     LoginRequired,
 )
-from one_tui.engine.outcome import Progress
+from one_tui.engine.core.results import Progress
+from one_tui.engine.local import cache as tables
+from one_tui.engine.local import converters
+from one_tui.engine.remote import records as remote
 
 _DETAIL_FIELDS = ("subject", "start_time", "number", "lab", "projects", "url", "task_protocol")
 

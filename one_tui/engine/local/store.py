@@ -14,19 +14,19 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from one_tui.engine.lock import FileLock, LockTimeout, ReadOnlyCacheError
-from one_tui.engine.merge import _merge_frames, _origins
-from one_tui.engine.tableformat import (
+from one_tui.engine.local.fileformat import (
     DATE_FORMAT,
     InvalidTableError,
     _one_line,
     _parse_created,
     read_table,
 )
-from one_tui.engine.tablewrite import save_table
+from one_tui.engine.local.filewrite import save_table
+from one_tui.engine.local.lock import FileLock, LockTimeout, ReadOnlyCacheError
+from one_tui.engine.local.merge import _merge_frames, _origins
 
 if TYPE_CHECKING:
-    from one_tui.engine.tables import Cache
+    from one_tui.engine.local.cache import Cache
 
 
 def _stat(path: Path) -> tuple[int, int]:

@@ -23,13 +23,12 @@ try:  # a time limit on user patterns (see _Bounded); optional
 except ImportError:  # pragma: no cover
     _regex = None
 
-from one_tui.engine.converters import to_eid
-from one_tui.engine.exceptions import (
+from one_tui.engine.core.errors import (
     ALFError,
     ALFMultipleObjectsFound,
     ALFObjectNotFound,
 )
-from one_tui.engine.spec import (
+from one_tui.engine.core.spec import (
     DEFAULTS,
     FILE_PARTS,
     FILE_SPEC,
@@ -38,7 +37,8 @@ from one_tui.engine.spec import (
     parse_date,
     shown,
 )
-from one_tui.engine.tables import DatasetCodes
+from one_tui.engine.local.cache import DatasetCodes
+from one_tui.engine.local.converters import to_eid
 
 __all__ = [
     "SEARCH_TERMS",

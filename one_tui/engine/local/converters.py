@@ -15,8 +15,8 @@ from uuid import UUID
 
 import pandas as pd
 
-from one_tui.engine.exceptions import ALFMultipleObjectsFound
-from one_tui.engine.spec import parse_date, shown
+from one_tui.engine.core.errors import ALFMultipleObjectsFound
+from one_tui.engine.core.spec import parse_date, shown
 
 __all__ = [
     "is_uuid",

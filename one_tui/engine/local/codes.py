@@ -20,10 +20,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from one_tui.engine import merge
-from one_tui.engine.merge import _prepare_new, _same
-from one_tui.engine.spec import QC, QC_CATEGORIES
-from one_tui.engine.tableformat import (
+from one_tui.engine.core.spec import QC, QC_CATEGORIES
+from one_tui.engine.local import merge
+from one_tui.engine.local.fileformat import (
     _DICTIONARY_COLUMNS,
     Cancelled,
     InvalidTableError,
@@ -35,6 +34,7 @@ from one_tui.engine.tableformat import (
     _read_frame,
     read_metadata,
 )
+from one_tui.engine.local.merge import _prepare_new, _same
 
 #: Columns a query over the datasets table reads (the per-row facts are codes and flags).
 CODE_COLUMNS = ("eid", "rel_path", "qc", "exists", "default_revision")

@@ -16,11 +16,12 @@ from typing import Any
 
 import pandas as pd
 
-from one_tui.engine import converters, query, remote
-from one_tui.engine.exceptions import ALFObjectNotFound, HTTPError
-from one_tui.engine.one_alyx import RowsCallback
-from one_tui.engine.outcome import Progress
-from one_tui.engine.spec import QC
+from one_tui.engine.core.errors import ALFObjectNotFound, HTTPError
+from one_tui.engine.core.results import Progress
+from one_tui.engine.core.spec import QC
+from one_tui.engine.local import converters, query
+from one_tui.engine.remote.backend import RowsCallback
+from one_tui.engine.remote import records as remote
 
 
 class Queries:

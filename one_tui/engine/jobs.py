@@ -4,7 +4,7 @@ It exists so the long work on the tables (the network part of ONE's constructor,
 the cache.zip download with its phases, the check and atomic swap of the files under the lock)
 changes in one place, apart from the mode policy (``one_modes``) that decides when it runs.
 Each job takes ``cancel`` and ``on_progress(phase, done, total)`` and returns an
-:class:`~one_tui.engine.outcome.Outcome`; a failure falls back to local and keeps the tables on
+:class:`~one_tui.engine.core.results.Outcome`; a failure falls back to local and keeps the tables on
 disk. Downloads hold ``_download_lock``; table swaps hold ``_lock``.
 
 A mixin of :class:`one_tui.engine.one.One`.
@@ -22,8 +22,8 @@ from typing import Any
 
 import pandas as pd
 
-from one_tui.engine import outcome, tables
-from one_tui.engine.exceptions import (
+from one_tui.engine.core import results as outcome
+from one_tui.engine.core.errors import (
     AlyxConnectionError,
     AlyxError,
     AuthenticationError,
@@ -31,10 +31,11 @@ from one_tui.engine.exceptions import (
     LoginRequired,
     OfflineError,
 )
-from one_tui.engine.lock import FileLock, ReadOnlyCacheError
-from one_tui.engine.one_modes import _parse_created
-from one_tui.engine.outcome import Outcome, Phase, Progress
-from one_tui.engine.spec import shown
+from one_tui.engine.core.results import Outcome, Phase, Progress
+from one_tui.engine.core.spec import shown
+from one_tui.engine.local import cache as tables
+from one_tui.engine.local.lock import FileLock, ReadOnlyCacheError
+from one_tui.engine.modes import _parse_created
 
 log = logging.getLogger("one_tui.engine")
 

@@ -33,7 +33,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from one_tui.engine.spec import QC, QC_CATEGORIES
+from one_tui.engine.core.spec import QC, QC_CATEGORIES
 
 DATE_FORMAT = "%Y-%m-%d %H:%M"
 INDEX = {"sessions": ["id"], "datasets": ["eid", "id"], "insertions": ["eid", "id"]}

@@ -18,10 +18,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from one_tui.engine.tableformat import DATE_FORMAT, INDEX, QC_DTYPE, qc_categorical
+from one_tui.engine.local.fileformat import DATE_FORMAT, INDEX, QC_DTYPE, qc_categorical
 
 if TYPE_CHECKING:
-    from one_tui.engine.tables import Cache
+    from one_tui.engine.local.cache import Cache
 
 
 #: Above this many rows a merge updates in place and appends, instead of ONE's full re-sort

@@ -20,8 +20,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from one_tui.engine.lock import ReadOnlyCacheError
-from one_tui.engine.tableformat import _ID_COLUMN, DATE_FORMAT, qc_categorical
+from one_tui.engine.local.fileformat import _ID_COLUMN, DATE_FORMAT, qc_categorical
+from one_tui.engine.local.lock import ReadOnlyCacheError
 
 MIN_API_VERSION = "2.10"
 ROW_GROUP_SIZE = 262_144  # bounded read buffers; any parquet reader handles row groups

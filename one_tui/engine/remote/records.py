@@ -20,8 +20,8 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 
-from one_tui.engine.exceptions import MalformedResponse
-from one_tui.engine.spec import QC, QC_CATEGORIES, SESSION_SPEC, parse_date, regex, shown
+from one_tui.engine.core.errors import MalformedResponse
+from one_tui.engine.core.spec import QC, QC_CATEGORIES, SESSION_SPEC, parse_date, regex, shown
 
 __all__ = [
     "SESSION_LIST_PARAMS",
@@ -84,8 +84,7 @@ def search_terms() -> tuple[str, ...]:
 
     ``lab`` is left out, as ONE does, so that ``lab=`` autocompletes to ``laboratory``.
     """
-    from one_tui.engine import query
-
+    from one_tui.engine.local import query
     local = tuple(query.search_terms())
     extra = sorted(p for p in SESSION_LIST_PARAMS if p != "lab" and p not in local)
     return local + tuple(extra)
@@ -98,8 +97,7 @@ def insertion_terms() -> tuple[str, ...]:
 
 def _autocomplete(term: str, allowed: Iterable[str]) -> str:
     """ONE's term completion (exact name or unique prefix), from the local query module."""
-    from one_tui.engine import query
-
+    from one_tui.engine.local import query
     return query.autocomplete(term, tuple(allowed))
 
 

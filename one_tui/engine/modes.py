@@ -29,15 +29,16 @@ import threading
 from datetime import datetime, timedelta
 from typing import Any
 
-from one_tui.engine import outcome, tables
-from one_tui.engine.exceptions import (
+from one_tui.engine.core import results as outcome
+from one_tui.engine.core.errors import (
     AlyxConnectionError,
     AuthenticationError,
     HTTPError,
     LoginRequired,
     OfflineError,
 )
-from one_tui.engine.outcome import Progress
+from one_tui.engine.core.results import Progress
+from one_tui.engine.local import cache as tables
 
 MODES = ("local", "remote", "auto", "refresh")
 
