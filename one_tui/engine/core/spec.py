@@ -21,7 +21,7 @@ __all__ = [
     "regex",
     "parse_date",
     "parse_datetime",
-    "shown",
+    "shown", "one_line",
 ]
 
 
@@ -62,6 +62,16 @@ def shown(value: Any, limit: int = 120) -> str:
     the terminal a toast is drawn on."""
     text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(value))
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def one_line(exc: BaseException, named: bool = False, limit: int = 300) -> str:
+    """An exception as one safe line (Arrow's and httpx's errors span several): its message
+    with whitespace collapsed, control characters escaped; ``named`` puts the type first, as a
+    toast shows it ('AlyxConnectionError: ...'). The one place errors become text."""
+    text = shown(" ".join(str(exc).split()), limit=limit)
+    if not text:
+        return type(exc).__name__
+    return f"{type(exc).__name__}: {text}" if named else text
 
 
 def _qc_choices() -> str:
