@@ -188,6 +188,11 @@ class One(Queries, AlyxBackend, TableJobs, ModePolicy):
                 return rec.answer(error=exc)
         return rec.answer(value)
 
+    @property
+    def tables_id(self) -> int:
+        """Changes whenever the tables in memory are replaced (a download, a reload)."""
+        return id(self._cache)
+
     # -- status -----------------------------------------------------------------------------------
     def cache_info(self) -> dict[str, Any]:
         """Everything the Cache pane shows, in plain values."""

@@ -21,12 +21,24 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Generic, TypeVar
 
-__all__ = ["Answer", "Outcome", "Recorder", "recording", "current", "note", "Phase",
-           "Progress", "LOCAL", "REST_CACHE", "ALYX"]
+from one_tui.engine.core.types import FallbackReason, Mode, OutcomeKind, Source
 
-LOCAL, REST_CACHE, ALYX = "local tables", "REST cache", "Alyx"
+__all__ = ["Answer", "Outcome", "Fallback", "Recorder", "recording", "current", "note",
+           "Phase", "Progress", "LOCAL", "REST_CACHE", "ALYX"]
+
+LOCAL, REST_CACHE, ALYX = Source.LOCAL, Source.REST_CACHE, Source.ALYX
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Fallback:
+    """Why the mode became ``local``: what was asked, the reason to act on, the line to show."""
+
+    requested: Mode
+    reason: FallbackReason
+    text: str
 
 #: A job's progress: (phase, done, total); done/total are bytes or items, None when unknown.
 Phase = Callable[[str, "int | None", "int | None"], None]
@@ -47,22 +59,22 @@ class Recorder:
     isolated: bool = False     # sources do not count for the enclosing call (cache/info)
 
     @property
-    def source(self) -> str:
+    def source(self) -> Source:
         if self.network:
             return ALYX
         return REST_CACHE if self.cached else LOCAL
 
-    def answer(self, value: Any = None, error: BaseException | None = None) -> Answer:
+    def answer(self, value: T | None = None, error: BaseException | None = None) -> Answer[T]:
         return Answer(value, self.source, self.cancelled, self.stale, tuple(self.notices),
                       self.fallback, error)
 
 
 @dataclass(frozen=True)
-class Answer:
-    """A query's value and what happened while it ran."""
+class Answer(Generic[T]):
+    """A query's value (None when it failed) and what happened while it ran."""
 
-    value: Any
-    source: str = LOCAL
+    value: T | None
+    source: Source = LOCAL
     cancelled: bool = False
     stale: bool = False
     notices: tuple[str, ...] = ()
@@ -73,36 +85,35 @@ class Answer:
     def ok(self) -> bool:
         return self.error is None
 
-    def unwrap(self) -> Any:
+    def unwrap(self) -> T | None:
         """The value, or the error raised."""
         if self.error is not None:
             raise self.error
         return self.value
 
 
-#: Outcome kinds of the table jobs (connect, refresh).
-OUTCOME_KINDS = ("not-expired", "nothing-newer", "new-tables", "unreachable", "failed",
-                 "cancelled", "login-needed", "login-refused", "local", "connected")
-
-
 @dataclass(frozen=True)
 class Outcome:
     """How a job ended, in one line: never "no newer tables" unless Alyx was asked."""
 
-    kind: str
+    kind: OutcomeKind
     message: str
     created: datetime | None = None       # creation time of the tables in use afterwards
     notices: tuple[str, ...] = ()
     asked_alyx: bool = False
     detail: str | None = None             # the error behind a failure, one line
 
+    def __post_init__(self) -> None:
+        # the enum, also when a caller names the kind by its value ("new-tables")
+        object.__setattr__(self, "kind", OutcomeKind(self.kind))
+
     @property
     def replaced(self) -> bool:
-        return self.kind == "new-tables"
+        return self.kind is OutcomeKind.NEW_TABLES
 
     @property
     def failed(self) -> bool:
-        return self.kind in ("unreachable", "failed", "login-needed", "login-refused")
+        return self.kind.failed
 
 
 _local = threading.local()
