@@ -21,7 +21,7 @@ from synthetic import ibl_cache  # benchmarks/synthetic.py, beside this script
 from one_tui.tui.app import OneApp
 from one_tui.tui.config import TuiConfig
 from one_tui.tui.connect import Connector
-from one_tui.tui.results import ResultsPane
+from one_tui.tui.widgets.results import ResultsPane
 
 COLUMNS = ("subject", "lab", "date", "number", "task_protocol")
 TARGET = 0.3

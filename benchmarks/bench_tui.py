@@ -120,7 +120,7 @@ async def _keypress(n_sessions: int, presses: int) -> tuple[list[float], int]:
                          username="demo", password="demo")
         app = OneApp(conn, low_bandwidth=True)
         async with app.run_test(size=(160, 48)) as pilot:
-            while app.one is None:
+            while app.service is None:
                 await pilot.pause(0.05)
             answered: list[float] = []
             real = app.action_toggle_bypass
@@ -131,8 +131,8 @@ async def _keypress(n_sessions: int, presses: int) -> tuple[list[float], int]:
 
             app.action_toggle_bypass = timed  # type: ignore[method-assign]
             server.faults.latency = 0.02
-            app.action_search()
-            while app.searching and " of " not in app.query_one("#results-status").render().plain:
+            app.main.action_search()
+            while app.state.search.running and " of " not in app.query_one("#results-status").render().plain:
                 await pilot.pause(0.01)  # pages arriving (a small database may finish first)
             for _ in range(presses):
                 sent = time.perf_counter()

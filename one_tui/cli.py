@@ -229,7 +229,7 @@ def run_search(ns: argparse.Namespace) -> int:
 
 
 def _when(value: Any, now: dt.datetime) -> str:
-    from one_tui.tui.formatting import as_datetime, fmt_age, fmt_time
+    from one_tui.text import as_datetime, fmt_age, fmt_time
 
     moment = as_datetime(value)
     return f"{fmt_time(moment)} ({fmt_age(moment, now)} ago)" if moment else "never"
@@ -237,7 +237,7 @@ def _when(value: Any, now: dt.datetime) -> str:
 
 def format_info(info: dict[str, Any], now: dt.datetime) -> str:
     """cache-info for a person: times to the minute, ages, 'yes'/'no' (not repr()s)."""
-    from one_tui.tui.formatting import fmt_delta, fmt_time
+    from one_tui.text import fmt_delta, fmt_time
 
     lines = [f"cache folder   {info['cache_dir']}"]
     if info.get("base_url"):

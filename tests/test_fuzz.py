@@ -30,8 +30,8 @@ from one_tui.engine.one import One
 from one_tui.engine.remote.client import AlyxClient, list_query
 from one_tui.engine.remote import records as remote
 from one_tui.engine.remote.rest_cache import cache_key
-from one_tui.tui import filters
-from one_tui.tui.filters import FIELDS, FilterError, FiltersPane
+from one_tui.tui.widgets import filters
+from one_tui.tui.widgets.filters import FIELDS, FilterError, FiltersPane
 
 FUZZ = settings(max_examples=150, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow,

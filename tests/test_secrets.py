@@ -28,7 +28,7 @@ from one_tui.engine.remote.client import AlyxClient
 from one_tui.tui.app import OneApp
 from one_tui.tui.config import TuiConfig
 from one_tui.tui.connect import Connector
-from one_tui.tui.login import LoginModal
+from one_tui.tui.screens.login import LoginModal
 from tests.tui.conftest import settle
 
 USER = "alice"
@@ -154,13 +154,13 @@ async def test_password_never_on_screen_in_logs_or_files(
         assert "refused" in str(app.screen.query_one("#login-error", Static).render())
         assert app.screen.query_one("#login-password", Input).value == ""
         assert_absent(screen_text(app), "the screen after a refused login")
-        if app.last_error is not None:
-            assert_absent(repr(app.last_error), "the app's last error")
+        if app.state.last_error is not None:
+            assert_absent(repr(app.state.last_error), "the app's last error")
         app.screen.query_one("#login-password", Input).focus()
         await pilot.press(*PASSWORD, "enter")
         await settle(app, pilot)
         assert not isinstance(app.screen, LoginModal)
-        assert app.one.alyx.is_logged_in
+        assert app.state.engine.logged_in
         assert_absent(screen_text(app), "the screen after the login")
         for note in app._notifications:
             assert_absent(str(note.message), "a toast")

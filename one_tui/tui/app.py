@@ -1,16 +1,13 @@
-"""The one-tui application: the state the screen is drawn from, the key bindings, and the
-mixins that act on them.
+"""The one-tui application: the state the screen is drawn from, the engine's service, the long
+jobs on it (connect, log in, mode, refresh, REST cache, the datasets preload), errors and the
+clock. The panes and what is done in them are the main screen's (``screens/main.py``).
 
-`OneApp` holds the state (``status``, ``cache_info``, the pane shown, the running search) and
-the bindings: ids that users remap in their keymap, every action in the command palette as
-'category: action'. What the keys and workers do lives in one mixin per seam, each in its own
-module: ``panes`` (layout and focus), ``plumbing`` (the state drawn and what workers post into
-it), ``jobs`` (connect, login, mode, refresh, REST cache), ``search`` (search and details),
-``row_actions`` (copy, sort, export) and ``preload`` (the datasets table in the background).
-
-Every engine call runs in a ``@work(thread=True, exclusive=True, ...)`` worker; results come back
-as Messages (one_tui.tui.messages). One ``Worker.StateChanged`` handler, here, turns failures into
-a one-line toast (full text on ``x``) and clears the loading state, so the UI is never stuck.
+``state`` (an :class:`AppState`) and ``now`` are reactives that only message handlers change,
+on the UI thread; the main screen, and through it the status line, the Cache pane and the
+filters, are bound to them (``data_bind``). Every engine call runs in a ``@work(thread=True,
+exclusive=True, group=Job...)`` worker whose body is a plain function of ``tui.work`` that
+posts messages. One ``Worker.StateChanged`` handler, here, turns failures into a one-line toast
+(full text on ``x``) and keeps the list of running jobs, so the UI is never stuck.
 """
 
 from __future__ import annotations
@@ -22,137 +19,61 @@ import os
 import signal
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from textual import on
-from textual.app import App, ComposeResult, SystemCommand
+from textual import on, work
+from textual.app import App, SystemCommand
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.lazy import Lazy
+from textual.reactive import var
 from textual.screen import Screen
-from textual.widgets import Footer, Static
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from one_tui.engine.core.errors import AuthenticationError, LoginRequired
-from one_tui.tui.cache_pane import CachePane
+from one_tui.engine.core.spec import one_line
+from one_tui.engine.core.types import MODES, Mode, OutcomeKind
+from one_tui.tui import state
+from one_tui.tui import work as bodies
 from one_tui.tui.config import TuiConfig
 from one_tui.tui.connect import Connector
-from one_tui.tui.details import DetailsPane
-from one_tui.tui.filters import FiltersPane
-from one_tui.tui.formatting import one_line
-from one_tui.tui.jobs import Jobs
+from one_tui.tui.keys import KEYS, display_keys, key_rows
 from one_tui.tui.messages import (
-    DetailsReady,
+    DatasetsPreloaded,
+    EngineOpened,
+    EngineStateChanged,
+    JobDone,
+    JobProgress,
+    LoginNeeded,
+    Notices,
+    SuggestionsReady,
 )
-from one_tui.tui.panes import PANE_TITLES, PaneLayout
-from one_tui.tui.plumbing import WorkerPlumbing
-from one_tui.tui.preload import DatasetPreload
-from one_tui.tui.results import ResultsPane
-from one_tui.tui.row_actions import RowActions
-from one_tui.tui.search import SearchAndDetails
-from one_tui.tui.status import StatusLine, StatusState
+from one_tui.tui.screens.main import MainScreen
+from one_tui.tui.state import AppState, Job
+from one_tui.tui.widgets.results import ResultsPane
+
+if TYPE_CHECKING:
+    from one_tui.engine import EngineService
 
 HANGUP_GRACE = 1.5  # seconds a hung-up app may take to exit cleanly before it is ended
 TICK = 1.0  # seconds between clock ticks (ages, expiry); nothing repaints unless a text changes
 TICK_LOW_BANDWIDTH = 5.0  # --low-bandwidth: ages to the minute, so rarely a change at all
-
-# (binding id, keys, action, description, shown in footer, palette title)
-KEYS: tuple[tuple[str, str, str, str, bool, str], ...] = (
-    ("quit", "q", "quit", "Quit", True, "app: quit"),
-    ("help", "f1,question_mark", "help", "Help", True, "app: help and keys"),
-    ("focus_filters", "slash", "focus_filters", "Filters", True, "search: focus the filters"),
-    ("search", "f9", "search", "Search", True, "search: run"),
-    ("search_remote", "f7,ctrl+r", "search_remote", "On Alyx", True,
-     "search: run once on Alyx (query_type='remote')"),
-    ("cancel", "escape", "cancel", "Cancel", False, "search: cancel"),
-    ("clear_filters", "ctrl+l", "clear_filters", "Clear filters", False, "search: clear filters"),
-    ("cycle_mode", "m", "cycle_mode", "Mode", True, "mode: cycle"),
-    ("mode_local", "f2", "set_mode('local')", "local", False, "mode: local"),
-    ("mode_remote", "f3", "set_mode('remote')", "remote", False, "mode: remote"),
-    ("mode_auto", "f4", "set_mode('auto')", "auto", False, "mode: auto"),
-    ("mode_refresh", "f5", "set_mode('refresh')", "refresh", False, "mode: refresh"),
-    ("refresh", "r", "refresh", "Refresh", True, "cache: refresh tables as auto would"),
-    ("force_refresh", "R,f6", "force_refresh", "Force refresh", False,
-     "cache: force a refresh from Alyx"),
-    ("toggle_bypass", "b,f8", "toggle_bypass", "Bypass REST", True,
-     "cache: toggle REST cache bypass"),
-    ("clear_rest_cache", "C", "clear_rest_cache", "Clear REST cache", False,
-     "cache: clear the REST cache"),
-    ("details", "d", "details", "Details", False, "session: open details"),
-    ("copy_eid", "y", "copy_eid", "Copy eid", True, "session: copy eid"),
-    ("copy_load", "o,Y", "copy_load", "Copy ONE line", False,
-     "session: copy a ONE line (load_dataset, load_object, ONE(...))"),
-    ("toggle_eid", "i", "toggle_eid", "eid column", False, "results: show/hide the eid column"),
-    ("sort", "s", "sort", "Sort", False, "results: sort by a column"),
-    ("export", "e", "export", "Export", True, "results: export to CSV or Parquet"),
-    ("show_error", "x", "show_error", "Last error", False, "app: show the last error in full"),
-    ("pane_filters", "1", "show_pane('filters')", "Filters pane", False, "pane: filters"),
-    ("pane_results", "2", "show_pane('results')", "Sessions pane", False, "pane: sessions"),
-    ("pane_details", "3", "show_pane('details')", "Details pane", False, "pane: details"),
-    ("pane_cache", "4", "show_pane('cache')", "Cache pane", False, "pane: cache"),
-)
+RUNNING = (WorkerState.PENDING, WorkerState.RUNNING)
 
 
-# Keys handled outside KEYS (priority bindings, widgets' own), listed in the help as well.
-EXTRA_KEYS: tuple[tuple[str, str, str], ...] = (
-    ("ctrl+q", "quit (also inside a field)", "quit_now"),
-    ("enter", "search (in a filter) · open the session's details (in the table)", "-"),
-    ("tab,shift+tab", "next / previous filter (cycles within the filters)", "focus_next"),
-    ("ctrl+n", "next pane, also from inside a field", "next_pane"),
-    ("escape", "cancel a search, a download or a refresh · back to the sessions", "cancel"),
-)
-
-
-def display_keys(keys: str) -> str:
-    """'f1,question_mark' -> 'f1, ?': the characters a user types, as the README names them."""
-    from textual.keys import format_key
-
-    shown = []
-    for key in keys.split(","):
-        key = key.strip()
-        char = format_key(key) if len(key) > 1 and "+" not in key else key
-        shown.append(char if len(char) == 1 and char.isascii() and char.isprintable()
-                     and not char.isspace() else key)
-    return ", ".join(shown)
-
-
-# Pane keys handled when the app reads them (priority), so a burst like "/abc" typed in the
-# table puts "abc" in the filter instead of running b (bypass) and c; inside a field they are
-# disabled (check_action) and typed into it.
-PRIORITY_OUTSIDE_FIELDS = frozenset({"focus_filters", "pane_filters", "pane_results",
-                                     "pane_details", "pane_cache"})
-
-
-def _bindings() -> list[Binding]:
-    out = []
-    for bid, keys, action, desc, show, _ in KEYS:
-        out.append(Binding(keys, action, desc, show=show, id=bid,
-                           priority=bid in PRIORITY_OUTSIDE_FIELDS))
-    # ctrl+q quits even while an Input has focus
-    out.append(Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="quit_now"))
-    # Priority: handled when the key reaches the app, before the next key is forwarded. As plain
-    # bindings, a burst "150<tab>5" over SSH had its 5 forwarded to the old field (1505) before
-    # the tab, bubbling up from that field, moved the focus.
-    out.append(Binding("tab", "focus_step(1)", "Next field", show=False, priority=True,
-                       id="focus_next"))
-    out.append(Binding("shift+tab", "focus_step(-1)", "Previous field", show=False,
-                       priority=True, id="focus_previous"))
-    # Pane keys that also work inside a filter field (1-4 and / are typed into it there).
-    out.append(Binding("ctrl+n", "next_pane", "Next pane", show=False, priority=True,
-                       id="next_pane"))
-    return out
-
-
-class OneApp(Jobs, SearchAndDetails, RowActions, PaneLayout, WorkerPlumbing, DatasetPreload, App):
+class OneApp(App[None]):
     """The full-screen browser of sessions, details and caches."""
 
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live elsewhere
     TITLE = "one-tui"
     AUTO_FOCUS = None  # the sessions table takes focus when the first results arrive
-    BINDINGS = _bindings()
+    # ctrl+q quits even while an Input has focus, on any screen (the rest: keys.py)
+    BINDINGS = [Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="quit_now")]
+
+    state: var[AppState] = var(AppState, init=False)
+    now: var[dt.datetime] = var(dt.datetime.min, init=False)
 
     def __init__(
         self,
@@ -169,6 +90,7 @@ class OneApp(Jobs, SearchAndDetails, RowActions, PaneLayout, WorkerPlumbing, Dat
         super().__init__()
         self.connector = connector
         self.config = config or TuiConfig()
+        self.keymap = dict(self.config.keymap)  # given to set_keymap; the help lists it
         self.requested_theme = theme or self.config.theme
         self.low_bandwidth = bool(low_bandwidth or self.config.low_bandwidth)
         self.blink_cursor = not self.low_bandwidth
@@ -178,52 +100,49 @@ class OneApp(Jobs, SearchAndDetails, RowActions, PaneLayout, WorkerPlumbing, Dat
         self.timer = timer
         self.demo_factory = demo_factory
         self.initial_search = initial_search
-        self.one: Any = None
-        self.bypass_rest = False
-        self.searching = False
-        self.search_seq = 0
-        self._search_worker: Worker | None = None
-        self.last_error: tuple[str, str] | None = None
-        self.pane = "results"
-        self.side = "details"
-        # the one state the screen shows; --low-bandwidth: the tables' time, not a ticking age
-        self.status = StatusState(absolute=self.low_bandwidth)
-        self._job_phase: dict[str, str] = {}  # worker group -> its current phase text
-        self.cache_info: dict[str, Any] = {}
-        self.details_eid: str | None = None
-        self.details_ready: DetailsReady | None = None  # what the details pane shows
-        self.suggestions: dict[str, list[str]] = {}
         self.remote_page_size: int | None = None  # Alyx's own page size (250) when None
+        self.phase_log: list[str] | None = None  # tests: every job phase, as produced
+        self._service: EngineService | None = None
+        self._preloaded_tables: int | None = None  # tables_id the last preload was for
+        # --low-bandwidth: the tables' time, not a ticking age
+        self.set_reactive(OneApp.state, AppState(absolute=self.low_bandwidth))
+        self.set_reactive(OneApp.now, clock())
+        self.main = MainScreen(self)
 
-    # ---------------------------------------------------------------- compose, mount, exit
+    def get_default_screen(self) -> Screen[None]:
+        return self.main.data_bind(OneApp.state, OneApp.now)
 
-    def compose(self) -> ComposeResult:
-        yield Static("", id="topbar")
-        with Horizontal(id="panes"):
-            # mounted right after the first frame (its ~50 widgets are the bulk of the layout)
-            yield Lazy(FiltersPane(id="filters", classes="pane"))
-            with Vertical(id="right"):
-                yield ResultsPane(id="results", classes="pane")
-                yield DetailsPane(id="details", classes="pane")
-                yield CachePane(id="cache", classes="pane")
-        yield StatusLine("", id="status")
-        yield Footer(compact=True)  # at 80 columns the spaced footer cut "Refresh"
+    # ---------------------------------------------------------------- what the screen uses
+
+    @property
+    def service(self) -> EngineService | None:
+        return self._service
+
+    @property
+    def place(self) -> str:
+        """Where the app looks, for the top bar: the database's label or URL."""
+        conn = self.connector
+        return (conn.label or conn.base_url or "") if conn is not None else ""
+
+    def update_state(self, new: AppState) -> None:
+        self.state = new
+
+    def phases(self, job: Job) -> bodies.PhaseReporter:
+        return bodies.PhaseReporter(job, self.post_message, self.phase_log)
+
+    # ---------------------------------------------------------------- mount, exit
 
     def on_mount(self) -> None:
         self._install_signal_handlers()
-        if self.config.keymap:
-            self.set_keymap(self.config.keymap)
+        if self.keymap:
+            self.set_keymap(self.keymap)
         if self.config.error:
             self.notify(self.config.error, severity="warning")
         self._apply_theme()
-        for pane in self.query(".pane"):
-            pane.border_title = PANE_TITLES.get(pane.id or "", "")
-        self._layout()
-        self._render_status()
         # the clock: ages advance and ``expired`` flips while the app is open
         self.set_interval(TICK_LOW_BANDWIDTH if self.low_bandwidth else TICK, self._tick)
         if self.connector is None:
-            from one_tui.tui.setup_screen import SetupScreen
+            from one_tui.tui.screens.setup import SetupScreen
 
             self.push_screen(SetupScreen())
         elif self.connector.ask_create is not None:
@@ -232,6 +151,9 @@ class OneApp(Jobs, SearchAndDetails, RowActions, PaneLayout, WorkerPlumbing, Dat
             # after the first frame: the worker's imports (pandas, pyarrow) would compete with
             # it for the GIL
             self.call_after_refresh(self._start_connect)
+
+    def _tick(self) -> None:
+        self.now = self.clock()
 
     def _apply_theme(self) -> None:
         if not self.requested_theme:
@@ -264,80 +186,334 @@ class OneApp(Jobs, SearchAndDetails, RowActions, PaneLayout, WorkerPlumbing, Dat
         exit after the grace period cannot leave a half-written table.
         """
         self.exit()
-        if self.is_headless or not self._busy_text():
+        if self.is_headless or not self._running_groups():
             return  # nothing can hold the exit up (and tests must never be os._exit-ed)
         timer = threading.Timer(HANGUP_GRACE, os._exit, args=(0,))
         timer.daemon = True
         timer.start()
 
     def on_unmount(self) -> None:
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(RuntimeError, ValueError):
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGHUP, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
 
-    # ---------------------------------------------------------------- worker failures
+    # ---------------------------------------------------------------- workers: the one handler
+
+    def _running_groups(self) -> set[str]:
+        return {w.group for w in self.workers if w.state in RUNNING}
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
-        """The one place worker failures become toasts and loading states are cleared."""
+        """The one place worker failures become toasts; the running jobs follow the workers."""
         worker = event.worker
         if event.state == WorkerState.ERROR and worker.error is not None:
-            self._record_error(worker.group, worker.error)
-            if self.one is not None and worker.group != "state":
-                self._refresh_state()  # a failure may have changed the mode (fallback)
+            self.record_error(worker.group, worker.error)
+            if self._service is not None:
+                self._post_engine_state(self._service)  # a failure may have changed the mode
             if isinstance(worker.error, LoginRequired | AuthenticationError):
-                self._ask_login_once(one_line(worker.error))
-        if event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
-            self._job_phase.pop(worker.group, None)
-        if event.state in (WorkerState.ERROR, WorkerState.CANCELLED):
-            if worker is self._search_worker:
-                self._search_finished("cancelled" if event.state == WorkerState.CANCELLED
-                                      else "failed")
-            if worker.group == "details":
-                self.query_one(DetailsPane).show_error("Details could not be loaded (x: why).")
-            if worker.group == "connect" and self.one is None and (
-                    event.state == WorkerState.ERROR):
-                self.status.online = False
-                self.query_one(ResultsPane).set_status(
+                self.ask_login_once(one_line(worker.error, named=True))
+            if worker.group == Job.CONNECT and self._service is None:
+                self.state = state.connect_failed(self.state)
+                self.main.query_one(ResultsPane).set_status(
                     "Could not open ONE here (x: why). Check --base-url / --cache-dir.")
-        self._render_status()
+        self.state = state.jobs_running(self.state, self._running_groups())
 
+    @work(thread=True, exclusive=True, group="engine-state", exit_on_error=False,
+          description="engine state")
+    def _post_engine_state(self, service: EngineService) -> None:
+        """After a failed worker: the state as it is now (not a job: never shown or cancelled)."""
+        self.post_message(EngineStateChanged(service.state()))
+
+    def _jobs_started(self) -> None:
+        """A worker was just started: it shows in the status line at once."""
+        self.state = state.jobs_running(self.state, self._running_groups())
+
+    def on_job_progress(self, message: JobProgress) -> None:
+        self.state = state.job_phase(self.state, message.job, message.text)
+
+    def on_engine_state_changed(self, message: EngineStateChanged) -> None:
+        self.state = state.engine_changed(self.state, message.state)
+
+    def on_suggestions_ready(self, message: SuggestionsReady) -> None:
+        self.state = state.suggestions_found(self.state, message.values)
+
+    def on_notices(self, message: Notices) -> None:
+        self.show_notices(message.notices, message.skip)
+
+    def show_notices(self, notices: Iterable[str], skip: str | None = None) -> None:
+        """Toasts for the notices a call returned (each once; ``skip`` is said elsewhere)."""
+        for note in dict.fromkeys(notices):
+            if not skip or note not in skip:
+                self.notify(note, severity="warning", timeout=8)
+
+    def record_error(self, title: str, exc: BaseException) -> None:
+        detail = "".join(traceback.format_exception(exc))
+        line = one_line(exc, named=True)
+        self.state = state.error_recorded(self.state, f"{title}: {line}", detail)
+        self.notify(f"{line}  (x: details)", title=title, severity="error")
+
+    def cancel_jobs(self) -> bool:
+        """escape after the search: cancel connect / login / refresh (the tables on disk
+        stay); False when none runs."""
+        jobs = [w for w in self.workers if w.state in RUNNING
+                and w.group in {j.value for j in Job if j.escape_cancels}]
+        for worker in jobs:
+            worker.cancel()
+        if jobs:
+            self.notify("Cancelling: the tables on disk are kept", severity="warning")
+        return bool(jobs)
+
+    # ---------------------------------------------------------------- connect and log in
+
+    def _ask_create(self, folder: Path) -> None:
+        """A --cache-dir that does not exist: create it only when the user says so."""
+        from one_tui.tui.screens.confirm import ConfirmModal
+
+        def answered(yes: bool | None) -> None:
+            if yes and self.connector is not None:
+                self.connector.ask_create = None
+                self.call_after_refresh(self._start_connect)
+            else:
+                self.exit(return_code=4, message=f"one-tui: {folder} not created.")
+
+        self.push_screen(ConfirmModal(f"The cache folder {folder} does not exist. Create it? "
+                                      "(n quits: check --cache-dir)"), answered)
+
+    def _start_connect(self, username: str | None = None, password: str | None = None) -> None:
+        self.state = state.connecting(self.state)
+        self._connect(username, [password] if password else [])
+        self._jobs_started()
+
+    @work(thread=True, exclusive=True, group=Job.CONNECT, exit_on_error=False,
+          description="open the engine")
+    def _connect(self, username: str | None, secret: list[str]) -> None:
+        """Open the engine (no network), then its connect job: log in, ask Alyx for newer
+        tables, download them, each phase in the status line; escape cancels it.
+        ``secret`` is emptied here: the Worker keeps its arguments, not the password."""
+        connector = self.connector
+        assert connector is not None
+        password = secret.pop() if secret else None
+        try:
+            service = connector.open(username, password, clock=self.clock)
+        except LoginRequired as exc:
+            self.post_message(LoginNeeded(str(exc), username or connector.username))
+            return
+        except AuthenticationError as exc:
+            self.post_message(LoginNeeded("Alyx refused the login.", username,
+                                          error=f"Login refused: {one_line(exc)}"))
+            return
+        finally:
+            password = None
+        bodies.connect(service, get_current_worker().cancelled_event, self.post_message,
+                       self.phases(Job.CONNECT), search_after=self.initial_search)
+        import textual_fastdatatable.data_table  # noqa: F401 - imported here, not on the UI
+
+    def on_engine_opened(self, message: EngineOpened) -> None:
+        """The engine is open: say once why the mode differs (on the login form when a
+        password is needed), then search, outside remote mode."""
+        self._service = message.service
+        conn = self.connector
+        if conn and conn.base_url and not conn.label:
+            conn.label = conn.base_url
+        self.main.refresh_layout()
+        engine = self.state.engine
+        reason = engine.fallback.text if engine is not None and engine.fallback else None
+        out = message.outcome
+        if conn and conn.login_hint and not message.login_needed:
+            self.notify(f"{conn.label}: {conn.login_hint}", timeout=8)
+            conn.login_hint = None  # said once
+        if out is not None and out.kind == OutcomeKind.CANCELLED:
+            self.notify(f"Connecting: {out.message}", severity="warning", timeout=8)
+        if reason and not message.login_needed:  # the login form says it otherwise
+            self.notify(reason, severity="warning", timeout=8)
+        self.show_notices(message.notices, skip=reason)
+        if message.login_needed:
+            self._ask_login(reason or "Alyx needs a password.", error=message.error)
+        elif (self.initial_search and not self.state.remote_mode
+              and not self.state.search.running):
+            self.main.action_search()
+
+    def on_login_needed(self, message: LoginNeeded) -> None:
+        self._ask_login(message.reason, message.username, message.error)
+
+    def _ask_login(self, reason: str, username: str | None = None, error: str | None = None
+                   ) -> None:
+        from one_tui.tui.screens.login import LoginModal
+
+        conn = self.connector
+        user = username or (conn.username if conn else None)
+        base = conn.base_url if conn else None
+        hint = conn.login_hint if conn else None
+        self.push_screen(LoginModal(reason, base, user, hint=hint, error=error), self._on_login)
+
+    def ask_login_once(self, reason: str) -> None:
+        """A call mid-session found the token revoked or no password: the login form, once."""
+        from one_tui.tui.screens.login import LoginModal
+
+        if not isinstance(self.screen, LoginModal):
+            self._ask_login(reason)
+
+    def _on_login(self, result: tuple[str, str] | None) -> None:
+        if result is None:
+            self.notify("Staying offline: local tables only.", severity="warning")
+            if (self._service is not None and self.initial_search
+                    and not self.state.search.running):
+                self.main.action_search()  # the tables on disk, as a start without Alyx
+            return
+        username, password = result
+        if self._service is None:
+            self._start_connect(username, password)
+        else:
+            self._login(self._service, username, [password])
+            self._jobs_started()
+
+    @work(thread=True, exclusive=True, group=Job.LOGIN, exit_on_error=False,
+          description="log in")
+    def _login(self, service: EngineService, username: str, secret: list[str]) -> None:
+        password = secret.pop()
+        try:
+            bodies.login(service, username, password, get_current_worker().cancelled_event,
+                         self.post_message, self.phases(Job.LOGIN),
+                         search_after=self.initial_search)
+        finally:
+            password = ""
+
+    def action_start_demo(self) -> None:
+        """From the set-up screen: serve the synthetic database and connect to it."""
+        if self.demo_factory is None:
+            from one_tui.tui.connect import demo_connector
+
+            self.demo_factory = demo_connector
+        self.connector = self.demo_factory()
+        if self.screen is not self.main:
+            self.pop_screen()
+        self.notify("Starting the demo Alyx on this machine…")
+        self._start_connect()
+
+    # ---------------------------------------------------------------- mode, refresh, caches
+
+    def _connected(self) -> EngineService | None:
+        if self._service is None:
+            self.notify("Not connected yet.", severity="warning")
+        return self._service
+
+    def action_cycle_mode(self) -> None:
+        engine = self.state.engine
+        current = engine.requested if engine is not None else Mode.AUTO
+        self.action_set_mode(MODES[(MODES.index(current) + 1) % len(MODES)])
+
+    def action_set_mode(self, mode: str) -> None:
+        service = self._connected()
+        if service is not None:
+            self._set_mode(service, Mode(mode))
+            self._jobs_started()
+
+    @work(thread=True, exclusive=True, group=Job.MODE, exit_on_error=False, description="mode")
+    def _set_mode(self, service: EngineService, mode: Mode) -> None:
+        bodies.set_mode(service, mode, self.post_message)
+
+    def action_refresh(self) -> None:
+        self._refresh(Mode.AUTO)
+
+    def action_force_refresh(self) -> None:
+        self._refresh(Mode.REFRESH)
+
+    def _refresh(self, how: Mode) -> None:
+        service = self._connected()
+        if service is not None:
+            self._refresh_worker(service, how)
+            self._jobs_started()
+
+    @work(thread=True, exclusive=True, group=Job.REFRESH, exit_on_error=False,
+          description="refresh cache tables")
+    def _refresh_worker(self, service: EngineService, how: Mode) -> None:
+        bodies.refresh(service, how, get_current_worker().cancelled_event, self.post_message,
+                       self.phases(Job.REFRESH))
+
+    def action_toggle_bypass(self) -> None:
+        self.state = state.bypass_toggled(self.state)
+        said = "bypassed for the following queries" if self.state.bypass_rest else "used again"
+        self.notify(f"REST cache {said}")
+
+    def action_clear_rest_cache(self) -> None:
+        engine = self.state.engine
+        if self._service is None or engine is None or not engine.has_alyx:
+            self.notify("No REST cache: not connected to Alyx.", severity="warning")
+            return
+        from one_tui.tui.screens.confirm import ConfirmModal
+
+        question = (f"Delete the REST cache ({engine.rest.entries} responses) in "
+                    f"{engine.cache_dir}/.rest ?")
+        self.push_screen(ConfirmModal(question), self._on_clear_confirmed)
+
+    def _on_clear_confirmed(self, yes: bool | None) -> None:
+        if yes and self._service is not None:
+            self._clear_rest(self._service)
+            self._jobs_started()
+
+    @work(thread=True, exclusive=True, group=Job.REST, exit_on_error=False,
+          description="clear REST cache")
+    def _clear_rest(self, service: EngineService) -> None:
+        bodies.clear_rest(service, self.post_message)
+
+    def on_job_done(self, message: JobDone) -> None:
+        self.notify(message.text, severity=message.severity)  # type: ignore[arg-type]
+        out = message.outcome
+        if out is None or message.job is not Job.REFRESH:
+            return
+        if out.asked_alyx:
+            self.state = state.reachability(self.state, out.kind == OutcomeKind.UNREACHABLE)
+        if (out.kind == OutcomeKind.NEW_TABLES and not self.state.search.running
+                and self._service is not None):
+            self.main.action_search()  # the rows on screen came from the old tables
+
+    # ---------------------------------------------------------------- datasets preload
+
+    def start_preload(self) -> None:
+        """Read the datasets table in the background once per set of tables (a download or a
+        refresh replaces them: read again); not in remote mode (queries ask Alyx)."""
+        engine = self.state.engine
+        service = self._service
+        if service is None or engine is None or engine.mode is Mode.REMOTE:
+            return
+        if engine.tables_id == self._preloaded_tables:
+            return
+        self._preloaded_tables = engine.tables_id
+        self._preload(service)
+        self._jobs_started()
+
+    @work(thread=True, exclusive=True, group=Job.PRELOAD, exit_on_error=False,
+          description="load datasets")
+    def _preload(self, service: EngineService) -> None:
+        bodies.preload(service, get_current_worker().cancelled_event, self.post_message)
+
+    def on_datasets_preloaded(self, message: DatasetsPreloaded) -> None:
+        self.show_notices(message.notices)
 
     # ---------------------------------------------------------------- help, errors, palette
 
     def action_help(self) -> None:
-        from one_tui.tui.help import HelpModal, help_text
+        from one_tui.tui.screens.help import HelpModal, help_text
 
-        self.push_screen(HelpModal(self.key_rows(), self.terminal_line(), help_text()))
+        self.push_screen(HelpModal(key_rows(self.keymap), self.terminal_line(), help_text()))
 
     def terminal_line(self) -> str:
         """What the terminal looks like to Textual: over SSH COLORTERM is usually dropped."""
-        import os
-
-        system = getattr(self.console, "color_system", None) or "none"
+        system = self.console.color_system or "none"
         return (f"TERM={os.environ.get('TERM', '?')} · COLORTERM="
                 f"{os.environ.get('COLORTERM', 'unset')} · colours: {system} · theme: "
                 f"{self.theme} · low bandwidth: {'on' if self.low_bandwidth else 'off'}")
 
-    def key_rows(self) -> list[tuple[str, str, str]]:
-        """(keys, description, id) for each binding, after the user's keymap."""
-        keymap = self._keymap or {}
-        rows = [(display_keys(keymap.get(bid, keys)), title.split(": ", 1)[-1], bid)
-                for bid, keys, _a, _d, _s, title in KEYS]
-        rows += [(display_keys(keymap.get(bid, keys)), desc, bid)
-                 for keys, desc, bid in EXTRA_KEYS]
-        return rows
-
     def action_show_error(self) -> None:
-        if self.last_error is None:
+        if self.state.last_error is None:
             self.notify("No error so far.")
             return
-        from one_tui.tui.error import ErrorModal
+        from one_tui.tui.screens.error import ErrorModal
 
-        self.push_screen(ErrorModal(*self.last_error))
+        self.push_screen(ErrorModal(*self.state.last_error))
 
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """Every action of the key table in the palette, named 'category: action'; Textual's
         own Quit is left out (ours, 'app: quit', is the one)."""
         for command in super().get_system_commands(screen):
@@ -345,4 +521,4 @@ class OneApp(Jobs, SearchAndDetails, RowActions, PaneLayout, WorkerPlumbing, Dat
                 yield command
         for _bid, keys, action, desc, _show, title in KEYS:
             yield SystemCommand(title, f"{desc} ({display_keys(keys)})",
-                                partial(self.run_action, action))
+                                partial(self.main.run_action, action))

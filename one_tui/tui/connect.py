@@ -1,17 +1,23 @@
-"""How the app gets its `One`: built inside a worker thread, so pandas is imported after frame 1.
+"""How the app gets its engine: opened inside a worker thread, so pandas is imported after
+frame 1.
 
-A Connector holds what the command line and ONE's settings said; ``connect()`` runs in the
+A Connector holds what the command line and ONE's settings said; ``open()`` runs in the
 ``connect`` worker. The demo variant starts the synthetic Alyx on loopback first.
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from one_tui.engine import EngineService
 
 
 @dataclass
@@ -31,31 +37,30 @@ class Connector:
     prepare: Callable[[Connector], None] | None = None
     cleanups: list[Callable[[], None]] = field(default_factory=list)
 
-    def connect(self, username: str | None = None, password: str | None = None) -> Any:
-        """Build `One` (in a worker thread) without touching the network; the app then runs its
-        ``connect()`` job. Raises what `One` raises (CacheDirError, ...)."""
+    def open(self, username: str | None = None, password: str | None = None,
+             clock: Callable[[], dt.datetime] | None = None) -> EngineService:
+        """Open the engine (in a worker thread) without touching the network; the app then
+        runs its connect job. Raises what `One` raises (CacheDirError, ...). ``clock``: expiry
+        by the app's clock (tests inject theirs)."""
         if self.prepare is not None:
             prepare, self.prepare = self.prepare, None
             prepare(self)
-        from one_tui.engine.one import One
+        from one_tui.engine import EngineService, Mode
 
         password, self.password = password or self.password, None
-        # no network here: the app runs ``one.connect()`` as a job (phases, cancel, outcome)
-        kwargs: dict[str, Any] = {"mode": self.mode, "silent": True, "connect": False}
-        if self.cache_dir is not None:
-            kwargs["cache_dir"] = self.cache_dir
-        if self.base_url:
-            kwargs.update(base_url=self.base_url, username=username or self.username,
-                          password=password, token=self.token)
-        return One(**kwargs)
+        if not self.base_url:
+            return EngineService.open(cache_dir=self.cache_dir, mode=Mode(self.mode),
+                                      clock=clock)
+        return EngineService.open(base_url=self.base_url, cache_dir=self.cache_dir,
+                                  mode=Mode(self.mode), username=username or self.username,
+                                  password=password, token=self.token, clock=clock)
 
     def close(self) -> None:
         """Stop what ``prepare`` started (the demo server, its temp folder)."""
         while self.cleanups:
-            try:
+            # any failure: a cleanup must not mask the app's exit code
+            with contextlib.suppress(Exception):
                 self.cleanups.pop()()
-            except Exception:  # noqa: BLE001 - cleanup must not mask the app's exit code
-                pass
 
 
 def demo_connector(n_sessions: int = 120, seed: int = 0, mode: str = "auto") -> Connector:

@@ -1,17 +1,26 @@
-"""The export modal: where to write the results; CSV or Parquet from the file extension."""
+"""Writing the results to a file: the rules an export keeps, apart from any screen.
+
+Only into a folder that exists (a typo must not create /nonexistent/dir), never over an existing
+file unless asked, whole or not at all (``atomic_write``, the engine's one atomic writer), with
+the user's umask (a temp file's 0600 kept colleagues on a shared scratch folder from reading it).
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from textual.app import ComposeResult
-from textual.containers import Vertical
-from textual.widgets import Input, Static
+from one_tui.engine.core.atomic import atomic_write
 
-from one_tui.tui.modal import CloseableModal
-from one_tui.tui.widgets import QuietInput
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 FORMATS = {".csv": "csv", ".pqt": "parquet", ".parquet": "parquet"}
+
+
+class ExportError(ValueError):
+    """An export that would create folders or overwrite a folder."""
 
 
 def export_format(path: str) -> str | None:
@@ -19,32 +28,40 @@ def export_format(path: str) -> str | None:
     return FORMATS.get(Path(path).suffix.lower())
 
 
-class ExportModal(CloseableModal):
-    """Dismisses with (path, format) once the path has a known extension."""
+def current_umask() -> int:
+    """The process umask, read without changing it where the system tells (Linux), else by
+    setting and restoring it at once."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
-    def __init__(self, default_path: str, n_rows: int) -> None:
-        super().__init__()
-        self.default_path = default_path
-        self.n_rows = n_rows
 
-    def compose(self) -> ComposeResult:
-        with Vertical(id="export-box", classes="modal-box"):
-            noun = "session" if self.n_rows == 1 else "sessions"
-            yield Static(f"Write {self.n_rows:,} {noun} to (.csv, .pqt or .parquet):")
-            yield QuietInput(self.default_path, id="export-path")
-            yield Static("", id="export-error", classes="field-error")
-            yield Static("enter write · esc close", classes="hint")
+def write_table(table: pa.Table, path: Path, fmt: str, overwrite: bool = False) -> int:
+    """Write the results as CSV or Parquet; return the rows. FileExistsError when the file
+    exists and ``overwrite`` is not set; ExportError when the folder is missing."""
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
 
-    def on_mount(self) -> None:
-        self.query_one("#export-box").border_title = "Export results"
-        self.query_one("#export-path", Input).focus()
+    path = Path(path).expanduser().absolute()
+    if not path.parent.is_dir():
+        raise ExportError(f"no such folder: {path.parent} (nothing was created)")
+    if path.is_dir():
+        raise ExportError(f"{path} is a folder")
+    if path.exists() and not overwrite:
+        raise FileExistsError(str(path))
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        path = event.value.strip()
-        fmt = export_format(path)
-        if not path or fmt is None:
-            error = self.query_one("#export-error", Static)
-            error.update("the file name must end in .csv, .pqt or .parquet")
-            error.set_class(True, "-shown")
-            return
-        self.dismiss((str(Path(path).expanduser()), fmt))
+    def write(tmp: Path) -> None:
+        if fmt == "parquet":
+            pq.write_table(table, tmp)
+        else:
+            pacsv.write_csv(table, tmp)
+
+    atomic_write(path, write, mode=0o666 & ~current_umask())
+    return int(table.num_rows)

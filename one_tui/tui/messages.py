@@ -1,44 +1,97 @@
-"""Messages the thread workers post back to the app: the only way results reach the widgets."""
+"""Messages the thread workers (``tui.work``) post: the only way results reach the screen.
+
+A worker never touches the app's state; the handlers of these messages, on the UI thread,
+replace it. Widgets' own intents (``FiltersPane.Submitted``, ``ResultsPane.RowChosen``) live
+with their widgets.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
+from one_tui.engine.core.results import Answer, Outcome
+from one_tui.engine.core.values import EngineState, SessionDetails, Suggestions
+from one_tui.tui.state import Job
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from one_tui.engine import EngineService
+
 
 @dataclass
-class Connected(Message):
-    """The `One` object is built (or failed to be: ``error``); ``login_needed`` opens the modal."""
+class EngineOpened(Message):
+    """The engine is open and its connect (or login) job ended with ``outcome``."""
 
-    one: Any
+    service: EngineService
+    outcome: Outcome | None
     login_needed: bool = False
-    reason: str | None = None
     error: str | None = None      # a refused password: shown on the login form, not a toast
-    cancelled: str | None = None  # the table download was cancelled: what was kept
+    notices: tuple[str, ...] = ()
 
 
 @dataclass
 class LoginNeeded(Message):
-    """The server wants a password and none is cached."""
+    """Alyx wants a password (none is cached, or the one given was refused)."""
 
     reason: str
     username: str | None = None
-    error: str | None = None  # set when a password was refused: shown on the modal
+    error: str | None = None  # set when a password was refused: shown on the form
+
+
+@dataclass
+class EngineStateChanged(Message):
+    """A fresh ``EngineState`` after a call (mode, tables, REST cache may have changed)."""
+
+    state: EngineState
+
+    def can_replace(self, message: Message) -> bool:  # only the latest state matters
+        return isinstance(message, EngineStateChanged)
+
+
+@dataclass
+class JobProgress(Message):
+    """A job reached a phase: "downloading 34.0 MB / 87.0 MB — esc cancels". Coalesced: a
+    queued phase is dropped when a newer one of the same job arrives (tests read the phases
+    where they are produced, ``work.PhaseReporter``, never here)."""
+
+    job: Job
+    text: str
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, JobProgress) and message.job == self.job
+
+
+@dataclass
+class JobDone(Message):
+    """A job ended; ``text`` is its toast. ``outcome`` says how (None for exports)."""
+
+    job: Job
+    text: str
+    outcome: Outcome | None = None
+    severity: str = "information"
+
+
+@dataclass
+class Notices(Message):
+    """Warnings a call returned (a toast each, once)."""
+
+    notices: tuple[str, ...]
+    skip: str | None = None  # said elsewhere (the job's own toast)
 
 
 @dataclass
 class SearchProgress(Message):
-    """A page of remote results arrived (posted at most every ~0.25 s).
-
-    ``table`` holds the sessions received so far, so the results grow while the search runs.
-    """
+    """A page of remote results arrived (at most every ~0.25 s); ``table`` holds the rows so
+    far (only when they doubled since last shown), so the results grow while it runs."""
 
     search_id: int
     done: int
     total: int
-    table: Any = None  # pyarrow.Table of the rows so far, or None
+    table: pa.Table | None = None
 
     def can_replace(self, message: Message) -> bool:  # coalesce a burst of pages
         return isinstance(message, SearchProgress) and message.search_id == self.search_id
@@ -46,74 +99,37 @@ class SearchProgress(Message):
 
 @dataclass
 class SearchDone(Message):
-    """A search finished (possibly cancelled, then with what it had)."""
+    """A search ended: its answer (failed: ``answer.error``), the rows as Arrow, its time."""
 
     search_id: int
-    table: Any  # pyarrow.Table with the session columns and eid
-    source: str
+    answer: Answer[Any]
+    table: pa.Table | None
     seconds: float
-    cancelled: bool
     remote: bool
-    total: int | None = None
 
 
 @dataclass
 class DetailsReady(Message):
-    """Everything the details pane shows for one session, as plain Python values."""
+    """A session's details (or why they could not be had)."""
 
     eid: str
-    session: dict[str, Any]
-    datasets: list[dict[str, Any]]
-    insertions: list[dict[str, Any]]
-    remote: dict[str, Any] | None = None
-    remote_error: str | None = None
-    disk: dict[str, Any] | None = None  # on this disk: folder, counts and bytes (ondisk.Totals)
-
-
-@dataclass
-class JobProgress(Message):
-    """A job (connect, log in, refresh) reached a phase: "downloading 34.0 MB / 87.0 MB"."""
-
-    group: str
-    text: str
-
-    def can_replace(self, message: Message) -> bool:  # only the latest phase matters
-        return isinstance(message, JobProgress) and message.group == self.group
-
-
-@dataclass
-class SearchFailed(Message):
-    """A search ended in an error: the pane says so; ``connection`` when Alyx was unreachable."""
-
-    search_id: int
-    reason: str
-    connection: bool = False
-    login: bool = False  # Alyx wants a (new) login: the form opens
-
-
-@dataclass
-class CacheInfoReady(Message):
-    """A fresh ``one.cache_info()`` and the engine state the status line shows."""
-
-    info: dict[str, Any]
-    offline: bool
-    last_source: str | None
+    answer: Answer[SessionDetails]
 
 
 @dataclass
 class SuggestionsReady(Message):
     """Values for the lab, subject and project suggesters, from the loaded tables."""
 
-    values: dict[str, list[str]] = field(default_factory=dict)
+    values: Suggestions = field(default_factory=dict)
 
 
 @dataclass
-class TaskDone(Message):
-    """A refresh, REST cache clear, export or mode change finished; ``text`` is the toast."""
+class DatasetsPreloaded(Message):
+    """The background read of the datasets table ended (``ready``: queries need no read)."""
 
-    text: str
-    kind: str
-    severity: str = "information"
+    ready: bool
+    seconds: float
+    notices: tuple[str, ...] = ()
 
 
 @dataclass

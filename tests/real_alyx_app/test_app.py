@@ -15,8 +15,8 @@ from textual.widgets import Input, Static
 from one_tui.tui.app import OneApp
 from one_tui.tui.config import TuiConfig
 from one_tui.tui.connect import Connector
-from one_tui.tui.login import LoginModal
-from one_tui.tui.results import ResultsPane
+from one_tui.tui.screens.login import LoginModal
+from one_tui.tui.widgets.results import ResultsPane
 from tests.real_alyx_app.modes_page import AccessLog
 from tests.tui.conftest import results_text, settle, status_text, toasts
 
@@ -140,8 +140,8 @@ async def test_run_once_on_alyx_without_a_database_says_so(tmp_path: Path, home:
     app = OneApp(conn, low_bandwidth=True, config=TuiConfig())
     async with app.run_test(size=WIDE, notifications=True) as pilot:
         await settle(app, pilot)
-        seq = app.search_seq
+        seq = app.state.search.seq
         await _search(app, pilot, key="ctrl+r", subject="KS001")
         assert any("No Alyx database: remote searches are not possible here." in t
                    for t in toasts(app))
-        assert app.search_seq == seq
+        assert app.state.search.seq == seq

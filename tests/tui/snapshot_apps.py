@@ -11,12 +11,15 @@ import datetime as dt
 import shutil
 import tempfile
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from one_tui.tui.app import OneApp
 from one_tui.tui.config import TuiConfig
 from one_tui.tui.connect import Connector
+from one_tui.tui.messages import DetailsReady, EngineStateChanged
+from one_tui.tui.screens.main import MainScreen
 
 SHOWN_LABEL = "demo Alyx on loopback"
 SHOWN_CACHE_ROOT = "/tmp/one-tui-demo"  # what the cache pane shows instead of the temp folder
@@ -27,39 +30,35 @@ SIZES = {"narrow": (80, 24), "wide": (160, 48)}
 
 
 class SnapshotApp(OneApp):
-    """The real app; only the wall-clock times it is shown are pinned to FROZEN."""
+    """The real app; only the wall-clock times and temp paths it is shown are pinned."""
 
-    def _post_state(self, one: Any) -> None:
-        if not getattr(one, "_snapshot_frozen", False):
-            real = one.cache_info
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.main = SnapshotScreen(self)
 
-            def frozen() -> dict[str, Any]:
-                info = dict(real())
-                info["loaded_time"] = FROZEN
-                if info.get("cache_dir"):
-                    info["cache_dir"] = f"{SHOWN_CACHE_ROOT}/{Path(info['cache_dir']).name}"
-                if info.get("base_url"):
-                    info["base_url"] = SHOWN_URL
-                created = info.get("created_time")
-                if created is not None and info.get("cache_expiry") is not None:
-                    info["expired"] = FROZEN - created >= info["cache_expiry"]
-                return info
-
-            one.cache_info = frozen
-            one._snapshot_frozen = True
-        super()._post_state(one)
-
-    def on_details_ready(self, message: Any) -> None:
-        """The session folder on disk is under the temp folder: shown pinned, as the cache's."""
-        disk = message.disk
-        if disk and self.one is not None:
-            root = str(self.one.cache_dir)
-            shown = f"{SHOWN_CACHE_ROOT}/{Path(root).name}"
-            disk["folder"] = disk["folder"].replace(root, shown, 1)
-        super().on_details_ready(message)
+    def on_engine_state_changed(self, message: EngineStateChanged) -> None:
+        """Runs before OneApp's handler (Textual calls each class's handler in MRO order)."""
+        engine = message.state
+        message.state = replace(
+            engine, freshness=replace(engine.freshness, loaded=FROZEN),
+            cache_dir=Path(f"{SHOWN_CACHE_ROOT}/{engine.cache_dir.name}"),
+            base_url=SHOWN_URL if engine.base_url else None)
 
     def terminal_line(self) -> str:
         return "TERM=xterm-256color · COLORTERM=unset · colours: 256 · theme: textual-dark"
+
+
+class SnapshotScreen(MainScreen):
+    def on_details_ready(self, message: DetailsReady) -> None:
+        """The session folder on disk is under the temp folder: shown pinned, as the cache's."""
+        details = message.answer.value
+        service = self.host.service
+        if details is not None and details.disk is not None and service is not None:
+            root = str(service.state().cache_dir)
+            folder = details.disk.folder.replace(root, f"{SHOWN_CACHE_ROOT}/{Path(root).name}",
+                                                 1)
+            pinned = replace(details, disk=replace(details.disk, folder=folder))
+            message.answer = replace(message.answer, value=pinned)
 
 
 class SnapshotServer:

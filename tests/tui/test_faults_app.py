@@ -19,8 +19,8 @@ from one_tui.engine.remote.client import AlyxClient
 from one_tui.tui.app import OneApp
 from one_tui.tui.config import TuiConfig
 from one_tui.tui.connect import Connector
-from one_tui.tui.login import LoginModal
-from one_tui.tui.results import ResultsPane
+from one_tui.tui.screens.login import LoginModal
+from one_tui.tui.widgets.results import ResultsPane
 from tests.tui.conftest import N_SESSIONS, results_text, settle, status_text, toasts
 
 WIDE = (160, 48)
@@ -201,7 +201,7 @@ async def test_remote_search_server_error_is_one_line_then_works(alyx, db, tmp_p
         assert all("\n" not in t for t in toasts(app))
         assert f"Search failed: {line}" in results_text(app)
         assert "last: search failed" in status_text(app)
-        assert app.last_error is not None and line in app.last_error[0]
+        assert app.state.last_error is not None and line in app.state.last_error[0]
         alyx.faults.reset()
         await search(app, pilot, lab=lab)
         assert app.query_one(ResultsPane).row_count == int((db.sessions["lab"] == lab).sum())

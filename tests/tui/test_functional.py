@@ -9,9 +9,9 @@ from typing import Any
 from textual.widgets import Input, Static
 
 from one_tui.tui.app import OneApp
-from one_tui.tui.cache_pane import CachePane
-from one_tui.tui.details import DetailsPane
-from one_tui.tui.results import ResultsPane
+from one_tui.tui.widgets.cache_pane import CachePane
+from one_tui.tui.widgets.details import DetailsPane
+from one_tui.tui.widgets.results import ResultsPane
 from tests.tui.conftest import (
     N_SESSIONS,
     requests_since,
@@ -143,13 +143,13 @@ async def test_refresh_keys_and_their_requests(make_app, server) -> None:
         assert requests_since(server, start, "/cache/info")
         assert any("Forced refresh: Alyx has nothing newer" in t for t in toasts(app))
         server.set_tables_date(dt.datetime.now() + dt.timedelta(hours=1))
-        seq = app.search_seq
+        seq = app.state.search.seq
         app.query_one(ResultsPane).table.focus()
         await pilot.press("f6")
         await settle(app, pilot)
         assert requests_since(server, start, "/cache.zip")
         assert any("Forced refresh: new tables" in t for t in toasts(app))
-        assert app.search_seq == seq + 1  # the rows on screen are re-read from the new tables
+        assert app.state.search.seq == seq + 1  # the rows on screen are re-read from the new tables
 
 
 async def test_bypass_rest_cache_by_key(make_app, server, db) -> None:
@@ -202,7 +202,7 @@ async def test_escape_cancels_a_slow_remote_search(make_app, server) -> None:
             await pilot.pause(0.05)
         assert " of " in results_text(app)
         await pilot.press("escape")
-        assert not app.searching  # the UI is free at once
+        assert not app.state.search.running  # the UI is free at once
         server.faults.latency = 0
         await settle(app, pilot)
         for _ in range(100):  # the page in flight finishes, then the engine returns its rows
@@ -224,9 +224,9 @@ async def test_remote_rows_appear_page_by_page(make_app, server) -> None:
         app.query_one("#f-lab", Input).focus()
         await pilot.press("enter")
         seen: list[int] = []
-        while app.searching:
+        while app.state.search.running:
             rows = app.query_one(ResultsPane).row_count
-            if app.searching and rows and (not seen or rows != seen[-1]):
+            if app.state.search.running and rows and (not seen or rows != seen[-1]):
                 seen.append(rows)
             await pilot.pause(0.05)
         server.faults.latency = 0
@@ -244,15 +244,15 @@ async def test_focus_never_passes_through_a_filter_while_results_grow(make_app, 
     focus_seen: list[str] = []
 
     def watch(_message: object) -> None:
-        if app.is_running and app.searching and app.focused is not None:
+        if app.is_running and app.state.search.running and app.focused is not None:
             focus_seen.append(type(app.focused).__name__)
 
     async with app.run_test(size=WIDE, notifications=True, message_hook=watch) as pilot:
         await settle(app, pilot)
         app.remote_page_size = 10
         server.faults.latency = 0.1
-        app.action_search()
-        while app.searching:
+        app.main.action_search()
+        while app.state.search.running:
             await pilot.pause(0.02)
         server.faults.latency = 0
         await settle(app, pilot)
@@ -261,7 +261,7 @@ async def test_focus_never_passes_through_a_filter_while_results_grow(make_app, 
 
 
 async def test_login_modal_masks_password_and_logs_in(make_app, server) -> None:
-    from one_tui.tui.login import LoginModal
+    from one_tui.tui.screens.login import LoginModal
 
     app = make_app(mode="auto", password=None)
     async with app.run_test(size=WIDE) as pilot:
@@ -283,7 +283,7 @@ async def test_login_modal_masks_password_and_logs_in(make_app, server) -> None:
         await pilot.press("d", "e", "m", "o", "enter")
         await settle(app, pilot)
         assert not isinstance(app.screen, LoginModal)
-        assert app.one.alyx.is_logged_in
+        assert app.state.engine.logged_in
         assert "mode auto" in status_text(app) and "online" in status_text(app)
         assert app.query_one(ResultsPane).row_count == N_SESSIONS
 
@@ -312,13 +312,13 @@ async def test_bad_values_are_flagged_and_not_sent(make_app, server) -> None:
             inp = app.query_one(f"#f-{field}", Input)
             inp.focus()
             inp.value = value  # as typed: Input.Changed runs the same validation
-            start, seq = len(server.requests), app.search_seq
+            start, seq = len(server.requests), app.state.search.seq
             await pilot.press("enter")
             await settle(app, pilot)
             assert inp.has_class("-invalid"), field
             shown = str(app.query_one(f"#e-{field}", Static).render())
             assert message in shown, (field, shown)
-            assert server.requests[start:] == [] and app.search_seq == seq, field
+            assert server.requests[start:] == [] and app.state.search.seq == seq, field
 
 
 async def test_regex_check_follows_the_match_rule(make_app) -> None:
@@ -354,14 +354,14 @@ async def test_server_gone_falls_back_to_local_in_status_line(make_app, server) 
 
 
 async def test_error_toast_and_full_text_on_x(make_app, server) -> None:
-    from one_tui.tui.error import ErrorModal
+    from one_tui.tui.screens.error import ErrorModal
 
     app = make_app(mode="remote")
     async with app.run_test(size=WIDE, notifications=True) as pilot:
         await settle(app, pilot)
         await search(app, pilot, django="nosuchfield__icontains,x")
-        assert app.last_error is not None
-        assert not app.searching
+        assert app.state.last_error is not None
+        assert not app.state.search.running
         assert any("x: details" in t for t in toasts(app))
         app.query_one("#f-lab", Input).blur()
         await pilot.press("x")
@@ -467,7 +467,7 @@ async def test_keymap_from_config_and_palette_commands(make_app, tmp_path: Path)
         await settle(app, pilot)
         app.query_one(ResultsPane).table.focus()
         await pilot.press("z")
-        assert app.bypass_rest
+        assert app.state.bypass_rest
         titles = [c.title for c in app.get_system_commands(app.screen)]
         for title in ("mode: local", "mode: remote", "cache: force a refresh from Alyx",
                       "cache: toggle REST cache bypass", "session: copy eid",
@@ -476,7 +476,7 @@ async def test_keymap_from_config_and_palette_commands(make_app, tmp_path: Path)
 
 
 async def test_help_lists_keys_and_closes_with_q(make_app) -> None:
-    from one_tui.tui.help import HelpModal
+    from one_tui.tui.screens.help import HelpModal
 
     app = make_app(mode="auto")
     async with app.run_test(size=WIDE) as pilot:
@@ -500,16 +500,16 @@ async def test_clear_rest_cache_asks_first(make_app, server, db) -> None:
     async with app.run_test(size=WIDE) as pilot:
         await settle(app, pilot)
         await search(app, pilot, lab=str(db.sessions["lab"].iloc[0]))
-        assert app.cache_info["rest_cache"]["entries"] > 0
+        assert app.state.engine.rest.entries > 0
         app.query_one(ResultsPane).table.focus()
         await pilot.press("C")
         await pilot.press("n")
         await settle(app, pilot)
-        assert app.cache_info["rest_cache"]["entries"] > 0
+        assert app.state.engine.rest.entries > 0
         await pilot.press("C")
         await pilot.press("y")
         await settle(app, pilot)
-        assert app.cache_info["rest_cache"]["entries"] == 0
+        assert app.state.engine.rest.entries == 0
 
 
 async def test_palette_runs_a_command(make_app) -> None:
@@ -549,7 +549,7 @@ async def test_a_cache_folder_that_cannot_be_made_is_reported(make_app, tmp_path
     app = make_app(mode="auto", cache_dir=blocker / "cache")
     async with app.run_test(size=WIDE, notifications=True) as pilot:
         await settle(app, pilot)
-        assert app.one is None and app.last_error is not None
+        assert app.service is None and app.state.last_error is not None
         assert "Could not open ONE" in results_text(app)
         assert "offline" in status_text(app)
         assert any("Cache directory not accessible" in t for t in toasts(app))

@@ -7,8 +7,8 @@ from typing import Any
 from textual import events
 from textual.widgets import Input
 
-from one_tui.tui.details import DetailsPane
-from one_tui.tui.results import ResultsPane
+from one_tui.tui.widgets.details import DetailsPane
+from one_tui.tui.widgets.results import ResultsPane
 from tests.tui.conftest import settle
 
 WIDE = (160, 48)
@@ -86,11 +86,11 @@ async def test_pane_keys_that_work_inside_a_field(make_app) -> None:
         assert app.focused is app.query_one("#f-lab", Input)
         await pilot.press("^", "a", "/", "2", "3")
         assert app.query_one("#f-lab", Input).value == "^a/23"
-        assert app.pane == "filters"
+        assert app.state.pane == "filters"
         await pilot.press("ctrl+n")
-        assert app.pane == "results" and app.focused is app.query_one(ResultsPane).table
+        assert app.state.pane == "results" and app.focused is app.query_one(ResultsPane).table
         await pilot.press("ctrl+n")
-        assert app.pane == "details"
+        assert app.state.pane == "details"
 
 
 async def _export_to(app: Any, pilot: Any, path: Any) -> None:
@@ -105,7 +105,7 @@ async def test_export_only_into_existing_folders_readable_and_asks_before_overwr
         make_app, tmp_path, monkeypatch) -> None:
     import os
 
-    from one_tui.tui.confirm import ConfirmModal
+    from one_tui.tui.screens.confirm import ConfirmModal
     from tests.tui.conftest import toasts
 
     monkeypatch.chdir(tmp_path)
@@ -146,4 +146,4 @@ async def test_slash_then_a_burst_of_letters_types_into_the_filter(make_app) -> 
         await burst(app, pilot, "/", "b", "s", "1")
         await settle(app, pilot)
         assert app.query_one("#f-lab", Input).value == "bs1"
-        assert not app.bypass_rest and app.query_one(ResultsPane).sort_by is None
+        assert not app.state.bypass_rest and app.query_one(ResultsPane).sort_by is None

@@ -73,7 +73,7 @@ def test_first_frame_imports_neither_pandas_nor_pyarrow() -> None:
 
 async def test_setup_screen_explains_and_starts_the_demo(home: Path) -> None:
     from one_tui.tui.connect import demo_connector
-    from one_tui.tui.setup_screen import SetupScreen
+    from one_tui.tui.screens.setup import SetupScreen
 
     made = []
 
@@ -135,7 +135,7 @@ def test_a_missing_cache_dir_on_the_command_line_is_asked_about(tmp_path: Path) 
 
 
 async def test_the_app_asks_before_creating_a_cache_folder(make_app, tmp_path: Path) -> None:
-    from one_tui.tui.confirm import ConfirmModal
+    from one_tui.tui.screens.confirm import ConfirmModal
 
     missing = tmp_path / "typo"
     app = make_app(cache_dir=missing)
@@ -154,4 +154,4 @@ async def test_the_app_asks_before_creating_a_cache_folder(make_app, tmp_path: P
         await pilot.pause()
         await pilot.press("y")
         await settle(app, pilot)
-        assert missing.is_dir() and app.one is not None
+        assert missing.is_dir() and app.service is not None

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from one_tui.engine.local import ondisk
-from one_tui.tui.details import DetailsPane
-from one_tui.tui.load import LoadModal, alf_object
-from one_tui.tui.results import ResultsPane
+from one_tui.tui.screens.load import LoadModal, alf_object
+from one_tui.tui.widgets.details import DetailsPane
+from one_tui.tui.widgets.results import ResultsPane
 from tests.tui.conftest import settle
 from tests.tui.test_table_view import screen_text
 
@@ -59,7 +59,7 @@ async def test_o_offers_the_lines_that_fit_the_session(make_app, db, with_trials
         assert f"one.load_dataset('{eid}', '{rel_paths[0]}')" in lines
         trials = f"one.load_object('{eid}', 'trials', collection='alf')"
         assert (trials in lines) is with_trials  # never offered for a session without trials
-        base, folder = app.one.alyx.base_url, str(app.one.cache_dir)
+        base, folder = app.state.engine.base_url, str(app.state.engine.cache_dir)
         assert (f"from one.api import ONE; one = ONE(base_url='{base}', cache_dir='{folder}')"
                 == lines[0])
         await pilot.press("end", "enter")
@@ -95,7 +95,7 @@ async def test_details_say_which_files_are_on_this_disk(make_app, db) -> None:
         session = db.sessions.loc[eid].to_dict()
         mine = db.datasets.loc[eid].reset_index()
         first = mine.iloc[0]
-        here = app.one.cache_dir / str(ondisk.session_path(session)) / first.rel_path
+        here = app.state.engine.cache_dir / str(ondisk.session_path(session)) / first.rel_path
         here.parent.mkdir(parents=True, exist_ok=True)
         here.write_bytes(b"x" * 1234)
         await _open_session(app, pilot, eid)

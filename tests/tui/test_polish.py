@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from textual.widgets import Input, Static
 
-from one_tui.tui.details import render_details
-from one_tui.tui.messages import DetailsReady
-from one_tui.tui.results import ResultsPane
+from one_tui.engine.core.values import SessionDetails
+from one_tui.tui.keys import key_rows
+from one_tui.tui.widgets.details import render_details
+from one_tui.tui.widgets.results import ResultsPane
 from tests.tui.conftest import results_text, settle
 from tests.tui.test_table_view import screen_text
 
@@ -25,11 +26,11 @@ async def test_help_names_keys_as_typed_and_the_palette_has_one_quit(make_app) -
     app = make_app()
     async with app.run_test(size=WIDE) as pilot:
         await settle(app, pilot)
-        keys = {bid: k for k, _desc, bid in app.key_rows()}
+        keys = {bid: k for k, _desc, bid in key_rows(app.keymap)}
         assert keys["help"] == "f1, ?" and keys["focus_filters"] == "/"
-        assert "enter" in {k for k, _d, _b in app.key_rows()}
+        assert "enter" in {k for k, _d, _b in key_rows(app.keymap)}
         assert keys["quit_now"] == "ctrl+q"
-        text = " ".join(k for k, _d, _b in app.key_rows())
+        text = " ".join(k for k, _d, _b in key_rows(app.keymap))
         assert "question_mark" not in text and "slash" not in text
         commands = list(app.get_system_commands(app.screen))
         assert [c.title for c in commands if "quit" in c.title.lower()] == ["app: quit"]
@@ -86,8 +87,8 @@ async def test_the_sort_dialog_shows_the_current_sort(make_app) -> None:
 
 
 def test_session_qc_critical_is_coloured_and_times_have_no_microseconds() -> None:
-    ready = DetailsReady(eid="e", session={}, datasets=[], insertions=[],
-                         remote={"qc": 50, "start_time": "2025-10-28T10:12:33.123456"})
+    ready = SessionDetails(eid="e", session={}, datasets=(), insertions=(),
+                           remote={"qc": 50, "start_time": "2025-10-28T10:12:33.123456"})
     text = render_details(ready)
     plain = text.plain
     assert "session QC       CRITICAL" in plain

@@ -5,7 +5,12 @@ from __future__ import annotations
 import threading
 
 from one_tui.engine.local import cache as tables
+from one_tui.tui.state import Job
 from tests.tui.conftest import settle
+
+
+def preload_workers(app):  # noqa: ANN001, ANN201
+    return [w for w in app.workers if w.group == Job.PRELOAD]
 
 WIDE = (160, 48)
 
@@ -14,11 +19,12 @@ async def test_datasets_are_read_after_the_first_results(make_app) -> None:
     app = make_app(mode="auto")
     async with app.run_test(size=WIDE) as pilot:
         await settle(app, pilot)
-        cache = app.one._cache
-        assert app._preloaded_one is app.one._cache and app._preload_worker is None  # ended
+        cache = app.service.one._cache
+        assert not preload_workers(app) and Job.PRELOAD not in app.state.jobs  # ended
         assert cache.datasets_ready() and not cache.is_loaded("datasets")  # codes, not rows
         codes = cache.datasets_for_query()
-        app.start_dataset_preload()  # once per set of tables
+        app.start_preload()  # once per set of tables
+        assert not preload_workers(app)
         await settle(app, pilot)
         assert cache.datasets_for_query() is codes
 
@@ -40,16 +46,16 @@ async def test_a_cancelled_preload_leaves_the_table_unread(make_app, monkeypatch
             if started.is_set():
                 break
         assert started.is_set()
-        assert "loading datasets" in app._busy_text()
-        worker = app._preload_worker
-        app.cancel_dataset_preload()
+        assert "loading datasets" in app.state.busy
+        worker = preload_workers(app)[0]
+        worker.cancel()
         release.set()
         for _ in range(200):  # settle() would raise WorkerCancelled
             await pilot.pause(0.02)
             if worker.is_finished:
                 break
         assert worker.is_cancelled
-        assert not app.one._cache.datasets_ready()  # nothing kept: the next query reads it
+        assert not app.service.one._cache.datasets_ready()  # nothing kept: the next query reads it
 
 
 async def test_a_corrupt_datasets_table_found_by_the_preload_is_said(make_app, db,
@@ -69,7 +75,7 @@ async def test_a_corrupt_datasets_table_found_by_the_preload_is_said(make_app, d
     async with app.run_test(size=WIDE) as pilot:
         await settle(app, pilot)
         for _ in range(100):
-            if app._preload_worker is None and any("datasets" in t for t in toasts(app)):
+            if not preload_workers(app) and any("datasets" in t for t in toasts(app)):
                 break
             await pilot.pause(0.02)
         assert any("datasets.pqt" in t for t in toasts(app)), toasts(app)

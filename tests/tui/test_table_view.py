@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from one_tui.tui.results import ResultsPane, fit_widths, short_protocol
+from one_tui.tui.widgets.results import ResultsPane, fit_widths, short_protocol
 from tests.tui.conftest import settle
 
 NARROW = (80, 24)

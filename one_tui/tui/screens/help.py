@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
-from one_tui.tui.modal import CloseableModal
+from one_tui.tui.screens.modal import CloseableModal
 
 HELP_MD = Path(__file__).with_name("help.md")
 

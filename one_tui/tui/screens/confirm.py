@@ -7,7 +7,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Static
 
-from one_tui.tui.modal import CloseableModal
+from one_tui.tui.screens.modal import CloseableModal
 
 
 class ConfirmModal(CloseableModal):

@@ -8,7 +8,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from one_tui.tui.widgets import QuietInput
+from one_tui.tui.widgets.inputs import QuietInput
 
 
 class LoginModal(ModalScreen):

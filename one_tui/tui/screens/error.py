@@ -8,7 +8,7 @@ from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
-from one_tui.tui.modal import CloseableModal
+from one_tui.tui.screens.modal import CloseableModal
 
 
 class ErrorModal(CloseableModal):

@@ -1,4 +1,9 @@
-"""Text helpers shared by panes: sizes, ages, times, counts and errors the way a user reads them."""
+"""Sizes, ages, times and counts the way a user reads them, for the app and the command line.
+
+A module of its own at the package root (no Textual, no Rich): ``one-tui cache-info`` prints the
+same words as the Cache pane without importing the app. Errors become text in one place only,
+``one_tui.engine.core.spec.one_line``.
+"""
 
 from __future__ import annotations
 
@@ -100,10 +105,3 @@ _ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]
 def plural(n: int, word: str) -> str:
     """'1 session', '2 sessions', '1,200 rows'."""
     return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
-
-
-def one_line(exc: BaseException) -> str:
-    """An exception as a toast names it: 'Type: first line of its message'."""
-    text = str(exc).strip().splitlines()
-    first = text[0] if text else ""
-    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__

@@ -7,8 +7,9 @@ from textual.containers import Vertical
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from one_tui.tui.modal import CloseableModal
-from one_tui.tui.results import COLUMNS, LABELS
+from one_tui.tui.convert import COLUMNS
+from one_tui.tui.screens.modal import CloseableModal
+from one_tui.tui.widgets.results import LABELS
 
 
 class SortModal(CloseableModal):

@@ -9,14 +9,16 @@ database and cache folder as this app.
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Sequence
+from pathlib import Path
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from one_tui.tui.modal import CloseableModal
+from one_tui.engine.core.values import DatasetRow
+from one_tui.tui.screens.modal import CloseableModal
 
 # ALF file names: _namespace_object.attribute[_timescale][.extra].ext (one.alf.spec)
 _ALF_OBJECT = re.compile(r"^(?:_(?P<namespace>[^_.]+)_)?(?P<object>[^._][^.]*)\.")
@@ -28,7 +30,7 @@ def alf_object(name: str) -> str | None:
     return found.group("object") if found else None
 
 
-def one_line(base_url: str | None, cache_dir: Any) -> str:
+def one_constructor(base_url: str | None, cache_dir: Path | str | None) -> str:
     """The ONE constructor for this app's database and cache folder."""
     folder = repr(str(cache_dir)) if cache_dir else None
     if base_url and folder:
@@ -38,26 +40,26 @@ def one_line(base_url: str | None, cache_dir: Any) -> str:
     return f"one = ONE(cache_dir={folder}, mode='local')"
 
 
-def load_lines(eid: str, datasets: list[dict[str, Any]] | None, base_url: str | None,
-               cache_dir: Any) -> list[tuple[str, str]]:
+def load_lines(eid: str, datasets: Sequence[DatasetRow] | None, base_url: str | None,
+               cache_dir: Path | str | None) -> list[tuple[str, str]]:
     """(line, what it is) for the session: ONE first, then its objects, then each dataset.
 
     Without the session's datasets (details not opened) only what needs none is offered."""
-    lines = [(f"from one.api import ONE; {one_line(base_url, cache_dir)}", "ONE")]
+    lines = [(f"from one.api import ONE; {one_constructor(base_url, cache_dir)}", "ONE")]
     if datasets is None:
         lines.append((f"one.list_datasets({eid!r})", "list datasets"))
         return lines
     objects: dict[tuple[str, str], None] = {}
     for d in datasets:
-        obj = alf_object(str(d.get("name") or ""))
-        if obj and d.get("exists", True):
-            objects[(d.get("collection") or "", obj)] = None
+        obj = alf_object(d.name)
+        if obj and d.exists:
+            objects[(d.collection, obj)] = None
     # trials first: the object most sessions are opened for
     for collection, obj in sorted(objects, key=lambda k: (k[1] != "trials", k)):
         lines.append((f"one.load_object({eid!r}, {obj!r}, collection={collection!r})", "object"))
-    for d in sorted(datasets, key=lambda r: str(r.get("rel_path") or "")):
-        if d.get("rel_path") and d.get("exists", True):
-            lines.append((f"one.load_dataset({eid!r}, {str(d['rel_path'])!r})", "dataset"))
+    for d in sorted(datasets, key=lambda r: r.rel_path):
+        if d.rel_path and d.exists:
+            lines.append((f"one.load_dataset({eid!r}, {d.rel_path!r})", "dataset"))
     return lines
 
 

@@ -1,25 +1,31 @@
 """The filters pane: ONE search terms, validated on the field before anything is sent.
 
 Local terms follow ONE's local search (case-sensitive regex / substring); the remote-only ones
-are Alyx session filters and force that search to go to Alyx.
+are Alyx session filters and force that search to go to Alyx. The pane owns its fields: enter in
+one posts :class:`FiltersPane.Submitted` with the terms, and the app's state (bound: the mode
+for the match rule, the suggestions) reaches it by ``data_bind``, also when it is mounted late.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.reactive import var
 from textual.suggester import SuggestFromList
 from textual.validation import ValidationResult, Validator
 from textual.widgets import Checkbox, Input, Label, Static
 
 from one_tui.engine.core.spec import QC
-from one_tui.tui.widgets import QuietInput
+from one_tui.tui.state import AppState
+from one_tui.tui.widgets.inputs import QuietInput
 
 LOCAL_RULE = "match (local tables): case-sensitive regex, substring"
 REMOTE_RULE = "match (Alyx): subject, lab exact, any case; project, protocol contain"
@@ -139,9 +145,20 @@ class FiltersPane(VerticalScroll):
         Binding("up", "app.focus_previous", "Previous filter", show=False, id="filters_previous"),
     ]
 
-    def __init__(self, **kwargs) -> None:
+    @dataclass
+    class Submitted(Message):
+        """enter in a filter: search with these terms (``alyx_only``: a term only Alyx
+        answers is set, so the search goes there)."""
+
+        terms: dict[str, Any]
+        alyx_only: bool
+
+    state: var[AppState] = var(AppState, init=False)
+
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.remote = False  # which match rule the regex check follows
+        self._suggestions: Mapping[str, tuple[str, ...]] = {}
 
     def compose(self) -> ComposeResult:
         # One row per field; the message row under a field is mounted only when it is needed.
@@ -164,13 +181,27 @@ class FiltersPane(VerticalScroll):
         yield Static("enter: search · f7: once on Alyx · ctrl+l: clear", classes="hint")
 
     def on_mount(self) -> None:
-        """Mounted lazily after the first frame: take the app's current layout and rules."""
         self.border_title = self.BORDER_TITLE
-        app = self.app
-        if hasattr(app, "_layout"):
-            app._layout()
-            self.set_remote((app.cache_info or {}).get("mode") == "remote")
-            self.set_suggestions(app.suggestions)
+
+    def watch_state(self, state: AppState) -> None:
+        """The mode's match rule and the tables' suggestions, when they change."""
+        if state.remote_mode != self.remote:
+            self.set_remote(state.remote_mode)
+        if state.suggestions is not self._suggestions:
+            self._suggestions = state.suggestions
+            self.set_suggestions(state.suggestions)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        """enter in a field: the terms, or the fields flagged and one toast saying which."""
+        if not (event.input.id or "").startswith("f-"):
+            return
+        event.stop()
+        try:
+            terms, alyx_only = self.collect()
+        except FilterError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.post_message(self.Submitted(terms, alyx_only))
 
     def _checker(self, spec: Field) -> Callable[[str], str | None]:
         def check(value: str) -> str | None:
@@ -214,12 +245,12 @@ class FiltersPane(VerticalScroll):
                 inp = self.query_one(f"#f-{spec.key}", Input)
                 self._show(spec.key, inp.validate(inp.value))
 
-    def set_suggestions(self, values: dict[str, list[str]]) -> None:
+    def set_suggestions(self, values: Mapping[str, tuple[str, ...]]) -> None:
         """Feed the lab, subject and project inputs with values from the tables."""
         for key, options in values.items():
             if key in FIELD_BY_KEY and options:
                 inp = self.query_one(f"#f-{key}", Input)
-                inp.suggester = SuggestFromList(options, case_sensitive=False)
+                inp.suggester = SuggestFromList(list(options), case_sensitive=False)
 
     def value(self, key: str) -> str:
         return self.query_one(f"#f-{key}", Input).value.strip()
@@ -232,7 +263,7 @@ class FiltersPane(VerticalScroll):
             self.set_value(spec.key, "")
         self.query_one("#f-histology", Checkbox).value = False
 
-    def collect(self) -> tuple[dict, bool]:
+    def collect(self) -> tuple[dict[str, Any], bool]:
         """The ONE search terms and whether a remote-only filter is set; FilterError if invalid."""
         invalid = []
         for spec in FIELDS:
@@ -249,9 +280,9 @@ class FiltersPane(VerticalScroll):
             raise FilterError(invalid)
         return self._terms()
 
-    def _terms(self) -> tuple[dict, bool]:
+    def _terms(self) -> tuple[dict[str, Any], bool]:
         v = self.value
-        terms: dict = {}
+        terms: dict[str, Any] = {}
         for key, term in (("lab", "laboratory"), ("subject", "subject"),
                           ("project", "projects"), ("task_protocol", "task_protocol")):
             if v(key):
@@ -268,9 +299,9 @@ class FiltersPane(VerticalScroll):
         terms.update(remote)
         return terms, bool(remote)
 
-    def _remote_terms(self) -> dict:
+    def _remote_terms(self) -> dict[str, Any]:
         v = self.value
-        terms: dict = {}
+        terms: dict[str, Any] = {}
         if v("session_qc"):
             terms["qc"] = int(QC.validate(v("session_qc")))
         if v("perf_gte"):
@@ -284,9 +315,10 @@ class FiltersPane(VerticalScroll):
         django = []
         if v("narrative"):
             # escaped: a comma sent raw splits Alyx's django filter (HTTP 500); imported here,
-            # as remote.py brings pandas, which the first frame must not load
-            from one_tui.engine.remote import records as remote
-            django.append(remote.django_clause("narrative__icontains", v("narrative")))
+            # as the remote package brings pandas, which the first frame must not load (the
+            # engine's root does not export this rule yet: the one import behind the surface)
+            from one_tui.engine.remote.records import django_clause
+            django.append(django_clause("narrative__icontains", v("narrative")))
         if v("django"):
             django.append(v("django"))
         if django:

@@ -1,0 +1,103 @@
+"""The key table: every binding's id (users remap them in their keymap), keys, action, footer
+text and palette title ('category: action'), in one place. The app's bindings, the help screen's
+key list and the command palette are all made from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from textual.binding import Binding
+from textual.keys import format_key
+
+# (binding id, keys, action, description, shown in footer, palette title)
+KEYS: tuple[tuple[str, str, str, str, bool, str], ...] = (
+    ("quit", "q", "app.quit", "Quit", True, "app: quit"),
+    ("help", "f1,question_mark", "app.help", "Help", True, "app: help and keys"),
+    ("focus_filters", "slash", "focus_filters", "Filters", True, "search: focus the filters"),
+    ("search", "f9", "search", "Search", True, "search: run"),
+    ("search_remote", "f7,ctrl+r", "search_remote", "On Alyx", True,
+     "search: run once on Alyx (query_type='remote')"),
+    ("cancel", "escape", "cancel", "Cancel", False, "search: cancel"),
+    ("clear_filters", "ctrl+l", "clear_filters", "Clear filters", False, "search: clear filters"),
+    ("cycle_mode", "m", "app.cycle_mode", "Mode", True, "mode: cycle"),
+    ("mode_local", "f2", "app.set_mode('local')", "local", False, "mode: local"),
+    ("mode_remote", "f3", "app.set_mode('remote')", "remote", False, "mode: remote"),
+    ("mode_auto", "f4", "app.set_mode('auto')", "auto", False, "mode: auto"),
+    ("mode_refresh", "f5", "app.set_mode('refresh')", "refresh", False, "mode: refresh"),
+    ("refresh", "r", "app.refresh", "Refresh", True, "cache: refresh tables as auto would"),
+    ("force_refresh", "R,f6", "app.force_refresh", "Force refresh", False,
+     "cache: force a refresh from Alyx"),
+    ("toggle_bypass", "b,f8", "app.toggle_bypass", "Bypass REST", True,
+     "cache: toggle REST cache bypass"),
+    ("clear_rest_cache", "C", "app.clear_rest_cache", "Clear REST cache", False,
+     "cache: clear the REST cache"),
+    ("details", "d", "details", "Details", False, "session: open details"),
+    ("copy_eid", "y", "copy_eid", "Copy eid", True, "session: copy eid"),
+    ("copy_load", "o,Y", "copy_load", "Copy ONE line", False,
+     "session: copy a ONE line (load_dataset, load_object, ONE(...))"),
+    ("toggle_eid", "i", "toggle_eid", "eid column", False, "results: show/hide the eid column"),
+    ("sort", "s", "sort", "Sort", False, "results: sort by a column"),
+    ("export", "e", "export", "Export", True, "results: export to CSV or Parquet"),
+    ("show_error", "x", "app.show_error", "Last error", False, "app: show the last error in full"),
+    ("pane_filters", "1", "show_pane('filters')", "Filters pane", False, "pane: filters"),
+    ("pane_results", "2", "show_pane('results')", "Sessions pane", False, "pane: sessions"),
+    ("pane_details", "3", "show_pane('details')", "Details pane", False, "pane: details"),
+    ("pane_cache", "4", "show_pane('cache')", "Cache pane", False, "pane: cache"),
+)
+
+
+# Keys handled outside KEYS (priority bindings, widgets' own), listed in the help as well.
+EXTRA_KEYS: tuple[tuple[str, str, str], ...] = (
+    ("ctrl+q", "quit (also inside a field)", "quit_now"),
+    ("enter", "search (in a filter) · open the session's details (in the table)", "-"),
+    ("tab,shift+tab", "next / previous filter (cycles within the filters)", "focus_next"),
+    ("ctrl+n", "next pane, also from inside a field", "next_pane"),
+    ("escape", "cancel a search, a download or a refresh · back to the sessions", "cancel"),
+)
+
+
+def display_keys(keys: str) -> str:
+    """'f1,question_mark' -> 'f1, ?': the characters a user types, as the README names them."""
+    shown = []
+    for key in keys.split(","):
+        key = key.strip()
+        char = format_key(key) if len(key) > 1 and "+" not in key else key
+        shown.append(char if len(char) == 1 and char.isascii() and char.isprintable()
+                     and not char.isspace() else key)
+    return ", ".join(shown)
+
+
+# Pane keys handled when the app reads them (priority), so a burst like "/abc" typed in the
+# table puts "abc" in the filter instead of running b (bypass) and c; inside a field they are
+# disabled (check_action) and typed into it.
+PRIORITY_OUTSIDE_FIELDS = frozenset({"focus_filters", "pane_filters", "pane_results",
+                                     "pane_details", "pane_cache"})
+
+
+def bindings() -> list[Binding]:
+    """The main screen's bindings; the app's own actions are named ``app.<action>``."""
+    out = []
+    for bid, keys, action, desc, show, _ in KEYS:
+        out.append(Binding(keys, action, desc, show=show, id=bid,
+                           priority=bid in PRIORITY_OUTSIDE_FIELDS))
+    # Priority: handled when the key reaches the app, before the next key is forwarded. As plain
+    # bindings, a burst "150<tab>5" over SSH had its 5 forwarded to the old field (1505) before
+    # the tab, bubbling up from that field, moved the focus.
+    out.append(Binding("tab", "focus_step(1)", "Next field", show=False, priority=True,
+                       id="focus_next"))
+    out.append(Binding("shift+tab", "focus_step(-1)", "Previous field", show=False,
+                       priority=True, id="focus_previous"))
+    # Pane keys that also work inside a filter field (1-4 and / are typed into it there).
+    out.append(Binding("ctrl+n", "next_pane", "Next pane", show=False, priority=True,
+                       id="next_pane"))
+    return out
+
+
+def key_rows(keymap: Mapping[str, str]) -> list[tuple[str, str, str]]:
+    """(keys, description, id) for each binding, after the user's keymap (the one the app
+    gave ``App.set_keymap``: Textual has no public getter, and the keymap is ours)."""
+    rows = [(display_keys(keymap.get(bid, keys)), title.split(": ", 1)[-1], bid)
+            for bid, keys, _a, _d, _s, title in KEYS]
+    rows += [(display_keys(keymap.get(bid, keys)), desc, bid) for keys, desc, bid in EXTRA_KEYS]
+    return rows

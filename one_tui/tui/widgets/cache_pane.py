@@ -1,0 +1,120 @@
+"""The Cache pane: the engine's state (folder, tables, freshness, REST cache, mode, Alyx), with
+ages from the app's clock; bound to the app's ``state`` and ``now`` like the status line."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.reactive import var
+from textual.widgets import Static
+
+from one_tui.engine.core.values import EngineState, RestCacheInfo
+from one_tui.text import fmt_age_minutes, fmt_delta, fmt_size, fmt_time, plain
+from one_tui.tui.state import AppState
+
+HINT = "Connecting…"
+
+
+def mode_line(engine: EngineState) -> str:
+    """The mode and why it is what it is, e.g. 'auto → local: login refused'."""
+    if engine.fallback is not None:
+        return engine.fallback.text
+    if engine.mode == engine.requested:
+        return f"{engine.mode} (as requested)"
+    return f"{engine.requested} → {engine.mode}"
+
+
+def render_cache(state: AppState, now: dt.datetime) -> Text | None:
+    """The pane's text: folder, tables, freshness, REST cache, mode, Alyx (None: no engine
+    yet). Ages to the minute: a ticking pane repaints once a minute."""
+    engine = state.engine
+    if engine is None:
+        return None
+    out = Text()
+    _kv(out, "folder", plain(str(engine.cache_dir)))
+    _kv(out, "mode", mode_line(engine))
+    _kv(out, "Alyx", plain(engine.base_url) if engine.base_url else "none (local only)")
+    _kv(out, "user", plain(engine.user))
+    if engine.read_only:
+        _kv(out, "tables", "read-only folder: results are not saved")
+    out.append("\nTables\n", style="bold underline")
+    if not engine.tables:
+        out.append("  no tables loaded\n", style="dim")
+    for table in engine.tables:
+        rows = table.rows
+        rows_text = f"{rows:,}" if isinstance(rows, int) else plain(rows)
+        unit = "row " if rows == 1 else "rows"
+        out.append(f"  {table.name:<11} {rows_text:>9} {unit}  {fmt_time(table.date_created)}"
+                   f"  {plain(table.origin)}\n")
+    _freshness(out, engine, now)
+    _rest(out, engine.rest, state.bypass_rest)
+    return out
+
+
+def _kv(out: Text, key: str, value: str, style: str = "") -> None:
+    out.append(f"{key:<13}", style="bold")
+    out.append(f"{value}\n", style=style)
+
+
+def _freshness(out: Text, engine: EngineState, now: dt.datetime) -> None:
+    out.append("\nFreshness\n", style="bold underline")
+    fresh = engine.freshness
+    created, loaded = fresh.created, fresh.loaded
+    _kv(out, "created",
+        f"{fmt_time(created)} ({fmt_age_minutes(created, now)} ago)" if created else "–")
+    _kv(out, "loaded",
+        f"{fmt_time(loaded)} ({fmt_age_minutes(loaded, now)} ago)" if loaded else "–")
+    expired = fresh.expired(now)  # from the clock: it flips while the app is open
+    _kv(out, "expired", "yes" if expired else "no", "yellow" if expired else "")
+    _kv(out, "cache_expiry", fmt_delta(fresh.expiry))
+    nxt = engine.next_refresh
+    if nxt is None:
+        text = "none (no automatic refresh in this mode)"
+    elif nxt <= now:
+        text = f"{fmt_time(nxt)} (due now)"
+    else:
+        text = f"{fmt_time(nxt)} (in {fmt_delta(nxt - now)})"
+    _kv(out, "next refresh", text)
+
+
+def _rest(out: Text, rest: RestCacheInfo, bypass: bool) -> None:
+    out.append("\nREST cache\n", style="bold underline")
+    if not rest.enabled:
+        _kv(out, "state", "off")
+        return
+    _kv(out, "state", "bypassed for queries (b)" if bypass else "on", "yellow" if bypass else "")
+    _kv(out, "entries", f"{rest.entries:,}")
+    _kv(out, "on disk", fmt_size(rest.bytes))
+    _kv(out, "hits/misses", f"{rest.hits} / {rest.misses} this run")
+    expiry = rest.default_expiry
+    _kv(out, "expiry", fmt_delta(expiry) if expiry is not None else "–")
+
+
+class CachePane(VerticalScroll, can_focus=True):
+    """A scrollable text view of the cache state."""
+
+    BORDER_TITLE = "Cache"
+
+    state: var[AppState] = var(AppState, init=False)
+    now: var[dt.datetime] = var(dt.datetime.min, init=False)
+
+    _shown: Text | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(HINT, id="cache-body")
+
+    def watch_state(self) -> None:
+        self._draw()
+
+    def watch_now(self) -> None:
+        self._draw()
+
+    def _draw(self) -> None:
+        """Nothing is repainted when the text is what is already shown."""
+        text = render_cache(self.state, self.now)
+        if text is not None and text != self._shown:
+            self._shown = text
+            self.query_one("#cache-body", Static).update(text)

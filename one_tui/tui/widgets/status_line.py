@@ -1,0 +1,79 @@
+"""The status line, always visible above the footer: the state a user must never guess.
+
+Drawn from the app's state and the clock (``data_bind``, as in Textual's world-clock example);
+it repaints only when its text changes, so an idle screen writes nothing (--low-bandwidth
+shows the tables' time, which never ticks).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from rich.text import Text
+from textual.reactive import var
+from textual.widgets import Static
+
+from one_tui.text import fmt_age_minutes
+from one_tui.tui.state import AppState
+
+
+def render_status(state: AppState, now: dt.datetime) -> Text:
+    """mode · online · REST cache · tables' age · last source · what is running."""
+    out = Text(" ")
+    engine = state.engine
+    mode = "…"
+    if engine is not None:
+        mode = str(engine.mode)
+        if engine.requested != engine.mode:
+            mode = f"{engine.requested}→{engine.mode}"
+    out.append(f"mode {mode}", style="bold")
+    online = state.online
+    if online is None:
+        out.append(" · connecting")
+    elif online and state.unreachable:
+        out.append(" · Alyx unreachable", style="yellow")
+    else:
+        out.append(" · online" if online else " · offline", style="" if online else "yellow")
+    if engine is not None and not engine.rest.enabled:
+        out.append(" · REST cache off")
+    else:
+        out.append(" · REST cache bypassed" if state.bypass_rest else " · REST cache on",
+                   style="yellow" if state.bypass_rest else "")
+    created = engine.freshness.created if engine is not None else None
+    if engine is not None and created is not None:
+        if state.absolute:
+            when = created.strftime("%H:%M" if created.date() == now.date() else
+                                    "%Y-%m-%d %H:%M")
+            out.append(f" · tables from {when}")
+        else:
+            out.append(f" · tables {fmt_age_minutes(created, now)} old")
+        if engine.freshness.expired(now):
+            out.append(" (expired)", style="yellow")
+    if state.search.last_source:
+        out.append(f" · last: {state.search.last_source}")
+    busy = state.busy
+    if busy:
+        out.append(f" · {busy}", style="italic")
+    return out
+
+
+class StatusLine(Static):
+    """One line, bound to the app's ``state`` and ``now``."""
+
+    state: var[AppState] = var(AppState, init=False)
+    now: var[dt.datetime] = var(dt.datetime.min, init=False)
+
+    _shown: Text | None = None
+
+    def watch_state(self) -> None:
+        self._draw()
+
+    def watch_now(self) -> None:
+        self._draw()
+
+    def _draw(self) -> None:
+        """Repaint only when the text changes (the clock ticks; idle output stays 0 bytes)."""
+        text = render_status(self.state, self.now)
+        if text != self._shown:
+            self._shown = text
+            self.update(text)
