@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.keys import format_key
 
 # (binding id, keys, action, description, shown in footer, palette title)
@@ -75,9 +75,9 @@ PRIORITY_OUTSIDE_FIELDS = frozenset({"focus_filters", "pane_filters", "pane_resu
                                      "pane_details", "pane_cache"})
 
 
-def bindings() -> list[Binding]:
+def bindings() -> list[BindingType]:
     """The main screen's bindings; the app's own actions are named ``app.<action>``."""
-    out = []
+    out: list[BindingType] = []
     for bid, keys, action, desc, show, _ in KEYS:
         out.append(Binding(keys, action, desc, show=show, id=bid,
                            priority=bid in PRIORITY_OUTSIDE_FIELDS))

@@ -59,7 +59,7 @@ class Pane(StrEnum):
     CACHE = "cache"
 
     @property
-    def title(self) -> str:
+    def heading(self) -> str:
         return "Sessions" if self is Pane.RESULTS else self.value.capitalize()
 
 

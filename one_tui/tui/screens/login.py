@@ -11,7 +11,7 @@ from textual.widgets import Input, Static
 from one_tui.tui.widgets.inputs import QuietInput
 
 
-class LoginModal(ModalScreen):
+class LoginModal(ModalScreen[tuple[str, str] | None]):
     """Dismisses with (username, password) or None (escape: stay offline, in local mode)."""
 
     BINDINGS = [Binding("escape", "cancel", "Stay offline", id="login_cancel")]

@@ -101,7 +101,7 @@ class MainScreen(Screen[None]):
 
     def on_mount(self) -> None:
         for pane in self.query(".pane"):
-            pane.border_title = Pane(pane.id).title if pane.id else ""
+            pane.border_title = Pane(pane.id).heading if pane.id else ""
         self.refresh_layout()
 
     def on_resize(self, event: events.Resize) -> None:
@@ -134,7 +134,7 @@ class MainScreen(Screen[None]):
             shown = pane is s.pane if self.narrow else pane in (Pane.FILTERS, Pane.RESULTS,
                                                                  s.side)
             # at 80 columns only the shown pane is named: the database URL must fit beside
-            label = f" {i} {pane.title} " if shown or not self.narrow else f" {i} "
+            label = f" {i} {pane.heading} " if shown or not self.narrow else f" {i} "
             out.append(label, style="reverse" if shown else "dim")
         if self.host.place:
             out.append(f"  {self.host.place}", style="dim")
@@ -372,7 +372,9 @@ class MainScreen(Screen[None]):
             if message.eid == self.query_one(DetailsPane).eid:
                 self.query_one(DetailsPane).show_error("Details could not be loaded (x: why).")
             return
-        if value.remote_error is not None and value.remote_error.kind is RemoteErrorKind.UNREACHABLE:
+        lost = value.remote_error is not None and (
+            value.remote_error.kind is RemoteErrorKind.UNREACHABLE)
+        if lost:  # the status line says so at once
             self.host.update_state(state.reachability(self.host.state, True))
         self.query_one(DetailsPane).show(value)
 

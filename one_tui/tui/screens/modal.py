@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.binding import Binding
 from textual.screen import ModalScreen
 
 
-class CloseableModal(ModalScreen):
+class CloseableModal(ModalScreen[Any]):
     """A modal that ``escape`` or ``q`` dismisses with None."""
 
     BINDINGS = [

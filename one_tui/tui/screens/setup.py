@@ -28,7 +28,7 @@ Or try it now on a synthetic database served on this machine: press d.
 """
 
 
-class SetupScreen(Screen):
+class SetupScreen(Screen[None]):
     """Explains the set-up; ``d`` starts the demo, ``q`` quits."""
 
     BINDINGS = [

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -61,6 +61,9 @@ def fit_widths(content: dict[str, int], available: int) -> dict[str, int]:
     return widths
 
 
+#: (column, direction), as Arrow's sort_by takes it
+SortKey = tuple[str, Literal["ascending", "descending"]]
+
 EMPTY_HINT = "No search yet. Set filters and press enter (F9 from anywhere); / focuses the filters."
 
 
@@ -80,7 +83,7 @@ class ResultsPane(Vertical):
         super().__init__(**kwargs)
         self.full: pa.Table | None = None  # the whole result, in the current sort order
         self.show_eid = False
-        self.sort_by: tuple[str, str] | None = None
+        self.sort_by: SortKey | None = None
         self.summary = ""
         self._table: SessionsTable | None = None
         self._first_eid: str | None = None  # of the rows shown: same first row = growing
@@ -231,7 +234,8 @@ class ResultsPane(Vertical):
             self._remount_keeping_cursor()
         return self.show_eid
 
-    def sort(self, column: str, direction: str | None = None) -> None:
+    def sort(self, column: str,
+             direction: Literal["ascending", "descending"] | None = None) -> None:
         """Sort by a column; choosing the current column again reverses the direction."""
         if self.full is None:
             return
