@@ -233,6 +233,8 @@ class OneApp(App[None]):
         self.state = state.job_phase(self.state, message.job, message.text)
 
     def on_engine_state_changed(self, message: EngineStateChanged) -> None:
+        # the state's times (loaded, created) are read against a clock reading as fresh
+        self.now = self.clock()
         self.state = state.engine_changed(self.state, message.state)
 
     def on_suggestions_ready(self, message: SuggestionsReady) -> None:

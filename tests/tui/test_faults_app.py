@@ -31,14 +31,16 @@ class ShortTimeouts(Connector):
     """The real Connector's `One`, with a client whose timeouts are short (as an HPC user
     would configure them) so a stalled server costs a second, not 30."""
 
-    def connect(self, username: str | None = None, password: str | None = None) -> Any:
-        from one_tui.engine.one import One
+    def open(self, username: str | None = None, password: str | None = None,
+             clock: Any = None) -> Any:
+        from one_tui.engine import EngineService, One
 
         password, self.password = password or self.password, None
         client = AlyxClient(self.base_url, username=username or self.username,
                             password=password, cache_dir=self.cache_dir,
                             timeout=(0.5, 1.0), max_retries=2, max_retry_wait=1.5)
-        return One(client=client, cache_dir=self.cache_dir, mode=self.mode, password=password)
+        return EngineService(One(client=client, cache_dir=self.cache_dir, mode=self.mode,
+                                 password=password, clock=clock))
 
 
 @pytest.fixture(scope="module")

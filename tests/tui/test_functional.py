@@ -256,7 +256,7 @@ async def test_focus_never_passes_through_a_filter_while_results_grow(make_app, 
             await pilot.pause(0.02)
         server.faults.latency = 0
         await settle(app, pilot)
-        assert "DataTable" in focus_seen  # the growing table had focus during the search
+        assert "SessionsTable" in focus_seen  # the growing table had focus during the search
         assert not [name for name in focus_seen if "Input" in name]
 
 

@@ -115,9 +115,13 @@ def test_the_demo_leaves_the_users_one_settings_alone(home) -> None:
 
     conn = demo_connector(n_sessions=10)
     try:
-        one = conn.connect()
-        assert one.alyx is not None and one.mode == "auto"
-        assert len(one.search_sessions(query_type="remote")) == 10  # a logged-in call
+        service = conn.open()
+        engine = service.state()
+        assert engine.has_alyx and engine.mode == "auto"
+        from one_tui.engine import Mode, SearchRequest
+
+        answer = service.search_sessions(SearchRequest(query_type=Mode.REMOTE))
+        assert answer.ok and len(answer.value) == 10  # a logged-in call
         folder = Path(conn.cache_dir)
         assert folder.is_dir() and str(folder).startswith(tempfile.gettempdir())
     finally:

@@ -73,12 +73,14 @@ async def test_ages_advance_and_expired_flips_with_the_clock(db, tmp_path) -> No
         assert "tables 1 min old" in status_text(app)
         assert "(1 min ago)" in cache_text(app)
         clock.now = T0 + dt.timedelta(minutes=7)
-        await pilot.pause(1.2)  # one tick, no search
+        app.now = clock()  # what a tick does (no waiting for one), no search
+        await pilot.pause()
         assert "tables 8 min old" in status_text(app)
         assert "(8 min ago)" in cache_text(app)
         assert "expired      no" in cache_text(app) and "(expired)" not in status_text(app)
         clock.now = T0 + dt.timedelta(hours=25)
-        await pilot.pause(1.2)
+        app.now = clock()  # a tick
+        await pilot.pause()
         assert "expired      yes" in cache_text(app)
         assert "(expired)" in status_text(app)
 
@@ -98,7 +100,8 @@ async def test_low_bandwidth_status_names_the_tables_time_and_still_flips_expire
         await settle(app, pilot)
         assert f"tables from {created:%H:%M}" in status_text(app)
         clock.now = T0 + dt.timedelta(hours=25)
-        await pilot.pause(5.5)  # one low-bandwidth tick
+        app.now = clock()  # what a low-bandwidth tick does
+        await pilot.pause()
         assert f"tables from {created:%Y-%m-%d %H:%M} (expired)" in status_text(app)
 
 
@@ -115,7 +118,8 @@ async def test_auto_asks_alyx_at_the_next_search_once_expired(db, server, tmp_pa
         await settle(app, pilot)
         assert requests_since(server, start, "/cache") == []  # fresh: nothing asked
         clock.now = T0 + dt.timedelta(hours=25)
-        await pilot.pause(1.2)
+        app.now = clock()  # a tick
+        await pilot.pause()
         assert "(expired)" in status_text(app)
         server.set_tables_date(T0 + dt.timedelta(hours=24, minutes=30))
         await pilot.press("enter")

@@ -112,8 +112,15 @@ class CachePane(VerticalScroll, can_focus=True):
     def watch_now(self) -> None:
         self._draw()
 
+    def on_show(self) -> None:
+        self._draw()
+
     def _draw(self) -> None:
-        """Nothing is repainted when the text is what is already shown."""
+        """Nothing is repainted when the text is what is already shown, nor while the pane is
+        hidden (an update lays the screen out again, and the tables' scrollbars are resent:
+        ~4 kB per tick on an idle --low-bandwidth screen); it is drawn when shown."""
+        if not self.display:
+            return
         text = render_cache(self.state, self.now)
         if text is not None and text != self._shown:
             self._shown = text
