@@ -107,20 +107,19 @@ class CachePane(VerticalScroll, can_focus=True):
         yield Static(HINT, id="cache-body")
 
     def watch_state(self) -> None:
-        self._draw()
+        self._draw()  # news: drawn even when hidden (what it says is read when it is shown)
 
     def watch_now(self) -> None:
-        self._draw()
+        """The tick redraws a shown pane only: an update lays the screen out again, and the
+        tables' scrollbars were resent (~4 kB per tick on an idle --low-bandwidth screen)."""
+        if self.display:
+            self._draw()
 
     def on_show(self) -> None:
         self._draw()
 
     def _draw(self) -> None:
-        """Nothing is repainted when the text is what is already shown, nor while the pane is
-        hidden (an update lays the screen out again, and the tables' scrollbars are resent:
-        ~4 kB per tick on an idle --low-bandwidth screen); it is drawn when shown."""
-        if not self.display:
-            return
+        """Nothing is repainted when the text is what is already shown."""
         text = render_cache(self.state, self.now)
         if text is not None and text != self._shown:
             self._shown = text
