@@ -26,12 +26,12 @@ from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 from one_tui.demo import synth
 from one_tui.demo.faults import Faults
 from one_tui.demo.filters import BadValue, FilterError
-from one_tui.demo.query import Queries
+from one_tui.demo.query import DemoQueries
 from one_tui.demo.views import _HTML_500, Views, _detail, _Reply
 
 
 # --- the server -----------------------------------------------------------------------------------
-class DemoServer(Queries):
+class DemoServer(DemoQueries):
     """The demo Alyx. ``with DemoServer(db) as srv: httpx.get(srv.url + '/sessions', ...)``."""
 
     def __init__(self, db: synth.SyntheticDB, host: str = "127.0.0.1", port: int = 0,
@@ -152,7 +152,7 @@ class DemoServer(Queries):
     def warm_up(self) -> None:
         """Build the zip and the filter indices now, not on the first request."""
         self.cache_zip()
-        _ = self._ds_index, self._session_view
+        _ = self.dataset_index, self.session_view
 
     # -- faults --
     def _take(self, name: str, path: str) -> bool:

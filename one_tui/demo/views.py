@@ -19,8 +19,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from one_tui.demo import synth
-from one_tui.demo.lookups import _bool_param
+from one_tui.demo import records
+from one_tui.demo.catalogue import LABS, REVISIONS
+from one_tui.demo.lookups import bool_param
 from one_tui.demo.schema import DETAIL_KEY, DOCS_HTML, LIST_PARAMS, build_coreapi, build_schema
 
 if TYPE_CHECKING:  # annotations only: http.py imports this module
@@ -160,19 +161,19 @@ class Views:
         if ep == "sessions":
             pos = srv.filter_sessions(params)
             eids = db.sessions.index
-            return self._page(len(pos), lambda a, b: db.session_list_records(
-                eids[pos[a:b]], base))
+            return self._page(len(pos), lambda a, b: records.session_list(
+                db, eids[pos[a:b]], base))
         if ep == "insertions":
             rows = srv.filter_insertions(params)
-            iv = srv._insertion_view
+            iv = srv.insertion_view
             keys = list(zip(iv["eid"], iv["id"], strict=True))
-            return self._page(len(rows), lambda a, b: db.insertion_records(
-                [keys[r] for r in rows[a:b]], base))
+            return self._page(len(rows), lambda a, b: records.insertion_list(
+                db, [keys[r] for r in rows[a:b]], base))
         if ep == "datasets":
             rows = srv.filter_datasets(params)
-            return self._page(len(rows), lambda a, b: db.dataset_records(rows[a:b], base))
-        records = self._small_list(ep, params)
-        return self._page(len(records), lambda a, b: records[a:b])
+            return self._page(len(rows), lambda a, b: records.dataset_list(db, rows[a:b], base))
+        small = self._small_list(ep, params)
+        return self._page(len(small), lambda a, b: small[a:b])
 
     def _small_list(self, ep: str, params: dict[str, str]) -> list[dict]:
         records = _SMALL_LISTS[ep](self.srv, self.base)
@@ -190,18 +191,18 @@ class Views:
             eid = key.lower()
             if eid not in db.dataset_slices:
                 raise _not_found("Session")
-            return db.session_detail_record(eid, base)
+            return records.session_detail(db, eid, base)
         if ep == "insertions":
             pid = key.lower()
-            if pid not in srv._pid_to_eid:
+            if pid not in srv.pid_to_eid:
                 raise _not_found("ProbeInsertion")
-            return db.insertion_record(srv._pid_to_eid[pid], pid, base, detail=True)
+            return records.insertion(db, srv.pid_to_eid[pid], pid, base, detail=True)
         if ep == "datasets":
             did = key.lower()
             rows = srv.filter_datasets({"django": f"id,{did}"}) if _is_uuid(did) else []
             if not len(rows):
                 raise _not_found("Dataset")
-            record = db.dataset_records(rows[:1], base)[0]
+            record = records.dataset_list(db, rows[:1], base)[0]
             for key in ("protected", "public"):  # annotations of the list query only
                 record.pop(key, None)
             return record
@@ -223,7 +224,7 @@ def _is_uuid(text: str) -> bool:
 
 def _small_match(got: Any, value: str) -> bool:
     if isinstance(got, bool):
-        wanted = _bool_param(value, rest=True)
+        wanted = bool_param(value, rest=True)
         return wanted is None or got == wanted
     if isinstance(got, list):
         return value in got
@@ -234,12 +235,12 @@ def _small_match(got: Any, value: str) -> bool:
 def _revisions(srv: DemoServer, base: str) -> list[dict]:
     return [{"id": str(uuid.uuid5(_NS, r)), "json": None, "name": r,
              "description": f"Re-extraction of {r}", "created_datetime": f"{r}T12:00:00"}
-            for r in sorted(synth.REVISIONS)]
+            for r in sorted(REVISIONS)]
 
 
 def _dataset_types(srv: DemoServer, base: str) -> list[dict]:
     return [{"id": str(uuid.uuid5(_NS, t)), "name": t, "created_by": None, "description": "",
-             "filename_pattern": f"*{t}.*"} for t in srv._dataset_types]
+             "filename_pattern": f"*{t}.*"} for t in srv.dataset_types]
 
 
 def _labs(srv: DemoServer, base: str) -> list[dict]:
@@ -252,7 +253,7 @@ def _projects(srv: DemoServer, base: str) -> list[dict]:
 
 def _subjects(srv: DemoServer, base: str) -> list[dict]:
     s = srv.db.subjects.reset_index(drop=True).sort_values("nickname")
-    sv = srv._session_view
+    sv = srv.session_view
     projects = sv.groupby("subject")["projects_list"].agg(lambda x: sorted({p for ps in x
                                                                             for p in ps}))
     return [{
@@ -269,7 +270,7 @@ def _subjects(srv: DemoServer, base: str) -> list[dict]:
 
 def _users(srv: DemoServer, base: str) -> list[dict]:
     labs: dict[str, list[str]] = {}
-    for lab, info in synth.LABS.items():
+    for lab, info in LABS.items():
         for u in info[4]:
             labs.setdefault(u, []).append(lab)
     names = sorted(set(srv.db.users) | set(srv.users))
