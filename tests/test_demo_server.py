@@ -18,7 +18,8 @@ import pytest
 from one_tui.demo import synth
 from one_tui.demo.atlas import ATLAS_PARENTS
 from one_tui.demo.catalogue import LABS, REVISIONS
-from one_tui.demo.server import SESSION_PARAMS, DemoServer
+from one_tui.demo.schema import SESSION_PARAMS
+from one_tui.demo.server import DemoServer
 
 
 @pytest.fixture(scope="module")

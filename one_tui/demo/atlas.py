@@ -7,9 +7,13 @@ draws recorded regions from its leaves and the filters walk it upwards, so both 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 import numpy as np
 
-__all__ = ["ATLAS_PARENTS", "ATLAS_INFO", "LEAF_REGIONS", "atlas_ancestors"]
+__all__ = ["ATLAS_PARENTS", "ATLAS_INFO", "LEAF_REGIONS", "atlas_ancestors", "regions_above",
+           "insertion_regions"]
 
 # --- the atlas: a piece of the Allen CCF 2017 hierarchy (child -> parent) ----------------------
 # Every level between a recorded region and the root is kept, with Allen's ids and names (as in
@@ -77,3 +81,14 @@ def atlas_ancestors(acronym: str) -> list[str]:
         out.append(ATLAS_PARENTS[out[-1]])
     return out
 
+
+
+def regions_above(leaves: Iterable[str]) -> set[str]:
+    """The (lower-case) acronyms of ``leaves`` and of every region above them."""
+    return {a.lower() for leaf in leaves for a in atlas_ancestors(leaf)}
+
+
+def insertion_regions(json_: Any) -> set[str]:
+    """The (lower-case) acronyms an insertion's channels are in (its json's
+    ``brain_regions``), with every region above."""
+    return regions_above((json_ or {}).get("brain_regions") or [])

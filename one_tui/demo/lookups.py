@@ -2,7 +2,8 @@
 
 Exists so that how a filter value is read (Alyx's 400s and 500s for bad values), which model
 fields Alyx names, and the per-row codes that make filters fast over 1.5M datasets change in one
-place, apart from the filters themselves (``demo/query.py``) and the endpoints (``demo/views.py``).
+place, apart from the filters themselves (``demo/query.py``) and the endpoints
+(``demo/router.py``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import uuid
 import numpy as np
 import pandas as pd
 
+from one_tui.demo.atlas import ATLAS_INFO
 from one_tui.demo.catalogue import dataset_type_of, split_rel_path
 from one_tui.demo.filters import BadValue, FilterError
 from one_tui.demo.synth import SyntheticDB
@@ -119,6 +121,19 @@ def date_param(value: str) -> pd.Timestamp:
                           "YYYY-MM-DD format.']") from None
 
 
+def atlas_param(param: str, params: dict[str, str]) -> set[str]:
+    """Lower-case acronyms an atlas filter selects (their subtrees are matched by the caller):
+    ``atlas_acronym`` iexact, ``atlas_id`` the Allen id (a number, else 400), ``atlas_name``
+    icontains."""
+    if param == "atlas_id":
+        value = float_param(params, "atlas_id")
+        return {a.lower() for a, (pk, _) in ATLAS_INFO.items() if pk == value}
+    if param == "atlas_name":
+        low = params[param].lower()
+        return {a.lower() for a, (_, name) in ATLAS_INFO.items() if low in name.lower()}
+    return {params[param].lower()}
+
+
 def uuid_param(params: dict[str, str], name: str) -> str | None:
     """A UUID filter (``id``, ``session``): lower-case text, or Django's 400."""
     v = params.get(name)
@@ -139,21 +154,22 @@ class DatasetIndex:
         level0 = db.sessions.index.get_indexer(d.index.levels[0])
         self.sess = level0[d.index.codes[0]].astype(np.int64)
         codes, uniques = pd.factorize(d["rel_path"])
-        self.path = codes
+        self.path: np.ndarray = codes
         parts = [split_rel_path(p) for p in uniques]
         self.collection = pd.Series([p[0] for p in parts], dtype="str")
         self.revision = pd.Series([p[1] for p in parts], dtype="str")
         self.name = pd.Series([p[2] for p in parts], dtype="str")
         self.dataset_type = pd.Series([dataset_type_of(p[2]) for p in parts], dtype="str")
         self.probe = np.array([_probe_number(p[0]) for p in parts], dtype=np.int64)[codes]
-        self.qc = d["qc"].cat.codes.to_numpy()
-        self.exists = d["exists"].to_numpy()
+        self.qc: np.ndarray = d["qc"].cat.codes.to_numpy()
+        self.exists: np.ndarray = d["exists"].to_numpy()
         self.ids = d.index.get_level_values(1)
         self.n_sessions = len(db.sessions)
 
     def rows_where(self, unique_mask: np.ndarray) -> np.ndarray:
         """Row mask from a mask over the unique paths."""
-        return unique_mask[self.path]
+        rows: np.ndarray = unique_mask[self.path]
+        return rows
 
     def sessions_with_all(self, per_item: list[np.ndarray], key: np.ndarray, n: int
                           ) -> np.ndarray:

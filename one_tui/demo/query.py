@@ -1,9 +1,10 @@
 """What each list query selects: the demo's sessions, insertions and datasets filters.
 
 Exists so that Alyx's filter semantics (joins that repeat rows, ``distinct()``, the ``django``
-lookups, QC bounds) change in one place, apart from HTTP (``demo/http.py``) and the shape of the
-answers (``demo/views.py``). :class:`Queries` is a mixin of :class:`~one_tui.demo.http.DemoServer`:
-it builds its lazy views of the synthetic database once and answers ``filter_*``.
+lookups, QC bounds) change in one place, apart from HTTP (``demo/http.py``), the routes
+(``demo/router.py``) and the shape of the answers (``demo/records.py``). The server holds one
+:class:`DemoQueries`: it builds its lazy views of the synthetic database once (whatever request
+thread asks first) and answers ``filter_*`` with row positions.
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 
-from one_tui.demo.atlas import ATLAS_INFO, atlas_ancestors
+from one_tui.demo.atlas import insertion_regions, regions_above
 from one_tui.demo.catalogue import split_projects
 from one_tui.demo.filters import (
     BadValue,
@@ -32,6 +33,7 @@ from one_tui.demo.lookups import (
     QC_VALUE_OF_CODE,
     SESSION_MODEL_FIELDS,
     DatasetIndex,
+    atlas_param,
     bool_param,
     date_param,
     float_param,
@@ -42,6 +44,8 @@ from one_tui.demo.lookups import (
 )
 from one_tui.demo.synth import SyntheticDB
 
+T = TypeVar("T")
+
 
 class DemoQueries:
     """The lazy views of ``self.db`` (built once, thread-safe) and the ``filter_*`` queries."""
@@ -51,13 +55,18 @@ class DemoQueries:
         self._build_lock = threading.RLock()  # the lazy indices are built once, not per thread
         self._built: dict[str, Any] = {}
 
+    def warm_up(self) -> None:
+        """Build the indices every filter uses now, not on the first request."""
+        _ = self.dataset_index, self.session_view
+
     # -- views: lookups shared by the filters --
-    def _once(self, name: str, build: Callable[[], Any]) -> Any:
+    def _once(self, name: str, build: Callable[[], T]) -> T:
         """Build a lazy index once even when the first requests arrive together."""
         with self._build_lock:
             if name not in self._built:
                 self._built[name] = build()
-            return self._built[name]
+            built: T = self._built[name]
+            return built
 
     @property
     def dataset_index(self) -> DatasetIndex:
@@ -76,12 +85,12 @@ class DemoQueries:
         sv["day"] = sv["start_time"].dt.normalize()
         sv["projects_list"] = sv["projects"].map(split_projects)
         sv["atlas_all"] = sv["atlas_acronyms"].map(
-            lambda leaves: {a.lower() for leaf in leaves for a in atlas_ancestors(leaf)})
+            lambda leaves: regions_above(leaves))
         # per insertion, the regions its channels are in (with every region above them): the
         # atlas filters return a session once per insertion in the region, as Alyx's join does
         probes: dict[str, list[set[str]]] = {}
         for (eid, _pid), j in zip(db.insertions.index, db.insertions["json"], strict=True):
-            probes.setdefault(eid, []).append(_regions_of(j))
+            probes.setdefault(eid, []).append(insertion_regions(j))
         sv["probe_regions"] = [probes.get(eid, []) for eid in sv.index]
         sv["json"] = None
         histo = {s for s, p in zip(sv["subject"], sv["procedures"], strict=True)
@@ -101,7 +110,7 @@ class DemoQueries:
         iv = iv.join(sv.drop(columns=["json"]), on="eid")
         iv["probe"] = iv["name"].str[-2:].astype(int)
         iv["key"] = iv["pos"].to_numpy() * 4 + iv["probe"].to_numpy()
-        iv["regions"] = iv["json"].map(_regions_of)
+        iv["regions"] = iv["json"].map(insertion_regions)
         order = np.lexsort((iv["name"].to_numpy(), -iv["start_time"].to_numpy().astype(np.int64)))
         return iv.iloc[order].reset_index(drop=True)
 
@@ -125,7 +134,7 @@ class DemoQueries:
         def any_session(rows: np.ndarray) -> np.ndarray:
             hit = np.zeros(len(self.db.sessions), dtype=bool)
             hit[idx.sess[rows]] = True
-            return hit[sv["pos"].to_numpy()]
+            return np.asarray(hit[sv["pos"].to_numpy()])
 
         return {
             "id": Field(lambda: pd.Series(sv.index)), "pk": Field(lambda: pd.Series(sv.index)),
@@ -203,7 +212,7 @@ class DemoQueries:
             m &= lookup_mask(iv["task_protocol"], "str", "icontains", params["task_protocol"])
         for param in ("atlas_acronym", "atlas_id", "atlas_name"):
             if params.get(param) is not None:
-                wanted = _atlas_regions(param, params)
+                wanted = atlas_param(param, params)
                 m &= np.array([bool(wanted & r) for r in iv["regions"]], dtype=bool)
         if params.get("tag") is not None:
             m &= False
@@ -226,7 +235,7 @@ class DemoQueries:
         ok = idx.qc <= thr
         if by_probe:
             ok &= idx.probe >= 0
-        return np.bincount(row_key[ok], minlength=n)[keys]
+        return np.asarray(np.bincount(row_key[ok], minlength=n)[keys])
 
     def dataset_filter(self, params: dict[str, str], keys: np.ndarray, n: int,
                         by_probe: bool) -> np.ndarray:
@@ -361,48 +370,29 @@ def _count_icontains(values: pd.Series, v: str) -> np.ndarray:
                     dtype=np.int64)
 
 
-def _regions_of(json_: Any) -> set[str]:
-    """The (lower-case) acronyms an insertion's channels are in, with every region above."""
-    leaves = (json_ or {}).get("brain_regions") or []
-    return {a.lower() for leaf in leaves for a in atlas_ancestors(leaf)}
-
-
-def _atlas_regions(param: str, params: dict[str, str]) -> set[str]:
-    """Lower-case acronyms an atlas filter selects (their subtrees are matched by the caller):
-    ``atlas_acronym`` iexact, ``atlas_id`` the Allen id (a number, else 400), ``atlas_name``
-    icontains."""
-    if param == "atlas_id":
-        value = float_param(params, "atlas_id")
-        return {a.lower() for a, (pk, _) in ATLAS_INFO.items() if pk == value}
-    if param == "atlas_name":
-        low = params[param].lower()
-        return {a.lower() for a, (_, name) in ATLAS_INFO.items() if low in name.lower()}
-    return {params[param].lower()}
-
-
 def _f_exact(col: str) -> Callable[..., np.ndarray]:
     return lambda q, sv, v, p: (sv[col].astype("str") == v).to_numpy()
 
 
-def _f_users(q: DemoQueries, sv: pd.DataFrame, v: str, p: dict) -> np.ndarray:
+def _f_users(q: DemoQueries, sv: pd.DataFrame, v: str, p: dict[str, str]) -> np.ndarray:
     wanted = set(v.split(","))
     return np.array([wanted <= set(u) for u in sv["users"]], dtype=bool)
 
 
-def _f_date_range(q: DemoQueries, sv: pd.DataFrame, v: str, p: dict) -> np.ndarray:
+def _f_date_range(q: DemoQueries, sv: pd.DataFrame, v: str, p: dict[str, str]) -> np.ndarray:
     parts = v.split(",")
     if len(parts) < 2:
         raise FilterError("list index out of range")
     day = sv["day"]
-    return ((day >= date_param(parts[0])) & (day <= date_param(parts[1]))).to_numpy()
+    return np.asarray(((day >= date_param(parts[0])) & (day <= date_param(parts[1]))).to_numpy())
 
 
-def _f_number(q: DemoQueries, sv: pd.DataFrame, v: str, p: dict) -> np.ndarray:
-    return sv["number"].to_numpy() == int_param(p, "number")
+def _f_number(q: DemoQueries, sv: pd.DataFrame, v: str, p: dict[str, str]) -> np.ndarray:
+    return np.asarray(sv["number"].to_numpy() == int_param(p, "number"))
 
 
-def _f_qc(q: DemoQueries, sv: pd.DataFrame, v: str, p: dict) -> np.ndarray:
-    return sv["qc"].cat.codes.to_numpy() == qc_code(v)
+def _f_qc(q: DemoQueries, sv: pd.DataFrame, v: str, p: dict[str, str]) -> np.ndarray:
+    return np.asarray(sv["qc"].cat.codes.to_numpy() == qc_code(v))
 
 
 def _f_json(col: str) -> Callable[..., np.ndarray]:
@@ -410,67 +400,67 @@ def _f_json(col: str) -> Callable[..., np.ndarray]:
 
 
 def _f_performance(op: str) -> Callable[..., np.ndarray]:
-    def f(q: DemoQueries, sv: pd.DataFrame, v: str, p: dict) -> np.ndarray:
+    def f(q: DemoQueries, sv: pd.DataFrame, v: str, p: dict[str, str]) -> np.ndarray:
         value = float_param(p, f"performance_{op}")
         perf = sv["performance"]
         cmp = perf >= value if op == "gte" else perf <= value
-        return (perf.notna() & cmp).to_numpy()
+        return np.asarray((perf.notna() & cmp).to_numpy())
     return f
 
 
-def _f_dataset_types(q: DemoQueries, sv: pd.DataFrame, v: str, p: dict) -> np.ndarray:
+def _f_dataset_types(q: DemoQueries, sv: pd.DataFrame, v: str, p: dict[str, str]) -> np.ndarray:
     only = {k: p[k] for k in ("dataset_types",)}
     return q.dataset_filter(only, sv["pos"].to_numpy(), len(sv), False)
 
 
-def _f_datasets(q: DemoQueries, sv: pd.DataFrame, v: str, p: dict) -> np.ndarray:
+def _f_datasets(q: DemoQueries, sv: pd.DataFrame, v: str, p: dict[str, str]) -> np.ndarray:
     only = {k: p[k] for k in ("datasets", "dataset_qc_lte") if p.get(k) is not None}
     return q.dataset_filter(only, sv["pos"].to_numpy(), len(sv), False)
 
 
-def _f_histology(q: DemoQueries, sv: pd.DataFrame, v: str, p: dict) -> np.ndarray:
+def _f_histology(q: DemoQueries, sv: pd.DataFrame, v: str, p: dict[str, str]) -> np.ndarray:
     h = sv["histology"].to_numpy()
     wanted = bool_param(v)
     if wanted is None:  # not a boolean: Django drops the filter
         return np.ones(len(sv), dtype=bool)
-    return h if wanted else ~h
+    return np.asarray(h if wanted else ~h)
 
 
-def _f_dataset_qc_lte(q: DemoQueries, sv: pd.DataFrame, v: str, p: dict) -> np.ndarray:
+def _f_dataset_qc_lte(q: DemoQueries, sv: pd.DataFrame, v: str, p: dict[str, str]) -> np.ndarray:
     if p.get("datasets") is not None:  # then it is the QC bound of ``datasets``
         return np.ones(len(sv), dtype=bool)
     return q.qc_counts(v, sv["pos"].to_numpy(), len(sv), False)
 
 
 def _f_atlas(param: str) -> Callable[..., np.ndarray]:
-    def f(q: DemoQueries, sv: pd.DataFrame, v: str, p: dict) -> np.ndarray:
-        wanted = _atlas_regions(param, p)
+    def f(q: DemoQueries, sv: pd.DataFrame, v: str, p: dict[str, str]) -> np.ndarray:
+        wanted = atlas_param(param, p)
         return np.array([sum(bool(wanted & r) for r in probes) for probes in
                          sv["probe_regions"]], dtype=np.int64)
     return f
 
 
-def _f_id(q: DemoQueries, sv: pd.DataFrame, v: str, p: dict) -> np.ndarray:
-    return sv.index.to_numpy() == uuid_param(p, "id")
+def _f_id(q: DemoQueries, sv: pd.DataFrame, v: str, p: dict[str, str]) -> np.ndarray:
+    return np.asarray(sv.index.to_numpy() == uuid_param(p, "id"))
 
 
 def _f_int_exact(col: str) -> Callable[..., np.ndarray]:
-    def f(q: DemoQueries, sv: pd.DataFrame, v: str, p: dict) -> np.ndarray:
-        return (sv[col] == int_param(p, col)).fillna(False).to_numpy(dtype=bool)
+    def f(q: DemoQueries, sv: pd.DataFrame, v: str, p: dict[str, str]) -> np.ndarray:
+        return np.asarray((sv[col] == int_param(p, col)).fillna(False).to_numpy(dtype=bool))
     return f
 
 
 def _f_datetime_exact(col: str) -> Callable[..., np.ndarray]:
-    def f(q: DemoQueries, sv: pd.DataFrame, v: str, p: dict) -> np.ndarray:
+    def f(q: DemoQueries, sv: pd.DataFrame, v: str, p: dict[str, str]) -> np.ndarray:
         try:
             when = pd.Timestamp(v)
         except ValueError:
             raise BadValue(col, "Enter a valid date/time.") from None
-        return (sv[col] == when).to_numpy()
+        return np.asarray((sv[col] == when).to_numpy())
     return f
 
 
-def _f_nothing(q: DemoQueries, sv: pd.DataFrame, v: str, p: dict) -> np.ndarray:
+def _f_nothing(q: DemoQueries, sv: pd.DataFrame, v: str, p: dict[str, str]) -> np.ndarray:
     """Filters on things the demo has none of (tags, parent sessions, names)."""
     return np.zeros(len(sv), dtype=bool)
 

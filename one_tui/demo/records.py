@@ -17,13 +17,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from one_tui.demo.catalogue import DATA_SERVER, dataset_type_of, split_projects, split_rel_path
+from one_tui.demo.catalogue import (
+    DATA_SERVER,
+    LABS,
+    REVISIONS,
+    dataset_type_of,
+    split_projects,
+    split_rel_path,
+)
 from one_tui.demo.synth import SyntheticDB
 from one_tui.engine.core.spec import QC
 
-__all__ = ["session_list", "session_detail", "dataset_list", "insertion_list", "insertion"]
+__all__ = ["session_list", "session_detail", "dataset_list", "insertion_list", "insertion",
+           "revisions", "dataset_types", "labs", "projects", "subjects", "users"]
 
 Record = dict[str, Any]
+_NS = uuid.UUID("6f1b4a4e-3c57-4b0e-9a8e-0d6c1d2f7a10")  # ids of the small lists' records
 #: (lab, subject, date, number): where a session's files live
 Ref = tuple[str, str, dt.date, int]
 
@@ -123,6 +132,56 @@ def insertion(db: SyntheticDB, eid: str, pid: str, base_url: str, detail: bool =
             for did, r in zip(ds.index, ds.itertuples(index=False), strict=True)
         ]
     return rec
+
+
+# --- the small lists (every record, filtered by the router) --------------------------------------
+def revisions() -> list[Record]:
+    return [{"id": str(uuid.uuid5(_NS, r)), "json": None, "name": r,
+             "description": f"Re-extraction of {r}", "created_datetime": f"{r}T12:00:00"}
+            for r in sorted(REVISIONS)]
+
+
+def dataset_types(names: list[str]) -> list[Record]:
+    return [{"id": str(uuid.uuid5(_NS, t)), "name": t, "created_by": None, "description": "",
+             "filename_pattern": f"*{t}.*"} for t in names]
+
+
+def labs(db: SyntheticDB) -> list[Record]:
+    return [dict(r) for r in db.labs.to_dict("records")]
+
+
+def projects(db: SyntheticDB) -> list[Record]:
+    return [{"name": p, "description": "", "users": []} for p in db.projects]
+
+
+def subjects(db: SyntheticDB, session_view: pd.DataFrame, base_url: str) -> list[Record]:
+    """Subjects with the projects of their sessions (``session_view``: the query's view)."""
+    s = db.subjects.reset_index(drop=True).sort_values("nickname")
+    by_subject = session_view.groupby("subject")["projects_list"].agg(
+        lambda x: sorted({p for ps in x for p in ps}))
+    return [{
+        "nickname": r["nickname"], "url": f"{base_url}/subjects/{r['nickname']}", "id": r["id"],
+        "responsible_user": r["responsible_user"], "birth_date": str(r["birth_date"]),
+        "age_weeks": 0, "death_date": None, "species": r["species"], "sex": r["sex"],
+        "litter": None, "strain": r["strain"], "source": None, "line": None,
+        "projects": by_subject.get(r["nickname"], []), "session_projects":
+            by_subject.get(r["nickname"], []), "lab": r["lab"], "genotype": [],
+        "description": "", "alive": False, "reference_weight": 22.0,
+        "last_water_restriction": None, "expected_water": 0.0, "remaining_water": 0.0,
+        "json": None,
+    } for r in s.to_dict("records")]
+
+
+def users(db: SyntheticDB, accounts: list[str]) -> list[Record]:
+    """The lab members: the database's users and the server's accounts."""
+    lab_of: dict[str, list[str]] = {}
+    for lab, info in LABS.items():
+        for u in info[4]:
+            lab_of.setdefault(u, []).append(lab)
+    names = sorted(set(db.users) | set(accounts))
+    return [{"id": str(uuid.uuid5(_NS, "user:" + u)), "username": u,
+             "email": f"{u}@example.org", "subjects_responsible": [], "lab": lab_of.get(u, []),
+             "allowed_users": [], "is_stock_manager": False} for u in names]
 
 
 def _dataset_brief(did: str, r: Any, base_url: str, ref: Ref) -> Record:
