@@ -10,6 +10,7 @@ order). Everything derives from the ``numpy.random.Generator`` passed in, UUIDs 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -105,7 +106,8 @@ def make_sessions(rng: np.random.Generator, subjects: pd.DataFrame, n: int
 def _session_numbers(subj_i: np.ndarray, date: np.ndarray, start: np.ndarray) -> np.ndarray:
     """1 + rank of the session among its subject's sessions that day (by start time)."""
     key = pd.DataFrame({"s": subj_i, "d": date, "t": start})
-    return key.sort_values("t").groupby(["s", "d"]).cumcount().reindex(key.index).to_numpy() + 1
+    rank = key.sort_values("t").groupby(["s", "d"]).cumcount().reindex(key.index)
+    return np.asarray(rank.to_numpy()) + 1
 
 
 def _projects(rng: np.random.Generator, lab: np.ndarray, stage: np.ndarray) -> pd.array:
@@ -267,7 +269,8 @@ def make_insertions(rng: np.random.Generator, sess: pd.DataFrame, extra: pd.Data
     lo, hi = np.searchsorted(k_sorted, want), np.searchsorted(k_sorted, want, side="right")
     starts = np.datetime_as_string(extra["start_time"].to_numpy()[s_idx], unit="us")
     ds_ids = [list(id_sorted[a:b]) for a, b in zip(lo, hi, strict=True)]
-    records, acronyms = [], [[] for _ in range(len(sess))]
+    records: list[dict[str, Any]] = []
+    acronyms: list[list[str]] = [[] for _ in range(len(sess))]
     for j in range(m):
         regions = sorted(rng.choice(LEAF_REGIONS, n_regions[j], replace=False).tolist()) \
             if histo[j] else []
