@@ -33,7 +33,7 @@ TARGETS = {
 COLD_ONE_TUI = """
 import time
 t0 = time.perf_counter()
-from one_tui.engine.local.cache import load_cache
+from one_tui.engine.local.store import load_cache
 from one_tui.engine.local.query import search
 cache = load_cache({folder!r})
 eids = search(cache, lab='cortexlab')
@@ -60,7 +60,7 @@ def peak_mib():
 """
 
 MEMORY_ONE_TUI = PEAK + """
-from one_tui.engine.local.cache import load_cache
+from one_tui.engine.local.store import load_cache
 from one_tui.engine.local import query as q
 cache = load_cache({folder!r})
 q.search(cache, lab='cortexlab')
@@ -100,7 +100,7 @@ def median_of(fn, runs: int) -> float:  # noqa: ANN001 - any callable
 
 def measure_one_tui(folder: Path, runs: int) -> dict[str, float]:
     from one_tui.engine.local import query as q
-    from one_tui.engine.local.cache import load_cache
+    from one_tui.engine.local.store import load_cache
 
     results: dict[str, float] = {}
     cold = [run_python(COLD_ONE_TUI.format(folder=str(folder)))[0] for _ in range(runs)]
@@ -124,7 +124,7 @@ def measure_one_tui(folder: Path, runs: int) -> dict[str, float]:
 
 def measure_merge_save(folder: Path) -> dict[str, float]:
     """A remote answer merged into the big table, then saved (on a scratch copy)."""
-    from one_tui.engine.local.cache import load_cache, merge_tables, save_cache
+    from one_tui.engine.local.store import load_cache, save_cache
 
     scratch = folder.with_name(folder.name + "-scratch")
     shutil.rmtree(scratch, ignore_errors=True)
@@ -134,7 +134,7 @@ def measure_merge_save(folder: Path) -> dict[str, float]:
         rows = cache.datasets.iloc[1000:1100].copy()
         rows["exists"] = False
         t0 = time.perf_counter()
-        merge_tables(cache, origin="bench", datasets=rows)
+        cache.merge(origin="bench", datasets=rows)
         merged = time.perf_counter() - t0
         t0 = time.perf_counter()
         save_cache(cache)

@@ -47,7 +47,7 @@ import json, sys, time
 t0 = time.perf_counter()
 ENGINE = {engine!r}
 if ENGINE == 'one-tui':
-    from one_tui.engine.local.cache import load_cache
+    from one_tui.engine.local.store import load_cache
     from one_tui.engine.local import query as q
     cache = load_cache({folder!r})
     search = lambda **kw: q.search(cache, **kw)

@@ -1,4 +1,4 @@
-"""The datasets table as codes (tables.DatasetCodes) answers exactly as the loaded frame does.
+"""The datasets table as codes (DatasetCodes) answers exactly as the loaded frame does.
 
 Every query is run twice on the same synthetic tables: once on a fresh Cache (codes read from the
 file, no pandas rows) and once with the frame loaded (the pandas path). Results must be equal,
@@ -16,16 +16,13 @@ import pandas as pd
 import pytest
 
 from one_tui.demo.synth import generate
-from one_tui.engine.local import cache as tables
 from one_tui.engine.local import filewrite as tablewrite
 from one_tui.engine.local import merge, query
-from one_tui.engine.local.cache import (
-    DatasetCodes,
-    load_cache,
-    merge_tables,
-    read_table,
-    save_cache,
-)
+from one_tui.engine.local.cache import Cache
+from one_tui.engine.local.codes import DatasetCodes
+from one_tui.engine.local.fileformat import read_table
+from one_tui.engine.local.filewrite import save_table
+from one_tui.engine.local.store import load_cache, save_cache
 
 UNKNOWN = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
 
@@ -43,7 +40,7 @@ def small_row_groups(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tablewrite, "ROW_GROUP_SIZE", 5000)  # several row groups, small table
 
 
-def _pair(folder: Path) -> tuple[tables.Cache, tables.Cache]:
+def _pair(folder: Path) -> tuple[Cache, Cache]:
     codes, frame = load_cache(folder), load_cache(folder)
     frame.datasets  # noqa: B018 - the pandas path: the frame is loaded
     return codes, frame
@@ -138,7 +135,7 @@ def test_merge_then_save_after_codes(synth_dir: Path, tmp_path: Path) -> None:
     new["qc"] = "CRITICAL"
     extra = before.iloc[:1].copy().rename(index={before.index[0][1]: UNKNOWN}, level="id")
     extra["rel_path"] = "alf/new.object.npy"
-    merge_tables(cache, origin="test", datasets=pd.concat([new, extra]))
+    cache.merge(origin="test", datasets=pd.concat([new, extra]))
     assert cache.is_loaded("datasets") and not isinstance(cache.datasets_for_query(),
                                                           DatasetCodes)
     assert "alf/new.object.npy" in query.list_datasets(cache, eid)
@@ -183,7 +180,7 @@ def _copy(src: Path, dest: Path) -> Path:
     return dest
 
 
-def _compare_all(a: tables.Cache, b: tables.Cache, eids: list[str]) -> None:
+def _compare_all(a: Cache, b: Cache, eids: list[str]) -> None:
     for name, kwargs in CALLS:
         _equal(getattr(query, name)(a, **kwargs), getattr(query, name)(b, **kwargs))
     for eid in eids:
@@ -223,8 +220,8 @@ def test_merges_into_codes_answer_as_merges_into_the_frame(
     batch2["qc"] = ["PASS", "CRITICAL", "PASS"]
     batch2 = pd.concat([batch2, update.reset_index().iloc[[0]]], ignore_index=True)
     for batch in (batch1, batch2):
-        merge_tables(a, origin="test", datasets=batch.copy())
-        merge_tables(b, origin="test", datasets=batch.copy())
+        a.merge(origin="test", datasets=batch.copy())
+        b.merge(origin="test", datasets=batch.copy())
         assert not a.is_loaded("datasets")
         assert a.row_counts["datasets"] == b.row_counts["datasets"]
         _compare_all(a, b, [*eids, new_session])
@@ -244,7 +241,7 @@ def test_a_merge_that_would_change_a_dtype_goes_to_the_frame(
     eid = query.search(a, datasets="spikes.times.npy")[0]
     rows = query.list_datasets(a, eid, details=True, keep_eid_index=True).iloc[:1].reset_index()
     rows = rows.drop(columns=["exists"])  # filled with NA: bool no longer holds it
-    merge_tables(a, origin="test", datasets=rows)
+    a.merge(origin="test", datasets=rows)
     assert a.is_loaded("datasets")
 
 
@@ -252,7 +249,7 @@ def test_sessions_not_in_one_run_of_rows(synth_dir: Path, tmp_path: Path) -> Non
     """A table whose sessions' rows are interleaved (no row ranges): same answers."""
     frame, meta = read_table(synth_dir / "datasets.pqt")
     order = np.random.default_rng(0).permutation(len(frame))
-    tables.save_table(frame.iloc[order], tmp_path / "datasets.pqt", meta)
+    save_table(frame.iloc[order], tmp_path / "datasets.pqt", meta)
     (tmp_path / "sessions.pqt").write_bytes((synth_dir / "sessions.pqt").read_bytes())
     codes, loaded = _pair(tmp_path)
     assert codes.datasets_for_query()._ranges is None

@@ -15,7 +15,9 @@ from hypothesis import strategies as st
 from one_tui.engine.core.errors import ALFError
 from one_tui.engine.core.spec import QC
 from one_tui.engine.local import query as q
-from one_tui.engine.local.cache import Cache, load_cache, save_table
+from one_tui.engine.local.cache import Cache
+from one_tui.engine.local.filewrite import save_table
+from one_tui.engine.local.store import load_cache
 
 S1, S2, S3, S4, S5, S6 = (f"{i}aaaaaaa-0000-4000-8000-00000000000{i}" for i in range(1, 7))
 

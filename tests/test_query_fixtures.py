@@ -15,7 +15,10 @@ import pytest
 from one_tui.engine.core.errors import ALFObjectNotFound
 from one_tui.engine.core.spec import QC
 from one_tui.engine.local import query as q
-from one_tui.engine.local.cache import Cache, load_cache, qc_categorical, save_table
+from one_tui.engine.local.cache import Cache
+from one_tui.engine.local.fileformat import qc_categorical
+from one_tui.engine.local.filewrite import save_table
+from one_tui.engine.local.store import load_cache
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from one_tui.engine.local.cache import save_table
+from one_tui.engine.local.filewrite import save_table
 
 __all__ = [
     "QC_NAMES",

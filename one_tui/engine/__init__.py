@@ -16,7 +16,7 @@ _EXPORTS = {
     "no_cache": "one_tui.engine.remote.client",
     "QC": "one_tui.engine.core.spec",
     "Cache": "one_tui.engine.local.cache",
-    "load_cache": "one_tui.engine.local.cache",
+    "load_cache": "one_tui.engine.local.store",
 }
 
 __all__ = sorted(_EXPORTS)

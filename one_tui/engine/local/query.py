@@ -37,7 +37,7 @@ from one_tui.engine.core.spec import (
     parse_date,
     shown,
 )
-from one_tui.engine.local.cache import DatasetCodes
+from one_tui.engine.local.codes import DatasetCodes
 from one_tui.engine.local.converters import to_eid
 
 __all__ = [
