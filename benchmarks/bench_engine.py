@@ -62,11 +62,12 @@ def peak_mib():
 MEMORY_ONE_TUI = PEAK + """
 from one_tui.engine.local.store import load_cache
 from one_tui.engine.local import query as q
+from one_tui.engine.local import listing
 cache = load_cache({folder!r})
 q.search(cache, lab='cortexlab')
 q.search(cache, datasets='spikes.times.npy')
 q.search(cache, dataset='spikes')
-q.list_datasets(cache)
+listing.list_datasets(cache)
 print(peak_mib())
 """
 
@@ -99,6 +100,7 @@ def median_of(fn, runs: int) -> float:  # noqa: ANN001 - any callable
 
 
 def measure_one_tui(folder: Path, runs: int) -> dict[str, float]:
+    from one_tui.engine.local import listing
     from one_tui.engine.local import query as q
     from one_tui.engine.local.store import load_cache
 
@@ -115,7 +117,7 @@ def measure_one_tui(folder: Path, runs: int) -> dict[str, float]:
         lambda: q.search(cache, datasets="spikes.times.npy"), runs)
     results["search(dataset='spikes')"] = median_of(lambda: q.search(cache, dataset="spikes"),
                                                     runs)
-    results["list_datasets()"] = median_of(lambda: q.list_datasets(cache), runs)
+    results["list_datasets()"] = median_of(lambda: listing.list_datasets(cache), runs)
     mem = [float(run_python(MEMORY_ONE_TUI.format(folder=str(folder)))[1]) for _ in range(3)]
     results["peak memory, both tables loaded"] = statistics.median(mem)
     results.update(measure_merge_save(folder))

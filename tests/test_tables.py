@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from one_tui.engine.core.errors import CacheDirError
-from one_tui.engine.local import layout, query
+from one_tui.engine.local import layout, listing, query
 from one_tui.engine.local import lock as lock_module
 from one_tui.engine.local.fileformat import read_table
 from one_tui.engine.local.filewrite import save_table
@@ -246,7 +246,7 @@ def test_merge_datasets_fills_missing_columns(fixture_cache: Path) -> None:
     row = cache.datasets.loc[(EID_NEW, EID_OTHER)]
     assert row["qc"] == "PASS" and pd.isna(row["file_size"])
     assert "extra_col" not in cache.datasets.columns
-    assert "alf/new.thing.npy" in query.list_datasets(cache)
+    assert "alf/new.thing.npy" in listing.list_datasets(cache)
 
 
 def test_save_cache_merges_with_disk_and_keeps_earliest_date(fixture_cache: Path) -> None:
@@ -416,7 +416,7 @@ def test_large_table_merge_matches_ones_merge(fixture_cache: Path,
 
 
 def q_eids(cache, name: str) -> list[str]:  # noqa: ANN001
-    return [str(e) for e in query.list_datasets(cache, filename=f"*{name}", details=True)
+    return [str(e) for e in listing.list_datasets(cache, filename=f"*{name}", details=True)
             .index.get_level_values("eid")]
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from one_tui.demo.synth import generate
-from one_tui.engine.local import merge, query
+from one_tui.engine.local import listing, merge, query
 from one_tui.engine.local.codes import DatasetCodes
 from one_tui.engine.local.store import load_cache, save_cache
 from tests.oracles import VERSIONS
@@ -39,7 +39,7 @@ def test_one_reads_what_was_merged_into_the_codes_and_saved(
     cache = load_cache(folder)
     eid = query.search(cache, datasets="spikes.times.npy")[0]
     assert isinstance(cache.datasets_for_query(), DatasetCodes)
-    row = query.list_datasets(cache, eid, details=True, keep_eid_index=True).iloc[:1].copy()
+    row = listing.list_datasets(cache, eid, details=True, keep_eid_index=True).iloc[:1].copy()
     row["qc"] = "CRITICAL"
     new = pd.DataFrame({"eid": [NEW_EID], "id": [NEW_DATASET],
                         "rel_path": ["alf/new.thing.npy"], "file_size": [None],
