@@ -61,7 +61,7 @@ class DatasetCodes:
     on load, are never read this way).
     """
 
-    def __init__(self, path: Path, frame: pd.DataFrame, meta: dict) -> None:
+    def __init__(self, path: Path, frame: pd.DataFrame, meta: dict[str, Any]) -> None:
         self.path = path
         self.meta = meta
         self.n_file = len(frame)
@@ -77,13 +77,15 @@ class DatasetCodes:
                 codes, uniques = np.asarray(qc.cat.codes), qc.cat.categories
             else:
                 codes, uniques = pd.factorize(qc.astype(object))
-            self.qc_codes = _qc_lookup(uniques)[codes]
+            self.qc_codes: np.ndarray = _qc_lookup(uniques)[codes]
         else:
             self.qc_codes = np.zeros(len(frame), dtype=np.int8)
-        self.exists = (frame["exists"].fillna(False).to_numpy(dtype=bool)
-                       if "exists" in frame.columns else np.ones(len(frame), dtype=bool))
-        self.default_revision = (frame["default_revision"].fillna(False).to_numpy(dtype=bool)
-                                 if "default_revision" in frame.columns else None)
+        self.exists: np.ndarray = (
+            frame["exists"].fillna(False).to_numpy(dtype=bool) if "exists" in frame.columns
+            else np.ones(len(frame), dtype=bool))
+        self.default_revision: np.ndarray | None = (
+            frame["default_revision"].fillna(False).to_numpy(dtype=bool)
+            if "default_revision" in frame.columns else None)
         self._ranks: tuple[np.ndarray, np.ndarray] | None = None
         self._first: np.ndarray | None = None
         self._ids: dict[int, str] = {}
@@ -222,7 +224,7 @@ class DatasetCodes:
             field = next(n for n in schema.names if renames.get(n, n) == "id")
             taken = self._parts(missing, [field]).column(0).to_pylist()
             self._ids.update(zip(missing.tolist(), map(str, taken), strict=True))
-        extra = (self.extra.index.get_level_values("id") if self.extra is not None else None)
+        extra = [] if self.extra is None else self.extra.index.get_level_values("id")
         return [self._ids[p] if p < self.n_file else str(extra[p - self.n_file])
                 for p in wanted]
 
@@ -271,7 +273,7 @@ class DatasetCodes:
         in_file = pos[pos < self.n_file]
         added = pos[pos >= self.n_file] - self.n_file
         df, ids = self._file_rows(in_file)
-        if len(added):
+        if len(added) and self.extra is not None:  # rows past the file's are merged ones
             more = self.extra.iloc[added]
             df = pd.concat([df, more.reset_index(drop=True)], ignore_index=True)
             ids = pd.Index(np.concatenate([np.asarray(ids, dtype=object),
@@ -385,7 +387,7 @@ class DatasetCodes:
             else:
                 kept = self.patch[~self.patch.index.isin(part.index)]
                 self.patch = pd.concat([kept, part])
-        if (~in_file).any():
+        if (~in_file).any() and self.extra is not None:  # rows past the file's: merged ones
             where = pos[~in_file] - self.n_file
             for col in data.columns:
                 values = self.extra[col].copy()

@@ -57,14 +57,14 @@ def eid_codes(datasets: pd.DataFrame | DatasetCodes) -> tuple[np.ndarray, pd.Ind
     return np.asarray(codes), pd.Index(uniques)
 
 
-def path_codes(datasets: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def path_codes(datasets: pd.DataFrame | DatasetCodes) -> tuple[np.ndarray, np.ndarray]:
     """Per-row code of ``rel_path`` and the unique paths."""
     if isinstance(datasets, DatasetCodes):
         return datasets.path_codes, datasets.paths
     return patterns.codes_and_uniques(datasets["rel_path"])
 
 
-def qc_codes(datasets: pd.DataFrame) -> np.ndarray:
+def qc_codes(datasets: pd.DataFrame | DatasetCodes) -> np.ndarray:
     """QC category code per row (0 NOT_SET ... 4 CRITICAL); missing QC counts as NOT_SET."""
     if isinstance(datasets, DatasetCodes):
         return datasets.qc_codes
@@ -79,15 +79,15 @@ def qc_codes(datasets: pd.DataFrame) -> np.ndarray:
     return np.where(codes < 0, 0, codes)
 
 
-def exists_flags(datasets: pd.DataFrame) -> np.ndarray:
+def exists_flags(datasets: pd.DataFrame | DatasetCodes) -> np.ndarray:
     if isinstance(datasets, DatasetCodes):
         return datasets.exists
     if "exists" not in datasets.columns:
         return np.ones(len(datasets), dtype=bool)
-    return datasets["exists"].fillna(False).to_numpy(dtype=bool)
+    return np.asarray(datasets["exists"].fillna(False).to_numpy(dtype=bool), dtype=bool)
 
 
-def eids_with(datasets: pd.DataFrame, row_mask: np.ndarray) -> np.ndarray:
+def eids_with(datasets: pd.DataFrame | DatasetCodes, row_mask: np.ndarray) -> np.ndarray:
     """Boolean per eid level value: has at least one row in ``row_mask``."""
     codes, eids = eid_codes(datasets)
     present = np.zeros(len(eids) + 1, dtype=bool)

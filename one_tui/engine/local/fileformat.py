@@ -57,7 +57,7 @@ class Cancelled(Exception):
     """A background read stopped by its ``cancel`` event (nothing was kept)."""
 
 
-def _one_metadata(schema: pa.Schema) -> dict | None:
+def _one_metadata(schema: pa.Schema) -> dict[str, Any] | None:
     """The ``one_metadata`` dict of a parquet schema, None if absent or not JSON."""
     raw = (schema.metadata or {}).get(b"one_metadata")
     if raw is None:
@@ -69,7 +69,7 @@ def _one_metadata(schema: pa.Schema) -> dict | None:
     return meta if isinstance(meta, dict) and "date_created" in meta else None
 
 
-def read_metadata(path: str | os.PathLike[str]) -> tuple[dict, int]:
+def read_metadata(path: str | os.PathLike[str]) -> tuple[dict[str, Any], int]:
     """The ONE metadata and row count of a table file, reading only its footer."""
     path = Path(path)
     try:
@@ -111,7 +111,7 @@ def qc_categorical(values: Any) -> pd.Categorical:
     return pd.Categorical(names, dtype=QC_DTYPE)
 
 
-def patch_table(df: pd.DataFrame, meta: dict) -> pd.DataFrame:
+def patch_table(df: pd.DataFrame, meta: dict[str, Any]) -> pd.DataFrame:
     """Bring a table read from disk to the current format (ONE's ``patch_tables``, §2.3)."""
     for prefix in ("eid", "id"):
         if f"{prefix}_0" in df.columns and f"{prefix}_1" in df.columns:
@@ -192,7 +192,7 @@ def _read_column(pf: pq.ParquetFile, name: str, cancel: threading.Event | None =
     return column.to_pandas()
 
 
-def pandas_meta(schema: pa.Schema) -> dict:
+def pandas_meta(schema: pa.Schema) -> dict[str, Any]:
     """The ``pandas`` metadata pyarrow writes with ``Table.from_pandas`` (ONE and Alyx do), or
     an empty dict."""
     raw = (schema.metadata or {}).get(b"pandas")
@@ -203,7 +203,7 @@ def pandas_meta(schema: pa.Schema) -> dict:
     return meta if isinstance(meta, dict) else {}
 
 
-def index_names(pmeta: dict, table: str) -> dict[str, str]:
+def index_names(pmeta: dict[str, Any], table: str) -> dict[str, str]:
     """{column on disk: index name} for the unnamed index levels pandas stores as
     ``__index_level_N__`` (ONE 3.6.1 saves sessions so after a remote search: its index lost its
     name). They are named as ONE names them once read: ``id``, or ``eid, id``."""
@@ -229,12 +229,12 @@ _EXTENSION_TYPES = {"UInt8", "UInt16", "UInt32", "UInt64", "Int8", "Int16", "Int
                     "Float32", "Float64", "boolean"}
 
 
-def extension_dtypes(pmeta: dict) -> dict[str, Any]:
+def extension_dtypes(pmeta: dict[str, Any]) -> dict[str, Any]:
     """{column: pandas extension dtype} recorded in the pandas metadata."""
-    out = {}
+    out: dict[str, Any] = {}
     for col in pmeta.get("columns", []):
         if isinstance(col, dict) and col.get("numpy_type") in _EXTENSION_TYPES:
-            out[col.get("field_name")] = pd.api.types.pandas_dtype(col["numpy_type"])
+            out[str(col.get("field_name"))] = pd.api.types.pandas_dtype(col["numpy_type"])
     return out
 
 
@@ -283,7 +283,7 @@ def _fast_index(df: pd.DataFrame) -> pd.DataFrame | None:
 
 
 def read_table(path: str | os.PathLike[str], columns: list[str] | None = None,
-               ) -> tuple[pd.DataFrame, dict]:
+               ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Read one cache table: (DataFrame with its index set and legacy patches applied, metadata).
 
     ``rel_path`` and ``eid`` are read as categoricals: few unique values make filters fast and
@@ -331,7 +331,7 @@ def empty_table(name: str) -> pd.DataFrame:
     return df.set_axis(index, axis=0)
 
 
-def patch_columns(df: pd.DataFrame, meta: dict) -> pd.DataFrame:
+def patch_columns(df: pd.DataFrame, meta: dict[str, Any]) -> pd.DataFrame:
     """patch_table's column fixes (qc, file_size) for rows already indexed by the caller."""
     rows = pd.Index(np.arange(len(df), dtype=np.int64))  # not a RangeIndex: no index is set
     return patch_table(df.set_axis(rows, axis=0), meta).reset_index(drop=True)

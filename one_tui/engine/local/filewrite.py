@@ -108,7 +108,7 @@ def file_origin(origin: Any) -> str | None:
     return values[0] if values else None
 
 
-def save_table(df: pd.DataFrame, path: str | os.PathLike[str], metadata: dict) -> None:
+def save_table(df: pd.DataFrame, path: str | os.PathLike[str], metadata: dict[str, Any]) -> None:
     """Write a table in ONE's format, atomically (``core.atomic.atomic_write``); a folder we
     may not write raises ReadOnlyCacheError.
 

@@ -43,16 +43,19 @@ def _paths_mask(datasets: pd.DataFrame, pattern: patterns.Bounded) -> np.ndarray
     codes, paths = view.path_codes(datasets)
     hit = np.fromiter((pattern.match(str(p)) is not None for p in paths), dtype=bool,
                       count=len(paths))
-    return np.append(hit, False)[codes]
+    return np.asarray(np.append(hit, False)[codes], dtype=bool)
 
 
 def _filter_mask(datasets: pd.DataFrame | DatasetCodes, where: DatasetFilter) -> np.ndarray:
     """Row mask of ``filter_datasets`` (no rows copied: listings only need the codes)."""
     qc = QC.validate(where.qc)
-    codes = datasets if isinstance(datasets, DatasetCodes) else None
-    if where.default_revisions_only and (
-            datasets.default_revision is None if codes is not None
-            else "default_revision" not in datasets.columns):
+    if isinstance(datasets, DatasetCodes):
+        flags = datasets.default_revision
+    elif "default_revision" in datasets.columns:
+        flags = datasets["default_revision"].fillna(False).to_numpy(dtype=bool)
+    else:
+        flags = None
+    if where.default_revisions_only and flags is None:
         raise ALFError("No default revisions specified")
     if len(datasets) == 0:
         return np.zeros(0, dtype=bool)
@@ -63,9 +66,8 @@ def _filter_mask(datasets: pd.DataFrame | DatasetCodes, where: DatasetFilter) ->
     mask &= qc_codes <= QC_CATEGORIES.index(qc.name)
     if where.ignore_qc_not_set:
         mask &= qc_codes != 0
-    if where.default_revisions_only:
-        mask &= (codes.default_revision if codes is not None
-                 else datasets["default_revision"].fillna(False).to_numpy(dtype=bool))
+    if where.default_revisions_only and flags is not None:
+        mask &= flags
     return mask
 
 

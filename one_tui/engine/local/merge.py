@@ -102,7 +102,7 @@ def _index_in(index: pd.Index, values: list[str]) -> np.ndarray:
             return np.asarray(pc.fill_null(found, -1).to_numpy(), dtype=np.int64)
         except (pa.ArrowException, TypeError):
             pass
-    return pd.Index(values).get_indexer(index.astype(object))
+    return np.asarray(pd.Index(values).get_indexer(index.astype(object)), dtype=np.int64)
 
 
 def _chunk_of(data: pa.ChunkedArray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

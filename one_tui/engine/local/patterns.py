@@ -32,7 +32,7 @@ __all__ = ["REGEX_TIME_LIMIT", "Bounded", "RegexTimeLimit", "codes_and_uniques",
            "validate_date_range"]
 
 
-def ensure_list(value: Any) -> list:
+def ensure_list(value: Any) -> list[Any]:
     if value is None:
         return []
     if isinstance(value, (list, tuple, set, np.ndarray, pd.Index, pd.Series)):
@@ -119,7 +119,7 @@ def unique_mask(values: pd.Series, test: Callable[[str], bool]) -> np.ndarray:
     codes, uniques = codes_and_uniques(values)
     hit = np.fromiter((bool(test(str(u))) for u in uniques), dtype=bool, count=len(uniques))
     hit = np.append(hit, False)  # code -1 (null) -> last element -> False
-    return hit[codes]
+    return np.asarray(hit[codes], dtype=bool)
 
 
 def validate_date_range(date_range: Any) -> tuple[np.datetime64, np.datetime64]:
@@ -132,9 +132,8 @@ def validate_date_range(date_range: Any) -> tuple[np.datetime64, np.datetime64]:
             return lo, hi
         first = date_range[0]
         second = date_range[1] if len(date_range) == 2 else None
-        lo = np.datetime64(parse_date(first), "D") if first is not None else lo
-        hi = np.datetime64(parse_date(second), "D") if second is not None else hi
-        return lo, hi
+        return (np.datetime64(parse_date(first), "D") if first is not None else lo,
+                np.datetime64(parse_date(second), "D") if second is not None else hi)
     day = np.datetime64(parse_date(date_range), "D")
     return day, day
 

@@ -20,6 +20,7 @@ from one_tui.engine.core.errors import ALFMultipleObjectsFound, ALFObjectNotFoun
 from one_tui.engine.core.spec import QC, QC_CATEGORIES, shown
 from one_tui.engine.local import dataset_view as view
 from one_tui.engine.local import patterns
+from one_tui.engine.local.codes import DatasetCodes
 from one_tui.engine.local.converters import to_eid
 
 __all__ = ["INSERTION_TEXT_TERMS", "SEARCH_TERMS", "autocomplete", "eid2pid", "get_details",
@@ -62,8 +63,8 @@ def _to_int(value: Any) -> int:
         raise ValueError(f'Invalid session number "{shown(value)}"; expected an integer') from None
 
 
-def _dataset_session_filter(datasets: pd.DataFrame, names: list, qc_lte: QC | None,
-                            partial: bool, wildcards: bool) -> np.ndarray:
+def _dataset_session_filter(datasets: pd.DataFrame | DatasetCodes, names: list[Any],
+                            qc_lte: QC | None, partial: bool, wildcards: bool) -> np.ndarray:
     """Per eid level value: has, for every name, an existing dataset that matches with
     QC <= ``qc_lte``.
 
@@ -91,6 +92,7 @@ def _dataset_session_filter(datasets: pd.DataFrame, names: list, qc_lte: QC | No
         result = present if result is None else result & present
         if not result.any():
             break
+    assert result is not None  # names is not empty: the loop ran
     return result
 
 
