@@ -15,7 +15,7 @@ import pytest
 from one_tui.demo import records, synth
 from one_tui.demo.catalogue import LABS
 from one_tui.engine.core.spec import QC_CATEGORIES
-from one_tui.engine.local import cache as tables
+from one_tui.engine.local.store import load_cache
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +111,7 @@ def test_written_tables_load_in_one_format(db: synth.SyntheticDB, tmp_path) -> N
 
     when = dt.datetime(2024, 5, 20, 10, 40)
     db.write_tables(tmp_path, date_created=when)
-    cache = tables.load_cache(tmp_path)
+    cache = load_cache(tmp_path)
     assert len(cache.sessions) == len(db.sessions)
     assert len(cache.datasets) == len(db.datasets)
     assert cache.meta["raw"]["sessions"]["date_created"] == "2024-05-20 10:40"
@@ -119,7 +119,7 @@ def test_written_tables_load_in_one_format(db: synth.SyntheticDB, tmp_path) -> N
     assert info["date_created"] == "2024-05-20 10:40" and info["min_api_version"] == "2.10"
     assert info["tables"]["datasets"]["nrecs"] == len(db.datasets)
     db.write_tables(tmp_path / "alyx", existing_only=True)
-    alyx = tables.load_cache(tmp_path / "alyx")
+    alyx = load_cache(tmp_path / "alyx")
     assert len(alyx.datasets) == int(db.datasets["exists"].sum()) and alyx.datasets["exists"].all()
 
 

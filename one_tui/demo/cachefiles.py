@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from one_tui.demo.catalogue import MIN_API_VERSION
-from one_tui.engine.local.cache import save_table
+from one_tui.engine.local.filewrite import save_table
 
 __all__ = ["table_metadata", "write_tables", "cache_info", "cache_zip", "qc_records"]
 

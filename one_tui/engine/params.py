@@ -15,12 +15,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
+
+from one_tui.engine.core.atomic import atomic_write
 
 DEFAULT_HTTP_DATA_SERVER = "https://ibl.flatironinstitute.org/public"
 
@@ -118,22 +119,18 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    """Write atomically (temp + fsync + replace), mode 0600, creating ``~/.one`` 0700."""
+    """Write atomically (``core.atomic``), mode 0600, creating ``~/.one`` 0700. The temporary
+    file is created 0600 too: a token is never readable by others, not even for a moment."""
     folder = path.parent
     if not folder.exists():
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    tmp = folder / f"{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
+
+    def write(tmp: Path) -> None:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(data, f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+
+    atomic_write(path, write, mode=0o600)
 
 
 def read_caches() -> dict[str, Any]:

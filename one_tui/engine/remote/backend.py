@@ -26,7 +26,6 @@ from one_tui.engine.core.errors import (
     LoginRequired,
 )
 from one_tui.engine.core.results import Progress
-from one_tui.engine.local import cache as tables
 from one_tui.engine.local import converters
 from one_tui.engine.remote import records as remote
 
@@ -56,7 +55,7 @@ class AlyxBackend:
         """Merge REST rows into the in-memory tables (§2.8)."""
         origin = self.alyx.base_url if self.alyx else None
         with self._lock:
-            tables.merge_tables(self._cache, origin=origin, sessions=sessions,
+            self._cache.merge(origin=origin, sessions=sessions,
                                 datasets=datasets, insertions=insertions)
 
     def _merge_insertions(self, records: list[dict]) -> None:

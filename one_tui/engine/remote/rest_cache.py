@@ -13,15 +13,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
-import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from one_tui.engine.core.atomic import atomic_write
 
 _logger = logging.getLogger("one_tui.engine.remote.rest_cache")
 _SHA1 = re.compile(r"^[0-9a-f]{40}$")
@@ -111,19 +111,15 @@ class RestCache:
         expiry = datetime.now() + (timedelta() if expires is True else expires)
         payload = json.dumps([response, expiry.isoformat()])
         path = self.rest_dir / cache_key(query)
-        tmp = self.rest_dir / f"{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
+
+        def write(tmp: Path) -> None:
+            tmp.write_text(payload, encoding="utf-8")
+
         try:
             self.rest_dir.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "w", encoding="utf-8") as f:
-                f.write(payload)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
+            # an entry lost in a crash is only fetched again: no fsync of the folder per entry
+            atomic_write(path, write, fsync_folder=False)
         except OSError as exc:
-            try:
-                tmp.unlink(missing_ok=True)
-            except OSError:
-                pass
             self.writable = False
             reason = exc.strerror or type(exc).__name__
             self._note(f"REST cache off: cannot write {self.rest_dir} ({reason})")
