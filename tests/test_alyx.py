@@ -106,7 +106,7 @@ def make_client(home: Path, tmp_path: Path, fake: FakeAlyx) -> Callable[..., Aly
 
 def test_list_query_matches_one_example() -> None:
     """ONE's ``search`` sorts the terms (django first) and its ``rest`` keeps that order."""
-    from one_tui.engine.remote.records import session_filters
+    from one_tui.engine.remote.filters import session_filters
 
     q = list_query("sessions", **session_filters(
         django="foo,bar", task_protocol="training", subject="KS005",
