@@ -28,7 +28,8 @@ from one_tui.engine.core.errors import (
     LoginRequired,
     ReadOnlyError,
 )
-from one_tui.engine.remote.client import AlyxClient, list_query, no_cache
+from one_tui.engine.remote.client import AlyxClient, no_cache
+from one_tui.engine.remote.urls import list_query
 
 BASE = "http://alyx.test"
 PASSWORD = "Pa55-w0rd-secret"
