@@ -18,6 +18,7 @@ import re
 import secrets
 import threading
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -78,10 +79,8 @@ class RestCache:
             expiry = datetime.fromisoformat(when)
         except (ValueError, TypeError):
             self._note(f"Deleted a corrupt REST cache entry: {path}")
-            try:
+            with suppress(OSError):
                 path.unlink()
-            except OSError:
-                pass
             return None
         if not value:
             # ONE 3.x reads ``[null, expiry]`` (or any empty answer) as no entry at all:
@@ -141,10 +140,8 @@ class RestCache:
         n_bytes = 0
         files = self._entry_files()
         for p in files:
-            try:
+            with suppress(OSError):  # deleted meanwhile (a clear in another process)
                 n_bytes += p.stat().st_size
-            except OSError:
-                pass
         return {
             "enabled": self.writable,
             "entries": len(files),
