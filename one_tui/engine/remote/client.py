@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,64 +26,23 @@ from one_tui.engine.core import results as outcome
 from one_tui.engine.core.errors import (
     AlyxConnectionError,
     AlyxError,
-    AuthenticationError,
     HTTPError,
     LoginRequired,
     ReadOnlyError,
 )
-from one_tui.engine.core.spec import one_line
 from one_tui.engine.remote import download
+from one_tui.engine.remote.auth import Credentials
 from one_tui.engine.remote.download import Progress, ZipDownload
 from one_tui.engine.remote.failures import bad_url, error_detail, unreachable
-from one_tui.engine.remote.pages import Cancelled, is_envelope, pages
-from one_tui.engine.remote.rest_cache import RestCache
+from one_tui.engine.remote.pages import is_envelope, pages
+from one_tui.engine.remote.rest_cache import CacheBypass, RestCache
+from one_tui.engine.remote.retries import Cancelled, Retries
 from one_tui.engine.remote.urls import AlyxUrls, list_query, plain_http_warning
 
 _logger = logging.getLogger("one_tui.engine.remote.client")
 
 READ_ACTIONS = ("list", "read")
 WRITE_ACTIONS = ("create", "update", "partial_update", "partial-update", "delete")
-_RETRY_STATUS = (429, 503)
-
-
-def _retry_after(response: httpx.Response, attempt: int) -> float:
-    """Seconds to wait from ``Retry-After`` (seconds or HTTP date); exponential when absent."""
-    value = response.headers.get("Retry-After", "").strip()
-    if value:
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            import email.utils  # only for the rare HTTP-date form; keeps the import cheap
-
-            try:
-                when = email.utils.parsedate_to_datetime(value)
-            except (TypeError, ValueError):
-                when = None
-            if when is not None:
-                if when.tzinfo is None:
-                    when = when.replace(tzinfo=UTC)
-                return max(0.0, (when - datetime.now(UTC)).total_seconds())
-    return float(2**attempt)
-
-
-class CacheBypass:
-    """The REST-cache switch of ``no_cache``, one per thread and nesting: blocks overlapping in
-    two workers cannot leave each other's cache on or off (``client.cache_rest`` stays as is).
-    """
-
-    def __init__(self) -> None:
-        self._local = threading.local()
-
-    @property
-    def active(self) -> bool:
-        """True inside a ``no_cache`` block of the calling thread."""
-        return bool(getattr(self._local, "depth", 0))
-
-    def __enter__(self) -> None:
-        self._local.depth = getattr(self._local, "depth", 0) + 1
-
-    def __exit__(self, *_exc: object) -> None:
-        self._local.depth -= 1
 
 
 class AlyxClient:
@@ -113,23 +71,16 @@ class AlyxClient:
             base_url = settings.base_url
         self.urls = AlyxUrls(base_url)
         self.base_url: str = self.urls.base
-        self._settings = settings
-        self.user: str | None = username or (settings.username if settings else None)
-        self.__password = password
-        self._token: str | None = token
-        self._force_login = password is not None and token is None
         self.cache_dir = params.resolve_cache_dir(self.base_url, cache_dir, settings)
         self.cache_rest = cache_rest
         self.silent = silent
-        self.max_retries = max_retries
-        self.max_retry_wait = max_retry_wait
+        self.retries = Retries(max_retries, max_retry_wait)
         self.notices: list[str] = []
         self._rest_cache = RestCache(self.cache_dir, on_note=self._queue)
         # ``no_cache(client)`` blocks, per thread: overlapping workers never share the switch
         self.cache_bypass = CacheBypass()
         if (warning := plain_http_warning(self.base_url)) is not None:
             self._note(warning)
-        self._auth_lock = threading.RLock()
         connect, read = timeout
         self._http = httpx.Client(
             timeout=httpx.Timeout(read, connect=connect),
@@ -138,6 +89,9 @@ class AlyxClient:
             headers={"Accept": "application/json", "User-Agent": "one-tui"},
         )
         self._download = ZipDownload(self._http, self.base_url)
+        self.auth = Credentials(self.urls, self._http, settings, username=username,
+                                password=password, token=token, cache_dir=self.cache_dir,
+                                note=self._note)
 
     def __repr__(self) -> str:
         return f"AlyxClient({self.base_url!r}, user={self.user!r})"
@@ -172,12 +126,12 @@ class AlyxClient:
     @property
     def needs_login(self) -> bool:
         """The next request will log in first (no token yet, or a password to check)."""
-        return not self._token or self._force_login
+        return self.auth.needs_login
 
     @property
     def is_logged_in(self) -> bool:
         """True when a token is held (no network check)."""
-        return bool(self._token)
+        return bool(self.auth.token)
 
     @property
     def rest_cache_stats(self) -> dict[str, Any]:
@@ -191,132 +145,42 @@ class AlyxClient:
         """Delete every cached REST response of this database's cache dir."""
         self._rest_cache.clear()
 
-    # --- authentication ---------------------------------------------------------------------
+    # --- authentication (remote.auth) -------------------------------------------------------
 
-    def _password(self) -> str | None:
-        if self.__password:
-            return self.__password
-        return self._settings.password if self._settings else None  # ALYX_PWD, as ONE reads it
+    @property
+    def user(self) -> str | None:
+        """The Alyx user: the one given, else ``ALYX_LOGIN`` of ``~/.one``, else the last login."""
+        return self.auth.user
 
     def authenticate(
         self, username: str | None = None, password: str | None = None, force: bool = False
     ) -> None:
         """Log in as ONE does: a cached token is reused with no request, else POST /auth-token."""
-        with self._auth_lock:
-            username = username or self.user
-            if password is not None:
-                self.__password = password
-                force = True
-            # A password given to the constructor is a login too (ONE logs in at once): never
-            # let a saved token stand in for it, or a wrong password would seem to work.
-            force = force or self._force_login
-            if not username:
-                raise LoginRequired(
-                    f"No Alyx username for {self.base_url}; log in with a username and password"
-                )
-            self.user = username
-            if not force:
-                cached = self._settings.token_for(username) if self._settings else None
-                if cached:
-                    self._token = cached
-                    self._force_login = False
-                    return
-            self._login(username)
-
-    def _login(self, username: str) -> None:
-        password = self._password()
-        if not password:
-            raise LoginRequired(f"Alyx at {self.base_url} needs the password of {username}")
-        try:
-            rep = self._http.post(
-                self.urls.join("auth-token"), data={"username": username, "password": password}
-            )
-        except httpx.TransportError:
-            raise unreachable(self.base_url) from None
-        except httpx.InvalidURL as exc:
-            raise bad_url(self.urls.join("auth-token"), exc) from None
-        if rep.status_code == 400:
-            raise AuthenticationError(
-                400,
-                "/auth-token",
-                f"Alyx authentication failed with credentials: user = {username}, password = ****",
-            )
-        if rep.status_code != 200:
-            raise HTTPError(rep.status_code, "/auth-token", error_detail(rep))
-        try:
-            token = rep.json()["token"]
-        except (ValueError, KeyError, TypeError):
-            raise AlyxError(f"Alyx at {self.base_url} sent no token on login") from None
-        self._token = token
-        self._force_login = False
-        try:
-            params.save_login(self.base_url, username, token, self.cache_dir)
-            self._settings = params.get_settings(self.base_url)
-        except (OSError, params.ParamsError) as exc:
-            self._note(f"Logged in, but the token could not be saved in ~/.one: {one_line(exc)}")
-        _logger.info("Connected to %s as %s", self.base_url, username)
+        self.auth.authenticate(username, password, force)
 
     def logout(self) -> None:
         """Forget the token (in memory and in ~/.one) and clear the REST cache, as ONE does."""
-        with self._auth_lock:
-            if self.user:
-                try:
-                    params.clear_token(self.base_url, self.user)
-                    self._settings = params.get_settings(self.base_url)
-                except (OSError, params.ParamsError) as exc:
-                    self._note(f"Could not remove the token from ~/.one: {one_line(exc)}")
-            self._token = None
-            self.__password = None
-            self.clear_rest_cache()
+        self.auth.logout()
+        self.clear_rest_cache()
 
     def ensure_auth(self) -> None:
         """Log in now if the next request would (no token yet, or a password to check)."""
-        if not self._token or self._force_login:
-            self.authenticate(force=self._force_login)
-
-    def _relogin_after_invalid_token(self) -> None:
-        """Alyx said "Invalid token.": drop it and log in again once (needs the password)."""
-        with self._auth_lock:
-            if self.user:
-                try:
-                    params.clear_token(self.base_url, self.user)
-                    self._settings = params.get_settings(self.base_url)
-                except (OSError, params.ParamsError):
-                    pass
-            self._token = None
-            if not self._password():
-                raise LoginRequired(
-                    f"Alyx at {self.base_url} rejected the saved token of {self.user}; log in again"
-                )
-            self.authenticate(force=True)
+        self.auth.ensure()
 
     # --- HTTP -------------------------------------------------------------------------------
 
-    def _wait(self, seconds: float, cancel: threading.Event | None) -> None:
-        seconds = min(seconds, self.max_retry_wait)
-        if cancel is not None:
-            if cancel.wait(seconds):
-                raise Cancelled
-        else:
-            time.sleep(seconds)
-
     def _send(self, url: str, cancel: threading.Event | None) -> httpx.Response:
-        """GET with the token, honouring 429/503 Retry-After (bounded), mapping transport errors."""
-        attempt = 0
-        while True:
-            headers = {"Authorization": f"Token {self._token}"} if self._token else {}
+        """GET with the token, retried as ``self.retries`` says; transport errors mapped."""
+
+        def once() -> httpx.Response:
             try:
-                rep = self._http.get(url, headers=headers)
+                return self._http.get(url, headers=self.auth.headers())
             except httpx.TransportError:
                 raise unreachable(self.base_url) from None
             except httpx.InvalidURL as exc:
                 raise bad_url(url, exc) from None
-            if rep.status_code not in _RETRY_STATUS or attempt >= self.max_retries:
-                return rep
-            attempt += 1
-            wait = _retry_after(rep, attempt - 1)
-            _logger.info("Alyx answered %s; retrying in %.1f s", rep.status_code, wait)
-            self._wait(wait, cancel)
+
+        return self.retries.send(once, cancel)
 
     def _http_get(self, query: str, cancel: threading.Event | None = None) -> Any:
         """One GET on Alyx: authenticate, re-login once on "Invalid token.", decode JSON."""
@@ -324,7 +188,7 @@ class AlyxClient:
         url, endpoint = self.urls.absolute(query)
         rep = self._send(url, cancel)
         if rep.status_code == 403 and "Invalid token." in rep.text:
-            self._relogin_after_invalid_token()
+            self.auth.relogin_after_invalid_token()
             rep = self._send(url, cancel)
         if rep.status_code in (200, 201):
             try:
@@ -355,7 +219,7 @@ class AlyxClient:
         if use_cache and not clobber:
             entry = self._rest_cache.get(rest_query)
             if entry is not None:
-                if self._force_login:
+                if self.auth.force_login:
                     # a password was given: log in before answering from the cache, so a wrong
                     # one fails here as in ONE (which logs in at construction); offline, the
                     # cached answer stands and the login waits for the next request
@@ -481,14 +345,14 @@ class AlyxClient:
             except HTTPError as exc:
                 if not (ours and exc.status_code == 403 and "Invalid token." in exc.detail):
                     raise
-            self._relogin_after_invalid_token()
+            self.auth.relogin_after_invalid_token()
             return self._download.stream_to(url, self._auth_headers(ours), target, cancel,
                                             on_progress)
 
         return download.fetch_tables(stream, dest_dir, url)
 
     def _auth_headers(self, ours: bool) -> dict[str, str]:
-        return {"Authorization": f"Token {self._token}"} if ours else {}
+        return self.auth.headers() if ours else {}
 
 
 @contextmanager

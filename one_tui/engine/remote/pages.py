@@ -16,15 +16,12 @@ from typing import Any
 
 from one_tui.engine.core import results as outcome
 from one_tui.engine.core.errors import MalformedResponse
+from one_tui.engine.remote.retries import Cancelled
 from one_tui.engine.remote.urls import endpoint_label, update_url_params
 
-__all__ = ["Cancelled", "Page", "is_envelope", "envelope", "pages"]
+__all__ = ["Page", "is_envelope", "envelope", "pages"]
 
 _PAGE_KEYS = {"count", "next", "results"}
-
-
-class Cancelled(Exception):
-    """The caller's cancel event fired while a request waited (to retry): stop, keep the rows."""
 
 
 @dataclass(frozen=True)

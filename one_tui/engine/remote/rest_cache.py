@@ -165,3 +165,23 @@ class RestCache:
                 except OSError:
                     pass
         return removed
+
+
+class CacheBypass:
+    """The REST-cache switch of ``no_cache``, one per thread and nesting: blocks overlapping in
+    two workers cannot leave each other's cache on or off (``client.cache_rest`` stays as is).
+    """
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    @property
+    def active(self) -> bool:
+        """True inside a ``no_cache`` block of the calling thread."""
+        return bool(getattr(self._local, "depth", 0))
+
+    def __enter__(self) -> None:
+        self._local.depth = getattr(self._local, "depth", 0) + 1
+
+    def __exit__(self, *_exc: object) -> None:
+        self._local.depth -= 1
