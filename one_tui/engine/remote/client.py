@@ -5,8 +5,10 @@ between one-tui and ONE in Python without logging in or downloading twice. Only 
 ``read`` are allowed: one-tui never writes to Alyx. The password is kept in memory only to log
 in again when Alyx rejects a token; it never appears in a message, log record, repr or file.
 
-This module holds what needs the token: login, GET with retries, the REST cache. URLs are
-built in ``urls``, list answers walked in ``pages``, ``cache.zip`` fetched by ``download``.
+This module is the request path (a GET through the REST cache, re-login on a rejected
+token) and composes the rest, one reason to change each: ``auth`` (user, token, password),
+``retries`` (429/503), ``urls`` (every URL from the base), ``pages`` (list answers page by
+page), ``download`` (``cache.zip``), ``failures`` (an httpx failure as one line).
 """
 
 from __future__ import annotations
@@ -70,7 +72,6 @@ class AlyxClient:
                 raise LoginRequired("No Alyx database is set up; give a database URL")
             base_url = settings.base_url
         self.urls = AlyxUrls(base_url)
-        self.base_url: str = self.urls.base
         self.cache_dir = params.resolve_cache_dir(self.base_url, cache_dir, settings)
         self.cache_rest = cache_rest
         self.silent = silent
@@ -117,6 +118,11 @@ class AlyxClient:
     def _queue(self, message: str) -> None:
         if not outcome.note(message):
             self.notices.append(message)
+
+    @property
+    def base_url(self) -> str:
+        """The database URL, normalised (``params.normalise_base_url``)."""
+        return self.urls.base
 
     @property
     def bypassed(self) -> bool:
