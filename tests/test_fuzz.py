@@ -28,8 +28,9 @@ from one_tui.engine.local import converters
 from one_tui.engine.local.query import SEARCH_TERMS
 from one_tui.engine.one import One
 from one_tui.engine.remote import records as remote
-from one_tui.engine.remote.client import AlyxClient, list_query
+from one_tui.engine.remote.client import AlyxClient
 from one_tui.engine.remote.rest_cache import cache_key
+from one_tui.engine.remote.urls import list_query
 from one_tui.tui import filters
 from one_tui.tui.filters import FIELDS, FilterError, FiltersPane
 

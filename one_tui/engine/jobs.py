@@ -222,7 +222,7 @@ class TableJobs:
         try:
             if self.alyx.needs_login:  # the request below would log in first: say so
                 phase("logging in")
-                self.alyx._ensure_auth()
+                self.alyx.ensure_auth()
             phase("asking Alyx for newer tables")
             info = self.alyx.get("cache/info", expires=True, clobber=True)
             if not self._is_newer(info):

@@ -57,6 +57,14 @@ def params_dir() -> Path:
     return Path.home() / ".one"
 
 
+def normalise_base_url(url: str) -> str:
+    """A database URL as one-tui keeps and compares it: no surrounding spaces, no trailing
+    slash (``https://x.org/`` and ``https://x.org`` are one database). The one place this is
+    decided: params, the client and its URL builder all call it (params may not import remote).
+    """
+    return url.strip().rstrip("/")
+
+
 def client_key(url: str) -> str:
     """ONE's key for a database URL: lowercase, no protocol or trailing slash, ``_`` for others.
 
@@ -65,7 +73,7 @@ def client_key(url: str) -> str:
     >>> client_key('http://127.0.0.1:8765')
     '127.0.0.1_8765'
     """
-    key = re.sub(r"^\w+://", "", unquote(url).strip()).rstrip("/")
+    key = re.sub(r"^\w+://", "", normalise_base_url(unquote(url)))
     return re.sub(r"[^\w.\-]", "_", key).lower()
 
 
@@ -170,7 +178,7 @@ def get_settings(base_url: str | None = None) -> Settings | None:
     url = raw.get("ALYX_URL") or base_url
     if not url:
         return None
-    url = str(url).rstrip("/")
+    url = normalise_base_url(str(url))
     login = raw.get("ALYX_LOGIN")
     pwd = raw.get("ALYX_PWD")
     return Settings(
@@ -193,7 +201,7 @@ def _db_params(base_url: str) -> tuple[Path, dict[str, Any]]:
     raw = _read_json(path)
     if raw is None:
         raw = {
-            "ALYX_URL": base_url.rstrip("/"),
+            "ALYX_URL": normalise_base_url(base_url),
             "ALYX_LOGIN": None,
             "HTTP_DATA_SERVER": DEFAULT_HTTP_DATA_SERVER,
             "HTTP_DATA_SERVER_LOGIN": None,
@@ -249,7 +257,7 @@ def register_database(
     ``make_default=None`` makes it the default only when there is none yet (ONE's rule).
     Existing keys (tokens, a password ONE stored) are kept; no password is ever written.
     """
-    base_url = base_url.rstrip("/")
+    base_url = normalise_base_url(base_url)
     key = client_key(base_url)
     path, raw = _db_params(base_url)
     raw["ALYX_URL"] = base_url

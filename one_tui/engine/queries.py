@@ -20,6 +20,7 @@ from one_tui.engine.core.errors import ALFObjectNotFound, HTTPError
 from one_tui.engine.core.results import Progress
 from one_tui.engine.core.spec import QC
 from one_tui.engine.local import converters, listing, query
+from one_tui.engine.remote import filters as remote_filters
 from one_tui.engine.remote import records as remote
 from one_tui.engine.remote.backend import RowsCallback
 
@@ -73,7 +74,7 @@ class Queries:
         Static (no ``/api/schema`` request), so not refreshed in any mode.
         """
         qt = query_type or self._mode
-        return remote.search_terms() if qt == "remote" else query.search_terms()
+        return remote_filters.search_terms() if qt == "remote" else query.search_terms()
 
     # -- sessions and datasets --------------------------------------------------------------------
     def to_eid(self, id_: Any) -> str | None:
@@ -210,7 +211,7 @@ class Queries:
                 result = query.search_insertions(self._cache, details=details,
                                                  wildcards=self.wildcards, **terms)
             return result
-        filters = remote.insertion_filters(**terms)
+        filters = remote_filters.insertion_filters(**terms)
         merged = [0]
 
         def on_records(page: list[dict]) -> None:  # each page merged as it arrives (§2.8)

@@ -285,7 +285,7 @@ class FiltersPane(VerticalScroll):
         if v("narrative"):
             # escaped: a comma sent raw splits Alyx's django filter (HTTP 500); imported here,
             # as remote.py brings pandas, which the first frame must not load
-            from one_tui.engine.remote import records as remote
+            from one_tui.engine.remote import filters as remote
             django.append(remote.django_clause("narrative__icontains", v("narrative")))
         if v("django"):
             django.append(v("django"))

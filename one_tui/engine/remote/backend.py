@@ -27,6 +27,7 @@ from one_tui.engine.core.errors import (
 )
 from one_tui.engine.core.results import Progress
 from one_tui.engine.local import converters
+from one_tui.engine.remote import filters as remote_filters
 from one_tui.engine.remote import records as remote
 
 _DETAIL_FIELDS = ("subject", "start_time", "number", "lab", "projects", "url", "task_protocol")
@@ -74,7 +75,7 @@ class AlyxBackend:
         what arrived. A session listed twice (Alyx repeats a session per matching dataset when
         ``dataset_qc_lte`` is used alone) is kept once, at its first place.
         """
-        filters = remote.session_filters(**terms)
+        filters = remote_filters.session_filters(**terms)
         seen: set[str] = set()
         records: list[dict] = []
         frames: list[pd.DataFrame] = []

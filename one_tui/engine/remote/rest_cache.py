@@ -16,6 +16,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -78,10 +79,8 @@ class RestCache:
             expiry = datetime.fromisoformat(when)
         except (ValueError, TypeError):
             self._note(f"Deleted a corrupt REST cache entry: {path}")
-            try:
+            with suppress(OSError):
                 path.unlink()
-            except OSError:
-                pass
             return None
         if not value:
             # ONE 3.x reads ``[null, expiry]`` (or any empty answer) as no entry at all:
@@ -137,10 +136,8 @@ class RestCache:
         n_bytes = 0
         files = self._entry_files()
         for p in files:
-            try:
+            with suppress(OSError):  # deleted meanwhile (a clear in another process)
                 n_bytes += p.stat().st_size
-            except OSError:
-                pass
         return {
             "enabled": self.writable,
             "entries": len(files),
@@ -164,3 +161,23 @@ class RestCache:
                 except OSError:
                     pass
         return removed
+
+
+class CacheBypass:
+    """The REST-cache switch of ``no_cache``, one per thread and nesting: blocks overlapping in
+    two workers cannot leave each other's cache on or off (``client.cache_rest`` stays as is).
+    """
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    @property
+    def active(self) -> bool:
+        """True inside a ``no_cache`` block of the calling thread."""
+        return bool(getattr(self._local, "depth", 0))
+
+    def __enter__(self) -> None:
+        self._local.depth = getattr(self._local, "depth", 0) + 1
+
+    def __exit__(self, *_exc: object) -> None:
+        self._local.depth -= 1
