@@ -33,7 +33,7 @@ TARGETS = {
 COLD_ONE_TUI = """
 import time
 t0 = time.perf_counter()
-from one_tui.engine.local.cache import load_cache
+from one_tui.engine.local.store import load_cache
 from one_tui.engine.local.query import search
 cache = load_cache({folder!r})
 eids = search(cache, lab='cortexlab')
@@ -60,13 +60,14 @@ def peak_mib():
 """
 
 MEMORY_ONE_TUI = PEAK + """
-from one_tui.engine.local.cache import load_cache
+from one_tui.engine.local.store import load_cache
 from one_tui.engine.local import query as q
+from one_tui.engine.local import listing
 cache = load_cache({folder!r})
 q.search(cache, lab='cortexlab')
 q.search(cache, datasets='spikes.times.npy')
 q.search(cache, dataset='spikes')
-q.list_datasets(cache)
+listing.list_datasets(cache)
 print(peak_mib())
 """
 
@@ -99,8 +100,9 @@ def median_of(fn, runs: int) -> float:  # noqa: ANN001 - any callable
 
 
 def measure_one_tui(folder: Path, runs: int) -> dict[str, float]:
+    from one_tui.engine.local import listing
     from one_tui.engine.local import query as q
-    from one_tui.engine.local.cache import load_cache
+    from one_tui.engine.local.store import load_cache
 
     results: dict[str, float] = {}
     cold = [run_python(COLD_ONE_TUI.format(folder=str(folder)))[0] for _ in range(runs)]
@@ -115,7 +117,7 @@ def measure_one_tui(folder: Path, runs: int) -> dict[str, float]:
         lambda: q.search(cache, datasets="spikes.times.npy"), runs)
     results["search(dataset='spikes')"] = median_of(lambda: q.search(cache, dataset="spikes"),
                                                     runs)
-    results["list_datasets()"] = median_of(lambda: q.list_datasets(cache), runs)
+    results["list_datasets()"] = median_of(lambda: listing.list_datasets(cache), runs)
     mem = [float(run_python(MEMORY_ONE_TUI.format(folder=str(folder)))[1]) for _ in range(3)]
     results["peak memory, both tables loaded"] = statistics.median(mem)
     results.update(measure_merge_save(folder))
@@ -124,7 +126,7 @@ def measure_one_tui(folder: Path, runs: int) -> dict[str, float]:
 
 def measure_merge_save(folder: Path) -> dict[str, float]:
     """A remote answer merged into the big table, then saved (on a scratch copy)."""
-    from one_tui.engine.local.cache import load_cache, merge_tables, save_cache
+    from one_tui.engine.local.store import load_cache, save_cache
 
     scratch = folder.with_name(folder.name + "-scratch")
     shutil.rmtree(scratch, ignore_errors=True)
@@ -134,7 +136,7 @@ def measure_merge_save(folder: Path) -> dict[str, float]:
         rows = cache.datasets.iloc[1000:1100].copy()
         rows["exists"] = False
         t0 = time.perf_counter()
-        merge_tables(cache, origin="bench", datasets=rows)
+        cache.merge(origin="bench", datasets=rows)
         merged = time.perf_counter() - t0
         t0 = time.perf_counter()
         save_cache(cache)

@@ -1,7 +1,7 @@
 """Merge a remote answer (one session row, ~100 dataset rows) into IBL-scale tables.
 
 What ``One.list_datasets(eid)`` in remote mode (and the details pane) pays on every new answer:
-``tables.merge_tables`` into the 20,000-session / 1.5M-dataset synthetic cache. Run with
+``Cache.merge`` into the 20,000-session / 1.5M-dataset synthetic cache. Run with
 ``.venv/bin/python benchmarks/bench_merge.py [--dir /tmp/bench-merge] [--runs 7]``.
 """
 
@@ -15,10 +15,11 @@ from pathlib import Path
 import pandas as pd
 
 from one_tui.demo import synth
-from one_tui.engine.local import cache as tables
+from one_tui.engine.local.cache import Cache
+from one_tui.engine.local.store import load_cache
 
 
-def new_rows(cache: tables.Cache) -> tuple[pd.DataFrame, pd.DataFrame]:
+def new_rows(cache: Cache) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One known session updated and ~100 datasets: half already in the table, half new."""
     eid = cache.sessions.index[123]
     ses = cache.sessions.loc[[eid]].copy()
@@ -30,7 +31,7 @@ def new_rows(cache: tables.Cache) -> tuple[pd.DataFrame, pd.DataFrame]:
     return ses, pd.concat([known, fresh], ignore_index=True)
 
 
-def search_page(cache: tables.Cache) -> pd.DataFrame:
+def search_page(cache: Cache) -> pd.DataFrame:
     """A remote search page (250 sessions, merged as it arrives): 200 known, 50 new."""
     page = cache.sessions.iloc[1000:1250].reset_index()
     page.loc[200:, "id"] = [f"0c0c0c0c-0000-4000-8000-{i:012d}" for i in range(50)]
@@ -52,7 +53,7 @@ def main() -> None:
         db = synth.generate(n_sessions=args.sessions, seed=0)
         args.dir.mkdir(parents=True, exist_ok=True)
         db.write_tables(args.dir)
-    cache = tables.load_cache(args.dir)
+    cache = load_cache(args.dir)
     ses, ds = new_rows(cache)
     page = search_page(cache)
     print(f"tables: {len(cache.sessions):,} sessions, {len(cache.datasets):,} datasets; "
@@ -63,10 +64,10 @@ def main() -> None:
         for what, kw in (("sessions", {"sessions": ses}), ("datasets", {"datasets": ds}),
                          ("both", {"sessions": ses, "datasets": ds}),
                          ("known", {"datasets": known}), ("page", {"sessions": page})):
-            c = tables.load_cache(args.dir)
+            c = load_cache(args.dir)
             c.datasets  # noqa: B018 - loaded before timing
             t0 = time.perf_counter()
-            tables.merge_tables(c, origin="bench", **kw)
+            c.merge(origin="bench", **kw)
             times[what].append(time.perf_counter() - t0)
     for what, ts in times.items():
         print(f"merge {LABELS[what]:40s}: median {statistics.median(ts) * 1000:7.1f} ms "

@@ -47,11 +47,12 @@ import json, sys, time
 t0 = time.perf_counter()
 ENGINE = {engine!r}
 if ENGINE == 'one-tui':
-    from one_tui.engine.local.cache import load_cache
+    from one_tui.engine.local.store import load_cache
     from one_tui.engine.local import query as q
+    from one_tui.engine.local import listing
     cache = load_cache({folder!r})
     search = lambda **kw: q.search(cache, **kw)
-    list_datasets = lambda *a, **kw: q.list_datasets(cache, *a, **kw)
+    list_datasets = lambda *a, **kw: listing.list_datasets(cache, *a, **kw)
 else:
     from one.api import One
     one = One(cache_dir={folder!r}, mode='local')

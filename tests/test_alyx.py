@@ -28,7 +28,8 @@ from one_tui.engine.core.errors import (
     LoginRequired,
     ReadOnlyError,
 )
-from one_tui.engine.remote.client import AlyxClient, list_query, no_cache
+from one_tui.engine.remote.client import AlyxClient, no_cache
+from one_tui.engine.remote.urls import list_query
 
 BASE = "http://alyx.test"
 PASSWORD = "Pa55-w0rd-secret"
@@ -106,7 +107,7 @@ def make_client(home: Path, tmp_path: Path, fake: FakeAlyx) -> Callable[..., Aly
 
 def test_list_query_matches_one_example() -> None:
     """ONE's ``search`` sorts the terms (django first) and its ``rest`` keeps that order."""
-    from one_tui.engine.remote.records import session_filters
+    from one_tui.engine.remote.filters import session_filters
 
     q = list_query("sessions", **session_filters(
         django="foo,bar", task_protocol="training", subject="KS005",

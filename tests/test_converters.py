@@ -12,7 +12,8 @@ import pytest
 from one_tui.engine.core.errors import ALFMultipleObjectsFound
 from one_tui.engine.core.spec import QC, parse_date
 from one_tui.engine.local import converters as c
-from one_tui.engine.local.cache import Cache, load_cache, merge_tables
+from one_tui.engine.local.cache import Cache
+from one_tui.engine.local.store import load_cache
 
 EID = "aaf101c3-2581-450a-8abd-ddb8f557a5ad"  # KS005, 2019-04-04, number 4, cortexlab
 
@@ -74,7 +75,7 @@ def test_eid2path_and_back(cache: Cache, tmp_path: Path) -> None:
 def test_eid2path_without_lab(cache: Cache, tmp_path: Path) -> None:
     ses = cache.sessions.loc[[EID]].copy()
     ses["lab"] = ""
-    merge_tables(cache, sessions=ses)
+    cache.merge(sessions=ses)
     assert c.eid2path(cache, EID, tmp_path) == tmp_path / "KS005" / "2019-04-04" / "004"
 
 
@@ -82,7 +83,7 @@ def test_path2eid_several_sessions_is_an_error(cache: Cache) -> None:
     twin = cache.sessions.loc[[EID]].copy()
     twin.index = pd.Index(["0b305d2f-0000-4000-8000-000000000001"], name="id")
     twin["lab"] = "mainenlab"
-    merge_tables(cache, sessions=twin)
+    cache.merge(sessions=twin)
     with pytest.raises(ALFMultipleObjectsFound):
         c.path2eid(cache, "KS005/2019-04-04/004")
     assert c.path2eid(cache, "cortexlab/Subjects/KS005/2019-04-04/004") == EID

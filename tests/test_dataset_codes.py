@@ -1,4 +1,4 @@
-"""The datasets table as codes (tables.DatasetCodes) answers exactly as the loaded frame does.
+"""The datasets table as codes (DatasetCodes) answers exactly as the loaded frame does.
 
 Every query is run twice on the same synthetic tables: once on a fresh Cache (codes read from the
 file, no pandas rows) and once with the frame loaded (the pandas path). Results must be equal,
@@ -16,16 +16,13 @@ import pandas as pd
 import pytest
 
 from one_tui.demo.synth import generate
-from one_tui.engine.local import cache as tables
 from one_tui.engine.local import filewrite as tablewrite
-from one_tui.engine.local import merge, query
-from one_tui.engine.local.cache import (
-    DatasetCodes,
-    load_cache,
-    merge_tables,
-    read_table,
-    save_cache,
-)
+from one_tui.engine.local import listing, merge, query
+from one_tui.engine.local.cache import Cache
+from one_tui.engine.local.codes import DatasetCodes
+from one_tui.engine.local.fileformat import read_table
+from one_tui.engine.local.filewrite import save_table
+from one_tui.engine.local.store import load_cache, save_cache
 
 UNKNOWN = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
 
@@ -43,7 +40,7 @@ def small_row_groups(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tablewrite, "ROW_GROUP_SIZE", 5000)  # several row groups, small table
 
 
-def _pair(folder: Path) -> tuple[tables.Cache, tables.Cache]:
+def _pair(folder: Path) -> tuple[Cache, Cache]:
     codes, frame = load_cache(folder), load_cache(folder)
     frame.datasets  # noqa: B018 - the pandas path: the frame is loaded
     return codes, frame
@@ -82,10 +79,11 @@ CALLS = [
 @pytest.mark.parametrize(("name", "kwargs"), CALLS)
 def test_whole_table_queries_match_the_frame(synth_dir: Path, name: str, kwargs: dict) -> None:
     codes, frame = _pair(synth_dir)
-    a = getattr(query, name)(codes, **kwargs)
+    module = query if hasattr(query, name) else listing  # search in query, list_* in listing
+    a = getattr(module, name)(codes, **kwargs)
     assert isinstance(codes.datasets_for_query(), DatasetCodes)
     assert not codes.is_loaded("datasets")  # answered without the pandas rows
-    _equal(a, getattr(query, name)(frame, **kwargs))
+    _equal(a, getattr(module, name)(frame, **kwargs))
 
 
 def test_list_datasets_order_with_several_row_groups(tmp_path: Path, small_row_groups: None
@@ -95,7 +93,7 @@ def test_list_datasets_order_with_several_row_groups(tmp_path: Path, small_row_g
     codes, frame = _pair(tmp_path)
     assert len(codes.datasets_for_query()._starts) > 3
     for kwargs in ({}, {"collection": "alf"}, {"filename": "*.json"}):
-        _equal(query.list_datasets(codes, **kwargs), query.list_datasets(frame, **kwargs))
+        _equal(listing.list_datasets(codes, **kwargs), listing.list_datasets(frame, **kwargs))
 
 
 def test_one_session_rows_match_the_frame(synth_dir: Path) -> None:
@@ -104,15 +102,15 @@ def test_one_session_rows_match_the_frame(synth_dir: Path) -> None:
     for eid in eids:
         for kwargs in ({"details": True}, {"details": True, "keep_eid_index": True},
                        {"details": True, "collection": "alf"}, {}):
-            _equal(query.list_datasets(codes, eid, **kwargs),
-                   query.list_datasets(frame, eid, **kwargs))
+            _equal(listing.list_datasets(codes, eid, **kwargs),
+                   listing.list_datasets(frame, eid, **kwargs))
         _equal(query.get_details(codes, eid, full=True), query.get_details(frame, eid, full=True))
-        _equal(query.list_collections(codes, eid, details=True),
-               query.list_collections(frame, eid, details=True))
-        _equal(query.list_revisions(codes, eid, details=True),
-               query.list_revisions(frame, eid, details=True))
-    _equal(query.list_datasets(codes, UNKNOWN, details=True),
-           query.list_datasets(frame, UNKNOWN, details=True))
+        _equal(listing.list_collections(codes, eid, details=True),
+               listing.list_collections(frame, eid, details=True))
+        _equal(listing.list_revisions(codes, eid, details=True),
+               listing.list_revisions(frame, eid, details=True))
+    _equal(listing.list_datasets(codes, UNKNOWN, details=True),
+           listing.list_datasets(frame, UNKNOWN, details=True))
     assert not codes.is_loaded("datasets")
 
 
@@ -133,25 +131,25 @@ def test_merge_then_save_after_codes(synth_dir: Path, tmp_path: Path) -> None:
         (tmp_path / p.name).write_bytes(p.read_bytes())
     cache = load_cache(tmp_path)
     eid = query.search(cache, datasets="spikes.times.npy")[0]
-    before = query.list_datasets(cache, eid, details=True, keep_eid_index=True)
+    before = listing.list_datasets(cache, eid, details=True, keep_eid_index=True)
     new = before.iloc[:3].copy()
     new["qc"] = "CRITICAL"
     extra = before.iloc[:1].copy().rename(index={before.index[0][1]: UNKNOWN}, level="id")
     extra["rel_path"] = "alf/new.object.npy"
-    merge_tables(cache, origin="test", datasets=pd.concat([new, extra]))
+    cache.merge(origin="test", datasets=pd.concat([new, extra]))
     assert cache.is_loaded("datasets") and not isinstance(cache.datasets_for_query(),
                                                           DatasetCodes)
-    assert "alf/new.object.npy" in query.list_datasets(cache, eid)
+    assert "alf/new.object.npy" in listing.list_datasets(cache, eid)
     assert save_cache(cache)
     again = load_cache(tmp_path)
-    after = query.list_datasets(again, eid, details=True, keep_eid_index=True, qc="CRITICAL")
+    after = listing.list_datasets(again, eid, details=True, keep_eid_index=True, qc="CRITICAL")
     assert isinstance(again.datasets_for_query(), DatasetCodes)
     assert set(new.index) <= set(after.index)  # the 3 updated rows, now CRITICAL
-    assert "alf/new.object.npy" in query.list_datasets(again, eid)
+    assert "alf/new.object.npy" in listing.list_datasets(again, eid)
     frame = load_cache(tmp_path)
     frame.datasets  # noqa: B018
-    _equal(query.list_datasets(again, eid, details=True),
-           query.list_datasets(frame, eid, details=True))
+    _equal(listing.list_datasets(again, eid, details=True),
+           listing.list_datasets(frame, eid, details=True))
 
 
 def test_legacy_tables_are_not_read_as_codes(fixture_cache: Path) -> None:
@@ -172,7 +170,7 @@ def test_preload_is_cancellable_and_adopted(synth_dir: Path) -> None:
     assert one.preload_datasets() is True
     assert one._cache.datasets_ready() and not one._cache.is_loaded("datasets")
     codes = one._cache.datasets_for_query()
-    assert one.list_datasets() == query.list_datasets(one._cache)
+    assert one.list_datasets() == listing.list_datasets(one._cache)
     assert one._cache.datasets_for_query() is codes  # no second read
 
 
@@ -183,12 +181,13 @@ def _copy(src: Path, dest: Path) -> Path:
     return dest
 
 
-def _compare_all(a: tables.Cache, b: tables.Cache, eids: list[str]) -> None:
+def _compare_all(a: Cache, b: Cache, eids: list[str]) -> None:
     for name, kwargs in CALLS:
-        _equal(getattr(query, name)(a, **kwargs), getattr(query, name)(b, **kwargs))
+        module = query if hasattr(query, name) else listing
+        _equal(getattr(module, name)(a, **kwargs), getattr(module, name)(b, **kwargs))
     for eid in eids:
-        _equal(query.list_datasets(a, eid, details=True, keep_eid_index=True),
-               query.list_datasets(b, eid, details=True, keep_eid_index=True))
+        _equal(listing.list_datasets(a, eid, details=True, keep_eid_index=True),
+               listing.list_datasets(b, eid, details=True, keep_eid_index=True))
         if eid in b.sessions.index:
             _equal(query.get_details(a, eid, full=True), query.get_details(b, eid, full=True))
 
@@ -204,7 +203,7 @@ def test_merges_into_codes_answer_as_merges_into_the_frame(
     b.datasets  # noqa: B018 - the frame path
     assert isinstance(a.datasets_for_query(), DatasetCodes)
     eids = query.search(b, datasets="spikes.times.npy")[:3]
-    rows = query.list_datasets(b, eids[0], details=True, keep_eid_index=True)
+    rows = listing.list_datasets(b, eids[0], details=True, keep_eid_index=True)
     # 1: updates (qc, exists, a moved path, a size now unknown) and new rows, one new session
     update = rows.iloc[:4].copy()
     update["qc"] = ["CRITICAL", "PASS", "FAIL", "WARNING"]
@@ -223,12 +222,12 @@ def test_merges_into_codes_answer_as_merges_into_the_frame(
     batch2["qc"] = ["PASS", "CRITICAL", "PASS"]
     batch2 = pd.concat([batch2, update.reset_index().iloc[[0]]], ignore_index=True)
     for batch in (batch1, batch2):
-        merge_tables(a, origin="test", datasets=batch.copy())
-        merge_tables(b, origin="test", datasets=batch.copy())
+        a.merge(origin="test", datasets=batch.copy())
+        b.merge(origin="test", datasets=batch.copy())
         assert not a.is_loaded("datasets")
         assert a.row_counts["datasets"] == b.row_counts["datasets"]
         _compare_all(a, b, [*eids, new_session])
-    assert "raw/other.file.bin" in query.list_datasets(a, qc="CRITICAL")  # CRITICAL in batch 2
+    assert "raw/other.file.bin" in listing.list_datasets(a, qc="CRITICAL")  # CRITICAL in batch 2
     saved_a, saved_b = save_cache(a), save_cache(b)
     assert saved_a and saved_b
     _equal(a.datasets, b.datasets)  # replayed onto the frame for the save: the same frame
@@ -242,9 +241,9 @@ def test_a_merge_that_would_change_a_dtype_goes_to_the_frame(
     monkeypatch.setattr(merge, "LARGE_TABLE", 1000)
     a = load_cache(_copy(synth_dir, tmp_path / "a"))
     eid = query.search(a, datasets="spikes.times.npy")[0]
-    rows = query.list_datasets(a, eid, details=True, keep_eid_index=True).iloc[:1].reset_index()
+    rows = listing.list_datasets(a, eid, details=True, keep_eid_index=True).iloc[:1].reset_index()
     rows = rows.drop(columns=["exists"])  # filled with NA: bool no longer holds it
-    merge_tables(a, origin="test", datasets=rows)
+    a.merge(origin="test", datasets=rows)
     assert a.is_loaded("datasets")
 
 
@@ -252,7 +251,7 @@ def test_sessions_not_in_one_run_of_rows(synth_dir: Path, tmp_path: Path) -> Non
     """A table whose sessions' rows are interleaved (no row ranges): same answers."""
     frame, meta = read_table(synth_dir / "datasets.pqt")
     order = np.random.default_rng(0).permutation(len(frame))
-    tables.save_table(frame.iloc[order], tmp_path / "datasets.pqt", meta)
+    save_table(frame.iloc[order], tmp_path / "datasets.pqt", meta)
     (tmp_path / "sessions.pqt").write_bytes((synth_dir / "sessions.pqt").read_bytes())
     codes, loaded = _pair(tmp_path)
     assert codes.datasets_for_query()._ranges is None

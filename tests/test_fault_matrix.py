@@ -9,7 +9,7 @@ same table with PASS/FAIL per cell. Each cell:
    a stale REST-cache copy of the probe search, and a saved token (unless the fault says not);
 2. the fault on, then ``One(...)`` built in the mode, the probe search ``search()`` (all
    sessions: three pages when remote) and, in remote mode, a search not in the REST cache;
-3. the tables on disk read back with ``tables.load_cache`` and compared with those before;
+3. the tables on disk read back with ``load_cache`` and compared with those before;
 4. the fault off (the server back), then the user's next action: an explicit
    ``refresh_cache('refresh')`` after a fallback, the search again after a remote error.
 """
@@ -32,7 +32,7 @@ import pytest
 from one_tui.demo.server import DemoServer
 from one_tui.demo.synth import SyntheticDB, generate
 from one_tui.engine import params
-from one_tui.engine.local import cache as tables
+from one_tui.engine.local.store import load_cache
 from one_tui.engine.one import MODES, One
 from one_tui.engine.remote.client import AlyxClient
 
@@ -235,7 +235,7 @@ class _Blackhole:
 
 
 def _snapshot(folder: Path) -> tuple[pd.DataFrame, datetime | None]:
-    cache = tables.load_cache(folder)
+    cache = load_cache(folder)
     return cache.sessions.copy(), cache.meta["created_time"]
 
 

@@ -27,9 +27,10 @@ from one_tui.engine.core.errors import ALFError, AlyxError, MalformedResponse
 from one_tui.engine.local import converters
 from one_tui.engine.local.query import SEARCH_TERMS
 from one_tui.engine.one import One
-from one_tui.engine.remote.client import AlyxClient, list_query
 from one_tui.engine.remote import records as remote
+from one_tui.engine.remote.client import AlyxClient
 from one_tui.engine.remote.rest_cache import cache_key
+from one_tui.engine.remote.urls import list_query
 from one_tui.tui.widgets import filters
 from one_tui.tui.widgets.filters import FIELDS, FilterError, FiltersPane
 

@@ -23,7 +23,7 @@ import pytest
 
 from one_tui.demo.server import DemoServer
 from one_tui.demo.synth import generate
-from one_tui.engine.local import cache as tables
+from one_tui.engine.local.store import load_cache
 from one_tui.engine.one import One
 
 NOBODY = 65534
@@ -213,7 +213,7 @@ def test_path_with_spaces_and_non_ascii_works_for_download_rest_cache_and_save(
     again = One(cache_dir=folder, mode="local")
     assert again.notices == []
     assert eid in again.search()
-    stored = tables.load_cache(folder)
+    stored = load_cache(folder)
     assert stored.meta["raw"]["datasets"].get("date_modified")
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from one_tui.engine.local import ondisk
-from one_tui.engine.local.cache import read_table
+from one_tui.engine.local.fileformat import read_table
 
 
 def test_session_path_is_ones_layout() -> None:

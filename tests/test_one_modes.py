@@ -491,10 +491,10 @@ def test_cache_dir_comes_from_one_settings_else_one_default(server: Any, db: Any
 def test_an_old_saved_insertions_table_does_not_make_fresh_tables_expire(server: Any, db: Any,
                                                                           cache_dir: Path):
     """ONE issue #139: the minimum date over all tables re-downloads at every start."""
-    from one_tui.engine.local import cache as tables
+    from one_tui.engine.local.filewrite import save_table
     tables_on_disk(db, cache_dir, NOW)
-    tables.save_table(db.insertions, cache_dir / "insertions.pqt",
-                      {"date_created": OLD.strftime("%Y-%m-%d %H:%M"), "origin": server.url})
+    save_table(db.insertions, cache_dir / "insertions.pqt",
+               {"date_created": OLD.strftime("%Y-%m-%d %H:%M"), "origin": server.url})
     one = connect(server, cache_dir)
     assert server.requests == []
     info = one.cache_info()
@@ -503,6 +503,28 @@ def test_an_old_saved_insertions_table_does_not_make_fresh_tables_expire(server:
     assert one.pid2eid(db.insertions.index[0][1]) == (db.insertions.index[0][0],
                                                       db.insertions["name"].iloc[0])
     assert server.requests == []  # answered by the saved insertions table
+
+
+def test_the_mode_policy_and_ones_meta_judge_expiry_by_one_rule_and_one_clock(
+        server: Any, db: Any, cache_dir: Path) -> None:
+    """Issue 21: with fresh sessions/datasets and a 3-day-old insertions table, cache_info()
+    said "not expired" while ``_cache._meta`` (ONE's spelling, read by its modes page) said
+    "expired": two definitions of "created", two clocks. Both now read Cache.freshness, judged
+    by the One's clock, at every clock time."""
+    from one_tui.engine.local.filewrite import save_table
+    tables_on_disk(db, cache_dir, NOW)
+    save_table(db.insertions, cache_dir / "insertions.pqt",
+               {"date_created": OLD.strftime("%Y-%m-%d %H:%M"), "origin": server.url})
+    now = [NOW + timedelta(hours=1)]
+    one = connect(server, cache_dir, clock=lambda: now[0])
+    assert one._cache.freshness.created == NOW
+    assert one._cache.meta["loaded_time"] == now[0]  # the load is timed by the same clock
+    assert one.cache_info()["expired"] is False
+    assert one._cache._meta["expired"] is False and one._cache._meta["created_time"] == NOW
+    now[0] = NOW + timedelta(hours=25)
+    one.cache_expiry = timedelta(hours=24)  # what the modes page does, then reads _meta
+    assert one.cache_info()["expired"] is True and one._cache._meta["expired"] is True
+    assert one._cache.is_expired() is True
 
 
 def test_tables_locked_by_another_process_keep_the_old_ones(server: Any, db: Any,

@@ -14,8 +14,11 @@ from hypothesis import strategies as st
 
 from one_tui.engine.core.errors import ALFError
 from one_tui.engine.core.spec import QC
+from one_tui.engine.local import listing
 from one_tui.engine.local import query as q
-from one_tui.engine.local.cache import Cache, load_cache, save_table
+from one_tui.engine.local.cache import Cache
+from one_tui.engine.local.filewrite import save_table
+from one_tui.engine.local.store import load_cache
 
 S1, S2, S3, S4, S5, S6 = (f"{i}aaaaaaa-0000-4000-8000-00000000000{i}" for i in range(1, 7))
 
@@ -218,68 +221,68 @@ def test_details(cache: Cache) -> None:
 
 
 def test_qc_default_hides_critical(cache: Cache) -> None:
-    assert q.list_datasets(cache, S2) == ["alf/probe00/spikes.clusters.npy"]
-    assert len(q.list_datasets(cache, S2, qc="CRITICAL")) == 2
-    assert q.list_datasets(cache, S3, ignore_qc_not_set=True) == []
+    assert listing.list_datasets(cache, S2) == ["alf/probe00/spikes.clusters.npy"]
+    assert len(listing.list_datasets(cache, S2, qc="CRITICAL")) == 2
+    assert listing.list_datasets(cache, S3, ignore_qc_not_set=True) == []
 
 
 def test_collection_none_versus_empty(cache: Cache) -> None:
-    assert q.list_datasets(cache, collection="") == ["_ibl_experiment.description.yaml"]
-    assert len(q.list_datasets(cache, collection=None)) == 8  # unique paths of all 10 rows
-    assert sorted(q.list_datasets(cache, collection="alf/probe0*", filename="spikes.times*")) \
-        == ["alf/probe00/#2024-01-15#/spikes.times.npy", "alf/probe00/spikes.times.npy",
-            "alf/probe01/spikes.times.npy"]
+    assert listing.list_datasets(cache, collection="") == ["_ibl_experiment.description.yaml"]
+    assert len(listing.list_datasets(cache, collection=None)) == 8  # unique paths of all 10 rows
+    probes = listing.list_datasets(cache, collection="alf/probe0*", filename="spikes.times*")
+    assert sorted(probes) == ["alf/probe00/#2024-01-15#/spikes.times.npy",
+                              "alf/probe00/spikes.times.npy", "alf/probe01/spikes.times.npy"]
 
 
 def test_leading_star_does_not_reach_sub_collections(cache: Cache) -> None:
-    assert q.list_datasets(cache, collection="alf", filename="*.npy") == [
+    assert listing.list_datasets(cache, collection="alf", filename="*.npy") == [
         "alf/_ibl_leftCamera.times.npy"]
 
 
 def test_revision_is_a_pattern_in_list(cache: Cache) -> None:
-    assert q.list_datasets(cache, revision="2024-01-15") == [
+    assert listing.list_datasets(cache, revision="2024-01-15") == [
         "alf/probe00/#2024-01-15#/spikes.times.npy"]
-    assert q.list_datasets(cache, revision="2024-*") == [
+    assert listing.list_datasets(cache, revision="2024-*") == [
         "alf/probe00/#2024-01-15#/spikes.times.npy"]
-    assert "#" not in "".join(q.list_datasets(cache, revision=""))
-    assert q.list_revisions(cache) == ["", "2024-01-15"]
-    assert q.list_revisions(cache, S2) == [""]
+    assert "#" not in "".join(listing.list_datasets(cache, revision=""))
+    assert listing.list_revisions(cache) == ["", "2024-01-15"]
+    assert listing.list_revisions(cache, S2) == [""]
 
 
 def test_default_revisions_only(cache: Cache) -> None:
-    paths = q.list_datasets(cache, S1, default_revisions_only=True)
+    paths = listing.list_datasets(cache, S1, default_revisions_only=True)
     assert paths == ["alf/_ibl_trials.table.pqt", "alf/probe00/#2024-01-15#/spikes.times.npy"]
     without = cache.datasets.drop(columns="default_revision")
     with pytest.raises(ALFError, match="No default revisions specified"):
-        q.filter_datasets(without, default_revisions_only=True)
+        listing.filter_datasets(without, default_revisions_only=True)
 
 
 def test_filename_dict_and_list(cache: Cache) -> None:
-    got = q.list_datasets(cache, filename={"object": "spikes", "attribute": "times"})
+    got = listing.list_datasets(cache, filename={"object": "spikes", "attribute": "times"})
     assert sorted(got) == ["alf/probe00/#2024-01-15#/spikes.times.npy",
                            "alf/probe00/spikes.times.npy", "alf/probe01/spikes.times.npy"]
-    got = q.list_datasets(cache, filename={"namespace": "ibl", "extension": "pqt"})
+    got = listing.list_datasets(cache, filename={"namespace": "ibl", "extension": "pqt"})
     assert got == ["alf/_ibl_trials.table.pqt"]
-    got = q.list_datasets(cache, filename=["*.mp4", "*.yaml"])
+    got = listing.list_datasets(cache, filename=["*.mp4", "*.yaml"])
     assert sorted(got) == ["_ibl_experiment.description.yaml",
                            "raw_video_data/_iblrig_leftCamera.raw.mp4"]
-    assert q.list_datasets(cache, filename=r".*\.mp4", wildcards=False) == [
+    assert listing.list_datasets(cache, filename=r".*\.mp4", wildcards=False) == [
         "raw_video_data/_iblrig_leftCamera.raw.mp4"]
 
 
 def test_list_collections_and_details(cache: Cache) -> None:
-    assert q.list_collections(cache, S1) == ["alf", "alf/probe00"]
-    by_collection = q.list_collections(cache, S1, details=True)
+    assert listing.list_collections(cache, S1) == ["alf", "alf/probe00"]
+    by_collection = listing.list_collections(cache, S1, details=True)
     assert set(by_collection) == {"alf", "alf/probe00"}
     assert len(by_collection["alf/probe00"]) == 2
 
 
 def test_list_datasets_accepts_any_session_id_form(cache: Cache) -> None:
-    expected = q.list_datasets(cache, S4)
-    assert q.list_datasets(cache, "mainenlab/Subjects/ZFM-01201/2024-01-01/001") == expected
-    assert q.list_datasets(cache, "2024-01-01_1_ZFM-01201") == expected
-    assert q.list_datasets(cache, f"https://alyx.example.org/sessions/{S4}") == expected
-    frame = q.list_datasets(cache, S4, details=True)
+    expected = listing.list_datasets(cache, S4)
+    assert listing.list_datasets(cache, "mainenlab/Subjects/ZFM-01201/2024-01-01/001") == expected
+    assert listing.list_datasets(cache, "2024-01-01_1_ZFM-01201") == expected
+    assert listing.list_datasets(cache, f"https://alyx.example.org/sessions/{S4}") == expected
+    frame = listing.list_datasets(cache, S4, details=True)
     assert frame.index.name == "id" and len(frame) == 2
 
 
@@ -342,12 +345,12 @@ def test_synth_list_datasets(synth: Cache) -> None:
     visible = dsets[dsets["qc"].astype(str) != "CRITICAL"]
     # ONE sorts an unsorted table's index at load: its unique list follows (eid, id)
     ordered = visible.sort_index()
-    assert q.list_datasets(synth) == list(dict.fromkeys(ordered["rel_path"].astype(str)))
+    assert listing.list_datasets(synth) == list(dict.fromkeys(ordered["rel_path"].astype(str)))
     eid = str(dsets.index[len(dsets) // 2][0])
     mine = visible[np.asarray(visible.index.get_level_values("eid") == eid)]
-    assert q.list_datasets(synth, eid) == sorted(set(mine["rel_path"].astype(str)))
+    assert listing.list_datasets(synth, eid) == sorted(set(mine["rel_path"].astype(str)))
     revs = {m[1] for p in dsets["rel_path"].astype(str) if (m := re.search(r"#(.+)#", p))}
-    assert set(q.list_revisions(synth)) - {""} <= revs
+    assert set(listing.list_revisions(synth)) - {""} <= revs
 
 
 # --- properties on the hand-made cache ----------------------------------------------------------

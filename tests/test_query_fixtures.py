@@ -14,8 +14,12 @@ import pytest
 
 from one_tui.engine.core.errors import ALFObjectNotFound
 from one_tui.engine.core.spec import QC
+from one_tui.engine.local import listing
 from one_tui.engine.local import query as q
-from one_tui.engine.local.cache import Cache, load_cache, qc_categorical, save_table
+from one_tui.engine.local.cache import Cache
+from one_tui.engine.local.fileformat import qc_categorical
+from one_tui.engine.local.filewrite import save_table
+from one_tui.engine.local.store import load_cache
 
 
 @pytest.fixture
@@ -111,35 +115,35 @@ def test_list_subjects(cache: Cache) -> None:
 
 
 def test_list_datasets(cache: Cache) -> None:
-    assert len(q.list_datasets(cache, filename="_ibl_trials*")) == 18
-    assert q.list_datasets(cache, filename="gnagnag") == []
-    everything = q.list_datasets(cache, details=True)
+    assert len(listing.list_datasets(cache, filename="_ibl_trials*")) == 18
+    assert listing.list_datasets(cache, filename="gnagnag") == []
+    everything = listing.list_datasets(cache, details=True)
     assert len(everything) == 693 and everything is not cache.datasets
-    one = q.list_datasets(cache, "KS005/2019-04-02/001", details=True)
+    one = listing.list_datasets(cache, "KS005/2019-04-02/001", details=True)
     assert len(one) == 27 and one.index.nlevels == 1
-    kept = q.list_datasets(cache, "KS005/2019-04-02/001", details=True, keep_eid_index=True)
+    kept = listing.list_datasets(cache, "KS005/2019-04-02/001", details=True, keep_eid_index=True)
     assert list(kept.index.names) == ["eid", "id"]
-    names = q.list_datasets(cache, "KS005/2019-04-02/001")
+    names = listing.list_datasets(cache, "KS005/2019-04-02/001")
     assert names == sorted(names) and len(names) == len(set(names)) == 27
 
 
 def test_list_datasets_with_dict_filename(cache: Cache) -> None:
     filename = {"attribute": ["times", "intervals"], "extension": "npy"}
-    dsets = q.list_datasets(cache, "ZFM-01935/2021-02-05/001", filename)
+    dsets = listing.list_datasets(cache, "ZFM-01935/2021-02-05/001", filename)
     assert len(dsets) == 10
     assert all(".times." in x or ".intervals" in x for x in dsets)
     filename["attribute"][0] += "*"
-    dsets = q.list_datasets(cache, "ZFM-01935/2021-02-05/001", filename)
+    dsets = listing.list_datasets(cache, "ZFM-01935/2021-02-05/001", filename)
     assert len(dsets) == 13 and sum(".timestamps." in x for x in dsets) == 3
 
 
 def test_list_datasets_unknown_session_is_empty(cache: Cache) -> None:
-    empty = q.list_datasets(cache, "FMR019/2021-03-18/002", details=True)
+    empty = listing.list_datasets(cache, "FMR019/2021-03-18/002", details=True)
     assert isinstance(empty, pd.DataFrame) and len(empty) == 0
 
 
 def test_list_collections(cache: Cache) -> None:
-    assert q.list_collections(cache) == [
+    assert listing.list_collections(cache) == [
         "", "alf", "alf/ks2", "alf/probe00", "raw_behavior_data", "raw_ephys_data",
         "raw_ephys_data/probe00", "raw_passive_data", "raw_video_data"]
 
@@ -160,7 +164,7 @@ def test_filter_first_five_rows(cache: Cache) -> None:
     datasets = cache.datasets.iloc[:5].copy()
 
     def count(**kw: object) -> int:
-        return len(q.filter_datasets(datasets, wildcards=False, **kw))
+        return len(listing.filter_datasets(datasets, wildcards=False, **kw))
 
     assert count() == 5
     assert count(collection="alf") == 2

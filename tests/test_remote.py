@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 import pandas as pd
 import pytest
 
+from one_tui.engine.remote import filters as remote_filters
 from one_tui.engine.remote import records as remote
 from tests.conftest import FIXTURES
 
@@ -22,7 +23,7 @@ DID = "00ca1432-216f-409b-987d-230febcbd2fb"
 
 def test_filters_match_the_url_one_sends():
     """The §3.2 example: same keys, same order (django first, then sorted), same encoding."""
-    filters = remote.session_filters(
+    filters = remote_filters.session_filters(
         subject="KS005", laboratory="cortexlab", date_range=["2019-04-01", "2019-04-10"],
         number=1, projects="brainwide", task_protocol="training",
         datasets=["a.b.npy", "c.d.npy"], dataset_qc_lte="WARNING", django="foo,bar")
@@ -34,13 +35,13 @@ def test_filters_match_the_url_one_sends():
 
 def test_terms_autocomplete_as_one_does():
     """``lab`` -> ``laboratory`` -> ``lab`` filter; ``date`` -> date_range; ``subj`` -> subject."""
-    assert remote.session_filters(lab="mainenlab", date="2020-01-05", subj="KS1") == {
+    assert remote_filters.session_filters(lab="mainenlab", date="2020-01-05", subj="KS1") == {
         "date_range": "2020-01-05,2020-01-05", "lab": "mainenlab", "subject": "KS1"}
 
 
 def test_unknown_term_is_refused_with_ones_message():
     with pytest.raises(ValueError, match="Invalid search term"):
-        remote.session_filters(colour="blue")
+        remote_filters.session_filters(colour="blue")
 
 
 @pytest.mark.parametrize(("value", "expected"), [
@@ -52,19 +53,19 @@ def test_unknown_term_is_refused_with_ones_message():
     (pd.Timestamp("2021-03-04 17:00"), "2021-03-04,2021-03-04"),
 ])
 def test_date_range_format(value, expected):
-    assert remote.format_date_range(value) == expected
+    assert remote_filters.format_date_range(value) == expected
 
 
 def test_date_range_refuses_three_dates_and_bad_dates():
     with pytest.raises(ValueError, match="one or two"):
-        remote.format_date_range(["2021-01-01", "2021-01-02", "2021-01-03"])
+        remote_filters.format_date_range(["2021-01-01", "2021-01-02", "2021-01-03"])
     with pytest.raises(ValueError, match="2021-13-01"):
-        remote.format_date_range("2021-13-01")
+        remote_filters.format_date_range("2021-13-01")
 
 
 def test_remote_only_terms_are_sent():
     """Terms only Alyx understands go through as strings; QC names are validated first."""
-    f = remote.session_filters(performance_gte=80, performance_lte=95.5, qc="fail",
+    f = remote_filters.session_filters(performance_gte=80, performance_lte=95.5, qc="fail",
                                extended_qc={"behavior": 1}, histology=True,
                                atlas_acronym="VISp", narrative="ok", users=["a", "b"],
                                tag="2021_Q1")
@@ -72,18 +73,18 @@ def test_remote_only_terms_are_sent():
                  "narrative": "ok", "performance_gte": "80", "performance_lte": "95.5",
                  "qc": "FAIL", "tag": "2021_Q1", "users": "a,b"}
     with pytest.raises(ValueError, match="Invalid QC"):
-        remote.session_filters(qc="great")
+        remote_filters.session_filters(qc="great")
 
 
 def test_dataset_term_becomes_a_django_clause_after_the_users_one():
-    f = remote.session_filters(dataset="spikes", django="~lab__name,x")
+    f = remote_filters.session_filters(dataset="spikes", django="~lab__name,x")
     assert f == {"django": "~lab__name,x,data_dataset_session_related__name__icontains,spikes"}
     with pytest.raises(TypeError, match='For lists use "datasets"'):
-        remote.session_filters(dataset=["a", "b"])
+        remote_filters.session_filters(dataset=["a", "b"])
 
 
 def test_search_terms_are_local_plus_endpoint_params_without_lab():
-    terms = remote.search_terms()
+    terms = remote_filters.search_terms()
     assert "lab" not in terms and "laboratory" in terms
     for t in ("performance_gte", "histology", "atlas_acronym", "django", "datasets"):
         assert t in terms
@@ -92,15 +93,15 @@ def test_search_terms_are_local_plus_endpoint_params_without_lab():
 
 def test_insertion_filters_follow_one():
     """§3.3 example URL, and the list TypeError."""
-    f = remote.insertion_filters(dataset="spikes", laboratory="cortexlab", number=1,
+    f = remote_filters.insertion_filters(dataset="spikes", laboratory="cortexlab", number=1,
                                  subject="KS005")
     # ONE sorts the names the caller typed: laboratory < number, sent as lab, experiment_number
     assert urlencode(f) == ("django=datasets__name__icontains%2Cspikes&lab=cortexlab"
                             "&experiment_number=1&subject=KS005")
     with pytest.raises(TypeError, match='"dataset" parameter must be a string'):
-        remote.insertion_filters(dataset=["spikes"])
+        remote_filters.insertion_filters(dataset=["spikes"])
     with pytest.raises(ValueError, match="Invalid search term"):
-        remote.insertion_filters(date_range="2020-01-01")
+        remote_filters.insertion_filters(date_range="2020-01-01")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -68,7 +68,7 @@ def test_read_only_folder_degrades_with_one_note(
     def refuse(*_args: object) -> None:
         raise PermissionError(30, "Read-only file system")
 
-    monkeypatch.setattr("one_tui.engine.remote.rest_cache.os.replace", refuse)
+    monkeypatch.setattr("one_tui.engine.core.atomic.os.replace", refuse)  # the one writer
     notes: list[str] = []
     cache = RestCache(tmp_path, on_note=notes.append)
     assert cache.put("/labs", [], timedelta(hours=1)) is False

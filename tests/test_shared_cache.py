@@ -26,8 +26,10 @@ import pytest
 
 from one_tui.demo.server import DemoServer
 from one_tui.demo.synth import generate
-from one_tui.engine.local import cache as tables
+from one_tui.engine.core.freshness import DATE_FORMAT
+from one_tui.engine.local.fileformat import read_table
 from one_tui.engine.local.lock import LOCK_NAME, FileLock, LockTimeout
+from one_tui.engine.local.store import load_cache
 from one_tui.engine.one import One
 
 ROUNDS = 20
@@ -121,7 +123,7 @@ def _server_tables(srv: DemoServer) -> dict[str, tuple[set[str], str]]:
     with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(io.BytesIO(blob)) as zf:
         zf.extractall(tmp)
         for name in ("sessions", "datasets"):
-            df, meta = tables.read_table(Path(tmp) / f"{name}.pqt")
+            df, meta = read_table(Path(tmp) / f"{name}.pqt")
             out[name] = (_ids(df), meta["date_created"])
     assert info["date_created"] == out["sessions"][1]
     return out
@@ -140,7 +142,7 @@ def _check_folder(folder: Path, srv: DemoServer, dates: set[str]) -> str:
     published datasets, come from ONE download round (same date_created, one of ``dates``), and
     no temp file is taken for a table. Returns that date."""
     published = _server_tables(srv)
-    cache = tables.load_cache(folder)
+    cache = load_cache(folder)
     assert cache.warnings == []
     assert cache.table_names == ["datasets", "sessions"], cache.table_names
     assert _ids(cache.sessions) == published["sessions"][0]
@@ -168,7 +170,7 @@ def _leftovers(folder: Path) -> dict[str, set[str]]:
 def _bump(srv: DemoServer, i: int) -> str:
     when = BASE_DATE + dt.timedelta(hours=i)
     srv.set_tables_date(when)
-    return when.strftime(tables.DATE_FORMAT)
+    return when.strftime(DATE_FORMAT)
 
 
 @pytest.mark.oracle
@@ -191,7 +193,7 @@ def test_one_api_loads_the_folder(oracle, version: str, tmp_path: Path,
               'datasets': len(c['datasets'])})
         """, home=tmp_path, args={"dir": str(folder)})
     assert set(got["sessions"]) == _server_tables(server)["sessions"][0]
-    assert got["datasets"] == len(tables.load_cache(folder).datasets)
+    assert got["datasets"] == len(load_cache(folder).datasets)
 
 
 @pytest.mark.slow
@@ -320,7 +322,7 @@ def test_sigkill_mid_download_or_save_twenty_times(tmp_path: Path, server: DemoS
             assert date_after == previous
         recover_times.append(_recover(folder, server, eids[i % len(eids)]))
         assert _check_folder(folder, server, good) == server.tables_date.strftime(
-            tables.DATE_FORMAT)
+            DATE_FORMAT)
         assert not (folder / LOCK_NAME).exists()
     with capsys.disabled():  # how often each kind of leftover happened (reported, not cleaned)
         print(f"\n{KILLS} kills: left a temp table file {stats['tmp']}x, a download folder "
@@ -371,7 +373,7 @@ def test_a_complete_temp_table_is_never_read_as_a_table(tmp_path: Path) -> None:
     for name in ("sessions", "datasets"):
         os.replace(tmp_path / "elsewhere" / f"{name}.pqt",
                    tmp_path / f"{name}.pqt.tmp-{999_999}-0123abcd")
-    cache = tables.load_cache(tmp_path)
+    cache = load_cache(tmp_path)
     assert cache.table_names == ["datasets", "sessions"] and cache.warnings == []
     assert _ids(cache.sessions) == _ids(real.sessions)
     assert _ids(cache.datasets) == _ids(real.datasets)

@@ -20,16 +20,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from one_tui.engine.core.errors import CacheDirError
+from one_tui.engine.local import layout, listing, query
 from one_tui.engine.local import lock as lock_module
-from one_tui.engine.local import query
-from one_tui.engine.local.cache import (
-    load_cache,
-    merge_tables,
-    read_table,
-    save_cache,
-    save_table,
-)
+from one_tui.engine.local.fileformat import read_table
+from one_tui.engine.local.filewrite import save_table
 from one_tui.engine.local.lock import LOCK_NAME, FileLock, LockTimeout, ReadOnlyCacheError
+from one_tui.engine.local.store import load_cache, save_cache
 
 UUID_RE = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
@@ -66,6 +62,31 @@ def test_meta_follows_one_2x(fixture_cache: Path) -> None:
     assert meta["modified_time"] is None and meta["saved_time"] is None
     long = load_cache(fixture_cache, cache_expiry=timedelta(days=365 * 100))
     assert long.meta["expired"] is False
+
+
+def test_the_cache_times_its_load_and_expiry_by_its_clock(fixture_cache: Path) -> None:
+    """One clock: ``loaded_time`` and ``expired`` come from the clock the Cache is given."""
+    created = datetime(2021, 5, 13, 20, 38)
+    now = [created + timedelta(hours=1)]
+    cache = load_cache(fixture_cache, clock=lambda: now[0])
+    assert cache.meta["loaded_time"] == now[0] and cache.freshness.loaded == now[0]
+    assert cache.meta["expired"] is False and cache.is_expired() is False
+    now[0] = created + timedelta(hours=25)
+    assert cache.is_expired() is True
+    assert cache.freshness.expires_at == created + timedelta(hours=24)
+
+
+def test_only_the_published_tables_date_the_cache(tmp_path: Path) -> None:
+    """ONE issue #139: created is the oldest of sessions/datasets when there is one, else the
+    oldest table present; an old insertions table beside fresh ones does not age them."""
+    fresh, old = datetime(2024, 5, 1, 12, 0), datetime(2024, 4, 1, 12, 0)
+    cache = load_cache(tmp_path)
+    cache.merge(sessions=_new_session(EID_NEW))
+    cache.meta["raw"]["sessions"]["date_created"] = fresh.strftime("%Y-%m-%d %H:%M")
+    cache.meta["raw"]["insertions"] = {"date_created": old.strftime("%Y-%m-%d %H:%M")}
+    assert cache.freshness.created == fresh
+    del cache.meta["raw"]["sessions"]
+    assert cache.freshness.created == old
 
 
 def test_datasets_are_loaded_only_when_needed(fixture_cache: Path) -> None:
@@ -206,7 +227,7 @@ def test_merge_adds_and_updates_rows(fixture_cache: Path) -> None:
     first = cache.sessions.index[0]
     update = cache.sessions.loc[[first]].copy()
     update["task_protocol"] = "changed"
-    merge_tables(cache, origin="https://alyx.example.org",
+    cache.merge(origin="https://alyx.example.org",
                  sessions=pd.concat([update, _new_session(EID_NEW)]))
     assert len(cache.sessions) == 27
     assert cache.sessions.loc[first, "task_protocol"] == "changed"
@@ -221,20 +242,20 @@ def test_merge_datasets_fills_missing_columns(fixture_cache: Path) -> None:
     cache = load_cache(fixture_cache)
     new = pd.DataFrame({"eid": [EID_NEW], "id": [EID_OTHER], "rel_path": ["alf/new.thing.npy"],
                         "exists": [True], "qc": ["PASS"], "extra_col": [1]})
-    merge_tables(cache, datasets=new)
+    cache.merge(datasets=new)
     row = cache.datasets.loc[(EID_NEW, EID_OTHER)]
     assert row["qc"] == "PASS" and pd.isna(row["file_size"])
     assert "extra_col" not in cache.datasets.columns
-    assert "alf/new.thing.npy" in query.list_datasets(cache)
+    assert "alf/new.thing.npy" in listing.list_datasets(cache)
 
 
 def test_save_cache_merges_with_disk_and_keeps_earliest_date(fixture_cache: Path) -> None:
     cache = load_cache(fixture_cache)
     assert save_cache(cache) is False  # nothing modified
-    merge_tables(cache, sessions=_new_session(EID_NEW))
+    cache.merge(sessions=_new_session(EID_NEW))
     # meanwhile another process saved a session of its own
     other = load_cache(fixture_cache)
-    merge_tables(other, sessions=_new_session(EID_OTHER, "OTHER"))
+    other.merge(sessions=_new_session(EID_OTHER, "OTHER"))
     assert save_cache(other) is True
     assert save_cache(cache) is True
     assert not (fixture_cache / LOCK_NAME).exists()
@@ -253,11 +274,11 @@ def test_rows_merged_from_disk_survive_the_next_save(fixture_cache: Path) -> Non
     so no new merge) must still hold those rows (was: the second save wrote memory only)."""
     cache = load_cache(fixture_cache)
     other = load_cache(fixture_cache)
-    merge_tables(other, sessions=_new_session(EID_OTHER, "OTHER"))
+    other.merge(sessions=_new_session(EID_OTHER, "OTHER"))
     assert save_cache(other) is True
-    merge_tables(cache, sessions=_new_session(EID_NEW))
+    cache.merge(sessions=_new_session(EID_NEW))
     assert save_cache(cache) is True
-    merge_tables(cache, sessions=_new_session("0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9", "THIRD"))
+    cache.merge(sessions=_new_session("0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9", "THIRD"))
     assert save_cache(cache) is True
     disk = load_cache(fixture_cache)
     assert {EID_NEW, EID_OTHER} <= set(disk.sessions.index) and len(disk.sessions) == 29
@@ -267,7 +288,7 @@ def test_rows_merged_from_disk_survive_the_next_save(fixture_cache: Path) -> Non
 @pytest.mark.skipif(IS_ROOT, reason="root can write a read-only folder")
 def test_save_cache_on_a_read_only_folder_is_a_clear_error(fixture_cache: Path) -> None:
     cache = load_cache(fixture_cache)
-    merge_tables(cache, sessions=_new_session(EID_NEW))
+    cache.merge(sessions=_new_session(EID_NEW))
     fixture_cache.chmod(0o555)
     try:
         with pytest.raises(ReadOnlyCacheError, match="read-only"):
@@ -327,7 +348,7 @@ def test_read_only_file_system_is_a_clear_error(
         fixture_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A read-only mount (EROFS) fails even for root; loading still works, saving says why."""
     cache = load_cache(fixture_cache)
-    merge_tables(cache, sessions=_new_session(EID_NEW))
+    cache.merge(sessions=_new_session(EID_NEW))
     real_open = os.open
 
     def erofs_open(path, flags, *args):  # noqa: ANN001, ANN202
@@ -376,9 +397,9 @@ def test_large_table_merge_matches_ones_merge(fixture_cache: Path,
                           "exists": [True, True], "qc": ["WARNING", "NOT_SET"]})
     new = pd.concat([changed.reset_index(), added])
 
-    expected = merge._merge_frames(base, new, "datasets")  # small table: ONE's sorted merge
-    monkeypatch.setattr(merge, "LARGE_TABLE", 10)  # _merge_frames reads it there
-    fast = merge._merge_frames(base, new, "datasets")
+    expected = merge.merge_frames(base, new, "datasets")  # small table: ONE's sorted merge
+    monkeypatch.setattr(merge, "LARGE_TABLE", 10)  # merge_frames reads it there
+    fast = merge.merge_frames(base, new, "datasets")
     assert len(fast) == len(base) + 2
     as_text = {"rel_path": str}
     pd.testing.assert_frame_equal(fast.sort_index().astype(as_text), expected.astype(as_text),
@@ -395,7 +416,7 @@ def test_large_table_merge_matches_ones_merge(fixture_cache: Path,
 
 
 def q_eids(cache, name: str) -> list[str]:  # noqa: ANN001
-    return [str(e) for e in query.list_datasets(cache, filename=f"*{name}", details=True)
+    return [str(e) for e in listing.list_datasets(cache, filename=f"*{name}", details=True)
             .index.get_level_values("eid")]
 
 
@@ -444,7 +465,7 @@ def test_merged_rest_dates_become_dates(fixture_cache: Path) -> None:
     cache = load_cache(fixture_cache)
     rec = _new_session(EID_NEW).reset_index()
     rec["date"] = "2024-03-05"  # as Alyx's REST answers give it
-    merge_tables(cache, sessions=rec)
+    cache.merge(sessions=rec)
     assert cache.sessions.loc[EID_NEW, "date"] == datetime(2024, 3, 5).date()
     assert query.search(cache, date="2024-03-05") == [EID_NEW]
 
@@ -453,15 +474,16 @@ def test_large_merge_of_chunked_arrow_columns_matches_ones_merge(
         fixture_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Tables read in row groups hold Arrow strings in chunks; updates that land in several
     chunks, rows merged again unchanged and new rows must all give ONE's merge."""
-    from one_tui.engine.local import cache as tables
     from one_tui.engine.local import filewrite as tablewrite
     from one_tui.engine.local import merge
+    from one_tui.engine.local.fileformat import read_table
+    from one_tui.engine.local.filewrite import save_table
     monkeypatch.setattr(tablewrite, "ROW_GROUP_SIZE", 100)  # save_table reads it there
     table = load_cache(fixture_cache).datasets
     table = table[~table.index.duplicated()].copy()  # ONE's fixture lists one dataset twice
     table["hash"] = pd.array([f"md5-{i}" for i in range(len(table))], dtype="str")
-    tables.save_table(table, tmp_path / "datasets.pqt", {"date_created": "2024-01-01 00:00"})
-    base = tables.read_table(tmp_path / "datasets.pqt")[0]
+    save_table(table, tmp_path / "datasets.pqt", {"date_created": "2024-01-01 00:00"})
+    base = read_table(tmp_path / "datasets.pqt")[0]
     assert merge._arrow_chunks(base["hash"]).num_chunks > 3
     changed = base.iloc[[5, 150, 151, 640]].copy()
     changed["hash"] = ["h5", None, "h151", "h640"]  # None: keep the old hash
@@ -470,9 +492,9 @@ def test_large_merge_of_chunked_arrow_columns_matches_ones_merge(
                           "hash": ["hnew"], "exists": [True], "qc": ["PASS"]})
     new = pd.concat([changed.reset_index(), same.reset_index(), added])
 
-    expected = merge._merge_frames(base, new, "datasets")
-    monkeypatch.setattr(merge, "LARGE_TABLE", 10)  # _merge_frames reads it there
-    fast = merge._merge_frames(base, new, "datasets")
+    expected = merge.merge_frames(base, new, "datasets")
+    monkeypatch.setattr(merge, "LARGE_TABLE", 10)  # merge_frames reads it there
+    fast = merge.merge_frames(base, new, "datasets")
     as_text = {"rel_path": str}
     pd.testing.assert_frame_equal(fast.sort_index().astype(as_text), expected.astype(as_text),
                                   check_index_type=False)
@@ -543,7 +565,7 @@ def test_an_unreadable_sessions_table_is_never_written_over(fixture_cache: Path,
     before = _disk_state(path)
     cache = load_cache(fixture_cache)
     assert len(cache.sessions) == 0
-    merge_tables(cache, sessions=_new_session(EID_NEW), datasets=pd.DataFrame(
+    cache.merge(sessions=_new_session(EID_NEW), datasets=pd.DataFrame(
         {"eid": [EID_NEW], "id": [EID_OTHER], "rel_path": ["alf/new.thing.npy"],
          "exists": [True], "qc": ["PASS"]}))
     cache.warnings.clear()
@@ -569,7 +591,7 @@ def test_a_table_whose_deferred_read_failed_is_not_taken_for_ours(fixture_cache:
     before = path.read_bytes()
     cache = load_cache(fixture_cache)
     assert cache.row_counts["datasets"] == 693
-    merge_tables(cache, datasets=pd.DataFrame(
+    cache.merge(datasets=pd.DataFrame(
         {"eid": [EID_NEW], "id": [EID_OTHER], "rel_path": ["alf/new.thing.npy"],
          "exists": [True], "qc": ["PASS"]}))
     saved = save_cache(cache)
@@ -606,9 +628,9 @@ AS_NOBODY_SAVE = r"""
 import json, sys
 import pandas as pd
 from datetime import date
-from one_tui.engine.local.cache import load_cache, merge_tables, save_cache
+from one_tui.engine.local.store import load_cache, save_cache
 cache = load_cache(sys.argv[1])
-merge_tables(cache, sessions=pd.DataFrame({"id": [sys.argv[2]], "lab": ["l"], "subject": ["s"],
+cache.merge(sessions=pd.DataFrame({"id": [sys.argv[2]], "lab": ["l"], "subject": ["s"],
     "date": [date(2024, 1, 2)], "number": [1], "task_protocol": [""], "projects": [""]}))
 saved = save_cache(cache)
 print(json.dumps({"saved": saved, "warnings": cache.warnings,
@@ -662,7 +684,7 @@ def test_a_table_one_2x_is_unzipping_is_left_until_it_is_done(
     lock = fixture_cache / ".cache.lock"
     lock.touch()  # what ONE 2.x's _save_cache does
     cache = load_cache(fixture_cache)
-    merge_tables(cache, sessions=_new_session(EID_NEW))
+    cache.merge(sessions=_new_session(EID_NEW))
     assert save_cache(cache) is False
     assert lock.exists() and lock.read_bytes() == b""
     assert ".cache.lock held by ONE-api 2.x" in cache.warnings[-1]
@@ -700,7 +722,7 @@ def test_a_foreign_lock_left_for_ten_minutes_with_idle_tables_is_broken(tmp_path
     path.write_text(json.dumps(ONE3_LOCK))
     table = tmp_path / "sessions.pqt"
     table.write_bytes(b"x")
-    old = time.time() - lock_module.FOREIGN_STALE - 60
+    old = time.time() - layout.ABANDONED_AFTER.total_seconds() - 60
     for p in (path, table):
         os.utime(p, (old, old))
     with FileLock(tmp_path, timeout=5):
@@ -741,6 +763,6 @@ def test_a_refused_save_reaches_the_apps_notices(fixture_cache: Path) -> None:
     _truncated(fixture_cache / "sessions.pqt")
     one = One(cache_dir=fixture_cache, mode="local")
     one.notices.clear()
-    merge_tables(one._cache, sessions=_new_session(EID_NEW))
+    one._cache.merge(sessions=_new_session(EID_NEW))
     assert one.save_cache() is False
     assert [n for n in one.notices if n.startswith("sessions.pqt not saved")]

@@ -43,7 +43,7 @@ _EXPORTS = {
     "AlyxClient": "one_tui.engine.remote.client",
     "no_cache": "one_tui.engine.remote.client",
     "Cache": "one_tui.engine.local.cache",
-    "load_cache": "one_tui.engine.local.cache",
+    "load_cache": "one_tui.engine.local.store",
     # ~/.one (the app's start-up reads the settings)
     "params": "one_tui.engine.params",
 }

@@ -31,11 +31,12 @@ from one_tui.engine.core.errors import (
     LoginRequired,
     OfflineError,
 )
+from one_tui.engine.core.freshness import parse_created
 from one_tui.engine.core.results import Outcome, Phase, Progress
 from one_tui.engine.core.spec import shown
-from one_tui.engine.local import cache as tables
+from one_tui.engine.local import fileformat, store
+from one_tui.engine.local.layout import ABANDONED_AFTER
 from one_tui.engine.local.lock import FileLock, ReadOnlyCacheError
-from one_tui.engine.modes import _parse_created
 
 log = logging.getLogger("one_tui.engine")
 
@@ -43,8 +44,6 @@ log = logging.getLogger("one_tui.engine")
 FRESH_WINDOW = timedelta(minutes=1)
 #: Newest ``min_api_version`` of the tables we read (ONE 3.6.1's format).
 SUPPORTED_API_VERSION = (3, 6, 1)
-#: A download folder unchanged for this long was left by a killed process.
-STALE_DOWNLOAD = timedelta(minutes=10)
 
 
 def _version(text: Any) -> tuple[int, ...]:
@@ -172,7 +171,7 @@ class TableJobs:
     # -- tables -----------------------------------------------------------------------------------
     def _load_local(self) -> datetime | None:
         """Read the tables on disk (datasets lazily) and swap them in."""
-        cache = tables.load_cache(self.cache_dir, self.cache_expiry)
+        cache = store.load_cache(self.cache_dir, self.cache_expiry, self.clock)
         for warning in cache.warnings:
             self._notice(warning)
         # later ones (a corrupt datasets.pqt found on first access, a file overwritten on save)
@@ -223,14 +222,14 @@ class TableJobs:
         try:
             if self.alyx.needs_login:  # the request below would log in first: say so
                 phase("logging in")
-                self.alyx._ensure_auth()
+                self.alyx.ensure_auth()
             phase("asking Alyx for newer tables")
             info = self.alyx.get("cache/info", expires=True, clobber=True)
             if not self._is_newer(info):
                 return Outcome("nothing-newer", f"Alyx has nothing newer (tables from "
                                f"{self._when()})", self._created_time(), asked_alyx=True)
             return self._download(info.get("location"), cancel, on_page, phase)
-        except (AlyxError, OSError, ValueError, tables.InvalidTableError) as exc:
+        except (AlyxError, OSError, ValueError, fileformat.InvalidTableError) as exc:
             self._fall_back(self._download_reason(exc))
             reason = self.fallback_reason or str(exc)
             first = str(exc).strip().splitlines()
@@ -246,7 +245,7 @@ class TableJobs:
             self._notice(f"Newer cache tables require ONE version {info['min_api_version']} "
                          "or greater; kept the tables on disk")
             return False
-        remote_created = _parse_created(info.get("date_created"))
+        remote_created = parse_created(info.get("date_created"))
         local_created = self._created_time()
         if local_created and remote_created and remote_created - local_created < FRESH_WINDOW:
             log.info("No newer cache available")
@@ -259,7 +258,7 @@ class TableJobs:
         login = self._login_reason(exc) if isinstance(exc, Exception) else None
         if login:
             return login
-        if isinstance(exc, tables.InvalidTableError):
+        if isinstance(exc, fileformat.InvalidTableError):
             return f"cache.zip held a corrupt table ({str(exc).split(' ')[0]}); {kept}"
         text = str(exc)
         if isinstance(exc, AlyxError) and not isinstance(exc, HTTPError | AlyxConnectionError):
@@ -302,12 +301,12 @@ class TableJobs:
         try:
             top = [f for f in files if f.parent == tmp_root / "tables"]
             if "sessions.pqt" not in {f.name for f in top}:
-                raise tables.InvalidTableError("sessions.pqt is missing from cache.zip")
+                raise fileformat.InvalidTableError("sessions.pqt is missing from cache.zip")
             for f in top:
                 if f.suffix == ".pqt" and f.stem == "datasets":  # rows read later, as codes
-                    tables.check_table(f)
+                    fileformat.check_table(f)
                 elif f.suffix == ".pqt":
-                    checked[f.stem] = tables.read_table(f)[0]
+                    checked[f.stem] = fileformat.read_table(f)[0]
             phase("replacing")
             with FileLock(self.cache_dir):
                 for f in top:
@@ -324,8 +323,8 @@ class TableJobs:
 
     def _remove_stale_downloads(self) -> None:
         """Delete download folders a killed process left behind (a cache.zip can be hundreds of
-        MB). One untouched for ``STALE_DOWNLOAD`` is dead; a live download keeps writing."""
-        cutoff = datetime.now().timestamp() - STALE_DOWNLOAD.total_seconds()
+        MB). One untouched for ``ABANDONED_AFTER`` is dead; a live download keeps writing."""
+        cutoff = datetime.now().timestamp() - ABANDONED_AFTER.total_seconds()
         for folder in self.cache_dir.glob(".one-tui-download-*"):
             try:
                 newest = max(p.stat().st_mtime for p in [folder, *folder.rglob("*")])
@@ -341,14 +340,14 @@ class TableJobs:
             return False
         try:
             with self._lock:
-                return tables.save_cache(self._cache)
+                return store.save_cache(self._cache)
         except ReadOnlyCacheError:
             self.read_only = True
             self._notice("cache folder is read-only: nothing will be saved")
             return False
 
     def preload_datasets(self, cancel: threading.Event | None = None) -> bool:
-        """Read the datasets table (as codes, see tables.DatasetCodes) now, so the first dataset
+        """Read the datasets table (as codes, see codes.DatasetCodes) now, so the first dataset
         query does not pay for it; meant for a background worker. The file is read without
         holding the tables lock (searches go on meanwhile). True when the datasets are ready;
         False when cancelled (``cancel`` set) or the tables changed meanwhile."""
@@ -358,7 +357,7 @@ class TableJobs:
                 return True
         try:
             codes = cache.read_dataset_codes(cancel)
-        except tables.Cancelled:
+        except fileformat.Cancelled:
             return False
         with self._lock:
             if self._cache is not cache:

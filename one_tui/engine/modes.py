@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime, timedelta
-from typing import Any
 
 from one_tui.engine.core import results as outcome
 from one_tui.engine.core.errors import (
@@ -38,20 +37,8 @@ from one_tui.engine.core.errors import (
     OfflineError,
 )
 from one_tui.engine.core.results import Progress
-from one_tui.engine.local import cache as tables
 
 MODES = ("local", "remote", "auto", "refresh")
-
-
-def _parse_created(text: Any) -> datetime | None:
-    """A ``date_created`` ('YYYY-MM-DD HH:MM', local time) as a naive datetime."""
-    try:
-        return datetime.strptime(str(text)[:16], tables.DATE_FORMAT)
-    except ValueError:
-        try:
-            return datetime.fromisoformat(str(text)).replace(tzinfo=None)
-        except ValueError:
-            return None
 
 
 def _connection_cause(exc: BaseException) -> str:
@@ -219,18 +206,9 @@ class ModePolicy:
         return created.strftime("%Y-%m-%d %H:%M") if created else "nowhere (no tables)"
 
     def _created_time(self) -> datetime | None:
-        """Creation time of the tables Alyx publishes (sessions, datasets).
-
-        ONE takes the minimum over *every* table, so an insertions table saved from REST merges
-        makes fresh tables look old and re-downloaded at each start (ONE issue #139); here only
-        the tables a download replaces count. Without them: the Cache's own value.
-        """
-        raw = self._cache.meta["raw"]
-        times = [t for name in ("sessions", "datasets") if name in raw
-                 and (t := _parse_created(raw[name].get("date_created"))) is not None]
-        return min(times) if times else self._cache.meta["created_time"]
+        """Creation time of the tables: the Cache's one freshness rule (see Cache.freshness)."""
+        return self._cache.freshness.created
 
     def _expired(self) -> bool:
-        """ONE 2.x: no tables, or older than ``cache_expiry`` (by :meth:`_created_time`)."""
-        created = self._created_time()
-        return created is None or self.clock() - created > self.cache_expiry
+        """ONE 2.x: no tables, or older than ``cache_expiry``, judged by ``clock``."""
+        return self._cache.freshness.expired(self.clock())

@@ -32,7 +32,7 @@ from one_tui.engine.core.errors import CacheDirError
 from one_tui.engine.core.results import Answer
 from one_tui.engine.core.spec import shown
 from one_tui.engine.jobs import TableJobs
-from one_tui.engine.local import cache as tables
+from one_tui.engine.local.cache import Cache
 from one_tui.engine.modes import MODES, ModePolicy
 from one_tui.engine.queries import Queries
 from one_tui.engine.remote.backend import AlyxBackend
@@ -79,7 +79,7 @@ class One(Queries, AlyxBackend, TableJobs, ModePolicy):
                                 cache_dir=self.cache_dir, cache_rest=cache_rest, silent=silent)
         self.alyx: AlyxClient | None = client
         self._drain_client_notices()  # e.g. the plain-http warning, in every mode
-        self._cache = tables.Cache(self.cache_dir, cache_expiry)
+        self._cache = Cache(self.cache_dir, cache_expiry, self.clock)
         self._merged_sessions: dict[str, str] = {}  # eid -> datasets last merged (JSON)
         self._load_local()
         if client is None and mode != "local":

@@ -15,12 +15,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
+
+from one_tui.engine.core.atomic import atomic_write
 
 DEFAULT_HTTP_DATA_SERVER = "https://ibl.flatironinstitute.org/public"
 
@@ -56,6 +57,14 @@ def params_dir() -> Path:
     return Path.home() / ".one"
 
 
+def normalise_base_url(url: str) -> str:
+    """A database URL as one-tui keeps and compares it: no surrounding spaces, no trailing
+    slash (``https://x.org/`` and ``https://x.org`` are one database). The one place this is
+    decided: params, the client and its URL builder all call it (params may not import remote).
+    """
+    return url.strip().rstrip("/")
+
+
 def client_key(url: str) -> str:
     """ONE's key for a database URL: lowercase, no protocol or trailing slash, ``_`` for others.
 
@@ -64,7 +73,7 @@ def client_key(url: str) -> str:
     >>> client_key('http://127.0.0.1:8765')
     '127.0.0.1_8765'
     """
-    key = re.sub(r"^\w+://", "", unquote(url).strip()).rstrip("/")
+    key = re.sub(r"^\w+://", "", normalise_base_url(unquote(url)))
     return re.sub(r"[^\w.\-]", "_", key).lower()
 
 
@@ -118,22 +127,18 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    """Write atomically (temp + fsync + replace), mode 0600, creating ``~/.one`` 0700."""
+    """Write atomically (``core.atomic``), mode 0600, creating ``~/.one`` 0700. The temporary
+    file is created 0600 too: a token is never readable by others, not even for a moment."""
     folder = path.parent
     if not folder.exists():
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    tmp = folder / f"{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
+
+    def write(tmp: Path) -> None:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(data, f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+
+    atomic_write(path, write, mode=0o600)
 
 
 def read_caches() -> dict[str, Any]:
@@ -173,7 +178,7 @@ def get_settings(base_url: str | None = None) -> Settings | None:
     url = raw.get("ALYX_URL") or base_url
     if not url:
         return None
-    url = str(url).rstrip("/")
+    url = normalise_base_url(str(url))
     login = raw.get("ALYX_LOGIN")
     pwd = raw.get("ALYX_PWD")
     return Settings(
@@ -196,7 +201,7 @@ def _db_params(base_url: str) -> tuple[Path, dict[str, Any]]:
     raw = _read_json(path)
     if raw is None:
         raw = {
-            "ALYX_URL": base_url.rstrip("/"),
+            "ALYX_URL": normalise_base_url(base_url),
             "ALYX_LOGIN": None,
             "HTTP_DATA_SERVER": DEFAULT_HTTP_DATA_SERVER,
             "HTTP_DATA_SERVER_LOGIN": None,
@@ -252,7 +257,7 @@ def register_database(
     ``make_default=None`` makes it the default only when there is none yet (ONE's rule).
     Existing keys (tokens, a password ONE stored) are kept; no password is ever written.
     """
-    base_url = base_url.rstrip("/")
+    base_url = normalise_base_url(base_url)
     key = client_key(base_url)
     path, raw = _db_params(base_url)
     raw["ALYX_URL"] = base_url

@@ -19,9 +19,10 @@ import pandas as pd
 from one_tui.engine.core.errors import ALFObjectNotFound, HTTPError
 from one_tui.engine.core.results import Progress
 from one_tui.engine.core.spec import QC
-from one_tui.engine.local import converters, query
-from one_tui.engine.remote.backend import RowsCallback
+from one_tui.engine.local import converters, listing, query
+from one_tui.engine.remote import filters as remote_filters
 from one_tui.engine.remote import records as remote
+from one_tui.engine.remote.backend import RowsCallback
 
 
 class Queries:
@@ -73,7 +74,7 @@ class Queries:
         Static (no ``/api/schema`` request), so not refreshed in any mode.
         """
         qt = query_type or self._mode
-        return remote.search_terms() if qt == "remote" else query.search_terms()
+        return remote_filters.search_terms() if qt == "remote" else query.search_terms()
 
     # -- sessions and datasets --------------------------------------------------------------------
     def to_eid(self, id_: Any) -> str | None:
@@ -121,7 +122,7 @@ class Queries:
         """
         eid = self._prepare_datasets(eid, query_type)
         with self._lock:
-            return query.list_datasets(
+            return listing.list_datasets(
                 self._cache, eid=eid, filename=filename, collection=collection,
                 revision=revision, qc=qc, ignore_qc_not_set=ignore_qc_not_set, details=details,
                 default_revisions_only=default_revisions_only, keep_eid_index=keep_eid_index,
@@ -147,7 +148,7 @@ class Queries:
         """Sorted unique collections ('' = session root); ``details`` -> {collection: rows}."""
         eid = self._prepare_datasets(eid, query_type)
         with self._lock:
-            return query.list_collections(
+            return listing.list_collections(
                 self._cache, eid=eid, filename=filename, collection=collection,
                 revision=revision, qc=qc, ignore_qc_not_set=ignore_qc_not_set, details=details,
                 default_revisions_only=default_revisions_only, wildcards=self.wildcards)
@@ -159,7 +160,7 @@ class Queries:
         """Sorted unique revisions without '#' ('' = none); ``details`` -> {revision: rows}."""
         eid = self._prepare_datasets(eid, query_type)
         with self._lock:
-            return query.list_revisions(
+            return listing.list_revisions(
                 self._cache, eid=eid, filename=filename, collection=collection,
                 revision=revision, qc=qc, ignore_qc_not_set=ignore_qc_not_set, details=details,
                 default_revisions_only=default_revisions_only, wildcards=self.wildcards)
@@ -210,7 +211,7 @@ class Queries:
                 result = query.search_insertions(self._cache, details=details,
                                                  wildcards=self.wildcards, **terms)
             return result
-        filters = remote.insertion_filters(**terms)
+        filters = remote_filters.insertion_filters(**terms)
         merged = [0]
 
         def on_records(page: list[dict]) -> None:  # each page merged as it arrives (§2.8)

@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from one_tui.demo.synth import generate
-from one_tui.engine.local import cache as tables
-from one_tui.engine.local import merge, query
+from one_tui.engine.local import listing, merge, query
+from one_tui.engine.local.codes import DatasetCodes
+from one_tui.engine.local.store import load_cache, save_cache
 from tests.oracles import VERSIONS
 
 pytestmark = pytest.mark.oracle
@@ -35,20 +36,20 @@ def test_one_reads_what_was_merged_into_the_codes_and_saved(
     monkeypatch.setattr(merge, "LARGE_TABLE", 1000)  # the big-table merge on ~2,000 rows
     folder = tmp_path / "tables"
     generate(n_sessions=30, seed=5).write_tables(folder)
-    cache = tables.load_cache(folder)
+    cache = load_cache(folder)
     eid = query.search(cache, datasets="spikes.times.npy")[0]
-    assert isinstance(cache.datasets_for_query(), tables.DatasetCodes)
-    row = query.list_datasets(cache, eid, details=True, keep_eid_index=True).iloc[:1].copy()
+    assert isinstance(cache.datasets_for_query(), DatasetCodes)
+    row = listing.list_datasets(cache, eid, details=True, keep_eid_index=True).iloc[:1].copy()
     row["qc"] = "CRITICAL"
     new = pd.DataFrame({"eid": [NEW_EID], "id": [NEW_DATASET],
                         "rel_path": ["alf/new.thing.npy"], "file_size": [None],
                         "hash": [None], "exists": [True], "qc": ["PASS"],
                         "default_revision": [True]})
-    tables.merge_tables(cache, origin="https://alyx.example.org",
+    cache.merge(origin="https://alyx.example.org",
                         datasets=pd.concat([row.reset_index(), new], ignore_index=True))
     assert not cache.is_loaded("datasets")  # merged into the codes
-    assert tables.save_cache(cache) is True
-    mine = tables.load_cache(folder).datasets
+    assert save_cache(cache) is True
+    mine = load_cache(folder).datasets
     updated = "/".join(map(str, row.index[0]))
     got = oracle(version, ONE_SEES, home=tmp_path, args={"dir": str(folder),
                                                          "updated": updated})

@@ -31,8 +31,8 @@ import pandas as pd
 import pytest
 
 from one_tui.demo.synth import generate
-from one_tui.engine.local import cache as tables
 from one_tui.engine.local import store as cachesave
+from one_tui.engine.local.store import load_cache, save_cache
 from tests.oracles import VERSIONS, oracle_python
 
 pytestmark = pytest.mark.oracle
@@ -140,7 +140,7 @@ def test_one_and_one_tui_save_one_folder_at_once(version: str, tmp_path: Path) -
         cwd=str(tmp_path), env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
                                 "PYTHONDONTWRITEBYTECODE": "1"})
     rng = random.Random(2)
-    cache = tables.load_cache(folder)
+    cache = load_cache(folder)
     mine_s: set[str] = set()
     mine_d: set[str] = set()
     refused = 0
@@ -155,11 +155,11 @@ def test_one_and_one_tui_save_one_folder_at_once(version: str, tmp_path: Path) -
             else:  # the last round once ONE is done (see the module doc)
                 out, err = proc.communicate(timeout=300)
             sessions, datasets = _rows(rng, r)
-            tables.merge_tables(cache, origin="one-tui", sessions=sessions, datasets=datasets)
+            cache.merge(origin="one-tui", sessions=sessions, datasets=datasets)
             mine_s |= set(sessions["id"])
             mine_d |= {f"{e}/{i}" for e, i in zip(datasets["eid"], datasets["id"], strict=True)}
             n_warnings = len(cache.warnings)
-            if not tables.save_cache(cache):
+            if not save_cache(cache):
                 refused += 1  # e.g. ONE 2.x writing in place: said, kept, retried next round
                 assert cache.warnings[n_warnings:], "a save refused without a word"
     finally:
@@ -172,7 +172,7 @@ def test_one_and_one_tui_save_one_folder_at_once(version: str, tmp_path: Path) -
     one_s = set(one["eids"])
     one_d = {f"{e}/{i}" for e, i in zip(one["eids"], one["dids"], strict=True)}
     assert len(one_s) == ROUNDS * PER_ROUND and len(mine_s) == (ROUNDS + 1) * PER_ROUND
-    final = tables.load_cache(folder)
+    final = load_cache(folder)
     assert final.warnings == []
     assert _keys(final.sessions) == start_sessions | one_s | mine_s
     assert _keys(final.datasets) == start_datasets | one_d | mine_d
@@ -239,19 +239,19 @@ def test_a_long_one_save_is_waited_for_not_broken(version: str, tmp_path: Path,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(tmp_path),
         env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONDONTWRITEBYTECODE": "1"})
     try:
-        cache = tables.load_cache(folder)
+        cache = load_cache(folder)
         line = proc.stdout.readline()
         assert line.strip() == "locked", line + proc.stderr.read()[-3000:]
         sessions, _ = _rows(random.Random(3), 0)
         sessions["id"] = [my_eid] + list(sessions["id"][1:])
-        tables.merge_tables(cache, sessions=sessions)
-        assert tables.save_cache(cache) is True, cache.warnings
+        cache.merge(sessions=sessions)
+        assert save_cache(cache) is True, cache.warnings
         out, err = proc.communicate(timeout=300)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
     assert proc.returncode == 0, err[-3000:]
-    final = tables.load_cache(folder)
+    final = load_cache(folder)
     assert {one_eid, my_eid} <= _keys(final.sessions)
     assert len(final.sessions) == 20 + 1 + PER_ROUND

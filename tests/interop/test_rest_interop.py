@@ -243,7 +243,7 @@ def test_a_narrative_filter_with_any_text_is_answered_by_alyx(
     comma sent raw was a dangling field (HTTP 500), ``0`` searched for ``0.0``. The escaped
     value finds exactly the sessions whose narrative contains the text."""
     from one_tui.engine.core.errors import HTTPError
-    from one_tui.engine.remote import records as remote
+    from one_tui.engine.remote import filters as remote
 
     client = AlyxClient(real_alyx.base_url, username=real_alyx.username,
                         password=real_alyx.password, cache_dir=tmp_path, cache_rest=None)

@@ -20,7 +20,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from one_tui.demo.synth import generate
-from one_tui.engine.local import cache as tables
+from one_tui.engine.local.cache import Cache
+from one_tui.engine.local.store import load_cache, save_cache
 from one_tui.engine.one import One
 from tests.oracles import VERSIONS
 
@@ -60,13 +61,12 @@ NEW_EID = "5b2b9a1c-4e0c-4f35-9d73-5d1e3b1f0a10"
 NEW_DATASET = "9c3e0b2d-8a71-4f42-b0c5-2a5d9e4c1b77"
 
 
-def _one_tui_saves(folder: Path, origin: str = "https://alyx.example.org") -> tables.Cache:
+def _one_tui_saves(folder: Path, origin: str = "https://alyx.example.org") -> Cache:
     """What one-tui writes in ordinary use: ONE-format tables, a remote session merged in
     (one dataset of unknown size), saved. Returns the cache as one-tui reads it back."""
     generate(n_sessions=30, seed=5).write_tables(folder)
-    cache = tables.load_cache(folder)
-    tables.merge_tables(
-        cache, origin=origin,
+    cache = load_cache(folder)
+    cache.merge(origin=origin,
         sessions=pd.DataFrame({"id": [NEW_EID], "lab": ["newlab"], "subject": ["NEW01"],
                                "date": ["2024-01-02"], "number": [1], "task_protocol": [""],
                                "projects": [""]}),
@@ -74,8 +74,8 @@ def _one_tui_saves(folder: Path, origin: str = "https://alyx.example.org") -> ta
                                "rel_path": ["alf/new.thing.npy"], "file_size": [None],
                                "hash": [None], "exists": [True], "qc": ["PASS"],
                                "default_revision": [True]}))
-    assert tables.save_cache(cache) is True
-    return tables.load_cache(folder)
+    assert save_cache(cache) is True
+    return load_cache(folder)
 
 
 @pytest.mark.parametrize("version", ONE_VERSIONS)
@@ -170,7 +170,7 @@ def test_one_tui_reads_the_tables_one_saved(oracle, version: str, tmp_path: Path
                        "uuid_index": version.startswith("3.")})
     schema = pq.read_schema(folder / "sessions.pqt")
     assert "__index_level_0__" in schema.names  # the file the issue saw
-    cache = tables.load_cache(folder)
+    cache = load_cache(folder)
     assert cache.warnings == []
     assert len(cache.sessions) == got["sessions"]["rows"] == 33
     assert _ids(cache.sessions) == got["sessions"]["ids"]
@@ -185,10 +185,10 @@ def test_one_tui_reads_the_tables_one_saved(oracle, version: str, tmp_path: Path
     assert str(cache.datasets["default_revision"].dtype) == "boolean"
     assert cache.datasets.loc[(eids[1], dids[1]), "file_size"] is pd.NA
     # and one-tui's next save keeps ONE's rows (was: 33 sessions replaced by one-tui's 1)
-    tables.merge_tables(cache, sessions=pd.DataFrame(
+    cache.merge(sessions=pd.DataFrame(
         {"id": [NEW_EID], "lab": ["l"], "subject": ["s"], "date": [date(2024, 1, 2)],
          "number": [1], "task_protocol": [""], "projects": [""]}))
-    assert tables.save_cache(cache) is True
+    assert save_cache(cache) is True
     again = oracle(version, ONE_READS, home=tmp_path, args={"dir": str(folder)})
     assert again["sessions"]["rows"] == 34
 
@@ -224,7 +224,7 @@ def test_one_3_remote_search_saved_tables_are_read_whole(oracle, real_alyx,
     one = One(cache_dir=folder, mode="local")
     assert sorted(one.search()) == sorted(got["eids"])
     assert one.notices == []
-    tables.merge_tables(one._cache, origin="one-tui", sessions=pd.DataFrame(
+    one._cache.merge(origin="one-tui", sessions=pd.DataFrame(
         {"id": [NEW_EID], "lab": ["l"], "subject": ["s"], "date": [date(2024, 1, 2)],
          "number": [1], "task_protocol": [""], "projects": [""]}))
     assert one.save_cache() is True
@@ -250,12 +250,12 @@ def test_one_2_refreshes_a_folder_one_tui_saved(oracle, real_alyx, tmp_path: Pat
     folder.mkdir()
     db = generate(n_sessions=10, seed=7)
     db.write_tables(folder, date_created=pd.Timestamp("2020-01-02 03:04").to_pydatetime())
-    cache = tables.load_cache(folder)
-    tables.merge_tables(cache, origin=real_alyx.base_url, sessions=pd.DataFrame(
+    cache = load_cache(folder)
+    cache.merge(origin=real_alyx.base_url, sessions=pd.DataFrame(
         {"id": [NEW_EID], "lab": ["l"], "subject": ["s"], "date": [date(2024, 1, 2)],
          "number": [1], "task_protocol": [""], "projects": [""]}))
     assert cache.meta["raw"]["sessions"]["origin"] == [db.origin, real_alyx.base_url]
-    assert tables.save_cache(cache) is True
+    assert save_cache(cache) is True
     meta = json.loads(pq.read_schema(folder / "sessions.pqt").metadata[b"one_metadata"])
     got = oracle("2.11.2", ONE2_REFRESH, home=tmp_path,
                  args={**_one_login(real_alyx), "dir": str(folder)}, check=False)

@@ -293,7 +293,7 @@ def test_logins(real: Server, tmp_path: Path) -> None:
     good = AlyxClient(real.base_url, username=real.username, password=real.password,
                       cache_dir=tmp_path)
     good.authenticate()
-    assert good.is_logged_in and len(good._token) == 40
+    assert good.is_logged_in and len(good.auth.token or "") == 40
     wrong = AlyxClient(real.base_url, username=real.username, password="wrong",
                        cache_dir=tmp_path, cache_rest=None)
     with pytest.raises(AuthenticationError):
@@ -301,7 +301,7 @@ def test_logins(real: Server, tmp_path: Path) -> None:
     stale = AlyxClient(real.base_url, username=real.username, password=real.password,
                        token="0" * 40, cache_dir=tmp_path, cache_rest=None)
     assert stale.rest("revisions", "list")  # 403 "Invalid token." -> login -> answer
-    assert stale._token != "0" * 40 and len(stale._token) == 40
+    assert stale.auth.token != "0" * 40 and len(stale.auth.token or "") == 40
     for c in (good, wrong, stale):
         c.close()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from one_tui.engine.local import cache as tables
+from one_tui.engine.local.cache import Cache
 from one_tui.tui.state import Job
 from tests.tui.conftest import settle
 
@@ -31,14 +31,14 @@ async def test_datasets_are_read_after_the_first_results(make_app) -> None:
 
 async def test_a_cancelled_preload_leaves_the_table_unread(make_app, monkeypatch) -> None:
     started, release = threading.Event(), threading.Event()
-    real = tables.Cache.read_dataset_codes
+    real = Cache.read_dataset_codes
 
     def slow(self, cancel=None):  # noqa: ANN001, ANN202 - the method's own signature
         started.set()
         release.wait(10)
         return real(self, cancel)
 
-    monkeypatch.setattr(tables.Cache, "read_dataset_codes", slow)
+    monkeypatch.setattr(Cache, "read_dataset_codes", slow)
     app = make_app(mode="auto")
     async with app.run_test(size=WIDE) as pilot:
         for _ in range(200):

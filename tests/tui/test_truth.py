@@ -204,8 +204,8 @@ async def test_refresh_is_a_job_escape_cancels_and_each_outcome_is_said(db, serv
 @pytest.mark.timeout(60)
 async def test_regex_bomb_is_cancelled_by_escape_within_a_second(db, tmp_path,
                                                                  monkeypatch) -> None:
-    from one_tui.engine.local import query
-    monkeypatch.setattr(query, "REGEX_TIME_LIMIT", 3.0)
+    from one_tui.engine.local import patterns
+    monkeypatch.setattr(patterns, "REGEX_TIME_LIMIT", 3.0)
     sessions = db.sessions.copy()
     sessions["subject"] = sessions["subject"].astype(object)
     for i in range(5):  # a few unique bomb values

@@ -1,89 +1,64 @@
-"""Cache tables: the ``Cache`` of one folder, with a lazily loaded datasets table.
+"""The ``Cache``: the tables of one folder in memory, what changed, and how fresh they are.
 
-Files are the ones ONE-api reads and writes (``sessions.pqt``, ``datasets.pqt``; one-tui keeps
-its insertions in ``.one-tui/insertions.pqt``, see ``SAVED_TABLES``). This module holds the
-``Cache`` (what was read, ``_meta``, which tables changed, the datasets as codes until their rows
-are needed) and ``load_cache``; it is also the entry point the rest of one-tui imports, re-exporting
-the table functions that live in their own modules:
+This module exists so that one object owns the in-memory state of a folder's tables: what was
+read and from which file (so a save knows whether the disk changed since), which tables changed
+(so a save writes only those), ``meta`` (ONE 2.x's ``_meta``), the datasets as codes until
+their rows are needed (``codes``), and the one freshness rule (``core.freshness``) with the
+clock it is judged by. Reading a folder and writing one are ``store``; where a table lives is
+``layout``; the rows themselves are merged by ``merge`` (DataFrames only). ``store`` uses the
+small public API below (``changed_tables``, ``frame``, ``file_state``, ``mark_saved``, …); no
+other module touches a Cache's private state.
 
-- ``tableformat``: reading a table file in ONE's format (legacy patches, pandas metadata);
-- ``tablewrite``: writing one, atomically (``save_table``, ``file_origin``);
-- ``merge``: merging rows into tables by ONE's rules (``merge_tables``);
-- ``codes``: the datasets table as integer codes for queries (``DatasetCodes``);
-- ``cachesave``: ``save_cache``, merged with the disk under ONE's locks.
-
-Tuning constants are patched where they are used: ``tablewrite.ROW_GROUP_SIZE``,
-``merge.LARGE_TABLE``, ``cachesave.SAVE_LOCK_TIMEOUT`` (not re-exported here, so that setting
-them on this module cannot silently do nothing).
-
-For speed at IBL scale the datasets table keeps ``rel_path`` as a categorical (a few hundred unique
-paths over a million rows) and is only read the first time it is needed.
+For speed at IBL scale the datasets table keeps ``rel_path`` as a categorical (a few hundred
+unique paths over a million rows) and is only read the first time it is needed.
 """
 
 from __future__ import annotations
 
 # isort: split
-# tableformat first: it sets Arrow's memory pool before anything imports pyarrow
-from one_tui.engine.local import fileformat as tableformat  # noqa: F401
+# fileformat first: it sets Arrow's memory pool before anything imports pyarrow
+from one_tui.engine.local import fileformat  # noqa: F401
 
 # isort: split
 import logging
 import os
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from one_tui.engine.core.errors import CacheDirError
-from one_tui.engine.core.spec import shown
+from one_tui.engine.core.freshness import DATE_FORMAT, DEFAULT_EXPIRY, Freshness, parse_created
+from one_tui.engine.core.spec import one_line, shown
 from one_tui.engine.local.codes import DatasetCodes
-from one_tui.engine.local.fileformat import (
-    DATE_FORMAT,
-    Cancelled,
-    InvalidTableError,
-    _one_line,
-    _parse_created,
-    check_table,
-    empty_table,
-    qc_categorical,
-    read_metadata,
-    read_table,
-)
-from one_tui.engine.local.filewrite import file_origin, save_table
-from one_tui.engine.local.merge import _merge_frames, merge_tables
-from one_tui.engine.local.store import (
-    PRIVATE_DIR,
-    PRIVATE_TABLES,
-    SAVED_TABLES,
-    _stat,
-    save_cache,
-    table_path,
-)
+from one_tui.engine.local.fileformat import InvalidTableError, empty_table, read_table
+from one_tui.engine.local.layout import stat
+from one_tui.engine.local.merge import merge_frames, merge_origins
 
-__all__ = [
-    "Cache",
-    "InvalidTableError",
-    "read_table",
-    "save_table",
-    "load_cache",
-    "merge_tables",
-    "save_cache",
-    "empty_table",
-    "qc_categorical",
-    "DATE_FORMAT",
-    "SAVED_TABLES",
-    "PRIVATE_DIR",
-    "table_path",
-    "file_origin",
-    "DatasetCodes",
-    "Cancelled",
-    "check_table",
-]
+__all__ = ["Cache", "FileState"]
 
 log = logging.getLogger("one_tui.engine")
+
+#: The tables Alyx publishes (and a download replaces): their age is the tables' age.
+PUBLISHED_TABLES = ("sessions", "datasets")
+
+
+@dataclass(frozen=True)
+class FileState:
+    """The file a table was read from (or last written to) and its ``layout.stat`` then."""
+
+    path: Path
+    stat: tuple[int, int]
+
+
+def _as_category(df: pd.DataFrame) -> pd.DataFrame:
+    """``rel_path`` as a categorical (few unique paths over many rows), in place."""
+    if "rel_path" in df.columns and df["rel_path"].dtype != "category":
+        df["rel_path"] = df["rel_path"].astype("category")
+    return df
 
 
 class Cache:
@@ -92,22 +67,25 @@ class Cache:
     ``meta`` mirrors ONE 2.x's ``_meta``; ``warnings`` collects one line per skipped file.
     ``on_warning``, when set, also gets each warning as it happens: the deferred ``datasets``
     read finds a corrupt file long after load time, when nobody looks at ``warnings``.
+    ``clock`` is "now" for ``loaded_time`` and expiry (the One's clock, so the mode policy and
+    ``meta`` cannot disagree).
     """
 
     def __init__(self, tables_dir: str | os.PathLike[str],
-                 cache_expiry: timedelta = timedelta(hours=24)) -> None:
+                 cache_expiry: timedelta = DEFAULT_EXPIRY,
+                 clock: Callable[[], datetime] = datetime.now) -> None:
         self.tables_dir = Path(tables_dir)
+        self.clock = clock
         self.warnings: list[str] = []
         self.on_warning: Callable[[str], None] | None = None
         self.row_counts: dict[str, int] = {}
-        self._tables: dict[str, pd.DataFrame] = {}
-        self._pending: dict[str, Path] = {}
-        self._modified: set[str] = set()
-        self._file_stats: dict[str, tuple[int, int]] = {}  # what was read: (mtime_ns, size)
         #: tables found on disk that could not be read: {name: why}. Never written over.
         self.unreadable: dict[str, str] = {}
-        self._sources: dict[str, Path] = {}  # the file each table was read from
-        #: the datasets file as codes while its rows are not loaded (see ``for_query``)
+        self._tables: dict[str, pd.DataFrame] = {}
+        self._pending: dict[str, Path] = {}  # files found, not read yet
+        self._modified: set[str] = set()
+        self._files: dict[str, FileState] = {}  # what each table was read from
+        #: the datasets file as codes while its rows are not loaded (see ``datasets_for_query``)
         self._codes: DatasetCodes | None = None
         #: the datasets merged into the codes, in order: replayed onto the frame when it loads
         self._deltas: list[pd.DataFrame] = []
@@ -121,8 +99,45 @@ class Cache:
         """ONE's spelling of ``meta`` (``one._cache._meta`` in ONE's modes page): the same dict."""
         return self.meta
 
+    # -- freshness ------------------------------------------------------------------------------
+    @property
+    def freshness(self) -> Freshness:
+        """The tables' creation and load times and their expiry: the one expiry rule.
+
+        Created is the oldest ``date_created`` of the tables Alyx publishes (sessions,
+        datasets); ONE takes the minimum over *every* table, so an insertions table saved from
+        REST merges made fresh tables look old and re-downloaded at each start (ONE issue
+        #139). Without those two, the oldest of the tables present.
+        """
+        raw = self.meta["raw"]
+        published = [n for n in PUBLISHED_TABLES if n in raw]
+        times = [t for n in (published or raw)
+                 if (t := parse_created(raw[n].get("date_created"))) is not None]
+        return Freshness(min(times) if times else None, self.meta["loaded_time"],
+                         self.meta["cache_expiry"])
+
+    @property
+    def expiry(self) -> timedelta:
+        return self.meta["cache_expiry"]  # type: ignore[no-any-return]
+
+    @expiry.setter
+    def expiry(self, value: timedelta) -> None:
+        self.meta["cache_expiry"] = value
+        self._update_times()
+
+    def is_expired(self, now: datetime | None = None) -> bool:
+        """ONE 2.x rule: no tables, or the tables are older than ``cache_expiry``."""
+        return self.freshness.expired(now or self.clock())
+
+    def _update_times(self) -> None:
+        """``meta``'s copies of the freshness (ONE's ``_meta`` keys, read by its modes page)."""
+        freshness = self.freshness
+        self.meta["created_time"] = freshness.created
+        self.meta["expired"] = freshness.expired(self.clock())
+
     # -- table access -------------------------------------------------------------------------
-    def _warn(self, message: str) -> None:
+    def warn(self, message: str) -> None:
+        """One warning line (``warnings``, the log, ``on_warning``)."""
         message = shown(message, limit=500)  # file names in a shared folder can hold anything
         log.warning(message)
         self.warnings.append(message)
@@ -134,25 +149,21 @@ class Cache:
         if name not in self._tables and name in self._pending:
             path = self._pending.pop(name)
             try:
-                stat = _stat(path)  # before the read: a later change makes the save merge
+                state = FileState(path, stat(path))  # before the read: a change makes save merge
                 df, meta = read_table(path)
                 self.meta["raw"][name] = meta
                 self.row_counts[name] = len(df)
-                self._file_stats[name] = stat
-                self._sources[name] = path
+                self._files[name] = state
                 self.unreadable.pop(name, None)
             except (InvalidTableError, KeyError, OSError) as exc:
-                message = (str(exc) if isinstance(exc, InvalidTableError)
-                           else f"{path.name} could not be read ({_one_line(exc)}). Skipping")
-                self._warn(message)
-                self._mark_unreadable(name, message)
+                self.mark_unreadable(name, str(exc) if isinstance(exc, InvalidTableError)
+                                     else f"{path.name} could not be read ({one_line(exc)}). "
+                                     "Skipping")
                 df = empty_table(name)
             if name == "datasets":
                 # rows merged into the codes meanwhile, merged again in the same order
                 for new in self._deltas:
-                    df = _merge_frames(df, new, name)
-                    if "rel_path" in df.columns and df["rel_path"].dtype != "category":
-                        df["rel_path"] = df["rel_path"].astype("category")
+                    df = _as_category(merge_frames(df, new, name))
                 if self._deltas:
                     self.row_counts[name] = len(df)
                 self._deltas = []
@@ -198,30 +209,10 @@ class Cache:
         self._codes = codes
         return True
 
-    def _merge_codes(self, new: pd.DataFrame) -> bool:
-        """Merge new datasets rows into the codes when the frame is not loaded (see
-        DatasetCodes.merge); False when the frame must take them."""
-        codes = self._codes
-        if codes is None or "datasets" in self._tables or "datasets" not in self._pending:
-            return False
-        if not codes.merge(new):
-            return False
-        self._deltas.append(new.copy())
-        return True
-
     def datasets_ready(self) -> bool:
         """True when a dataset query answers without reading the file first."""
         return ("datasets" in self._tables or self._codes is not None
                 or "datasets" not in self._pending)
-
-    def _mark_unreadable(self, name: str, why: str) -> None:
-        """Remember that the file of ``name`` exists but was not read: a save must not replace
-        it with what this Cache holds (it never saw the rows in it)."""
-        self.unreadable[name] = why
-        self._file_stats.pop(name, None)
-        self.meta["raw"].pop(name, None)
-        self.row_counts.pop(name, None)
-        self._update_times()
 
     def is_loaded(self, name: str) -> bool:
         """True once a table is in memory (``datasets`` stays unloaded until first used)."""
@@ -266,70 +257,108 @@ class Cache:
         return "insertions" in self._pending or (
             "insertions" in self._tables and "insertions" in self.meta["raw"])
 
-    # -- _meta --------------------------------------------------------------------------------
-    def _update_times(self) -> None:
-        created = [t for t in map(_parse_created, self.meta["raw"].values()) if t is not None]
-        self.meta["created_time"] = min(created) if created else None
-        self.meta["expired"] = self.is_expired()
+    # -- merging --------------------------------------------------------------------------------
+    def merge(self, origin: str | None = None, sessions: pd.DataFrame | None = None,
+              datasets: pd.DataFrame | None = None,
+              insertions: pd.DataFrame | None = None) -> None:
+        """Merge new records (e.g. from Alyx) into the tables in memory (ONE §2.8); a save
+        writes them (``store.save_cache``). New datasets go into the codes while the frame is
+        not loaded (replayed onto it when it loads)."""
+        now = datetime.now()  # a file stamp (date_created): wall time, not the expiry clock
+        for name, new in (("sessions", sessions), ("datasets", datasets),
+                          ("insertions", insertions)):
+            if new is None:
+                continue
+            if name == "datasets" and self._merge_codes(new):
+                self.row_counts[name] = len(self._codes or ())
+            else:
+                merged = _as_category(merge_frames(self.table(name), new, name))
+                self._tables[name] = merged
+                self._pending.pop(name, None)
+                self.row_counts[name] = len(merged)
+            self._modified.add(name)
+            raw = self.meta["raw"].setdefault(
+                name, {"date_created": now.strftime(DATE_FORMAT), "origin": []})
+            if origin:  # the table's own origin first (see file_origin), REST origins after it
+                raw["origin"] = merge_origins(raw.get("origin"), origin)
+        self.meta["modified_time"] = now
+        self._update_times()
 
-    def is_expired(self, now: datetime | None = None) -> bool:
-        """ONE 2.x rule: no tables, or the oldest table is older than ``cache_expiry``."""
-        created = self.meta["created_time"]
-        if created is None:
-            return True
-        return (now or datetime.now()) - created > self.meta["cache_expiry"]
+    def _merge_codes(self, new: pd.DataFrame) -> bool:
+        """Merge new datasets rows into the codes when the frame is not loaded (see
+        DatasetCodes.merge); False when the frame must take them."""
+        codes = self._codes
+        if codes is None or "datasets" in self._tables or "datasets" not in self._pending:
+            return False
+        if not codes.merge(new):
+            return False
+        self._deltas.append(new.copy())
+        return True
+
+    # -- what ``store`` reads and records -----------------------------------------------------
+    def found_file(self, name: str, path: Path, meta: dict[str, Any], nrows: int) -> None:
+        """A table file found by a load (its footer read); its rows are read by ``table``,
+        at once or when first used (datasets)."""
+        self.meta["raw"][name] = meta
+        self.row_counts[name] = nrows
+        self._pending[name] = path
+
+    def mark_unreadable(self, name: str, why: str) -> None:
+        """Warn, and remember that the file of ``name`` exists but was not read: a save must
+        not replace it with what this Cache holds (it never saw the rows in it)."""
+        self.warn(why)
+        self.unreadable[name] = why
+        self._files.pop(name, None)
+        self.meta["raw"].pop(name, None)
+        self.row_counts.pop(name, None)
+        self._update_times()
+
+    def mark_loaded(self) -> None:
+        """A load finished: ``loaded_time`` (by the clock) when it found tables."""
+        if self.meta["raw"]:
+            self.meta["loaded_time"] = self.clock()
+        self._update_times()
+
+    def changed_tables(self) -> list[str]:
+        """The tables changed since load or save, sorted, each held as a frame (rows merged
+        into the datasets codes are replayed into the frame first: a file is written from a
+        frame)."""
+        if "datasets" in self._modified and self._deltas:
+            self.table("datasets")
+        return sorted(self._modified)
+
+    def frame(self, name: str) -> pd.DataFrame | None:
+        """The in-memory frame of a table, None when it is not loaded (nothing read or merged)."""
+        return self._tables.get(name)
+
+    def file_state(self, name: str) -> FileState | None:
+        """The file this Cache read table ``name`` from (or last saved it to) and its stat
+        then; None when it never read one, or could not (see ``unreadable``)."""
+        if name in self.unreadable:
+            return None
+        return self._files.get(name)
+
+    def mark_saved(self, name: str, df: pd.DataFrame, meta: dict[str, Any],
+                   state: FileState | None) -> None:
+        """Table ``name`` was written with ``meta``; with ``state`` (a save into this Cache's own
+        folder) memory now holds what that file holds, ``df`` (the rows merged from disk too),
+        so the next save may skip the merge only because of that."""
+        self.meta["raw"][name] = meta
+        self._modified.discard(name)
+        if state is not None:
+            if df is not self._tables.get(name):
+                self._tables[name] = _as_category(df)
+                self.row_counts[name] = len(df)
+            self._files[name] = state
+            if state.path.parent == self.tables_dir:
+                self.unreadable.pop(name, None)
+        self._update_times()
+
+    def mark_all_saved(self, now: datetime) -> None:
+        """Every changed table was written (none refused): nothing left to save."""
+        self._modified.clear()
+        self.meta["saved_time"] = now
 
     def __repr__(self) -> str:
         tables = ", ".join(f"{n}={self.row_counts.get(n, '?')}" for n in self.table_names)
         return f"<Cache {self.tables_dir} ({tables or 'no tables'})>"
-
-
-_DEFERRED = {"datasets"}
-
-
-def load_cache(tables_dir: str | os.PathLike[str],
-               cache_expiry: timedelta = timedelta(hours=24)) -> Cache:
-    """Load every ``*.pqt`` of a folder; ``datasets`` is deferred until first accessed.
-
-    A missing folder gives an empty (expired) cache; an unreadable one raises CacheDirError. A file
-    that is not a ONE table, or is corrupt, is skipped with a warning (never deleted).
-    """
-    cache = Cache(tables_dir, cache_expiry)
-    folder = cache.tables_dir
-    if not folder.exists():
-        return cache
-    try:  # every *.pqt name, as ONE's glob sees them: a symlink loop or a folder is a table
-        files = sorted(p for p in folder.iterdir() if p.name.endswith(".pqt"))  # we cannot read
-    except OSError as exc:
-        raise CacheDirError(
-            f"Cache directory not accessible: {folder} ({exc.strerror or exc}). Please provide "
-            "valid tables_dir / cache_dir kwargs or run ONE.setup to update the default directory."
-        ) from None
-    names = {p.name[:-4] for p in files}
-    for name in PRIVATE_TABLES:  # one-tui's own copy, when ONE has none of that table
-        private = folder / PRIVATE_DIR / f"{name}.pqt"
-        if name not in names and private.is_file():
-            files.append(private)
-    for path in files:
-        name = path.name[:-4]
-        try:
-            meta, nrows = read_metadata(path)
-        except (InvalidTableError, OSError) as exc:
-            message = str(exc) if isinstance(exc, InvalidTableError) else (
-                f"{path.name} could not be read ({_one_line(exc)}). Skipping")
-            cache._warn(message)
-            cache._mark_unreadable(name, message)
-            continue
-        cache.meta["raw"][name] = meta
-        cache.row_counts[name] = nrows
-        cache._pending[name] = path
-        if name not in _DEFERRED:
-            cache.table(name)
-    if cache.meta["raw"]:
-        cache.meta["loaded_time"] = datetime.now()
-    cache._update_times()
-    return cache
-
-
-# ---------------------------------------------------------------------------------------------
-# Merging and saving

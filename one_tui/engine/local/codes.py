@@ -20,21 +20,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from one_tui.engine.core.spec import QC, QC_CATEGORIES
+from one_tui.engine.core.spec import QC, QC_CATEGORIES, one_line
 from one_tui.engine.local import merge
 from one_tui.engine.local.fileformat import (
-    _DICTIONARY_COLUMNS,
+    DICTIONARY_COLUMNS,
     Cancelled,
     InvalidTableError,
-    _extension_dtypes,
-    _index_names,
-    _one_line,
-    _pandas_meta,
-    _patch_columns,
-    _read_frame,
+    extension_dtypes,
+    index_names,
+    pandas_meta,
+    patch_columns,
+    read_frame,
     read_metadata,
 )
-from one_tui.engine.local.merge import _prepare_new, _same
+from one_tui.engine.local.merge import prepare_new, same_value
 
 #: Columns a query over the datasets table reads (the per-row facts are codes and flags).
 CODE_COLUMNS = ("eid", "rel_path", "qc", "exists", "default_revision")
@@ -62,7 +61,7 @@ class DatasetCodes:
     on load, are never read this way).
     """
 
-    def __init__(self, path: Path, frame: pd.DataFrame, meta: dict) -> None:
+    def __init__(self, path: Path, frame: pd.DataFrame, meta: dict[str, Any]) -> None:
         self.path = path
         self.meta = meta
         self.n_file = len(frame)
@@ -78,13 +77,15 @@ class DatasetCodes:
                 codes, uniques = np.asarray(qc.cat.codes), qc.cat.categories
             else:
                 codes, uniques = pd.factorize(qc.astype(object))
-            self.qc_codes = _qc_lookup(uniques)[codes]
+            self.qc_codes: np.ndarray = _qc_lookup(uniques)[codes]
         else:
             self.qc_codes = np.zeros(len(frame), dtype=np.int8)
-        self.exists = (frame["exists"].fillna(False).to_numpy(dtype=bool)
-                       if "exists" in frame.columns else np.ones(len(frame), dtype=bool))
-        self.default_revision = (frame["default_revision"].fillna(False).to_numpy(dtype=bool)
-                                 if "default_revision" in frame.columns else None)
+        self.exists: np.ndarray = (
+            frame["exists"].fillna(False).to_numpy(dtype=bool) if "exists" in frame.columns
+            else np.ones(len(frame), dtype=bool))
+        self.default_revision: np.ndarray | None = (
+            frame["default_revision"].fillna(False).to_numpy(dtype=bool)
+            if "default_revision" in frame.columns else None)
         self._ranks: tuple[np.ndarray, np.ndarray] | None = None
         self._first: np.ndarray | None = None
         self._ids: dict[int, str] = {}
@@ -168,15 +169,15 @@ class DatasetCodes:
             return None
         try:
             schema = pq.read_schema(path)
-            renames = _index_names(_pandas_meta(schema), path.stem)
+            renames = index_names(pandas_meta(schema), path.stem)
             names = {renames.get(n, n) for n in schema.names}
             if not {"eid", "id", "rel_path"} <= names or "id_0" in names or "eid_0" in names:
                 return None
-            frame = _read_frame(path, list(CODE_COLUMNS), cancel)
+            frame = read_frame(path, list(CODE_COLUMNS), cancel)
         except Cancelled:
             raise
         except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for bad files
-            raise InvalidTableError(f"{path.name} could not be read ({_one_line(exc)}). Skipping"
+            raise InvalidTableError(f"{path.name} could not be read ({one_line(exc)}). Skipping"
                                     ) from None
         if not all(isinstance(frame[c].dtype, pd.CategoricalDtype) for c in ("eid", "rel_path")):
             return None
@@ -189,7 +190,7 @@ class DatasetCodes:
     def _parts(self, pos: np.ndarray, columns: list[str] | None) -> pa.Table:
         """The rows at sorted positions ``pos`` as one Arrow table, read row group by row
         group (only the groups holding them)."""
-        dictionary = [n for n in _DICTIONARY_COLUMNS if n in pq.read_schema(self.path).names]
+        dictionary = [n for n in DICTIONARY_COLUMNS if n in pq.read_schema(self.path).names]
         pf = pq.ParquetFile(self.path, read_dictionary=dictionary or None)
         which = np.searchsorted(self._starts, pos, side="right") - 1
         if not len(pos):
@@ -219,11 +220,11 @@ class DatasetCodes:
                            dtype=np.int64)
         if len(missing):
             schema = pq.read_schema(self.path)
-            renames = _index_names(_pandas_meta(schema), self.path.stem)
+            renames = index_names(pandas_meta(schema), self.path.stem)
             field = next(n for n in schema.names if renames.get(n, n) == "id")
             taken = self._parts(missing, [field]).column(0).to_pylist()
             self._ids.update(zip(missing.tolist(), map(str, taken), strict=True))
-        extra = (self.extra.index.get_level_values("id") if self.extra is not None else None)
+        extra = [] if self.extra is None else self.extra.index.get_level_values("id")
         return [self._ids[p] if p < self.n_file else str(extra[p - self.n_file])
                 for p in wanted]
 
@@ -231,9 +232,9 @@ class DatasetCodes:
         """(data columns but ``rel_path``, ids) of file rows at sorted ``pos``, in the loaded
         frame's dtypes, merged updates applied."""
         table = self._parts(pos, None)
-        pmeta = _pandas_meta(pq.read_schema(self.path))
-        renames = _index_names(pmeta, self.path.stem)
-        extension = _extension_dtypes(pmeta)
+        pmeta = pandas_meta(pq.read_schema(self.path))
+        renames = index_names(pmeta, self.path.stem)
+        extension = extension_dtypes(pmeta)
         data: dict[str, Any] = {}
         ids = None
         for name in table.schema.names:
@@ -254,7 +255,7 @@ class DatasetCodes:
                 ids = pd.Index(series.array, name="id")
                 continue
             data[col] = series
-        df = _patch_columns(pd.DataFrame(data, copy=False), self.meta)
+        df = patch_columns(pd.DataFrame(data, copy=False), self.meta)
         if self.patch is not None and len(pos):
             hit = self.patch.index.get_indexer(pos)
             sel = np.flatnonzero(hit >= 0)
@@ -272,7 +273,7 @@ class DatasetCodes:
         in_file = pos[pos < self.n_file]
         added = pos[pos >= self.n_file] - self.n_file
         df, ids = self._file_rows(in_file)
-        if len(added):
+        if len(added) and self.extra is not None:  # rows past the file's are merged ones
             more = self.extra.iloc[added]
             df = pd.concat([df, more.reset_index(drop=True)], ignore_index=True)
             ids = pd.Index(np.concatenate([np.asarray(ids, dtype=object),
@@ -289,7 +290,7 @@ class DatasetCodes:
 
     # -- merges -----------------------------------------------------------------------------
     def merge(self, new: pd.DataFrame) -> bool:
-        """Merge new rows as ``_merge_frames`` would merge them into the loaded frame (matched
+        """Merge new rows as ``merge_frames`` would merge them into the loaded frame (matched
         (eid, id) rows updated where the new value is not NA, the others appended in order),
         on the codes and the few rows concerned. False, with nothing changed, when that merge
         would not be the big-table merge or would change a column's dtype: the caller loads
@@ -299,7 +300,7 @@ class DatasetCodes:
         if self._like is None:
             self._like = self.rows(np.zeros(0, dtype=np.int64))
         like = self._like
-        new = _prepare_new(like, new, "datasets")
+        new = prepare_new(like, new, "datasets")
         if list(new.columns) != list(like.columns) or "rel_path" not in like.columns:
             return False
         if any(new[c].dtype != like[c].dtype for c in like.columns if c != "rel_path"):
@@ -364,7 +365,7 @@ class DatasetCodes:
             fresh = src[col].reset_index(drop=True)
             before = old[col].reset_index(drop=True)
             merged = fresh.where(fresh.notna(), before)
-            changed = np.array([not _same(a, b) for a, b in zip(merged, before, strict=True)],
+            changed = np.array([not same_value(a, b) for a, b in zip(merged, before, strict=True)],
                                dtype=bool)
             if col == "rel_path":
                 if changed.any():
@@ -386,7 +387,7 @@ class DatasetCodes:
             else:
                 kept = self.patch[~self.patch.index.isin(part.index)]
                 self.patch = pd.concat([kept, part])
-        if (~in_file).any():
+        if (~in_file).any() and self.extra is not None:  # rows past the file's: merged ones
             where = pos[~in_file] - self.n_file
             for col in data.columns:
                 values = self.extra[col].copy()

@@ -58,7 +58,7 @@ def is_exp_ref(value: Any) -> bool:
     return isinstance(value, str) and _EXP_REF.match(value) is not None
 
 
-def parse_session_path(path: Any) -> dict | None:
+def parse_session_path(path: Any) -> dict[str, Any] | None:
     """``{lab, subject, date, number, number_text}`` of a path ending in ``...subj/date/NNN``.
 
     ``lab`` is None when the path has no lab part; None when it is not a session path.

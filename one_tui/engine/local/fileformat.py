@@ -5,7 +5,7 @@ columns named by the ``pandas`` metadata, ``one_metadata`` JSON in the Arrow sch
 (``date_created`` as ``DATE_FORMAT``), ``qc`` as an ordered dictionary column, ``date`` as
 ``date32``, the columns of an empty table. Legacy tables (ONE's own test fixtures) are patched on
 load as ONE's ``patch_tables`` does. It changes when ONE's file format or the way a file is
-decoded (column by column, Arrow's memory pool) changes; writing is ``tablewrite``.
+decoded (column by column, Arrow's memory pool) changes; writing is ``filewrite``.
 """
 
 from __future__ import annotations
@@ -17,14 +17,13 @@ import sys
 # imported; jemalloc (with decay 0, see _prefer_jemalloc) keeps the resident size of a loaded
 # 1.5M-row table near its data size. A user's own setting wins. Only on Linux, where the pyarrow
 # wheels include jemalloc (elsewhere Arrow would print a warning about an unknown backend).
-# ``tables`` imports this module before anything that imports pyarrow.
+# ``cache`` imports this module before anything that imports pyarrow.
 if sys.platform.startswith("linux"):
     os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "jemalloc")
 
 import json  # noqa: E402
 import re
 import threading
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +32,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from one_tui.engine.core.spec import QC, QC_CATEGORIES
+from one_tui.engine.core.spec import QC, QC_CATEGORIES, one_line
 
-DATE_FORMAT = "%Y-%m-%d %H:%M"
 INDEX = {"sessions": ["id"], "datasets": ["eid", "id"], "insertions": ["eid", "id"]}
 QC_DTYPE = pd.CategoricalDtype(QC_CATEGORIES, ordered=True)
 
@@ -48,7 +46,7 @@ _EMPTY_COLUMNS: dict[str, dict[str, Any]] = {
     "insertions": {"model": "str", "name": "str", "json": "object", "serial": "str",
                    "datasets": "object", "auto_datetime": "str"},
 }
-_ID_COLUMN = re.compile(r".?id")
+ID_COLUMN = re.compile(r".?id")
 
 
 class InvalidTableError(ValueError):
@@ -59,7 +57,7 @@ class Cancelled(Exception):
     """A background read stopped by its ``cancel`` event (nothing was kept)."""
 
 
-def _one_metadata(schema: pa.Schema) -> dict | None:
+def _one_metadata(schema: pa.Schema) -> dict[str, Any] | None:
     """The ``one_metadata`` dict of a parquet schema, None if absent or not JSON."""
     raw = (schema.metadata or {}).get(b"one_metadata")
     if raw is None:
@@ -71,18 +69,13 @@ def _one_metadata(schema: pa.Schema) -> dict | None:
     return meta if isinstance(meta, dict) and "date_created" in meta else None
 
 
-def _one_line(exc: BaseException) -> str:
-    """An exception's text on one line (Arrow's thrift errors span several; notices are one)."""
-    return " ".join(str(exc).split()) or type(exc).__name__
-
-
-def read_metadata(path: str | os.PathLike[str]) -> tuple[dict, int]:
+def read_metadata(path: str | os.PathLike[str]) -> tuple[dict[str, Any], int]:
     """The ONE metadata and row count of a table file, reading only its footer."""
     path = Path(path)
     try:
         pf = pq.ParquetFile(path)
     except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for bad files
-        raise InvalidTableError(f"{path.name} could not be read ({_one_line(exc)}). Skipping"
+        raise InvalidTableError(f"{path.name} could not be read ({one_line(exc)}). Skipping"
                                 ) from None
     meta = _one_metadata(pf.schema_arrow)
     if meta is None:
@@ -118,7 +111,7 @@ def qc_categorical(values: Any) -> pd.Categorical:
     return pd.Categorical(names, dtype=QC_DTYPE)
 
 
-def patch_table(df: pd.DataFrame, meta: dict) -> pd.DataFrame:
+def patch_table(df: pd.DataFrame, meta: dict[str, Any]) -> pd.DataFrame:
     """Bring a table read from disk to the current format (ONE's ``patch_tables``, §2.3)."""
     for prefix in ("eid", "id"):
         if f"{prefix}_0" in df.columns and f"{prefix}_1" in df.columns:
@@ -147,7 +140,7 @@ def _set_index(df: pd.DataFrame) -> pd.DataFrame:
     """Index on the id columns (``id`` or ``eid, id``), sorted as ONE sorts them on load."""
     if not isinstance(df.index, pd.RangeIndex):
         return df
-    cols = sorted(c for c in df.columns if _ID_COLUMN.fullmatch(c))
+    cols = sorted(c for c in df.columns if ID_COLUMN.fullmatch(c))
     if not cols:
         raise KeyError("Failed to set index")
     df = df.set_index(cols)
@@ -156,7 +149,7 @@ def _set_index(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-_DICTIONARY_COLUMNS = ("rel_path", "eid")  # few unique values over many rows
+DICTIONARY_COLUMNS = ("rel_path", "eid")  # few unique values over many rows
 
 
 def _prefer_jemalloc() -> None:
@@ -199,7 +192,7 @@ def _read_column(pf: pq.ParquetFile, name: str, cancel: threading.Event | None =
     return column.to_pandas()
 
 
-def _pandas_meta(schema: pa.Schema) -> dict:
+def pandas_meta(schema: pa.Schema) -> dict[str, Any]:
     """The ``pandas`` metadata pyarrow writes with ``Table.from_pandas`` (ONE and Alyx do), or
     an empty dict."""
     raw = (schema.metadata or {}).get(b"pandas")
@@ -210,7 +203,7 @@ def _pandas_meta(schema: pa.Schema) -> dict:
     return meta if isinstance(meta, dict) else {}
 
 
-def _index_names(pmeta: dict, table: str) -> dict[str, str]:
+def index_names(pmeta: dict[str, Any], table: str) -> dict[str, str]:
     """{column on disk: index name} for the unnamed index levels pandas stores as
     ``__index_level_N__`` (ONE 3.6.1 saves sessions so after a remote search: its index lost its
     name). They are named as ONE names them once read: ``id``, or ``eid, id``."""
@@ -236,16 +229,16 @@ _EXTENSION_TYPES = {"UInt8", "UInt16", "UInt32", "UInt64", "Int8", "Int16", "Int
                     "Float32", "Float64", "boolean"}
 
 
-def _extension_dtypes(pmeta: dict) -> dict[str, Any]:
+def extension_dtypes(pmeta: dict[str, Any]) -> dict[str, Any]:
     """{column: pandas extension dtype} recorded in the pandas metadata."""
-    out = {}
+    out: dict[str, Any] = {}
     for col in pmeta.get("columns", []):
         if isinstance(col, dict) and col.get("numpy_type") in _EXTENSION_TYPES:
-            out[col.get("field_name")] = pd.api.types.pandas_dtype(col["numpy_type"])
+            out[str(col.get("field_name"))] = pd.api.types.pandas_dtype(col["numpy_type"])
     return out
 
 
-def _read_frame(path: Path, columns: list[str] | None,
+def read_frame(path: Path, columns: list[str] | None,
                 cancel: threading.Event | None = None) -> pd.DataFrame:
     """Read a parquet table column by column (low peak memory) into a RangeIndex DataFrame.
 
@@ -255,11 +248,11 @@ def _read_frame(path: Path, columns: list[str] | None,
     """
     _prefer_jemalloc()
     schema = pq.read_schema(path)
-    pmeta = _pandas_meta(schema)
-    renames = _index_names(pmeta, path.stem)
-    extension = _extension_dtypes(pmeta)
+    pmeta = pandas_meta(schema)
+    renames = index_names(pmeta, path.stem)
+    extension = extension_dtypes(pmeta)
     names = schema.names
-    dictionary = [n for n in _DICTIONARY_COLUMNS if n in names]
+    dictionary = [n for n in DICTIONARY_COLUMNS if n in names]
     pf = pq.ParquetFile(path, read_dictionary=dictionary or None)
     names = [n for n in names if columns is None or renames.get(n, n) in columns]
     data = {}
@@ -290,7 +283,7 @@ def _fast_index(df: pd.DataFrame) -> pd.DataFrame | None:
 
 
 def read_table(path: str | os.PathLike[str], columns: list[str] | None = None,
-               ) -> tuple[pd.DataFrame, dict]:
+               ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Read one cache table: (DataFrame with its index set and legacy patches applied, metadata).
 
     ``rel_path`` and ``eid`` are read as categoricals: few unique values make filters fast and
@@ -300,9 +293,9 @@ def read_table(path: str | os.PathLike[str], columns: list[str] | None = None,
     path = Path(path)
     meta, _ = read_metadata(path)
     try:
-        df = _read_frame(path, columns)
+        df = read_frame(path, columns)
     except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for bad files
-        raise InvalidTableError(f"{path.name} could not be read ({_one_line(exc)}). Skipping"
+        raise InvalidTableError(f"{path.name} could not be read ({one_line(exc)}). Skipping"
                                 ) from None
     if "id_0" not in df.columns and (fast := _fast_index(df)) is not None:
         return patch_table(fast, meta), meta
@@ -324,7 +317,7 @@ def check_table(path: str | os.PathLike[str]) -> None:
         for i in range(pf.num_row_groups):
             pf.read_row_group(i)
     except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for bad files
-        raise InvalidTableError(f"{path.name} could not be read ({_one_line(exc)}). Skipping"
+        raise InvalidTableError(f"{path.name} could not be read ({one_line(exc)}). Skipping"
                                 ) from None
 
 
@@ -338,17 +331,7 @@ def empty_table(name: str) -> pd.DataFrame:
     return df.set_axis(index, axis=0)
 
 
-def _patch_columns(df: pd.DataFrame, meta: dict) -> pd.DataFrame:
+def patch_columns(df: pd.DataFrame, meta: dict[str, Any]) -> pd.DataFrame:
     """patch_table's column fixes (qc, file_size) for rows already indexed by the caller."""
     rows = pd.Index(np.arange(len(df), dtype=np.int64))  # not a RangeIndex: no index is set
     return patch_table(df.set_axis(rows, axis=0), meta).reset_index(drop=True)
-
-
-def _parse_created(meta: dict) -> datetime | None:
-    try:
-        return datetime.strptime(str(meta.get("date_created"))[:16], DATE_FORMAT)
-    except ValueError:
-        try:
-            return datetime.fromisoformat(str(meta.get("date_created"))).replace(tzinfo=None)
-        except ValueError:
-            return None

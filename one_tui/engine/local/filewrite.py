@@ -3,15 +3,14 @@
 This module exists for the write side of ONE's format: each column in its on-disk type (str ids,
 dictionary ``qc``, ``date32``), the index as the last columns with the ``pandas`` metadata that
 ``to_pandas`` needs to give it (and ``UInt64`` sizes) back, ``one_metadata`` with ``origin`` as
-one string, row groups of ``ROW_GROUP_SIZE``, and the temporary file + fsync + replace that makes
-a write atomic. It changes when what ONE-api can read back changes.
+one string, row groups of ``ROW_GROUP_SIZE``; each file written whole or not at all
+(``core.atomic``). It changes when what ONE-api can read back changes.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import secrets
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from one_tui.engine.local.fileformat import _ID_COLUMN, DATE_FORMAT, qc_categorical
+from one_tui.engine.core.atomic import atomic_write
+from one_tui.engine.core.freshness import DATE_FORMAT
+from one_tui.engine.local.fileformat import ID_COLUMN, qc_categorical
 from one_tui.engine.local.lock import ReadOnlyCacheError
 
 MIN_API_VERSION = "2.10"
@@ -38,7 +39,7 @@ def _column_to_arrow(name: str, s: pd.Series) -> pa.Array | pa.ChunkedArray:
     if isinstance(s.dtype, pd.CategoricalDtype):
         arr = pa.array(s.array, from_pandas=True)
         return arr.dictionary_decode().cast(pa.string())
-    if _ID_COLUMN.fullmatch(name):
+    if ID_COLUMN.fullmatch(name):
         if not isinstance(s.dtype, pd.StringDtype):  # e.g. uuid.UUID objects
             s = s.astype("str")
         return pa.array(s, from_pandas=True).cast(pa.string())
@@ -107,26 +108,9 @@ def file_origin(origin: Any) -> str | None:
     return values[0] if values else None
 
 
-def _fsync_replace(tmp: Path, dest: Path) -> None:
-    """fsync a finished temporary file and move it over ``dest`` atomically."""
-    fd = os.open(tmp, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, dest)
-    try:  # make the rename durable too; not possible on every platform
-        dfd = os.open(dest.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
-
-
-def save_table(df: pd.DataFrame, path: str | os.PathLike[str], metadata: dict) -> None:
-    """Write a table in ONE's format, atomically (temporary file in the same folder + replace).
+def save_table(df: pd.DataFrame, path: str | os.PathLike[str], metadata: dict[str, Any]) -> None:
+    """Write a table in ONE's format, atomically (``core.atomic.atomic_write``); a folder we
+    may not write raises ReadOnlyCacheError.
 
     ``metadata`` goes in as ``one_metadata``; ``date_created`` defaults to now, ``origin`` is
     written as one string (:func:`file_origin`), and ``min_api_version`` defaults to what Alyx
@@ -145,18 +129,12 @@ def save_table(df: pd.DataFrame, path: str | os.PathLike[str], metadata: dict) -
     table = _to_arrow(df)
     table = table.replace_schema_metadata(
         {**(table.schema.metadata or {}), b"one_metadata": json.dumps(meta).encode()})
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
-    try:
-        dictionary = [n for n in table.column_names if n not in _PLAIN_COLUMNS]
+    dictionary = [n for n in table.column_names if n not in _PLAIN_COLUMNS]
+
+    def write(tmp: Path) -> None:
         pq.write_table(table, tmp, use_dictionary=dictionary, row_group_size=ROW_GROUP_SIZE)
-        _fsync_replace(tmp, path)
+
+    try:
+        atomic_write(path, write)
     except PermissionError:
-        tmp.unlink(missing_ok=True)
         raise ReadOnlyCacheError(f"Cache directory is read-only: {path.parent}") from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-# ---------------------------------------------------------------------------------------------
-# The Cache

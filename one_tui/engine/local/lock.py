@@ -17,9 +17,10 @@ Stale policy (docs/sharing-with-one-api.md): a one-tui lock whose process is dea
 is broken at once; a one-tui lock from another host once its heartbeat stopped for
 ``OWN_STALE`` seconds. A lock one-tui did not create (ONE's, which carries no pid) is never
 broken while its writer may be alive: only once the lock file *and* every table file of the
-folder have been untouched for ``FOREIGN_STALE`` (10 minutes, the age at which one-tui also
-deems temp tables of killed saves dead). Until then ``acquire`` waits ``timeout`` seconds and
-raises :class:`LockTimeout` naming the lock, its owner and its age.
+folder have been untouched for ``layout.ABANDONED_AFTER`` (10 minutes, the age at which one-tui
+also deems temp tables of killed saves and download folders of killed downloads dead). Until
+then ``acquire`` waits ``timeout`` seconds and raises :class:`LockTimeout` naming the lock, its
+owner and its age.
 """
 
 from __future__ import annotations
@@ -36,16 +37,15 @@ from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 
+from one_tui.engine.local import layout
+
 __all__ = ["LOCK_NAME", "LEGACY_LOCK_NAME", "FileLock", "LockTimeout", "ReadOnlyCacheError",
-           "FOREIGN_STALE", "OWN_STALE"]
+           "OWN_STALE"]
 
 LOCK_NAME = ".ONE.lock"  # ONE-api 3.x
 LEGACY_LOCK_NAME = ".cache.lock"  # ONE-api 2.x
 LOCK_NAMES = (LOCK_NAME, LEGACY_LOCK_NAME)
 
-#: Seconds a lock one-tui did not create must stay untouched, with the tables beside it, before
-#: it is taken for the leftover of a killed writer.
-FOREIGN_STALE = 600.0
 #: Seconds without heartbeat after which a one-tui lock of another host is stale.
 OWN_STALE = 30.0
 #: Seconds between the heartbeats of a held lock (ONE 2.x deletes a lock whose ctime is > 5 s).
@@ -118,7 +118,9 @@ class FileLock:
         one-tui lock is never seen empty: created empty and then filled (``O_EXCL`` then
         write), a one-tui killed in between left an empty ``.ONE.lock`` that looked like
         ONE's and held every later save up for 10 minutes. Where the filesystem has no hard
-        links, ``O_EXCL`` and a write it is."""
+        links, ``O_EXCL`` and a write it is. Not ``core.atomic.atomic_write``: its rename
+        replaces whatever holds the name, and taking a lock must fail when the name is taken
+        (a link raises FileExistsError); nor is a lock worth an fsync."""
         payload = {"owner": _OWNER, "pid": os.getpid(), "hostname": socket.gethostname(),
                    "datetime": datetime.now().isoformat(), "token": self._token}
         text = json.dumps(payload)  # valid JSON: ONE 3.x json.loads a lock before deleting it
@@ -199,7 +201,9 @@ class FileLock:
             return not _pid_alive(pid)
         if isinstance(info, dict) and info.get("owner") == _OWNER:  # another host: heartbeat
             return age > self.stale_after
-        return age > FOREIGN_STALE and self._tables_idle_for() > FOREIGN_STALE
+        # a lock one-tui did not create: only once it and the tables are abandoned
+        dead = layout.ABANDONED_AFTER.total_seconds()
+        return age > dead and self._tables_idle_for() > dead
 
     def _holder(self) -> str:
         """One line naming the locks held by others now and their age."""
@@ -244,10 +248,8 @@ class FileLock:
         while not self._stop.wait(HEARTBEAT):
             for path in list(self._inodes):
                 if self._still_ours(path):
-                    try:
+                    with contextlib.suppress(OSError):
                         os.utime(path)
-                    except OSError:
-                        pass
 
     def _still_ours(self, path: Path) -> bool:
         """The lock file is the one we created (ONE may have deleted it and written its own)."""

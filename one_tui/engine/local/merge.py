@@ -1,28 +1,24 @@
 """Merging new rows (an Alyx answer, a table on disk) into a cache table: ONE's §2.8 rules.
 
-This module exists so that the merge rule lives in one place: new rows appended, matched rows
-updated with the new values that are not NA, the new rows cast to the table's dtypes. Tables
-above ``LARGE_TABLE`` rows are merged in place and appended (ONE re-sorts; sorting 1.5M string
-ids costs seconds), touching only the rows concerned; ``DatasetCodes.merge`` follows the same
-rules on codes and reads ``LARGE_TABLE`` from here. It changes when ONE's merge rules, or the way
-a big table is merged fast, change.
+This module exists so that the merge rule lives in one place, on DataFrames only (it knows
+nothing of a ``Cache``: ``Cache.merge`` and the save in ``store`` call :func:`merge_frames`):
+new rows appended, matched rows updated with the new values that are not NA, the new rows cast
+to the table's dtypes. Tables above ``LARGE_TABLE`` rows are merged in place and appended (ONE
+re-sorts; sorting 1.5M string ids costs seconds), touching only the rows concerned;
+``DatasetCodes.merge`` follows the same rules on codes and reads ``LARGE_TABLE`` from here. It
+changes when ONE's merge rules, or the way a big table is merged fast, change.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from one_tui.engine.local.fileformat import DATE_FORMAT, INDEX, QC_DTYPE, qc_categorical
-
-if TYPE_CHECKING:
-    from one_tui.engine.local.cache import Cache
-
+from one_tui.engine.local.fileformat import INDEX, QC_DTYPE, qc_categorical
 
 #: Above this many rows a merge updates in place and appends, instead of ONE's full re-sort
 #: (sorting 1.5M string ids costs seconds and doubles memory).
@@ -40,7 +36,7 @@ def _as_indexed(df: pd.DataFrame, name: str) -> pd.DataFrame:
     return df
 
 
-def _prepare_new(existing: pd.DataFrame, new: pd.DataFrame, name: str) -> pd.DataFrame:
+def prepare_new(existing: pd.DataFrame, new: pd.DataFrame, name: str) -> pd.DataFrame:
     """New records indexed, de-duplicated, with the existing table's columns and dtypes."""
     new = _as_indexed(new.copy(), name)
     new = new[~new.index.duplicated(keep="last")]
@@ -61,9 +57,9 @@ def _prepare_new(existing: pd.DataFrame, new: pd.DataFrame, name: str) -> pd.Dat
     return new
 
 
-def _merge_frames(existing: pd.DataFrame, new: pd.DataFrame, name: str) -> pd.DataFrame:
+def merge_frames(existing: pd.DataFrame, new: pd.DataFrame, name: str) -> pd.DataFrame:
     """ONE's merge: new rows appended, existing rows updated with new non-NA values."""
-    new = _prepare_new(existing, new, name)
+    new = prepare_new(existing, new, name)
     if len(existing) == 0:
         return new.sort_index()
     if (len(existing) > LARGE_TABLE and isinstance(existing.index, pd.MultiIndex)
@@ -106,7 +102,7 @@ def _index_in(index: pd.Index, values: list[str]) -> np.ndarray:
             return np.asarray(pc.fill_null(found, -1).to_numpy(), dtype=np.int64)
         except (pa.ArrowException, TypeError):
             pass
-    return pd.Index(values).get_indexer(index.astype(object))
+    return np.asarray(pd.Index(values).get_indexer(index.astype(object)), dtype=np.int64)
 
 
 def _chunk_of(data: pa.ChunkedArray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -181,7 +177,7 @@ def _put_few(col: pd.Series, pos: np.ndarray, values: pd.Series) -> Any:
     return type(col.array)(pa.chunked_array(chunks, type=data.type), dtype=col.dtype)
 
 
-def _same(a: Any, b: Any) -> bool:
+def same_value(a: Any, b: Any) -> bool:
     """Equal values, NA equal to NA (anything not comparable counts as changed)."""
     try:
         a_na, b_na = pd.isna(a), pd.isna(b)
@@ -216,7 +212,7 @@ def _merge_large(existing: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
             fresh = src[col].reset_index(drop=True)
             old = _take_few(out[col], pos)
             merged = fresh.where(fresh.notna(), old)
-            changed = np.array([not _same(a, b) for a, b in zip(merged, old, strict=True)],
+            changed = np.array([not same_value(a, b) for a, b in zip(merged, old, strict=True)],
                                dtype=bool)
             if not changed.any():  # an answer merged again: nothing to rewrite
                 continue
@@ -262,34 +258,9 @@ def _cast_like(values: pd.Series, like: pd.Series) -> pd.Series:
         return values
 
 
-def merge_tables(cache: Cache, origin: str | None = None, sessions: pd.DataFrame | None = None,
-                 datasets: pd.DataFrame | None = None,
-                 insertions: pd.DataFrame | None = None) -> None:
-    """Merge new records (e.g. from Alyx) into the cache tables in memory (ONE §2.8)."""
-    now = datetime.now()
-    for name, new in (("sessions", sessions), ("datasets", datasets), ("insertions", insertions)):
-        if new is None:
-            continue
-        if name == "datasets" and cache._merge_codes(new):
-            cache.row_counts[name] = len(cache._codes)
-        else:
-            merged = _merge_frames(cache.table(name), new, name)
-            if "rel_path" in merged.columns and merged["rel_path"].dtype != "category":
-                merged["rel_path"] = merged["rel_path"].astype("category")
-            cache._tables[name] = merged
-            cache._pending.pop(name, None)
-            cache.row_counts[name] = len(merged)
-        cache._modified.add(name)
-        raw = cache.meta["raw"].setdefault(
-            name, {"date_created": now.strftime(DATE_FORMAT), "origin": []})
-        if origin:  # the table's own origin first (see file_origin), REST origins after it
-            raw["origin"] = _origins(raw.get("origin"), origin)
-    cache.meta["modified_time"] = now
-    cache._update_times()
-
-
-def _origins(*values: Any) -> list[str]:
-    """Origins (strings, lists or sets) as one list in first-seen order, without repeats."""
+def merge_origins(*values: Any) -> list[str]:
+    """Origins (strings, lists or sets) as one list in first-seen order, without repeats: a
+    table's own origin first (see ``filewrite.file_origin``), origins merged in after it."""
     out: list[str] = []
     for value in values:
         items = [value] if isinstance(value, str) else sorted(value) if isinstance(

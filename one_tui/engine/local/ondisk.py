@@ -28,10 +28,11 @@ def session_path(session: Mapping[str, Any]) -> PurePosixPath:
     """ONE's relative session folder: lab/Subjects/subject/date/number (number zero-padded)."""
     lab = session.get("lab")
     date = session.get("date")
-    date_text = date.isoformat()[:10] if hasattr(date, "isoformat") else str(date)[:10]
+    date_text = (date.isoformat()[:10] if date is not None and hasattr(date, "isoformat")
+                 else str(date)[:10])
     parts = [lab, "Subjects"] if lab else []
     number = session.get("number")
-    parts += [str(session["subject"]), date_text, str(int(number)).zfill(3)
+    parts += [str(session["subject"]), date_text, str(int(str(number))).zfill(3)
               if str(number).strip().isdigit() else str(number)]
     return PurePosixPath(*parts)
 

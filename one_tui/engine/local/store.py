@@ -1,53 +1,108 @@
-"""Saving a Cache into a folder shared with ONE-api: merged with the disk, under the locks.
+"""Loading a folder's tables into a Cache, and saving a Cache into a folder shared with ONE-api.
 
 This module exists for the sharing rule (docs/sharing-with-one-api.md): **a table file this
 Cache could not read is never written over**; every save takes ONE's locks (``SAVE_LOCK_TIMEOUT``),
 merges each changed table with its file on disk, and cleans up temporary files left by killed
-saves. It also says where one-tui keeps a table (``table_path``: insertions in ``PRIVATE_DIR``,
-out of ONE's reach). It changes when the way one-tui shares a folder with ONE-api changes.
+saves. A load skips (never deletes) a file that is not a ONE table. It changes when the way
+one-tui reads or shares a folder with ONE-api changes. It works on a Cache through its public
+API only (``found_file``, ``changed_tables``, ``file_state``, ``mark_saved``, …).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from one_tui.engine.local.fileformat import (
-    DATE_FORMAT,
-    InvalidTableError,
-    _one_line,
-    _parse_created,
-    read_table,
-)
+import pandas as pd
+
+from one_tui.engine.core.errors import CacheDirError
+from one_tui.engine.core.freshness import DATE_FORMAT, DEFAULT_EXPIRY, parse_created
+from one_tui.engine.core.spec import one_line
+from one_tui.engine.local.cache import Cache, FileState
+from one_tui.engine.local.fileformat import InvalidTableError, read_metadata, read_table
 from one_tui.engine.local.filewrite import save_table
+from one_tui.engine.local.layout import (
+    ABANDONED_AFTER,
+    PRIVATE_DIR,
+    PRIVATE_TABLES,
+    SAVED_TABLES,
+    stat,
+    table_path,
+)
 from one_tui.engine.local.lock import FileLock, LockTimeout, ReadOnlyCacheError
-from one_tui.engine.local.merge import _merge_frames, _origins
+from one_tui.engine.local.merge import merge_frames, merge_origins
 
-if TYPE_CHECKING:
-    from one_tui.engine.local.cache import Cache
+__all__ = ["SAVE_LOCK_TIMEOUT", "load_cache", "save_cache"]
+
+#: Seconds a save waits for another program's lock before giving up (tables stay modified).
+SAVE_LOCK_TIMEOUT = 10.0
+#: Tables read only when first used (a million rows at IBL scale; most sessions never need it).
+_DEFERRED = {"datasets"}
 
 
-def _stat(path: Path) -> tuple[int, int]:
-    st = path.stat()
-    return st.st_mtime_ns, st.st_size
+# ---------------------------------------------------------------------------------------------
+# Loading
 
 
-def _earliest(a: dict, b: dict) -> str | None:
-    times = [(t, m["date_created"]) for m in (a, b) if (t := _parse_created(m)) is not None]
+def load_cache(tables_dir: str | os.PathLike[str], cache_expiry: timedelta = DEFAULT_EXPIRY,
+               clock: Callable[[], datetime] = datetime.now) -> Cache:
+    """Load every ``*.pqt`` of a folder; ``datasets`` is deferred until first accessed.
+
+    A missing folder gives an empty (expired) cache; an unreadable one raises CacheDirError. A file
+    that is not a ONE table, or is corrupt, is skipped with a warning (never deleted). ``clock``
+    is the Cache's "now" (``loaded_time`` and expiry).
+    """
+    cache = Cache(tables_dir, cache_expiry, clock)
+    folder = cache.tables_dir
+    if not folder.exists():
+        cache.mark_loaded()
+        return cache
+    try:  # every *.pqt name, as ONE's glob sees them: a symlink loop or a folder is a table
+        files = sorted(p for p in folder.iterdir() if p.name.endswith(".pqt"))  # we cannot read
+    except OSError as exc:
+        raise CacheDirError(
+            f"Cache directory not accessible: {folder} ({exc.strerror or exc}). Please provide "
+            "valid tables_dir / cache_dir kwargs or run ONE.setup to update the default directory."
+        ) from None
+    names = {p.name[:-4] for p in files}
+    for name in PRIVATE_TABLES:  # one-tui's own copy, when ONE has none of that table
+        private = folder / PRIVATE_DIR / f"{name}.pqt"
+        if name not in names and private.is_file():
+            files.append(private)
+    for path in files:
+        name = path.name[:-4]
+        try:
+            meta, nrows = read_metadata(path)
+        except (InvalidTableError, OSError) as exc:
+            cache.mark_unreadable(name, str(exc) if isinstance(exc, InvalidTableError) else
+                                  f"{path.name} could not be read ({one_line(exc)}). Skipping")
+            continue
+        cache.found_file(name, path, meta, nrows)
+        if name not in _DEFERRED:
+            cache.table(name)
+    cache.mark_loaded()
+    return cache
+
+
+# ---------------------------------------------------------------------------------------------
+# Saving
+
+
+def _earliest(a: dict[str, object], b: dict[str, object]) -> object:
+    """The older ``date_created`` of two tables' metadata, as written; None if neither has one."""
+    times = [(t, m["date_created"]) for m in (a, b)
+             if (t := parse_created(m.get("date_created"))) is not None]
     return min(times)[1] if times else None
-
-
-#: A table's temporary file untouched this long was left by a save that was killed.
-STALE_TEMP = timedelta(minutes=10)
 
 
 def _remove_stale_temps(folder: Path) -> None:
     """Delete ``<table>.pqt.tmp-*`` files left by killed saves (each as big as its table).
-    Called under the lock, so no live save of ours is writing one; the age spares a writer on
-    another host whose lock was broken as stale."""
-    cutoff = (datetime.now() - STALE_TEMP).timestamp()
+    Called under the lock, so no live save of ours is writing one; the age
+    (``layout.ABANDONED_AFTER``) spares a writer on another host whose lock was broken as
+    stale."""
+    cutoff = (datetime.now() - ABANDONED_AFTER).timestamp()
     for path in [*folder.glob("*.pqt.tmp-*"), *(folder / PRIVATE_DIR).glob("*.pqt.tmp-*")]:
         try:
             if path.stat().st_mtime < cutoff:
@@ -56,67 +111,31 @@ def _remove_stale_temps(folder: Path) -> None:
             pass
 
 
-#: Tables save_cache writes beside ONE's. ``insertions.pqt`` is not among them: ONE 3.6.1's
-#: save_cache merges its memory into the tables on disk and then looks every disk table up in
-#: its own metadata, so an insertions.pqt it did not load (ONE 3.x starts in remote mode with
-#: no tables) raises ``KeyError: 'insertions'`` (and one it holds that the disk lacks raises
-#: ``KeyError: 'Table "insertions" not in cache'``). one-tui keeps the insertions it merged in
-#: ``PRIVATE_DIR/insertions.pqt``, out of ONE's ``*.pqt`` glob (which is not recursive).
-SAVED_TABLES = ("sessions", "datasets", "insertions")
-#: Seconds a save waits for another program's lock before giving up (tables stay modified).
-SAVE_LOCK_TIMEOUT = 10.0
-PRIVATE_DIR = ".one-tui"
-PRIVATE_TABLES = ("insertions",)
-
-
-def table_path(folder: Path, name: str) -> Path:
-    """Where save_cache writes table ``name`` in ``folder``."""
-    return folder / PRIVATE_DIR / f"{name}.pqt" if name in PRIVATE_TABLES else \
-        folder / f"{name}.pqt"
-
-
-def _exists(path: Path) -> bool:
-    """A name is taken (a broken or looping symlink counts: it is not ours to replace)."""
-    return os.path.lexists(path)
-
-
-def _save_one(cache: Cache, name: str, folder: Path, now: datetime) -> str | None:
+def _save_one(cache: Cache, name: str, df: pd.DataFrame, folder: Path,
+              now: datetime) -> str | None:
     """Write one table merged with the file on disk; the reason when it was refused."""
-    df = cache._tables[name]
     meta = dict(cache.meta["raw"].get(name, {}))
     path = table_path(folder, name)
-    ours = folder == cache.tables_dir and cache._sources.get(name) == path
+    own_folder = folder == cache.tables_dir
     path.parent.mkdir(exist_ok=True)
-    if _exists(path):
+    if os.path.lexists(path):  # a broken or looping symlink counts: it is not ours to replace
+        read = cache.file_state(name) if own_folder else None
         try:
-            same_file = (ours and name not in cache.unreadable
-                         and cache._file_stats.get(name) == _stat(path))
+            same_file = read is not None and read.path == path and read.stat == stat(path)
         except OSError:
             same_file = False
         if not same_file:  # changed on disk since we read it, or never read: merge with it
             try:
                 disk, disk_meta = read_table(path)
             except (InvalidTableError, KeyError, OSError) as exc:
-                why = str(exc) if isinstance(exc, InvalidTableError) else _one_line(exc)
+                why = str(exc) if isinstance(exc, InvalidTableError) else one_line(exc)
                 return why.removesuffix(". Skipping")
-            df = _merge_frames(disk, df, name) if len(disk) else df
+            df = merge_frames(disk, df, name) if len(disk) else df
             meta["date_created"] = _earliest(meta, disk_meta) or meta.get("date_created")
-            meta["origin"] = _origins(disk_meta.get("origin"), meta.get("origin"))
+            meta["origin"] = merge_origins(disk_meta.get("origin"), meta.get("origin"))
     meta["date_modified"] = now.strftime(DATE_FORMAT)
     save_table(df, path, meta)
-    cache.meta["raw"][name] = meta
-    if folder == cache.tables_dir:
-        # memory now holds what the file holds: the next save may skip the merge only because
-        # of that (a stat matching our own write used to drop the rows merged from disk)
-        if df is not cache._tables[name]:
-            if "rel_path" in df.columns and df["rel_path"].dtype != "category":
-                df["rel_path"] = df["rel_path"].astype("category")
-            cache._tables[name] = df
-            cache.row_counts[name] = len(df)
-        cache._file_stats[name] = _stat(path)
-        cache._sources[name] = path
-        if path.parent == folder:
-            cache.unreadable.pop(name, None)
+    cache.mark_saved(name, df, meta, FileState(path, stat(path)) if own_folder else None)
     return None
 
 
@@ -134,15 +153,9 @@ def save_cache(cache: Cache, save_dir: str | os.PathLike[str] | None = None) -> 
     Returns True when at least one table was written, False when there was nothing to save or
     nothing could be. A read-only folder raises ReadOnlyCacheError (a PermissionError).
     """
-    modified = cache.meta["modified_time"]
-    later = [t for t in (cache.meta["loaded_time"], cache.meta["saved_time"]) if t is not None]
-    if modified is None or any(modified <= t for t in later):
-        return False
-    if "datasets" in cache._modified and cache._deltas:
-        cache.table("datasets")  # rows merged into the codes: the file is written from a frame
-    names = [n for n in sorted(cache._modified)
-             if n in SAVED_TABLES and len(cache._tables.get(n, ())) > 0]
-    if not names:
+    frames = {n: df for n in cache.changed_tables()
+              if n in SAVED_TABLES and (df := cache.frame(n)) is not None and len(df) > 0}
+    if not frames:
         return False
     folder = Path(save_dir or cache.tables_dir)
     try:
@@ -156,21 +169,18 @@ def save_cache(cache: Cache, save_dir: str | os.PathLike[str] | None = None) -> 
     try:
         with FileLock(folder, timeout=SAVE_LOCK_TIMEOUT):
             _remove_stale_temps(folder)
-            for name in names:
-                why = _save_one(cache, name, folder, now)
+            for name, df in frames.items():
+                why = _save_one(cache, name, df, folder, now)
                 if why is None:
                     saved.append(name)
                 else:
                     refused.append(name)
-                    cache._warn(f"{name}.pqt not saved: it could not be read ({why}); the file "
-                                "on disk was left as it is")
+                    cache.warn(f"{name}.pqt not saved: it could not be read ({why}); the file "
+                               "on disk was left as it is")
     except LockTimeout as exc:
-        cache._warn(f"tables not saved: {_one_line(exc)}; they stay in memory and the next "
-                    "save tries again")
+        cache.warn(f"tables not saved: {one_line(exc)}; they stay in memory and the next "
+                   "save tries again")
         return False
-    cache._modified.difference_update(saved)
     if not refused:
-        cache._modified.clear()
-        cache.meta["saved_time"] = now
-    cache._update_times()
+        cache.mark_all_saved(now)
     return bool(saved)

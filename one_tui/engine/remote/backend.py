@@ -26,8 +26,8 @@ from one_tui.engine.core.errors import (
     LoginRequired,
 )
 from one_tui.engine.core.results import Progress
-from one_tui.engine.local import cache as tables
 from one_tui.engine.local import converters
+from one_tui.engine.remote import filters as remote_filters
 from one_tui.engine.remote import records as remote
 
 _DETAIL_FIELDS = ("subject", "start_time", "number", "lab", "projects", "url", "task_protocol")
@@ -56,7 +56,7 @@ class AlyxBackend:
         """Merge REST rows into the in-memory tables (§2.8)."""
         origin = self.alyx.base_url if self.alyx else None
         with self._lock:
-            tables.merge_tables(self._cache, origin=origin, sessions=sessions,
+            self._cache.merge(origin=origin, sessions=sessions,
                                 datasets=datasets, insertions=insertions)
 
     def _merge_insertions(self, records: list[dict]) -> None:
@@ -75,7 +75,7 @@ class AlyxBackend:
         what arrived. A session listed twice (Alyx repeats a session per matching dataset when
         ``dataset_qc_lte`` is used alone) is kept once, at its first place.
         """
-        filters = remote.session_filters(**terms)
+        filters = remote_filters.session_filters(**terms)
         seen: set[str] = set()
         records: list[dict] = []
         frames: list[pd.DataFrame] = []

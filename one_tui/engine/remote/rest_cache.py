@@ -13,15 +13,16 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
-import secrets
 import threading
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from one_tui.engine.core.atomic import atomic_write
 
 _logger = logging.getLogger("one_tui.engine.remote.rest_cache")
 _SHA1 = re.compile(r"^[0-9a-f]{40}$")
@@ -78,10 +79,8 @@ class RestCache:
             expiry = datetime.fromisoformat(when)
         except (ValueError, TypeError):
             self._note(f"Deleted a corrupt REST cache entry: {path}")
-            try:
+            with suppress(OSError):
                 path.unlink()
-            except OSError:
-                pass
             return None
         if not value:
             # ONE 3.x reads ``[null, expiry]`` (or any empty answer) as no entry at all:
@@ -111,19 +110,15 @@ class RestCache:
         expiry = datetime.now() + (timedelta() if expires is True else expires)
         payload = json.dumps([response, expiry.isoformat()])
         path = self.rest_dir / cache_key(query)
-        tmp = self.rest_dir / f"{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
+
+        def write(tmp: Path) -> None:
+            tmp.write_text(payload, encoding="utf-8")
+
         try:
             self.rest_dir.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "w", encoding="utf-8") as f:
-                f.write(payload)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
+            # an entry lost in a crash is only fetched again: no fsync of the folder per entry
+            atomic_write(path, write, fsync_folder=False)
         except OSError as exc:
-            try:
-                tmp.unlink(missing_ok=True)
-            except OSError:
-                pass
             self.writable = False
             reason = exc.strerror or type(exc).__name__
             self._note(f"REST cache off: cannot write {self.rest_dir} ({reason})")
@@ -141,10 +136,8 @@ class RestCache:
         n_bytes = 0
         files = self._entry_files()
         for p in files:
-            try:
+            with suppress(OSError):  # deleted meanwhile (a clear in another process)
                 n_bytes += p.stat().st_size
-            except OSError:
-                pass
         return {
             "enabled": self.writable,
             "entries": len(files),
@@ -168,3 +161,23 @@ class RestCache:
                 except OSError:
                     pass
         return removed
+
+
+class CacheBypass:
+    """The REST-cache switch of ``no_cache``, one per thread and nesting: blocks overlapping in
+    two workers cannot leave each other's cache on or off (``client.cache_rest`` stays as is).
+    """
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    @property
+    def active(self) -> bool:
+        """True inside a ``no_cache`` block of the calling thread."""
+        return bool(getattr(self._local, "depth", 0))
+
+    def __enter__(self) -> None:
+        self._local.depth = getattr(self._local, "depth", 0) + 1
+
+    def __exit__(self, *_exc: object) -> None:
+        self._local.depth -= 1

@@ -1,0 +1,47 @@
+"""Where one-tui keeps each table of a folder shared with ONE-api, and when a leftover is dead.
+
+This module exists so that "which file is table X" has one answer for the reader (``store``
+loading a folder), the writer (``store`` saving one) and the ``Cache`` (which remembers the file
+each table came from): ONE's tables are ``<folder>/<name>.pqt``; the insertions one-tui merged
+live in ``PRIVATE_DIR`` (see ``SAVED_TABLES`` for why ONE must not see them). It also holds the
+age at which a file a writer left behind (a temporary table, a download folder, ONE's lock) is
+taken for the leftover of a killed process. Standard library only: everything in ``local``
+may import it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+__all__ = ["ABANDONED_AFTER", "PRIVATE_DIR", "PRIVATE_TABLES", "SAVED_TABLES", "stat",
+           "table_path"]
+
+#: Tables save_cache writes beside ONE's. ``insertions.pqt`` is not among ONE's: ONE 3.6.1's
+#: save_cache merges its memory into the tables on disk and then looks every disk table up in
+#: its own metadata, so an insertions.pqt it did not load (ONE 3.x starts in remote mode with
+#: no tables) raises ``KeyError: 'insertions'`` (and one it holds that the disk lacks raises
+#: ``KeyError: 'Table "insertions" not in cache'``). one-tui keeps the insertions it merged in
+#: ``PRIVATE_DIR/insertions.pqt``, out of ONE's ``*.pqt`` glob (which is not recursive).
+SAVED_TABLES = ("sessions", "datasets", "insertions")
+#: one-tui's own sub-folder of a tables folder, and the tables it keeps there.
+PRIVATE_DIR = ".one-tui"
+PRIVATE_TABLES = ("insertions",)
+
+#: A file a writer leaves behind (a table's temporary file, a download folder, a lock ONE-api
+#: wrote) untouched this long was left by a process that was killed: live writers keep writing.
+#: The one "10 minutes means dead" of the lock, the save and the download.
+ABANDONED_AFTER = timedelta(minutes=10)
+
+
+def table_path(folder: Path, name: str) -> Path:
+    """Where table ``name`` of ``folder`` is written (and read when ONE has no copy of it)."""
+    if name in PRIVATE_TABLES:
+        return folder / PRIVATE_DIR / f"{name}.pqt"
+    return folder / f"{name}.pqt"
+
+
+def stat(path: Path) -> tuple[int, int]:
+    """(mtime_ns, size) of a table file: what tells a save the file changed since it was read."""
+    st = path.stat()
+    return st.st_mtime_ns, st.st_size
