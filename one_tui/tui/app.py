@@ -33,6 +33,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from one_tui.engine.core.errors import AuthenticationError, LoginRequired
+from one_tui.engine.core.results import recording
 from one_tui.engine.core.spec import one_line
 from one_tui.engine.core.types import MODES, Mode, OutcomeKind
 from one_tui.tui import state
@@ -297,7 +298,8 @@ class OneApp(App[None]):
         assert connector is not None
         password = secret.pop() if secret else None
         try:
-            service = connector.open(username, password, clock=self.clock)
+            with recording() as opened:  # what opening said (a plain-http URL) is a toast
+                service = connector.open(username, password, clock=self.clock)
         except LoginRequired as exc:
             self.post_message(LoginNeeded(str(exc), username or connector.username))
             return
@@ -308,7 +310,8 @@ class OneApp(App[None]):
         finally:
             password = None
         bodies.connect(service, get_current_worker().cancelled_event, self.post_message,
-                       self.phases(Job.CONNECT), search_after=self.initial_search)
+                       self.phases(Job.CONNECT), search_after=self.initial_search,
+                       notices=tuple(opened.notices))
         import textual_fastdatatable.data_table  # noqa: F401 - imported here, not on the UI
 
     def on_engine_opened(self, message: EngineOpened) -> None:

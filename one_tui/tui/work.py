@@ -136,10 +136,12 @@ def after_connect(service: Service, out: Outcome | None, post: Post, *,
 
 
 def connect(service: Service, cancel: threading.Event | None, post: Post,
-            progress: PhaseReporter, *, search_after: bool) -> None:
-    """The connect job: log in, ask Alyx for newer tables, download them; escape cancels."""
+            progress: PhaseReporter, *, search_after: bool, notices: tuple[str, ...] = ()
+            ) -> None:
+    """The connect job: log in, ask Alyx for newer tables, download them; escape cancels.
+    ``notices``: what opening the engine said (a plain-http URL)."""
     out = service.connect(cancel=cancel, on_progress=progress)
-    after_connect(service, out, post, search_after=search_after)
+    after_connect(service, out, post, search_after=search_after, notices=notices)
 
 
 def login(service: Service, username: str, password: str, cancel: threading.Event | None,
