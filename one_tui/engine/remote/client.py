@@ -36,6 +36,7 @@ from one_tui.engine.core.errors import (
     AlyxError,
     AuthenticationError,
     HTTPError,
+    IncompleteDownload,
     LoginRequired,
     MalformedResponse,
     ReadOnlyError,
@@ -360,6 +361,10 @@ class AlyxClient:
         if not self._token or self._force_login:
             self.authenticate(force=self._force_login)
 
+    def ensure_login(self) -> None:
+        """Log in now if the next request would (a job shows this as its own phase)."""
+        self._ensure_auth()
+
     def _relogin_after_invalid_token(self) -> None:
         """Alyx said "Invalid token.": drop it and log in again once (needs the password)."""
         with self._auth_lock:
@@ -667,12 +672,12 @@ class AlyxClient:
             if cancel is not None and cancel.is_set():
                 return False  # the watcher closed the stream
             if isinstance(exc, httpx.StreamError):
-                raise AlyxError(f"The download of {label} stopped ({exc})") from None
+                raise IncompleteDownload(f"The download of {label} stopped ({exc})") from None
             raise
         except httpx.RemoteProtocolError:
             if cancel is not None and cancel.is_set():
                 return False  # cancelled while the read was stalled: not an error
-            raise AlyxError(
+            raise IncompleteDownload(
                 f"The download of {label} from {self.base_url} was cut short; "
                 "the local cache tables were left untouched"
             ) from None
@@ -687,7 +692,7 @@ class AlyxClient:
                 return False  # whatever a stream closed under its read raised
             raise
         if total and done != total:
-            raise AlyxError(
+            raise IncompleteDownload(
                 f"The download of {label} is incomplete ({done} of {total} bytes); "
                 "the local cache tables were left untouched"
             )
@@ -714,7 +719,7 @@ class AlyxClient:
                     zf.extract(info, out_dir)
                     files.append(out_dir.joinpath(*name.parts))
         except (zipfile.BadZipFile, EOFError, zlib.error):
-            raise AlyxError(
+            raise IncompleteDownload(
                 f"{label} is not a complete zip file ({size} bytes); "
                 "the local cache tables were left untouched"
             ) from None
