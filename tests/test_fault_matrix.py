@@ -32,8 +32,8 @@ import pytest
 from one_tui.demo.server import DemoServer
 from one_tui.demo.synth import SyntheticDB, generate
 from one_tui.engine import params
-from one_tui.engine.local import cache as tables
 from one_tui.engine.core.types import MODES
+from one_tui.engine.local import cache as tables
 from one_tui.engine.one import One
 from one_tui.engine.remote.client import AlyxClient
 

@@ -11,7 +11,8 @@ with what it needs, so each rule has one home:
   fallback to local, the app's auto refresh rule;
 * ``remote`` (:class:`~one_tui.engine.remote.backend.AlyxBackend`, None without a database):
   what one call asks Alyx, merged into the tables;
-* ``jobs`` (:class:`~one_tui.engine.jobs.TableJobs`): connect, login, refresh, download (``Outcome``).
+* ``jobs`` (:class:`~one_tui.engine.jobs.TableJobs`): connect, login, refresh, download, each
+  returning an ``Outcome``.
 
 ONE's query methods are here: each asks the policy for its mode, then reads the tables
 (``local/query.py``) under their lock or asks the backend.
@@ -163,7 +164,7 @@ class One:
 
     @property
     def notices(self) -> list[str]:
-        """Notices raised outside any recorded call (a script reads them here, as ONE's warnings)."""
+        """Notices raised outside any recorded call (scripts read them here: ONE's warnings)."""
         return self._notices.pending
 
     @property
@@ -343,7 +344,8 @@ class One:
         if self.remote is not None:
             return self.remote.to_eid(id_)
         with self.tables.lock:
-            return converters.to_eid(id_, self.tables.cache)
+            eid: str | None = converters.to_eid(id_, self.tables.cache)
+        return eid
 
     def get_details(self, eid: Any, full: bool = False, query_type: str | None = None) -> Any:
         """Local mode or ``query_type='local'``: the session row (Series); ``full`` -> its

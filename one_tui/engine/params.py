@@ -263,7 +263,8 @@ def _db_params(base_url: str) -> tuple[Path, dict[str, Any]]:
 def save_token(base_url: str, username: str, token: str) -> None:
     """Store ``token`` under ``TOKEN[username]`` as ONE does, keeping every other key."""
     path, raw = _db_params(base_url)
-    tokens = raw.get("TOKEN") if isinstance(raw.get("TOKEN"), dict) else {}
+    saved = raw.get("TOKEN")
+    tokens: dict[str, Any] = saved if isinstance(saved, dict) else {}
     tokens[username] = {"token": token}
     raw["TOKEN"] = tokens
     if not raw.get("ALYX_LOGIN"):
@@ -282,7 +283,7 @@ def save_login(base_url: str, username: str, token: str,
     """
     save_token(base_url, username, token)
     if client_key(base_url) not in read_caches()["CLIENT_MAP"]:
-        register_database(base_url, cache_dir=cache_dir)
+        register_database(base_url, cache_dir=Path(cache_dir) if cache_dir else None)
 
 
 def clear_token(base_url: str, username: str) -> None:

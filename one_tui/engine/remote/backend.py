@@ -101,7 +101,7 @@ class AlyxBackend:
         try:
             result = self.client.rest(endpoint, action, **kwargs)
         except (AuthenticationError, LoginRequired) as exc:
-            if self.policy.current is not Mode.LOCAL:  # local by choice stays local; the error says why
+            if self.policy.current is not Mode.LOCAL:  # local by choice stays local: no fallback
                 self.policy.fall_back(*why_failed(exc, endpoint))
             raise
         finally:
@@ -140,7 +140,7 @@ class AlyxBackend:
         """Any identifier ONE accepts to an eid; paths and refs not in the tables are looked up
         on Alyx when online."""
         with self.tables.lock:
-            eid = converters.to_eid(id_, self.tables.cache)
+            eid: str | None = converters.to_eid(id_, self.tables.cache)
         if eid is None and not self.policy.offline and isinstance(id_, str | os.PathLike):
             text = os.fspath(id_)
             parts = converters.parse_session_path(text)
