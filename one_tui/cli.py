@@ -7,15 +7,19 @@ sub-command that needs them, so `one-tui --help` answers at once on a slow login
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-MODES = ("local", "remote", "auto", "refresh")
+if TYPE_CHECKING:  # the engine is imported by the sub-commands that need it
+    from one_tui.engine import EngineService, EngineState
+
+from one_tui.engine.core.types import MODES  # stdlib only: --help stays cheap
 
 # Exit codes of `one-tui cache-info`, for cluster jobs that check freshness.
 EXIT_FRESH, EXIT_EXPIRED, EXIT_NO_TABLES = 0, 1, 2
@@ -167,7 +171,7 @@ def resolve_place(ns: argparse.Namespace) -> tuple[str | None, str | None, Any]:
     return base_url, cache_dir, settings
 
 
-def _password_from(environ: dict[str, str] | os._Environ) -> str | None:
+def _password_from(environ: Mapping[str, str]) -> str | None:
     return environ.get(PASSWORD_ENV) or None
 
 
@@ -183,35 +187,40 @@ def _ask_password(base_url: str, username: str | None) -> str | None:
         return None
 
 
-def open_one(ns: argparse.Namespace, mode: str) -> Any:
-    """`One` with the app's login: ~/.one token, else $ONE_TUI_PASSWORD, else a prompt."""
-    from one_tui.engine.core.errors import LoginRequired
-    from one_tui.engine.one import One
+def open_service(ns: argparse.Namespace, mode: str) -> tuple[EngineService, list[str]]:
+    """The engine with the app's login (~/.one token, else $ONE_TUI_PASSWORD, else a prompt),
+    connected as ONE's constructor would; returns it with the notices of the start."""
+    from one_tui.engine import EngineService, Mode, OutcomeKind
 
     base_url, cache_dir, settings = resolve_place(ns)
     username = getattr(ns, "username", None) or (settings.username if settings else None)
     if not base_url or mode == "local":
-        return One(cache_dir=cache_dir, base_url=base_url, mode="local")
+        return EngineService.open(cache_dir=cache_dir, base_url=base_url, mode=Mode.LOCAL), []
     token = settings.token_for(username) if settings is not None else None
     password = _password_from(os.environ)
     if not password and not token:  # as ONE does: no saved token, so ask now (on a terminal)
         password = _ask_password(base_url, username)
-    kwargs = {"base_url": base_url, "cache_dir": cache_dir, "mode": mode, "username": username}
-    try:
-        return One(**kwargs, password=password, token=None if password else token)
-    except LoginRequired:  # e.g. the saved token was revoked
-        password = password or _ask_password(base_url, username)
-        if not password:
-            raise
-        return One(**kwargs, password=password)
+    svc = EngineService.open(base_url=base_url, cache_dir=cache_dir, mode=Mode(mode),
+                             username=username, password=password,
+                             token=None if password else token)
+    out = svc.connect()
+    if out.kind is OutcomeKind.LOGIN_NEEDED and not password and username:
+        # the saved token was revoked: ask once, as ONE does
+        password = _ask_password(base_url, username)
+        if password:
+            out = svc.login(username, password)
+    return svc, list(out.notices)
 
 
 def run_search(ns: argparse.Namespace) -> int:
-    one = open_one(ns, ns.mode)
-    answer = one.ask("search_sessions", **search_terms_from_args(ns))
-    for notice in [*one.notices, *answer.notices]:  # the start-up's, then the search's
+    from one_tui.engine import SearchRequest
+
+    svc, notices = open_service(ns, ns.mode)
+    answer = svc.search_sessions(SearchRequest(search_terms_from_args(ns)))
+    for notice in dict.fromkeys([*notices, *answer.notices]):  # the start's, then the search's
         print(f"note: {notice}", file=sys.stderr)
     table = answer.unwrap()  # a failure (e.g. a regex over its time limit) ends here, one line
+    assert table is not None
     records = [
         {"eid": eid, **{k: _jsonable(v) for k, v in row.items()}}
         for eid, row in zip(table.index, table.to_dict("records"), strict=True)
@@ -228,53 +237,67 @@ def run_search(ns: argparse.Namespace) -> int:
     return 0
 
 
-def _when(value: Any, now: dt.datetime) -> str:
-    from one_tui.tui.formatting import as_datetime, fmt_age, fmt_time
+def _when(value: dt.datetime | None, now: dt.datetime) -> str:
+    from one_tui.tui.formatting import fmt_age, fmt_time
 
-    moment = as_datetime(value)
-    return f"{fmt_time(moment)} ({fmt_age(moment, now)} ago)" if moment else "never"
+    return f"{fmt_time(value)} ({fmt_age(value, now)} ago)" if value else "never"
 
 
-def format_info(info: dict[str, Any], now: dt.datetime) -> str:
+def format_info(state: EngineState, now: dt.datetime) -> str:
     """cache-info for a person: times to the minute, ages, 'yes'/'no' (not repr()s)."""
     from one_tui.tui.formatting import fmt_delta, fmt_time
 
-    lines = [f"cache folder   {info['cache_dir']}"]
-    if info.get("base_url"):
-        lines.append(f"Alyx           {info['base_url']}")
-    tables = info["tables"]
-    if not tables:
+    lines = [f"cache folder   {state.cache_dir}"]
+    if state.base_url:
+        lines.append(f"Alyx           {state.base_url}")
+    if not state.tables:
         lines.append("tables         none in this folder")
-    for name, table in tables.items():
-        rows = table.get("rows")
-        rows_text = f"{rows:,}" if isinstance(rows, int) else "?"
-        origin = f"  from {table['origin']}" if table.get("origin") else ""
-        lines.append(f"{name:<14} {rows_text:>9} rows  created "
-                     f"{fmt_time(table.get('date_created'))}{origin}")
-    expiry = info.get("cache_expiry")
+    for table in state.tables:
+        rows_text = f"{table.rows:,}" if isinstance(table.rows, int) else "?"
+        origin = f"  from {table.origin}" if table.origin else ""
+        lines.append(f"{table.name:<14} {rows_text:>9} rows  created "
+                     f"{fmt_time(table.date_created)}{origin}")
+    fresh = state.freshness
     lines += [
-        f"created        {_when(info.get('created_time'), now)}",
-        f"loaded         {_when(info.get('loaded_time'), now)}",
-        f"expires after  {fmt_delta(expiry) if isinstance(expiry, dt.timedelta) else '–'}",
+        f"created        {_when(fresh.created, now)}",
+        f"loaded         {_when(fresh.loaded, now)}",
+        f"expires after  {fmt_delta(fresh.expiry)}",
     ]
-    if tables:
-        lines.append(f"state          {'expired' if info['expired'] else 'fresh'}")
+    if state.tables:
+        lines.append(f"state          {'expired' if fresh.expired(now) else 'fresh'}")
     return "\n".join(lines)
 
 
+def state_json(state: EngineState, now: dt.datetime) -> dict[str, Any]:
+    """cache-info --json: ONE's ``cache_info`` names, times in ISO 8601, expiry in seconds."""
+    fresh = state.freshness
+    return {k: _jsonable(v) for k, v in {
+        "cache_dir": state.cache_dir,
+        "tables": {t.name: {"rows": t.rows, "date_created": t.date_created, "origin": t.origin}
+                   for t in state.tables},
+        "created_time": fresh.created, "loaded_time": fresh.loaded,
+        "expired": fresh.expired(now), "cache_expiry": fresh.expiry,
+        "next_refresh": state.next_refresh,
+        "rest_cache": dataclasses.asdict(state.rest),
+        "mode": str(state.mode), "requested_mode": str(state.requested),
+        "fallback_reason": state.fallback.text if state.fallback else None,
+        "base_url": state.base_url, "user": state.user, "read_only": state.read_only,
+    }.items()}
+
+
 def run_cache_info(ns: argparse.Namespace) -> int:
-    from one_tui.engine.one import One
+    from one_tui.engine import EngineService, Mode
 
     _, cache_dir, _ = resolve_place(ns)
-    one = One(cache_dir=cache_dir, mode="local")
-    info = one.cache_info()
+    state = EngineService.open(cache_dir=cache_dir, mode=Mode.LOCAL).state()
+    now = dt.datetime.now()
     if ns.json:
-        print(json.dumps(_jsonable(info), indent=1))
+        print(json.dumps(state_json(state, now), indent=1))
     else:
-        print(format_info(info, dt.datetime.now()))
-    if not info["tables"]:
+        print(format_info(state, now))
+    if not state.tables:
         return EXIT_NO_TABLES
-    return EXIT_EXPIRED if info["expired"] else EXIT_FRESH
+    return EXIT_EXPIRED if state.freshness.expired(now) else EXIT_FRESH
 
 
 def run_demo_server(ns: argparse.Namespace) -> int:

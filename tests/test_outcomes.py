@@ -152,7 +152,7 @@ def test_regex_bomb_gives_up_with_one_line(tmp_path, monkeypatch, capsys, home):
     started = time.monotonic()
     with pytest.raises(query.RegexTimeLimit, match="gave up after 0.5 s"):
         query._unique_mask(values, query._text_matcher("(a|a)+$", True))
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 30  # unbounded, (a|a)+$ on 40 a's runs for hours
     db = synth.generate(n_sessions=10, seed=1)
     sessions = db.sessions.copy()
     sessions["subject"] = sessions["subject"].astype(object)

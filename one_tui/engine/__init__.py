@@ -1,6 +1,10 @@
 """The one-tui engine: ONE's behaviour on ONE's files, with no user interface.
 
-This package must never import Textual or Rich (a test checks it in a fresh interpreter).
+This package must never import Textual or Rich (a test and the layer contracts check it).
+Its root is the engine's surface: ``One`` (ONE's API, for scripts) and ``EngineService`` (the
+typed seam the app and the command line call) with the values and errors they hand out. The
+app imports from here (and from ``core``), never from the engine's inner modules.
+
 Names are exported lazily (PEP 562) so that ``import one_tui.engine`` costs almost nothing and
 pandas / pyarrow / httpx are only imported when a call needs them.
 """
@@ -10,13 +14,38 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+_CORE = "one_tui.engine.core"
 _EXPORTS = {
+    # ONE's API and the seam
     "One": "one_tui.engine.one",
+    "EngineService": "one_tui.engine.service",
+    "suggestions_of": "one_tui.engine.service",
+    # vocabulary
+    "Mode": f"{_CORE}.types", "MODES": f"{_CORE}.types", "Source": f"{_CORE}.types",
+    "OutcomeKind": f"{_CORE}.types", "FallbackReason": f"{_CORE}.types",
+    "Answer": f"{_CORE}.results", "Outcome": f"{_CORE}.results", "Fallback": f"{_CORE}.results",
+    "Phase": f"{_CORE}.results", "Progress": f"{_CORE}.results",
+    "Freshness": f"{_CORE}.freshness",
+    "EngineState": f"{_CORE}.values", "TableInfo": f"{_CORE}.values",
+    "RestCacheInfo": f"{_CORE}.values", "SearchRequest": f"{_CORE}.values",
+    "SessionDetails": f"{_CORE}.values", "DatasetRow": f"{_CORE}.values",
+    "Insertion": f"{_CORE}.values", "DiskTotals": f"{_CORE}.values",
+    "RemoteError": f"{_CORE}.values", "RemoteErrorKind": f"{_CORE}.values",
+    "Suggestions": f"{_CORE}.values",
+    "QC": f"{_CORE}.spec", "shown": f"{_CORE}.spec", "one_line": f"{_CORE}.spec",
+    "atomic_write": f"{_CORE}.atomic",
+    # errors a caller catches
+    "CacheDirError": f"{_CORE}.errors", "AlyxError": f"{_CORE}.errors",
+    "AlyxConnectionError": f"{_CORE}.errors", "AuthenticationError": f"{_CORE}.errors",
+    "LoginRequired": f"{_CORE}.errors", "OfflineError": f"{_CORE}.errors",
+    "ReadOnlyError": f"{_CORE}.errors",
+    # for scripts that use the engine as ONE
     "AlyxClient": "one_tui.engine.remote.client",
     "no_cache": "one_tui.engine.remote.client",
-    "QC": "one_tui.engine.core.spec",
     "Cache": "one_tui.engine.local.cache",
     "load_cache": "one_tui.engine.local.cache",
+    # ~/.one (the app's start-up reads the settings)
+    "params": "one_tui.engine.params",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -26,4 +55,6 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'one_tui.engine' has no attribute {name!r}")
+    if name == module.rsplit(".", 1)[-1]:  # a module itself (params)
+        return importlib.import_module(module)
     return getattr(importlib.import_module(module), name)

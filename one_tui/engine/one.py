@@ -173,7 +173,7 @@ class One:
         return self.tables.cache
 
     # -- the seam for scripts ---------------------------------------------------------------------
-    def ask(self, name: str, *args: Any, no_cache: bool = False, **kwargs: Any) -> Answer:
+    def ask(self, name: str, *args: Any, no_cache: bool = False, **kwargs: Any) -> Answer[Any]:
         """Call a query method (``search_sessions``, ``get_details`` ...) and return an
         :class:`~one_tui.engine.core.results.Answer`: its value (or error), where it came from, the
         notices and fallback it raised. ``no_cache=True`` bypasses the REST cache for this call
@@ -192,6 +192,11 @@ class One:
             except Exception as exc:  # noqa: BLE001 - returned: the caller shows it as failure
                 return rec.answer(error=exc)
         return rec.answer(value)
+
+    @property
+    def tables_id(self) -> int:
+        """Changes whenever the tables in memory are replaced (a download, a reload)."""
+        return id(self.tables.cache)
 
     def cache_info(self) -> dict[str, Any]:
         """Everything the Cache pane shows, in plain values (for scripts and the CLI)."""

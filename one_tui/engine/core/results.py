@@ -27,15 +27,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Generic, TypeVar
 
 from one_tui.engine.core.spec import shown
 from one_tui.engine.core.types import FallbackReason, Mode, OutcomeKind, Source
 
 __all__ = ["Answer", "Outcome", "Fallback", "Notices", "Recorder", "recording", "current",
-           "note", "Phase", "Progress"]
+           "note", "Phase", "Progress", "LOCAL", "REST_CACHE", "ALYX"]
 
 log = logging.getLogger("one_tui.engine")
+
+LOCAL, REST_CACHE, ALYX = Source.LOCAL, Source.REST_CACHE, Source.ALYX
+T = TypeVar("T")
 
 #: A job's progress: (phase, done, total); done/total are bytes or items, None when unknown.
 Phase = Callable[[str, "int | None", "int | None"], None]
@@ -74,17 +77,17 @@ class Recorder:
             return Source.ALYX
         return Source.REST_CACHE if self.cached else Source.LOCAL
 
-    def answer(self, value: Any = None, error: BaseException | None = None) -> Answer:
+    def answer(self, value: T | None = None, error: BaseException | None = None) -> Answer[T]:
         return Answer(value, self.source, self.cancelled, self.stale, tuple(self.notices),
                       self.fallback, error)
 
 
 @dataclass(frozen=True)
-class Answer:
-    """A query's value and what happened while it ran."""
+class Answer(Generic[T]):
+    """A query's value (None when it failed) and what happened while it ran."""
 
-    value: Any
-    source: Source = Source.LOCAL
+    value: T | None
+    source: Source = LOCAL
     cancelled: bool = False
     stale: bool = False
     notices: tuple[str, ...] = ()
@@ -95,7 +98,7 @@ class Answer:
     def ok(self) -> bool:
         return self.error is None
 
-    def unwrap(self) -> Any:
+    def unwrap(self) -> T | None:
         """The value, or the error raised."""
         if self.error is not None:
             raise self.error
@@ -112,6 +115,10 @@ class Outcome:
     notices: tuple[str, ...] = ()
     asked_alyx: bool = False
     detail: str | None = None             # the error behind a failure, one line
+
+    def __post_init__(self) -> None:
+        # the enum, also when a caller names the kind by its value ("new-tables")
+        object.__setattr__(self, "kind", OutcomeKind(self.kind))
 
     @property
     def replaced(self) -> bool:

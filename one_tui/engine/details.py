@@ -1,0 +1,149 @@
+"""A session's details, as one use case: what Details shows, built in the engine.
+
+It was assembled in the app from four engine calls under three ``except Exception`` (a bug in
+the engine looked like "no insertions"). Here each part says what went wrong in its own way:
+a missing insertions table is an empty tuple, an Alyx record that could not be had is a
+:class:`RemoteError` with a kind the app acts on, and anything else is the call's error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from one_tui.engine.core.errors import (
+    AlyxConnectionError,
+    AlyxError,
+    AuthenticationError,
+    LoginRequired,
+    OfflineError,
+)
+from one_tui.engine.core.spec import QC, one_line
+from one_tui.engine.core.values import (
+    DatasetRow,
+    DiskTotals,
+    Insertion,
+    RemoteError,
+    RemoteErrorKind,
+    SessionDetails,
+)
+from one_tui.engine.local import ondisk
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from one_tui.engine.one import One
+
+#: The Alyx record fields Details shows (``/sessions/<eid>``).
+REMOTE_KEYS = ("narrative", "qc", "extended_qc", "n_trials", "n_correct_trials", "performance",
+               "users", "start_time", "end_time", "location", "procedures")
+
+
+def build_details(one: One, eid: str, row: Mapping[str, Any]) -> SessionDetails:
+    """The session's fields, datasets (CRITICAL included) with what is on this disk, probe
+    insertions and, online, its Alyx record."""
+    session = _session(one, eid, row)
+    records = _datasets(one.list_datasets(eid, qc=QC.CRITICAL.name, details=True))
+    records, disk = _on_disk(one.cache_dir, session, records)
+    remote, remote_error = _remote(one, eid)
+    return SessionDetails(eid=eid, session=session, datasets=tuple(records),
+                          insertions=_insertions(one, eid), remote=remote,
+                          remote_error=remote_error, disk=disk)
+
+
+def split_rel_path(rel_path: str) -> tuple[str, str, str]:
+    """(collection, revision, file name) of an ALF relative path."""
+    parts = rel_path.split("/")
+    rest, name = parts[:-1], parts[-1]
+    revision = ""
+    if rest and rest[-1].startswith("#") and rest[-1].endswith("#"):
+        revision = rest.pop()[1:-1]
+    return "/".join(rest), revision, name
+
+
+def _session(one: One, eid: str, row: Mapping[str, Any]) -> dict[str, Any]:
+    """The results row completed by ``get_details`` (the row alone when the tables do not
+    hold the session, e.g. a remote search result not merged)."""
+    try:
+        info = one.get_details(eid)
+    except (ValueError, KeyError, OfflineError, AlyxError):
+        return dict(row)
+    if hasattr(info, "to_dict"):
+        info = info.to_dict()
+    return {**row, **dict(info)} if isinstance(info, Mapping) else dict(row)
+
+
+def _datasets(frame: pd.DataFrame | None) -> list[DatasetRow]:
+    if frame is None or len(frame) == 0:
+        return []
+    out = []
+    for rec in frame.reset_index().to_dict("records"):
+        rel_path = str(rec.get("rel_path", ""))
+        collection, revision, name = split_rel_path(rel_path)
+        qc = rec.get("qc")
+        size = rec.get("file_size")
+        out.append(DatasetRow(
+            id=str(rec.get("id", "")), rel_path=rel_path, name=name, collection=collection,
+            revision=revision, file_size=None if _missing(size) else int(size),
+            qc=str(qc) if qc is not None else "NOT_SET", exists=bool(rec.get("exists", True))))
+    return out
+
+
+def _missing(value: object) -> bool:
+    return value is None or value != value  # NaN / NA
+
+
+def _on_disk(cache_dir: Path, session: Mapping[str, Any], records: list[DatasetRow]
+             ) -> tuple[list[DatasetRow], DiskTotals | None]:
+    """Mark each dataset ``on_disk`` (stat only these) and total the session."""
+    if not session.get("subject") or session.get("date") is None:
+        return records, None
+    plain = [{"rel_path": r.rel_path, "id": r.id, "file_size": r.file_size, "exists": r.exists}
+             for r in records]
+    try:
+        found, totals = ondisk.check_datasets(cache_dir, session, plain)
+        folder = Path(cache_dir) / ondisk.session_path(session)
+    except (TypeError, ValueError, KeyError):  # a session record without ONE's parts
+        return records, None
+    marked = [DatasetRow(**{**r.__dict__, "on_disk": p.present})
+              for r, p in zip(records, found, strict=True)]
+    return marked, DiskTotals(str(folder), totals.n_datasets, totals.n_on_disk,
+                              totals.bytes_on_disk, totals.bytes_on_server)
+
+
+def _insertions(one: One, eid: str) -> tuple[Insertion, ...]:
+    """The session's probe insertions; none when the tables have no insertions table."""
+    try:
+        found = one.eid2pid(eid, details=True)
+    except (OfflineError, KeyError, ValueError):
+        return ()
+    if not found or found[0] is None:
+        return ()
+    pids, names, records = cast(tuple[list[Any], list[Any], list[Any] | None], found)
+    recs = records or [{}] * len(pids)
+    return tuple(Insertion(str(pid), str(name), (rec or {}).get("model"))
+                 for pid, name, rec in zip(pids, names, recs, strict=False))
+
+
+def _remote(one: One, eid: str) -> tuple[dict[str, Any] | None, RemoteError | None]:
+    """The session's Alyx record, online only; why not, when it could not be had."""
+    if one.alyx is None or one.offline:
+        return None, None
+    try:
+        record = one.get_details(eid, full=True, query_type="remote")
+    except AlyxConnectionError as exc:
+        return None, RemoteError(RemoteErrorKind.UNREACHABLE,
+                                 f"Alyx record unavailable: {one_line(exc, named=True)}")
+    except (LoginRequired, AuthenticationError) as exc:
+        return None, RemoteError(RemoteErrorKind.LOGIN,
+                                 f"Alyx record unavailable: {one_line(exc, named=True)}")
+    except (AlyxError, OfflineError, ValueError, KeyError) as exc:
+        return None, RemoteError(RemoteErrorKind.OTHER,
+                                 f"Alyx record unavailable: {one_line(exc, named=True)}")
+    record = dict(record or {})
+    out = {k: record[k] for k in REMOTE_KEYS if k in record}
+    if "performance" not in out and record.get("n_trials"):
+        correct = record.get("n_correct_trials") or 0
+        out["performance"] = round(100 * correct / record["n_trials"], 1)
+    return out, None

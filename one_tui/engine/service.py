@@ -1,0 +1,255 @@
+"""The app's and the command line's one way into the engine: typed calls that say what happened.
+
+``One`` keeps ONE's API for scripts (plain values, exceptions). The app needs more than that
+from every call: where the answer came from, whether it was cancelled or stale, the notices and
+fallback it caused, and a state it can draw without reading the engine's attributes. So the app
+(and the CLI) call :class:`EngineService`, whose methods take plain values and options
+(``cancel``, ``on_progress``, ``no_cache``) and return an :class:`Answer` or an
+:class:`Outcome`, never raise for a failure of the call itself, and whose :meth:`state` is one
+frozen :class:`EngineState` value. Rules stay where they live (modes, freshness, places); this
+module only composes them into the use cases a screen needs (a session's details).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from one_tui.engine.core import results
+from one_tui.engine.core.errors import (
+    AlyxConnectionError,
+    AlyxError,
+    AuthenticationError,
+    LoginRequired,
+    OfflineError,
+)
+from one_tui.engine.core.freshness import Freshness
+from one_tui.engine.core.results import Answer, Outcome, Phase, Progress
+from one_tui.engine.core.spec import one_line
+from one_tui.engine.core.types import Mode, OutcomeKind
+from one_tui.engine.core.values import (
+    EngineState,
+    RestCacheInfo,
+    SearchRequest,
+    SessionDetails,
+    Suggestions,
+    TableInfo,
+)
+
+if TYPE_CHECKING:  # pandas is imported by the calls that need it, never at start-up
+    import pandas as pd
+
+    from one_tui.engine.one import One
+
+__all__ = ["EngineService", "suggestions_of"]
+
+# -- the service ------------------------------------------------------------------------------
+class EngineService:
+    """Typed use cases over one :class:`~one_tui.engine.one.One` (the app holds one of these)."""
+
+    def __init__(self, one: One) -> None:
+        self._one = one
+
+    @classmethod
+    def open(cls, *, base_url: str | None = None, cache_dir: str | Path | None = None,
+             mode: Mode | str = Mode.AUTO, username: str | None = None,
+             password: str | None = None, token: str | None = None,
+             clock: Callable[[], datetime] | None = None) -> EngineService:
+        """Open the database's tables without touching the network (``connect`` does that, as
+        a job). Raises what ONE's constructor raises for a folder it cannot use
+        (``CacheDirError``)."""
+        from one_tui.engine.one import One
+
+        one = One(base_url=base_url, username=username, password=password, token=token,
+                  cache_dir=cache_dir, mode=str(mode), silent=True, connect=False, clock=clock)
+        return cls(one)
+
+    @property
+    def one(self) -> One:
+        """The ``One`` behind the service, for the ONE lines and loads a user asks for."""
+        return self._one
+
+    # -- state ------------------------------------------------------------------------------
+    def state(self) -> EngineState:
+        info = self._one.cache_info()
+        rest = dict(info["rest_cache"])
+        tables = tuple(TableInfo(name, t.get("rows"), _text(t.get("date_created")),
+                                 _text(t.get("origin")))
+                       for name, t in info["tables"].items())
+        client = self._one.alyx
+        return EngineState(
+            mode=Mode(info["mode"]), requested=Mode(info["requested_mode"]),
+            fallback=self._one.fallback, has_alyx=client is not None,
+            logged_in=bool(client is not None and client.is_logged_in),
+            freshness=Freshness(info["created_time"], info["loaded_time"], info["cache_expiry"]),
+            tables=tables,
+            rest=RestCacheInfo(bool(rest.get("enabled")), int(rest.get("entries") or 0),
+                               int(rest.get("bytes") or 0), int(rest.get("hits") or 0),
+                               int(rest.get("misses") or 0), rest.get("default_expiry")),
+            base_url=info["base_url"], user=info["user"], read_only=bool(info["read_only"]),
+            cache_dir=Path(info["cache_dir"]), tables_id=self._one.tables_id)
+
+    def refresh_due(self, now: datetime) -> bool:
+        """``auto``'s rule, the engine's mode policy's (``ModePolicy.refresh_due``): the
+        tables expired and no table job ran since, so a download the user cancelled at start
+        is not started again by the first search."""
+        return self._one.refresh_due(now)
+
+    # -- queries ------------------------------------------------------------------------------
+    def goes_to_alyx(self, request: SearchRequest) -> bool:
+        """Whether ``request`` is answered by Alyx (remote mode, ``query_type='remote'`` or a
+        term only Alyx knows), decided by the engine's mode policy."""
+        query_type = self._query_type(request)
+        return query_type == Mode.REMOTE or self._one.mode == Mode.REMOTE
+
+    def _query_type(self, request: SearchRequest) -> str | None:
+        if request.alyx_only and request.query_type is None:
+            return str(Mode.REMOTE)
+        return str(request.query_type) if request.query_type is not None else None
+
+    def search_sessions(self, request: SearchRequest, *, cancel: threading.Event | None = None,
+                        on_page: Progress | None = None,
+                        on_rows: Callable[[pd.DataFrame], None] | None = None
+                        ) -> Answer[pd.DataFrame]:
+        """ONE's ``search`` (``details=True`` rows) with what happened; remote searches report
+        pages through ``on_page(done, total)`` and the rows so far through ``on_rows``."""
+        terms = dict(request.terms)
+        remote = self.goes_to_alyx(request)
+        if remote and request.page_size:
+            terms["limit"] = request.page_size
+        with self._recording(request.no_cache) as rec:
+            try:
+                value = self._one.search_sessions(
+                    query_type=self._query_type(request), cancel=cancel,
+                    on_page=on_page if remote else None, on_rows=on_rows if remote else None,
+                    **terms)
+            except (AlyxError, OfflineError, ValueError, TypeError, OSError) as exc:
+                return rec.answer(error=exc)
+        return rec.answer(value)
+
+    def suggestions(self) -> Answer[Suggestions]:
+        """Labs, subjects and projects of the local tables (no network)."""
+        with self._recording() as rec:
+            try:
+                frame = self._one.search_sessions(query_type=str(Mode.LOCAL))
+            except (ValueError, TypeError, OSError, OfflineError) as exc:
+                return rec.answer(error=exc)
+        return rec.answer(suggestions_of(frame))
+
+    def session_details(self, eid: str, row: Mapping[str, Any] | None = None, *,
+                        no_cache: bool = False) -> Answer[SessionDetails]:
+        """Everything Details shows of one session: its fields (the results row, completed by
+        ``get_details``), its datasets (CRITICAL included) and whether each is on this disk
+        where ONE-api looks, its probe insertions, and online its Alyx record."""
+        from one_tui.engine.details import build_details
+
+        with self._recording(no_cache) as rec:
+            try:
+                value = build_details(self._one, eid, dict(row or {}))
+            except (AlyxError, OfflineError, ValueError, KeyError, OSError) as exc:
+                return rec.answer(error=exc)
+        return rec.answer(value)
+
+    def preload_datasets(self, *, cancel: threading.Event | None = None) -> Answer[bool]:
+        """Read the datasets table now (in a background worker), so the first dataset search
+        does not; its notices (a corrupt file) come back in the answer."""
+        with self._recording() as rec:
+            try:
+                value = self._one.preload_datasets(cancel)
+            except (ValueError, OSError) as exc:
+                return rec.answer(error=exc)
+        return rec.answer(value)
+
+    # -- jobs -------------------------------------------------------------------------------
+    def connect(self, *, cancel: threading.Event | None = None,
+                on_progress: Phase | None = None) -> Outcome:
+        """The network part of ONE's constructor: log in, fetch newer tables when due."""
+        return self._one.connect(cancel=cancel, on_progress=on_progress)
+
+    def login(self, username: str, password: str, *, cancel: threading.Event | None = None,
+              on_progress: Phase | None = None) -> Outcome:
+        """Log in (the password is used once, never kept), then the table update that
+        follows; a refused login is an outcome, not an exception."""
+        try:
+            return self._one.login_job(username, password, cancel=cancel,
+                                       on_progress=on_progress)
+        except AuthenticationError as exc:
+            return Outcome(OutcomeKind.LOGIN_REFUSED, "Alyx refused the login",
+                           detail=one_line(exc), asked_alyx=True)
+        except LoginRequired as exc:
+            return Outcome(OutcomeKind.LOGIN_NEEDED, one_line(exc), asked_alyx=True)
+        except AlyxConnectionError as exc:
+            return Outcome(OutcomeKind.UNREACHABLE, f"Alyx unreachable: {one_line(exc)}",
+                           asked_alyx=True)
+        except OfflineError as exc:
+            return Outcome(OutcomeKind.LOCAL, one_line(exc))
+
+    def refresh(self, how: Mode, *, cancel: threading.Event | None = None,
+                on_progress: Phase | None = None) -> Outcome:
+        """``r`` (``auto``: only when expired) or ``R`` (``refresh``: ask Alyx now)."""
+        return self._one.refresh(str(how), cancel=cancel, on_progress=on_progress)
+
+    def set_mode(self, mode: Mode) -> Outcome:
+        """Switch ONE's mode; nothing is sent (the next call asks Alyx if the mode says so)."""
+        with results.recording() as rec:
+            try:
+                self._one.mode = str(mode)
+            except (OfflineError, ValueError) as exc:
+                return Outcome(OutcomeKind.FAILED, one_line(exc), notices=tuple(rec.notices))
+        kind = OutcomeKind.LOCAL if mode is Mode.LOCAL else OutcomeKind.DONE
+        return Outcome(kind, f"mode {mode}", notices=tuple(rec.notices))
+
+    def clear_rest_cache(self) -> Outcome:
+        """Delete this database's REST cache entries (``<cache_dir>/.rest``)."""
+        client = self._one.alyx
+        if client is None:
+            return Outcome(OutcomeKind.LOCAL, "no REST cache: no Alyx database is set up")
+        try:
+            client.clear_rest_cache()
+        except OSError as exc:
+            return Outcome(OutcomeKind.FAILED, f"REST cache not cleared: {one_line(exc)}")
+        return Outcome(OutcomeKind.DONE, "REST cache cleared")
+
+    # -- helpers ----------------------------------------------------------------------------
+    @contextmanager
+    def _recording(self, no_cache: bool = False) -> Iterator[results.Recorder]:
+        """Record the call (source, notices, fallback); ``no_cache`` bypasses the REST cache
+        for this thread's call only."""
+        client = self._one.alyx
+        with results.recording() as rec:
+            if no_cache and client is not None:
+                from one_tui.engine.remote.client import no_cache as bypass
+
+                with bypass(client):
+                    yield rec
+            else:
+                yield rec
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def suggestions_of(frame: pd.DataFrame | None) -> Suggestions:
+    """Distinct labs, subjects and projects of a sessions frame (projects split on commas)."""
+    if frame is None or len(frame) == 0:
+        return {}
+    out: dict[str, tuple[str, ...]] = {}
+    for key in ("lab", "subject"):
+        if key in frame.columns:
+            out[key] = tuple(sorted({str(v) for v in frame[key].dropna().unique()}))
+    if "projects" in frame.columns:
+        projects: set[str] = set()
+        values: Any = frame["projects"].dropna()
+        with contextlib.suppress(TypeError):  # lists (unhashable): every row
+            values = values.unique()  # a few distinct values over many sessions: split each once
+        for value in values:
+            items = value if isinstance(value, list | tuple) else str(value).split(",")
+            projects.update(str(p).strip() for p in items if p and str(p).strip())
+        out["project"] = tuple(sorted(projects))
+    return out
