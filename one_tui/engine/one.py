@@ -268,16 +268,18 @@ class One:
         return self.tables.preload_datasets(cancel)
 
     def describe_revision(self, name: str, full: bool = False) -> Any:
-        return self._backend().describe_revision(name, full)
+        return self._backend("describe_revision").describe_revision(name, full)
 
     def describe_dataset(self, dataset_type: str | None = None) -> Any:
-        return self._backend().describe_dataset(dataset_type)
+        return self._backend("describe_dataset").describe_dataset(dataset_type)
 
     # -- modes of a call --------------------------------------------------------------------------
-    def _backend(self) -> AlyxBackend:
+    def _backend(self, what: str = "this call") -> AlyxBackend:
+        """The Alyx backend; the policy's OfflineError, naming why, without a database (the
+        policy routes no call here then: this is for the type checker and describe_*)."""
         if self.remote is None:
-            self.policy.require_online("this call")
-            raise OfflineError("no Alyx database is set up")
+            self.policy.require_online(what)
+            raise OfflineError(f"{what} needs an Alyx database")
         return self.remote
 
     def _call_mode(self, query_type: str | None, refresh: bool = True) -> Mode:
