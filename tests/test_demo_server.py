@@ -16,7 +16,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from one_tui.demo import synth
-from one_tui.demo.server import SESSION_PARAMS, DemoServer
+from one_tui.demo.atlas import ATLAS_PARENTS
+from one_tui.demo.catalogue import LABS, REVISIONS
+from one_tui.demo.schema import SESSION_PARAMS
+from one_tui.demo.server import DemoServer
 
 
 @pytest.fixture(scope="module")
@@ -277,7 +280,7 @@ def test_histology_and_atlas(client: httpx.Client, db: synth.SyntheticDB) -> Non
     got = set(all_ids(client, f"atlas_acronym={leaf.lower()}"))
     assert got == expect(s["atlas_acronyms"].map(lambda a: leaf in a))
     # a parent region matches the regions below it
-    parent = synth.ATLAS_PARENTS[leaf]
+    parent = ATLAS_PARENTS[leaf]
     assert got <= set(all_ids(client, f"atlas_acronym={parent}"))
 
 
@@ -378,14 +381,14 @@ def test_datasets_list_filters_and_detail(client: httpx.Client, db: synth.Synthe
 
 def test_small_endpoints(client: httpx.Client, db: synth.SyntheticDB) -> None:
     revs = client.get("/revisions").json()["results"]
-    assert [r["name"] for r in revs] == sorted(synth.REVISIONS)
+    assert [r["name"] for r in revs] == sorted(REVISIONS)
     assert client.get(f"/revisions/{revs[0]['name']}").json()["name"] == revs[0]["name"]
     assert client.get("/revisions/nope").status_code == 404
     types = client.get("/dataset-types?limit=1000").json()["results"]
     assert "trials.table" in {t["name"] for t in types}
     assert client.get("/dataset-types/trials.table").json()["name"] == "trials.table"
     labs = client.get("/labs").json()
-    assert labs["count"] == len(synth.LABS) and "id" not in labs["results"][0]
+    assert labs["count"] == len(LABS) and "id" not in labs["results"][0]
     nick = db.subjects.index[0]
     assert client.get(f"/subjects/{nick}").json()["nickname"] == nick
     assert client.get(f"/subjects?lab={db.subjects.iloc[0]['lab']}").json()["count"] >= 1

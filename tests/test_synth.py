@@ -12,7 +12,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from one_tui.demo import synth
+from one_tui.demo import records, synth
+from one_tui.demo.catalogue import LABS
+from one_tui.engine.core.spec import QC_CATEGORIES
 from one_tui.engine.local import cache as tables
 
 
@@ -55,7 +57,7 @@ def test_sessions_look_like_ibl(db: synth.SyntheticDB) -> None:
     s = db.sessions
     assert list(s.columns) == ["lab", "subject", "date", "number", "task_protocol", "projects"]
     assert s["number"].dtype == np.uint16
-    assert s["lab"].isin(list(synth.LABS)).all()
+    assert s["lab"].isin(list(LABS)).all()
     dates = pd.to_datetime(s["date"])
     assert dates.min().year >= 2018 and dates.max().year <= 2025
     assert (s["number"] == 1).mean() > 0.8 and s["number"].max() >= 2
@@ -69,7 +71,7 @@ def test_sessions_look_like_ibl(db: synth.SyntheticDB) -> None:
 
 def test_session_extra_fields(db: synth.SyntheticDB) -> None:
     ex = db.session_extra
-    assert set(ex["qc"].cat.categories) == set(synth.QC_NAMES)
+    assert set(ex["qc"].cat.categories) == set(QC_CATEGORIES)
     assert (ex["narrative"] == "").any() and (ex["narrative"] != "").any()
     has = ex["n_trials"].notna()
     assert (ex.loc[has, "n_correct_trials"] <= ex.loc[has, "n_trials"]).all()
@@ -81,7 +83,7 @@ def test_session_extra_fields(db: synth.SyntheticDB) -> None:
 
 def test_datasets_revisions_have_one_default(db: synth.SyntheticDB) -> None:
     d = db.datasets
-    assert d["qc"].cat.ordered and list(d["qc"].cat.categories) == synth.QC_NAMES
+    assert d["qc"].cat.ordered and list(d["qc"].cat.categories) == QC_CATEGORIES
     assert (d["qc"] == "CRITICAL").any() and (~d["exists"]).any()
     assert str(d["file_size"].dtype) == "UInt64"
     revised = d["rel_path"].str.contains("#")
@@ -131,13 +133,13 @@ def test_cache_zip_holds_tables_with_one_metadata(db: synth.SyntheticDB) -> None
 
 def test_session_detail_record_quirks(db: synth.SyntheticDB) -> None:
     eid = db.insertions.index.get_level_values(0)[0]
-    rec = db.session_detail_record(eid, "http://h")
+    rec = records.session_detail(db, eid, "http://h")
     related = rec["data_dataset_session_related"]
     assert {r["default_revision"] for r in related} <= {"True", "False"}
     first = related[0]
     assert first["data_url"].endswith(f".{first['id']}.{first['name'].rsplit('.', 1)[1]}")
-    assert {r["qc"] for r in related} <= set(synth.QC_NAMES)
+    assert {r["qc"] for r in related} <= set(QC_CATEGORIES)
     assert len(rec["probe_insertion"]) >= 1
     pid = rec["probe_insertion"][0]["id"]
-    detail = db.insertion_record(eid, pid, "http://h", detail=True)
+    detail = records.insertion(db, eid, pid, "http://h", detail=True)
     assert all(isinstance(d["qc"], int) for d in detail["datasets"])

@@ -1,15 +1,20 @@
 """The demo Alyx's injected faults: what a flaky network or server does to a client.
 
 A "switch" field takes ``True`` (always), an ``int`` N (the next N requests) or ``False``;
-``paths`` limits every fault to request paths with those prefixes. The server
-(``demo/http.py``) reads them on every request; tests and ``one-tui demo-server`` set them.
+``paths`` limits every fault to request paths with those prefixes. Tests and ``one-tui
+demo-server`` set the fields of :class:`Faults`; the server (``demo/http.py``) and the router
+(``demo/router.py``) ask a :class:`FaultGate` on every request whether a fault fires.
 """
 
 from __future__ import annotations
 
+import math
+import threading
+import time
+from collections import deque
 from dataclasses import dataclass, fields
 
-__all__ = ["Faults", "Switch"]
+__all__ = ["Faults", "FaultGate", "Switch"]
 
 Switch = bool | int
 
@@ -59,3 +64,61 @@ class Faults:
         """Back to a healthy server."""
         for f in fields(self):
             setattr(self, f.name, f.default)
+
+
+class FaultGate:
+    """Whether each fault fires for a request: counts switches down, keeps the throttle window.
+
+    Holds the server's :class:`Faults` (the same object the tests change) and the ``stopping``
+    event that ends every injected wait (latency, stalls) when the server stops.
+    """
+
+    def __init__(self, faults: Faults) -> None:
+        self.faults = faults
+        self._lock = threading.Lock()
+        self._throttle: dict[str, deque[float]] = {}
+        self._stopping = threading.Event()
+
+    def applies(self, path: str) -> bool:
+        """Whether faults apply to ``path`` at all (``faults.paths`` empty, or a prefix)."""
+        return not self.faults.paths or path.startswith(tuple(self.faults.paths))
+
+    def fires(self, name: str, path: str) -> bool:
+        """Whether switch ``name`` fires for this request (and count it down)."""
+        if not self.applies(path):
+            return False
+        with self._lock:
+            value = getattr(self.faults, name)
+            if value is True:
+                return True
+            if isinstance(value, int) and value > 0:
+                setattr(self.faults, name, value - 1)
+                return True
+            return False
+
+    def throttled(self, key: str) -> int | None:
+        """Seconds to wait if ``key`` exceeded throttle_per_minute, else None."""
+        rate = self.faults.throttle_per_minute
+        if not rate:
+            return None
+        now = time.monotonic()
+        with self._lock:
+            hits = self._throttle.setdefault(key, deque())
+            while hits and now - hits[0] >= 60:
+                hits.popleft()
+            if len(hits) >= rate:
+                return max(1, math.ceil(60 - (now - hits[0])))
+            hits.append(now)
+            return None
+
+    def pause(self, seconds: float) -> None:
+        """Sleep ``seconds``, or less if the server stops meanwhile."""
+        self._stopping.wait(seconds)
+
+    def release(self) -> None:
+        """The server stops: end every pause now, and every later one at once."""
+        self._stopping.set()
+
+    def rearm(self) -> None:
+        """The server (re)starts: pauses last their whole time again."""
+        self._stopping.clear()

@@ -67,7 +67,9 @@ class Field:
 
 def split_args(text: str) -> list[str]:
     """Split on commas that are not inside brackets, parentheses or quotes."""
-    parts, depth, quote, current = [], 0, "", []
+    parts: list[str] = []
+    current: list[str] = []
+    depth, quote = 0, ""
     for ch in text:
         if quote:
             quote = "" if ch == quote else quote
@@ -175,7 +177,7 @@ def multi_mask(values: pd.Series, lookup: str, value: Any) -> np.ndarray:
     """Any element of each row's list matches (Django's join semantics)."""
     lengths = values.map(len).to_numpy()
     if lookup == "isnull":
-        return (lengths == 0) == bool(value)
+        return np.asarray((lengths == 0) == bool(value))
     flat = pd.Series([v for row in values for v in row], dtype="str")
     rows = np.repeat(np.arange(len(values)), lengths)
     out = np.zeros(len(values), dtype=bool)
@@ -206,12 +208,12 @@ def _coerce(value: Any, kind: str) -> Any:
 def lookup_mask(values: pd.Series, kind: str, lookup: str, value: Any) -> np.ndarray:
     """One Django lookup on a column, as a boolean array."""
     if lookup == "isnull":
-        return values.isna().to_numpy() == bool(value)
+        return np.asarray(values.isna().to_numpy() == bool(value))
     if lookup == "in":
         items = value.split(",") if isinstance(value, str) else list(value)
-        return values.isin([_coerce(v, kind) for v in items]).to_numpy(dtype=bool)
+        return np.asarray(values.isin([_coerce(v, kind) for v in items]).to_numpy(dtype=bool))
     if value is None and lookup in ("exact", "iexact"):
-        return values.isna().to_numpy()
+        return np.asarray(values.isna().to_numpy())
     v = _coerce(value, kind)
     if kind == "str":
         s = values.astype("str")
@@ -228,11 +230,11 @@ def lookup_mask(values: pd.Series, kind: str, lookup: str, value: Any) -> np.nda
             "iregex": lambda: s.str.contains(v, case=False, regex=True),
         }
         if lookup in text:
-            return text[lookup]().fillna(False).to_numpy(dtype=bool)
+            return np.asarray(text[lookup]().fillna(False).to_numpy(dtype=bool))
     compare = {"exact": "eq", "iexact": "eq", "gt": "gt", "gte": "ge", "lt": "lt", "lte": "le"}
     if lookup not in compare:
         raise FilterError(f"Unsupported lookup '{lookup}' for this field (demo server)")
-    return getattr(values, compare[lookup])(v).fillna(False).to_numpy(dtype=bool)
+    return np.asarray(getattr(values, compare[lookup])(v).fillna(False).to_numpy(dtype=bool))
 
 
 def _json_value(obj: Any, keys: list[str]) -> Any:
@@ -250,7 +252,7 @@ def _json_eq(got: Any, value: Any) -> bool:
     """JSON equality: true is not 1 (jsonb compares types)."""
     if isinstance(got, bool) or isinstance(value, bool):
         return isinstance(got, bool) and isinstance(value, bool) and got == value
-    return got == value
+    return bool(got == value)
 
 
 def _json_match(got: Any, lookup: str, value: Any) -> bool:
@@ -270,8 +272,8 @@ def _json_match(got: Any, lookup: str, value: Any) -> bool:
     if lookup == "in":
         return got in value
     try:
-        return {"gt": got > value, "gte": got >= value, "lt": got < value,
-                "lte": got <= value}[lookup]
+        return bool({"gt": got > value, "gte": got >= value, "lt": got < value,
+                "lte": got <= value}[lookup])
     except (TypeError, KeyError):
         return False
 

@@ -2,7 +2,8 @@
 
 Exists so that how a filter value is read (Alyx's 400s and 500s for bad values), which model
 fields Alyx names, and the per-row codes that make filters fast over 1.5M datasets change in one
-place, apart from the filters themselves (``demo/query.py``) and the endpoints (``demo/views.py``).
+place, apart from the filters themselves (``demo/query.py``) and the endpoints
+(``demo/router.py``).
 """
 
 from __future__ import annotations
@@ -14,10 +15,16 @@ import uuid
 import numpy as np
 import pandas as pd
 
-from one_tui.demo import synth
+from one_tui.demo.atlas import ATLAS_INFO
+from one_tui.demo.catalogue import dataset_type_of, split_rel_path
 from one_tui.demo.filters import BadValue, FilterError
+from one_tui.demo.synth import SyntheticDB
+from one_tui.engine.core.spec import QC, QC_CATEGORIES
 
-QC_CHOICES = "CRITICAL, FAIL, WARNING, NOT_SET, PASS"
+#: The QC names in the order Alyx declares its QC enum: the order of the choices its 500 lists.
+QC_CHOICES = ", ".join(q.name for q in (QC.CRITICAL, QC.FAIL, QC.WARNING, QC.NOT_SET, QC.PASS))
+#: Each QC category code's (0-4, the tables' order) enum value: 0, 10, 30, 40, 50.
+QC_VALUE_OF_CODE = np.array([q.value for q in QC])
 
 
 #: The model fields Alyx 3.6.1 names when a ``django`` filter has an unknown keyword.
@@ -43,30 +50,37 @@ DATASET_MODEL_FIELDS = [
 ]
 
 
-def _qc_validate(value: str) -> int:
+def _code(qc: QC) -> int:
+    """The category code (0-4) of a level: its position in the tables' QC categories."""
+    return QC_CATEGORIES.index(qc.name)
+
+
+def qc_bound(value: str) -> int:
     """Category code (0-4) as ONE's ``QC.validate`` (what Alyx's dataset QC filters call)."""
     if value.isnumeric():
-        by_value = {v: synth.QC_NAMES.index(k) for k, v in synth.QC_VALUES.items()}
-        if int(value) in by_value:
-            return by_value[int(value)]
-        raise FilterError(f"{int(value)} is not a valid QC")
-    if value.upper() in synth.QC_NAMES:
-        return synth.QC_NAMES.index(value.upper())
-    raise FilterError(f"{value} is not a valid QC")
+        number = int(value)  # as on Alyx, '²' is numeric but int() refuses it: a 500
+        try:
+            return _code(QC(number))
+        except ValueError:
+            raise FilterError(f"{number} is not a valid QC") from None
+    try:
+        return _code(QC[value.upper()])
+    except KeyError:
+        raise FilterError(f"{value} is not a valid QC") from None
 
 
-def _qc_index(name: str, param: str = "qc") -> int:
+def qc_code(name: str, param: str = "qc") -> int:
     """Category code (0-4) of a QC name or enum value; Alyx's 500 text otherwise."""
     text = name.strip().upper()
-    if text in synth.QC_NAMES:
-        return synth.QC_NAMES.index(text)
-    by_value = {str(v): synth.QC_NAMES.index(k) for k, v in synth.QC_VALUES.items()}
+    if text in QC.__members__:
+        return _code(QC[text])
+    by_value = {str(q.value): q for q in QC}
     if text in by_value:
-        return by_value[text]
+        return _code(by_value[text])
     raise FilterError(f"Invalid{param}, choices are: {QC_CHOICES}")
 
 
-def _int_param(params: dict[str, str], name: str) -> int | None:
+def int_param(params: dict[str, str], name: str) -> int | None:
     v = params.get(name)
     if v is None:
         return None
@@ -76,7 +90,7 @@ def _int_param(params: dict[str, str], name: str) -> int | None:
         raise BadValue(name, "Enter a number.") from None
 
 
-def _float_param(params: dict[str, str], name: str) -> float | None:
+def float_param(params: dict[str, str], name: str) -> float | None:
     v = params.get(name)
     if v is None:
         return None
@@ -86,7 +100,7 @@ def _float_param(params: dict[str, str], name: str) -> float | None:
         raise BadValue(name, "Enter a number.") from None
 
 
-def _bool_param(value: str, rest: bool = False) -> bool | None:
+def bool_param(value: str, rest: bool = False) -> bool | None:
     """A boolean filter value as Django reads it; None means "not a boolean": no filter at all.
 
     Filters declared as ``django_filters.BooleanFilter`` (``histology``, datasets' ``exists``)
@@ -99,7 +113,7 @@ def _bool_param(value: str, rest: bool = False) -> bool | None:
             "3": False}.get(value)
 
 
-def _date(value: str) -> pd.Timestamp:
+def date_param(value: str) -> pd.Timestamp:
     try:
         return pd.Timestamp(dt.date.fromisoformat(value.strip()))
     except ValueError:  # Django's ValidationError, as str() shows its message list
@@ -107,7 +121,20 @@ def _date(value: str) -> pd.Timestamp:
                           "YYYY-MM-DD format.']") from None
 
 
-def _uuid_param(params: dict[str, str], name: str) -> str | None:
+def atlas_param(param: str, params: dict[str, str]) -> set[str]:
+    """Lower-case acronyms an atlas filter selects (their subtrees are matched by the caller):
+    ``atlas_acronym`` iexact, ``atlas_id`` the Allen id (a number, else 400), ``atlas_name``
+    icontains."""
+    if param == "atlas_id":
+        value = float_param(params, "atlas_id")
+        return {a.lower() for a, (pk, _) in ATLAS_INFO.items() if pk == value}
+    if param == "atlas_name":
+        low = params[param].lower()
+        return {a.lower() for a, (_, name) in ATLAS_INFO.items() if low in name.lower()}
+    return {params[param].lower()}
+
+
+def uuid_param(params: dict[str, str], name: str) -> str | None:
     """A UUID filter (``id``, ``session``): lower-case text, or Django's 400."""
     v = params.get(name)
     if v is None:
@@ -119,29 +146,30 @@ def _uuid_param(params: dict[str, str], name: str) -> str | None:
 
 
 # --- the dataset index: per-row codes for fast filters over 1.5M rows ---------------------------
-class _DatasetIndex:
+class DatasetIndex:
     """Codes per dataset row (session position, path) and per unique path (name, type...)."""
 
-    def __init__(self, db: synth.SyntheticDB) -> None:
+    def __init__(self, db: SyntheticDB) -> None:
         d = db.datasets
         level0 = db.sessions.index.get_indexer(d.index.levels[0])
         self.sess = level0[d.index.codes[0]].astype(np.int64)
         codes, uniques = pd.factorize(d["rel_path"])
-        self.path = codes
-        parts = [synth._split_rel_path(p) for p in uniques]
+        self.path: np.ndarray = codes
+        parts = [split_rel_path(p) for p in uniques]
         self.collection = pd.Series([p[0] for p in parts], dtype="str")
         self.revision = pd.Series([p[1] for p in parts], dtype="str")
         self.name = pd.Series([p[2] for p in parts], dtype="str")
-        self.dataset_type = pd.Series([synth.dataset_type_of(p[2]) for p in parts], dtype="str")
+        self.dataset_type = pd.Series([dataset_type_of(p[2]) for p in parts], dtype="str")
         self.probe = np.array([_probe_number(p[0]) for p in parts], dtype=np.int64)[codes]
-        self.qc = d["qc"].cat.codes.to_numpy()
-        self.exists = d["exists"].to_numpy()
+        self.qc: np.ndarray = d["qc"].cat.codes.to_numpy()
+        self.exists: np.ndarray = d["exists"].to_numpy()
         self.ids = d.index.get_level_values(1)
         self.n_sessions = len(db.sessions)
 
     def rows_where(self, unique_mask: np.ndarray) -> np.ndarray:
         """Row mask from a mask over the unique paths."""
-        return unique_mask[self.path]
+        rows: np.ndarray = unique_mask[self.path]
+        return rows
 
     def sessions_with_all(self, per_item: list[np.ndarray], key: np.ndarray, n: int
                           ) -> np.ndarray:

@@ -1,9 +1,10 @@
 """What each list query selects: the demo's sessions, insertions and datasets filters.
 
 Exists so that Alyx's filter semantics (joins that repeat rows, ``distinct()``, the ``django``
-lookups, QC bounds) change in one place, apart from HTTP (``demo/http.py``) and the shape of the
-answers (``demo/views.py``). :class:`Queries` is a mixin of :class:`~one_tui.demo.http.DemoServer`:
-it builds its lazy views of the synthetic database once and answers ``filter_*``.
+lookups, QC bounds) change in one place, apart from HTTP (``demo/http.py``), the routes
+(``demo/router.py``) and the shape of the answers (``demo/records.py``). The server holds one
+:class:`DemoQueries`: it builds its lazy views of the synthetic database once (whatever request
+thread asks first) and answers ``filter_*`` with row positions.
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 
-from one_tui.demo import synth
+from one_tui.demo.atlas import insertion_regions, regions_above
+from one_tui.demo.catalogue import split_projects
 from one_tui.demo.filters import (
     BadValue,
     Field,
@@ -28,40 +30,50 @@ from one_tui.demo.filters import (
 from one_tui.demo.lookups import (
     DATASET_MODEL_FIELDS,
     INSERTION_MODEL_FIELDS,
+    QC_VALUE_OF_CODE,
     SESSION_MODEL_FIELDS,
-    _bool_param,
-    _DatasetIndex,
-    _date,
-    _float_param,
-    _int_param,
-    _qc_index,
-    _qc_validate,
-    _uuid_param,
+    DatasetIndex,
+    atlas_param,
+    bool_param,
+    date_param,
+    float_param,
+    int_param,
+    qc_bound,
+    qc_code,
+    uuid_param,
 )
+from one_tui.demo.synth import SyntheticDB
+
+T = TypeVar("T")
 
 
-class Queries:
+class DemoQueries:
     """The lazy views of ``self.db`` (built once, thread-safe) and the ``filter_*`` queries."""
 
-    def __init__(self, db: synth.SyntheticDB) -> None:
+    def __init__(self, db: SyntheticDB) -> None:
         self.db = db
         self._build_lock = threading.RLock()  # the lazy indices are built once, not per thread
         self._built: dict[str, Any] = {}
 
+    def warm_up(self) -> None:
+        """Build the indices every filter uses now, not on the first request."""
+        _ = self.dataset_index, self.session_view
+
     # -- views: lookups shared by the filters --
-    def _once(self, name: str, build: Callable[[], Any]) -> Any:
+    def _once(self, name: str, build: Callable[[], T]) -> T:
         """Build a lazy index once even when the first requests arrive together."""
         with self._build_lock:
             if name not in self._built:
                 self._built[name] = build()
-            return self._built[name]
+            built: T = self._built[name]
+            return built
 
     @property
-    def _ds_index(self) -> _DatasetIndex:
-        return self._once("ds_index", lambda: _DatasetIndex(self.db))
+    def dataset_index(self) -> DatasetIndex:
+        return self._once("ds_index", lambda: DatasetIndex(self.db))
 
     @property
-    def _session_view(self) -> pd.DataFrame:
+    def session_view(self) -> pd.DataFrame:
         """Sessions in Alyx's list order (-start_time) with the REST-only columns."""
         return self._once("session_view", self._build_session_view)
 
@@ -71,14 +83,14 @@ class Queries:
         sv = sv.iloc[np.argsort(-sv["start_time"].to_numpy().astype(np.int64), kind="stable")]
         sv["pos"] = db.sessions.index.get_indexer(sv.index)
         sv["day"] = sv["start_time"].dt.normalize()
-        sv["projects_list"] = sv["projects"].map(synth._split)
+        sv["projects_list"] = sv["projects"].map(split_projects)
         sv["atlas_all"] = sv["atlas_acronyms"].map(
-            lambda leaves: {a.lower() for leaf in leaves for a in synth.atlas_ancestors(leaf)})
+            lambda leaves: regions_above(leaves))
         # per insertion, the regions its channels are in (with every region above them): the
         # atlas filters return a session once per insertion in the region, as Alyx's join does
         probes: dict[str, list[set[str]]] = {}
         for (eid, _pid), j in zip(db.insertions.index, db.insertions["json"], strict=True):
-            probes.setdefault(eid, []).append(_regions_of(j))
+            probes.setdefault(eid, []).append(insertion_regions(j))
         sv["probe_regions"] = [probes.get(eid, []) for eid in sv.index]
         sv["json"] = None
         histo = {s for s, p in zip(sv["subject"], sv["procedures"], strict=True)
@@ -87,41 +99,42 @@ class Queries:
         return sv
 
     @property
-    def _insertion_view(self) -> pd.DataFrame:
+    def insertion_view(self) -> pd.DataFrame:
         """Insertions with their session's fields (newest session first, then probe name)."""
         return self._once("insertion_view", self._build_insertion_view)
 
     def _build_insertion_view(self) -> pd.DataFrame:
         db = self.db
         iv = db.insertions.reset_index()
-        sv = self._session_view
+        sv = self.session_view
         iv = iv.join(sv.drop(columns=["json"]), on="eid")
         iv["probe"] = iv["name"].str[-2:].astype(int)
         iv["key"] = iv["pos"].to_numpy() * 4 + iv["probe"].to_numpy()
-        iv["regions"] = iv["json"].map(_regions_of)
+        iv["regions"] = iv["json"].map(insertion_regions)
         order = np.lexsort((iv["name"].to_numpy(), -iv["start_time"].to_numpy().astype(np.int64)))
         return iv.iloc[order].reset_index(drop=True)
 
     @cached_property
-    def _pid_to_eid(self) -> dict[str, str]:
+    def pid_to_eid(self) -> dict[str, str]:
         return {pid: eid for eid, pid in self.db.insertions.index}
 
     @cached_property
-    def _dataset_types(self) -> list[str]:
-        return sorted(set(self._ds_index.dataset_type))
+    def dataset_types(self) -> list[str]:
+        return sorted(set(self.dataset_index.dataset_type))
 
     # -- sessions --
     def _session_fields(self, sv: pd.DataFrame) -> dict[str, Field]:
         def col(name: str, kind: str = "str") -> Field:
             return Field(lambda: sv[name], kind)
 
-        qc_int = Field(lambda: sv["qc"].map(synth.QC_VALUES).astype(int), "number")
-        idx = self._ds_index
+        qc_int = Field(lambda: pd.Series(QC_VALUE_OF_CODE[sv["qc"].cat.codes.to_numpy()],
+                                         index=sv.index), "number")
+        idx = self.dataset_index
 
         def any_session(rows: np.ndarray) -> np.ndarray:
             hit = np.zeros(len(self.db.sessions), dtype=bool)
             hit[idx.sess[rows]] = True
-            return hit[sv["pos"].to_numpy()]
+            return np.asarray(hit[sv["pos"].to_numpy()])
 
         return {
             "id": Field(lambda: pd.Series(sv.index)), "pk": Field(lambda: pd.Series(sv.index)),
@@ -151,7 +164,7 @@ class Queries:
         ``histology``, ``tag``, ``datasets``, ``dataset_types``, ``users``) makes every
         session appear once again.
         """
-        sv = self._session_view
+        sv = self.session_view
         rows = np.ones(len(sv), dtype=np.int64)
         for name, fn in _SESSION_FILTERS:
             if params.get(name) is not None:
@@ -164,18 +177,18 @@ class Queries:
         distinct = {"django", "tag", "datasets", "dataset_types", "users"}
         if any(params.get(k) for k in distinct) or (
                 params.get("histology") is not None
-                and _bool_param(params["histology"]) is not None):
+                and bool_param(params["histology"]) is not None):
             rows = np.minimum(rows, 1)
         return np.repeat(sv["pos"].to_numpy(), rows)
 
     # -- insertions --
     def filter_insertions(self, params: dict[str, str]) -> np.ndarray:
         """Row positions into ``_insertion_view`` matching an /insertions query."""
-        iv = self._insertion_view
+        iv = self.insertion_view
         m = np.ones(len(iv), dtype=bool)
         rows = np.ones(len(iv), dtype=np.int64)
         for param in ("id", "session"):
-            if (value := _uuid_param(params, param)) is not None:
+            if (value := uuid_param(params, param)) is not None:
                 m &= iv["id" if param == "id" else "eid"].to_numpy() == value
         for param in ("subject", "name", "model", "serial"):
             if params.get(param) is not None:
@@ -185,7 +198,7 @@ class Queries:
                 auto_datetime=pd.to_datetime(iv["auto_datetime"])), params["auto_datetime"],
                 params)
         if params.get("date") is not None:
-            m &= (iv["day"] == _date(params["date"])).to_numpy()
+            m &= (iv["day"] == date_param(params["date"])).to_numpy()
         if params.get("experiment_number") is not None:  # a CharFilter: the database refuses
             text = params["experiment_number"]
             if not text.strip().lstrip("-").isdigit():
@@ -199,13 +212,13 @@ class Queries:
             m &= lookup_mask(iv["task_protocol"], "str", "icontains", params["task_protocol"])
         for param in ("atlas_acronym", "atlas_id", "atlas_name"):
             if params.get(param) is not None:
-                wanted = _atlas_regions(param, params)
+                wanted = atlas_param(param, params)
                 m &= np.array([bool(wanted & r) for r in iv["regions"]], dtype=bool)
         if params.get("tag") is not None:
             m &= False
-        m &= self._dataset_filter(params, iv["key"].to_numpy(), 4 * len(self.db.sessions), True)
+        m &= self.dataset_filter(params, iv["key"].to_numpy(), 4 * len(self.db.sessions), True)
         if params.get("dataset_qc_lte") is not None and params.get("datasets") is None:
-            rows *= self._qc_counts(params["dataset_qc_lte"], iv["key"].to_numpy(),
+            rows *= self.qc_counts(params["dataset_qc_lte"], iv["key"].to_numpy(),
                                     4 * len(self.db.sessions), True)
         if params.get("django"):
             m &= django_mask(params["django"], self._insertion_fields(iv), len(iv),
@@ -214,21 +227,21 @@ class Queries:
             rows = np.minimum(rows, 1)
         return np.repeat(np.arange(len(iv)), rows * m)
 
-    def _qc_counts(self, value: str, keys: np.ndarray, n: int, by_probe: bool) -> np.ndarray:
+    def qc_counts(self, value: str, keys: np.ndarray, n: int, by_probe: bool) -> np.ndarray:
         """Per key (session or insertion), its datasets with QC at or under ``value``."""
-        idx = self._ds_index
-        thr = _qc_validate(value)
+        idx = self.dataset_index
+        thr = qc_bound(value)
         row_key = idx.sess * 4 + idx.probe if by_probe else idx.sess
         ok = idx.qc <= thr
         if by_probe:
             ok &= idx.probe >= 0
-        return np.bincount(row_key[ok], minlength=n)[keys]
+        return np.asarray(np.bincount(row_key[ok], minlength=n)[keys])
 
-    def _dataset_filter(self, params: dict[str, str], keys: np.ndarray, n: int,
+    def dataset_filter(self, params: dict[str, str], keys: np.ndarray, n: int,
                         by_probe: bool) -> np.ndarray:
         """``dataset_types`` / ``datasets`` (+``dataset_qc_lte``) as a mask over ``keys``."""
         out = np.ones(len(keys), dtype=bool)
-        idx = self._ds_index
+        idx = self.dataset_index
         row_key = idx.sess * 4 + idx.probe if by_probe else idx.sess
         if by_probe:
             row_key = np.where(idx.probe >= 0, row_key, -1)
@@ -236,13 +249,13 @@ class Queries:
             ok = idx.sessions_with_all(idx.type_masks(params["dataset_types"]), row_key, n)
             out &= ok[keys]
         if params.get("datasets") is not None:
-            thr = _qc_validate(params.get("dataset_qc_lte") or "FAIL")
+            thr = qc_bound(params.get("dataset_qc_lte") or "FAIL")
             ok = idx.sessions_with_all(idx.name_masks(params["datasets"], thr), row_key, n)
             out &= ok[keys]
         return out
 
     def _insertion_fields(self, iv: pd.DataFrame) -> dict[str, Field]:
-        idx = self._ds_index
+        idx = self.dataset_index
 
         def col(name: str, kind: str = "str") -> Field:
             return Field(lambda: iv[name], kind)
@@ -268,16 +281,16 @@ class Queries:
     # -- datasets --
     def filter_datasets(self, params: dict[str, str]) -> np.ndarray:
         """Row positions into db.datasets matching a /datasets query (no defined order)."""
-        idx = self._ds_index
-        sv = self._session_view
+        idx = self.dataset_index
+        sv = self.session_view
         n_rows = len(idx.sess)
         smask = np.ones(len(sv), dtype=bool)
         for param, col in (("subject", "subject"), ("lab", "lab")):
             if params.get(param) is not None:
                 smask &= sv[col].to_numpy() == params[param]
         if params.get("date") is not None:
-            smask &= (sv["day"] == _date(params["date"])).to_numpy()
-        if (num := _int_param(params, "experiment_number")) is not None:
+            smask &= (sv["day"] == date_param(params["date"])).to_numpy()
+        if (num := int_param(params, "experiment_number")) is not None:
             smask &= sv["number"].to_numpy() == num
         if params.get("session") is not None:
             smask &= sv.index.to_numpy() == params["session"].lower()
@@ -289,12 +302,12 @@ class Queries:
             if params.get(param) is not None:
                 m &= idx.rows_where((series == params[param]).to_numpy())
         if params.get("qc") is not None:
-            m &= idx.qc == _qc_index(params["qc"])
+            m &= idx.qc == qc_code(params["qc"])
         if params.get("exists") is not None and (
-                exists := _bool_param(params["exists"])) is not None:
+                exists := bool_param(params["exists"])) is not None:
             m &= idx.exists == exists
         if params.get("default_dataset") is not None and (
-                default := _bool_param(params["default_dataset"], rest=True)) is not None:
+                default := bool_param(params["default_dataset"], rest=True)) is not None:
             m &= self.db.datasets["default_revision"].to_numpy() == default
         if params.get("hash") is not None:
             m &= self.db.datasets["hash"].to_numpy() == params["hash"]
@@ -304,7 +317,7 @@ class Queries:
         return np.flatnonzero(m)
 
     def _dataset_fields(self, by_pos: np.ndarray) -> dict[str, Field]:
-        idx = self._ds_index
+        idx = self.dataset_index
         d = self.db.datasets
         sessions = self.db.sessions
         extra = self.db.session_extra
@@ -315,7 +328,7 @@ class Queries:
         def session_col(values: Callable[[], pd.Series], kind: str = "str") -> Field:
             return Field(values, kind, lambda: idx.sess)
 
-        qc_int = pd.Series(np.array([0, 10, 30, 40, 50])[idx.qc])
+        qc_int = pd.Series(QC_VALUE_OF_CODE[idx.qc])
         return {
             "id": Field(lambda: pd.Series(idx.ids)), "pk": Field(lambda: pd.Series(idx.ids)),
             "name": unique(idx.name), "collection": unique(idx.collection),
@@ -341,13 +354,13 @@ class Queries:
 
 # --- the sessions filters (name, function(server, view, value, params) -> mask) ----------------
 def _f_iexact(col: str) -> Callable[..., np.ndarray]:
-    return lambda srv, sv, v, p: sv[col].str.lower().to_numpy() == v.lower()
+    return lambda q, sv, v, p: sv[col].str.lower().to_numpy() == v.lower()
 
 
 def _f_icontains(col: str, multi: bool = False) -> Callable[..., np.ndarray]:
     if multi:  # a many-to-many join: one row per matching value
-        return lambda srv, sv, v, p: _count_icontains(sv[col], v)
-    return lambda srv, sv, v, p: lookup_mask(sv[col], "str", "icontains", v)
+        return lambda q, sv, v, p: _count_icontains(sv[col], v)
+    return lambda q, sv, v, p: lookup_mask(sv[col], "str", "icontains", v)
 
 
 def _count_icontains(values: pd.Series, v: str) -> np.ndarray:
@@ -357,116 +370,97 @@ def _count_icontains(values: pd.Series, v: str) -> np.ndarray:
                     dtype=np.int64)
 
 
-def _regions_of(json_: Any) -> set[str]:
-    """The (lower-case) acronyms an insertion's channels are in, with every region above."""
-    leaves = (json_ or {}).get("brain_regions") or []
-    return {a.lower() for leaf in leaves for a in synth.atlas_ancestors(leaf)}
-
-
-def _atlas_regions(param: str, params: dict[str, str]) -> set[str]:
-    """Lower-case acronyms an atlas filter selects (their subtrees are matched by the caller):
-    ``atlas_acronym`` iexact, ``atlas_id`` the Allen id (a number, else 400), ``atlas_name``
-    icontains."""
-    if param == "atlas_id":
-        value = _float_param(params, "atlas_id")
-        return {a.lower() for a, (pk, _) in synth.ATLAS_INFO.items() if pk == value}
-    if param == "atlas_name":
-        low = params[param].lower()
-        return {a.lower() for a, (_, name) in synth.ATLAS_INFO.items() if low in name.lower()}
-    return {params[param].lower()}
-
-
 def _f_exact(col: str) -> Callable[..., np.ndarray]:
-    return lambda srv, sv, v, p: (sv[col].astype("str") == v).to_numpy()
+    return lambda q, sv, v, p: (sv[col].astype("str") == v).to_numpy()
 
 
-def _f_users(srv: Queries, sv: pd.DataFrame, v: str, p: dict) -> np.ndarray:
+def _f_users(q: DemoQueries, sv: pd.DataFrame, v: str, p: dict[str, str]) -> np.ndarray:
     wanted = set(v.split(","))
     return np.array([wanted <= set(u) for u in sv["users"]], dtype=bool)
 
 
-def _f_date_range(srv: Queries, sv: pd.DataFrame, v: str, p: dict) -> np.ndarray:
+def _f_date_range(q: DemoQueries, sv: pd.DataFrame, v: str, p: dict[str, str]) -> np.ndarray:
     parts = v.split(",")
     if len(parts) < 2:
         raise FilterError("list index out of range")
     day = sv["day"]
-    return ((day >= _date(parts[0])) & (day <= _date(parts[1]))).to_numpy()
+    return np.asarray(((day >= date_param(parts[0])) & (day <= date_param(parts[1]))).to_numpy())
 
 
-def _f_number(srv: Queries, sv: pd.DataFrame, v: str, p: dict) -> np.ndarray:
-    return sv["number"].to_numpy() == _int_param(p, "number")
+def _f_number(q: DemoQueries, sv: pd.DataFrame, v: str, p: dict[str, str]) -> np.ndarray:
+    return np.asarray(sv["number"].to_numpy() == int_param(p, "number"))
 
 
-def _f_qc(srv: Queries, sv: pd.DataFrame, v: str, p: dict) -> np.ndarray:
-    return sv["qc"].cat.codes.to_numpy() == _qc_index(v)
+def _f_qc(q: DemoQueries, sv: pd.DataFrame, v: str, p: dict[str, str]) -> np.ndarray:
+    return np.asarray(sv["qc"].cat.codes.to_numpy() == qc_code(v))
 
 
 def _f_json(col: str) -> Callable[..., np.ndarray]:
-    return lambda srv, sv, v, p: json_pairs_mask(v, sv[col])
+    return lambda q, sv, v, p: json_pairs_mask(v, sv[col])
 
 
 def _f_performance(op: str) -> Callable[..., np.ndarray]:
-    def f(srv: Queries, sv: pd.DataFrame, v: str, p: dict) -> np.ndarray:
-        value = _float_param(p, f"performance_{op}")
+    def f(q: DemoQueries, sv: pd.DataFrame, v: str, p: dict[str, str]) -> np.ndarray:
+        value = float_param(p, f"performance_{op}")
         perf = sv["performance"]
         cmp = perf >= value if op == "gte" else perf <= value
-        return (perf.notna() & cmp).to_numpy()
+        return np.asarray((perf.notna() & cmp).to_numpy())
     return f
 
 
-def _f_dataset_types(srv: Queries, sv: pd.DataFrame, v: str, p: dict) -> np.ndarray:
+def _f_dataset_types(q: DemoQueries, sv: pd.DataFrame, v: str, p: dict[str, str]) -> np.ndarray:
     only = {k: p[k] for k in ("dataset_types",)}
-    return srv._dataset_filter(only, sv["pos"].to_numpy(), len(sv), False)
+    return q.dataset_filter(only, sv["pos"].to_numpy(), len(sv), False)
 
 
-def _f_datasets(srv: Queries, sv: pd.DataFrame, v: str, p: dict) -> np.ndarray:
+def _f_datasets(q: DemoQueries, sv: pd.DataFrame, v: str, p: dict[str, str]) -> np.ndarray:
     only = {k: p[k] for k in ("datasets", "dataset_qc_lte") if p.get(k) is not None}
-    return srv._dataset_filter(only, sv["pos"].to_numpy(), len(sv), False)
+    return q.dataset_filter(only, sv["pos"].to_numpy(), len(sv), False)
 
 
-def _f_histology(srv: Queries, sv: pd.DataFrame, v: str, p: dict) -> np.ndarray:
+def _f_histology(q: DemoQueries, sv: pd.DataFrame, v: str, p: dict[str, str]) -> np.ndarray:
     h = sv["histology"].to_numpy()
-    wanted = _bool_param(v)
+    wanted = bool_param(v)
     if wanted is None:  # not a boolean: Django drops the filter
         return np.ones(len(sv), dtype=bool)
-    return h if wanted else ~h
+    return np.asarray(h if wanted else ~h)
 
 
-def _f_dataset_qc_lte(srv: Queries, sv: pd.DataFrame, v: str, p: dict) -> np.ndarray:
+def _f_dataset_qc_lte(q: DemoQueries, sv: pd.DataFrame, v: str, p: dict[str, str]) -> np.ndarray:
     if p.get("datasets") is not None:  # then it is the QC bound of ``datasets``
         return np.ones(len(sv), dtype=bool)
-    return srv._qc_counts(v, sv["pos"].to_numpy(), len(sv), False)
+    return q.qc_counts(v, sv["pos"].to_numpy(), len(sv), False)
 
 
 def _f_atlas(param: str) -> Callable[..., np.ndarray]:
-    def f(srv: Queries, sv: pd.DataFrame, v: str, p: dict) -> np.ndarray:
-        wanted = _atlas_regions(param, p)
+    def f(q: DemoQueries, sv: pd.DataFrame, v: str, p: dict[str, str]) -> np.ndarray:
+        wanted = atlas_param(param, p)
         return np.array([sum(bool(wanted & r) for r in probes) for probes in
                          sv["probe_regions"]], dtype=np.int64)
     return f
 
 
-def _f_id(srv: Queries, sv: pd.DataFrame, v: str, p: dict) -> np.ndarray:
-    return sv.index.to_numpy() == _uuid_param(p, "id")
+def _f_id(q: DemoQueries, sv: pd.DataFrame, v: str, p: dict[str, str]) -> np.ndarray:
+    return np.asarray(sv.index.to_numpy() == uuid_param(p, "id"))
 
 
 def _f_int_exact(col: str) -> Callable[..., np.ndarray]:
-    def f(srv: Queries, sv: pd.DataFrame, v: str, p: dict) -> np.ndarray:
-        return (sv[col] == _int_param(p, col)).fillna(False).to_numpy(dtype=bool)
+    def f(q: DemoQueries, sv: pd.DataFrame, v: str, p: dict[str, str]) -> np.ndarray:
+        return np.asarray((sv[col] == int_param(p, col)).fillna(False).to_numpy(dtype=bool))
     return f
 
 
 def _f_datetime_exact(col: str) -> Callable[..., np.ndarray]:
-    def f(srv: Queries, sv: pd.DataFrame, v: str, p: dict) -> np.ndarray:
+    def f(q: DemoQueries, sv: pd.DataFrame, v: str, p: dict[str, str]) -> np.ndarray:
         try:
             when = pd.Timestamp(v)
         except ValueError:
             raise BadValue(col, "Enter a valid date/time.") from None
-        return (sv[col] == when).to_numpy()
+        return np.asarray((sv[col] == when).to_numpy())
     return f
 
 
-def _f_nothing(srv: Queries, sv: pd.DataFrame, v: str, p: dict) -> np.ndarray:
+def _f_nothing(q: DemoQueries, sv: pd.DataFrame, v: str, p: dict[str, str]) -> np.ndarray:
     """Filters on things the demo has none of (tags, parent sessions, names)."""
     return np.zeros(len(sv), dtype=bool)
 

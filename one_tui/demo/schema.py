@@ -62,13 +62,13 @@ _PARAM_TYPES = {"number": "number", "experiment_number": "number", "n_trials": "
                 "offset": "integer", "performance_gte": "number", "performance_lte": "number"}
 
 
-def build_schema() -> dict:
+def build_schema() -> dict[str, Any]:
     """A small OpenAPI 3 document of the demo's routes (what ONE 3.x reads filter names from)."""
-    def op(op_id: str, params: list[dict]) -> dict:
+    def op(op_id: str, params: list[dict[str, Any]]) -> dict[str, Any]:
         return {"operationId": op_id, "parameters": params, "tags": [op_id.split("_")[0]],
                 "security": [{"tokenAuth": []}], "responses": {"200": {"description": ""}}}
 
-    paths: dict[str, dict] = {
+    paths: dict[str, dict[str, Any]] = {
         "/api/schema": {"get": op("schema_retrieve", [])},
         "/auth-token": {"post": op("auth-token_create", [])},
         "/cache.zip": {"get": op("cache.zip_retrieve", [])},
@@ -96,7 +96,7 @@ def _field(name: str, location: str, required: bool = False) -> dict[str, Any]:
     return out
 
 
-def build_coreapi(base_url: str) -> dict:
+def build_coreapi(base_url: str) -> dict[str, Any]:
     """The Core API document ``/docs/`` answers to ``Accept: application/coreapi+json``.
 
     Shaped as Alyx's ``data/coreapi.json``: ``{"_type": "document", "_meta": {...}, <endpoint>:

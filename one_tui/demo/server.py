@@ -10,10 +10,11 @@ Faults (``server.faults``, a :class:`Faults`) let tests and the demo show what a
 server does to the app. A "switch" field takes ``True`` (always), an ``int`` N (the next N
 requests) or ``False``; ``faults.paths`` limits every fault to request paths with those prefixes.
 
-The code lives in ``demo/http.py`` (the handler and :class:`DemoServer`), ``demo/views.py`` (the
-endpoints), ``demo/query.py`` and ``demo/lookups.py`` (the filters), ``demo/filters.py``,
-``demo/schema.py`` and ``demo/faults.py``; this module keeps ``from one_tui.demo.server import
-DemoServer`` working and runs ``one-tui demo-server``.
+The code lives in ``demo/http.py`` (:class:`DemoServer` and its request handler),
+``demo/router.py`` (the endpoints), ``demo/records.py`` (the JSON records), ``demo/query.py`` and
+``demo/lookups.py`` (the filters), ``demo/filters.py`` (django lookups), ``demo/auth.py``,
+``demo/tables.py``, ``demo/schema.py`` and ``demo/faults.py``; this module is where callers
+import :class:`DemoServer` from, and runs ``one-tui demo-server``.
 """
 
 from __future__ import annotations
@@ -22,20 +23,9 @@ import argparse
 import time
 
 from one_tui.demo import synth
-from one_tui.demo.faults import Faults, Switch  # noqa: F401 - re-exported (server.Faults)
 from one_tui.demo.http import DemoServer
-from one_tui.demo.schema import (
-    DATASET_PARAMS,
-    DETAIL_KEY,
-    INSERTION_PARAMS,
-    LIST_PARAMS,
-    SESSION_PARAMS,
-    build_coreapi,
-    build_schema,
-)
 
-__all__ = ["DemoServer", "Faults", "main", "build_schema", "build_coreapi", "LIST_PARAMS",
-           "SESSION_PARAMS", "INSERTION_PARAMS", "DATASET_PARAMS", "DETAIL_KEY"]
+__all__ = ["DemoServer", "main"]
 
 
 # --- command line -------------------------------------------------------------------------------

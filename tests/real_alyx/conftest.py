@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from one_tui.demo import synth
+from one_tui.demo.atlas import ATLAS_INFO
 from one_tui.demo.server import DemoServer
 
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -112,7 +113,7 @@ def gather_facts(server: Server) -> dict[str, Any]:
     # a project substring that two projects of one session contain (Alyx then lists it twice)
     part = next((p for p in ("brainwide", "ibl", "_") if any(
         sum(p in name for name in r["projects"]) > 1 for r in sessions)), "brainwide")
-    atlas_id, atlas_name = synth.ATLAS_INFO[acronym]
+    atlas_id, atlas_name = ATLAS_INFO[acronym]
     return {
         "eid": eid, "pid": insertions[0]["id"], "subject": detail["subject"],
         "lab": detail["lab"], "day": detail["start_time"][:10], "number": detail["number"],
