@@ -37,9 +37,8 @@ class SetupScreen(Screen):
     ]
 
     def compose(self) -> ComposeResult:
-        with Center():
-            with Vertical(id="setup-box", classes="modal-box"):
-                yield Static(SETUP_TEXT, markup=False)
+        with Center(), Vertical(id="setup-box", classes="modal-box"):
+            yield Static(SETUP_TEXT, markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
