@@ -32,8 +32,9 @@ import pytest
 from one_tui.demo.server import DemoServer
 from one_tui.demo.synth import SyntheticDB, generate
 from one_tui.engine import params
+from one_tui.engine.core.types import MODES
 from one_tui.engine.local.store import load_cache
-from one_tui.engine.one import MODES, One
+from one_tui.engine.one import One
 from one_tui.engine.remote.client import AlyxClient
 
 N_SESSIONS = 60

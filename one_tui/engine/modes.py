@@ -1,7 +1,8 @@
-"""ONE 2.x's mode policy for ``One``: which mode a call runs in, when to fall back, when to refresh.
+"""ONE 2.x's mode policy: which mode a call runs in, when to fall back, when auto refreshes.
 
 It exists so each rule about modes lives in one place, apart from how the tables are read
-(``one_queries``), how Alyx is asked (``one_alyx``) and how the tables are fetched (``one_jobs``):
+(``one.py``), how Alyx is asked (``remote/backend.py``) and how the tables are fetched
+(``jobs.py``), which all ask this object instead of comparing mode strings themselves:
 
 * ``local``: the tables on disk; nothing is sent by itself. A call given ``query_type='remote'``
   still asks Alyx when a database is configured (ONE 2.x's modes page), logging in then.
@@ -13,20 +14,18 @@ It exists so each rule about modes lives in one place, apart from how the tables
 * ``refresh``: like auto, but every decorated call (and ``search``) first asks ``cache/info``.
 
 Fallback (§1.3, as one-tui adopts it in §0): when the tables cannot be fetched or the login fails,
-the mode becomes ``local``, ``requested_mode`` keeps what was asked and ``fallback_reason`` says
-why in one line; the tables already on disk are never replaced by a bad download.
+the mode becomes ``local``; the :class:`~one_tui.engine.core.results.Fallback` keeps the mode
+that was asked, why (a :class:`FallbackReason`) and one line for the user.
 
-Expiry: the tables' age is the creation time of the tables Alyx publishes (``_created_time``),
-compared with ``clock()``; ``refresh_cache`` is ONE's ``@refresh`` decision.
-
-A mixin of :class:`one_tui.engine.one.One`: it uses the facade's ``alyx``, ``_cache``,
-``_lock``, ``clock`` and ``_notice``, and the table jobs' ``load_cache`` / ``_update_tables``.
+The app's auto rule (:meth:`ModePolicy.refresh_due`): the first search after the tables expired
+refreshes them first, unless a table job already ran since they expired. ONE's own ``search`` is
+not refreshed in auto mode (its modes page), so ``One.search`` keeps that; the app asks this rule.
 """
 
 from __future__ import annotations
 
-import threading
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from datetime import datetime
 
 from one_tui.engine.core import results as outcome
 from one_tui.engine.core.errors import (
@@ -36,9 +35,21 @@ from one_tui.engine.core.errors import (
     LoginRequired,
     OfflineError,
 )
-from one_tui.engine.core.results import Progress
+from one_tui.engine.core.freshness import Freshness
+from one_tui.engine.core.results import Fallback, Notices
+from one_tui.engine.core.spec import one_line
+from one_tui.engine.core.types import MODES, FallbackReason, Mode
 
-MODES = ("local", "remote", "auto", "refresh")
+__all__ = ["ModePolicy", "parse_mode", "why_failed", "login_problem"]
+
+
+def parse_mode(value: object, what: str = "Mode") -> Mode:
+    """The one validation of a mode name (ONE's error for an unknown one)."""
+    if isinstance(value, Mode):
+        return value
+    if value in MODES:
+        return Mode(str(value))
+    raise ValueError(f'{what} "{value}" not recognized')
 
 
 def _connection_cause(exc: BaseException) -> str:
@@ -55,160 +66,137 @@ def _connection_cause(exc: BaseException) -> str:
     return "connection failed"
 
 
+def login_problem(exc: BaseException) -> tuple[FallbackReason, str] | None:
+    """Why a login went wrong, None if ``exc`` is not a login problem."""
+    if isinstance(exc, AuthenticationError):
+        return FallbackReason.LOGIN_REFUSED, f"login refused ({exc.status_code})"
+    if isinstance(exc, LoginRequired):
+        return FallbackReason.LOGIN_NEEDED, "login needed (no password or saved token)"
+    if isinstance(exc, HTTPError) and exc.status_code in (401, 403):
+        return FallbackReason.HTTP_ERROR, f"Alyx refused access ({exc.status_code})"
+    return None
+
+
+def why_failed(exc: BaseException, what: str) -> tuple[FallbackReason, str]:
+    """Why talking to Alyx about ``what`` failed: the reason to decide on, one line to show."""
+    login = login_problem(exc)
+    if login is not None:
+        return login
+    if isinstance(exc, AlyxConnectionError):
+        return FallbackReason.UNREACHABLE, f"Alyx unreachable ({_connection_cause(exc)})"
+    if isinstance(exc, HTTPError):
+        # a password forces a login first: its error must not be blamed on cache/info
+        where = "login" if exc.endpoint.startswith("/auth-token") else what
+        return FallbackReason.HTTP_ERROR, f"{where} failed (HTTP {exc.status_code})"
+    return FallbackReason.OTHER, f"{what} failed ({one_line(exc)})"
+
+
 class ModePolicy:
-    """The mode of each call, the fallback to local and the tables' expiry."""
+    """The mode asked for, the mode in force, the fallback between them, and the auto rule.
 
-    @property
-    def mode(self) -> str:
-        return self._mode
+    ``has_database``: whether an Alyx client exists (without one only local mode is possible).
+    ``freshness``: the tables' current :class:`Freshness` (the tables own it; asked each time).
+    ``clock``: "now" for expiry; the app and tests inject theirs.
+    """
 
-    @mode.setter
-    def mode(self, value: str) -> None:
-        if value not in MODES:
-            raise ValueError(f'Mode "{value}" not recognized')
-        if value != "local" and self.alyx is None:
-            raise OfflineError(f'mode "{value}" needs an Alyx database; give base_url')
-        self._mode = self.requested_mode = value
-        self.fallback_reason = None
+    def __init__(self, mode: Mode, *, has_database: bool, freshness: Callable[[], Freshness],
+                 notices: Notices, clock: Callable[[], datetime]) -> None:
+        self.requested: Mode = mode
+        self.current: Mode = mode
+        self.fallback: Fallback | None = None
+        self.has_database = has_database
+        self.clock = clock
+        self._freshness = freshness
+        self._notices = notices
+        #: when the last table job (connect, login, refresh) ended, by ``clock``
+        self.tables_checked_at: datetime | None = None
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    # -- the mode ---------------------------------------------------------------------------------
+    def choose(self, value: object) -> None:
+        """The user's choice of mode: it is both asked and in force; any fallback is over."""
+        mode = parse_mode(value)
+        if mode is not Mode.LOCAL and not self.has_database:
+            raise OfflineError(f'mode "{mode}" needs an Alyx database; give base_url')
+        self.current = self.requested = mode
+        self.fallback = None
 
     @property
     def offline(self) -> bool:
         """ONE's rule: local mode, or no Alyx client at all."""
-        return self._mode == "local" or self.alyx is None
+        return self.current is Mode.LOCAL or not self.has_database
 
     @property
-    def cache_expiry(self) -> timedelta:
-        """How old the tables may get before auto mode asks Alyx for newer ones (ONE 2.x)."""
-        return self._cache_expiry
-
-    @cache_expiry.setter
-    def cache_expiry(self, value: timedelta) -> None:
-        # the modes page sets it, then reads ``one._cache._meta``: show the new rule there
-        self._cache_expiry = value
-        cache = getattr(self, "_cache", None)
-        if cache is not None:
-            with self._lock:
-                cache.meta["cache_expiry"] = value
-                cache.meta["expired"] = self._expired()
+    def fell_back(self) -> bool:
+        """In local mode because Alyx failed (not by choice): a refresh may try Alyx again."""
+        return self.fallback is not None
 
     # -- fallback ---------------------------------------------------------------------------------
-    def _fall_back(self, reason: str) -> None:
-        """Go to local mode, keep what was asked, say why in one line."""
-        self._mode = "local"
-        self.fallback_reason = f"{self.requested_mode} → local: {reason}"
-        self._notice(self.fallback_reason)
+    def fall_back(self, reason: FallbackReason, why: str) -> Fallback:
+        """Go to local mode, keep what was asked, say why in one line (to the user and to the
+        calling thread's record)."""
+        self.current = Mode.LOCAL
+        self.fallback = Fallback(self.requested, reason, f"{self.requested} → local: {why}")
+        self._notices.warn(self.fallback.text)
         if (rec := outcome.current()) is not None:
-            rec.fallback = self.fallback_reason
+            rec.fallback = self.fallback
+        return self.fallback
 
-    def _login_reason(self, exc: Exception) -> str | None:
-        """One-line reason for a login problem, None if ``exc`` is not one."""
-        if isinstance(exc, AuthenticationError):
-            return f"login refused ({exc.status_code})"
-        if isinstance(exc, LoginRequired):
-            return "login needed (no password or saved token)"
-        if isinstance(exc, HTTPError) and exc.status_code in (401, 403):
-            return f"Alyx refused access ({exc.status_code})"
-        return None
+    def restore(self) -> None:
+        """Back to the mode that was asked (a login worked, or Alyx is retried after a fallback)."""
+        self.current, self.fallback = self.requested, None
 
-    def _failure_reason(self, exc: BaseException, what: str) -> str:
-        """One line for why talking to Alyx failed."""
-        login = self._login_reason(exc) if isinstance(exc, Exception) else None
-        if login:
-            return login
-        if isinstance(exc, AlyxConnectionError):
-            return f"Alyx unreachable ({_connection_cause(exc)})"
-        if isinstance(exc, HTTPError):
-            # a password forces a login first: its error must not be blamed on cache/info
-            where = "login" if exc.endpoint.startswith("/auth-token") else what
-            return f"{where} failed (HTTP {exc.status_code})"
-        return f"{what} failed ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+    def offline_reason(self) -> str:
+        if self.fallback is not None:
+            return self.fallback.text
+        if not self.has_database:
+            return "no Alyx database is set up"
+        return "local mode was chosen"
+
+    def require_online(self, what: str) -> None:
+        if self.offline:
+            raise OfflineError(f"{what} needs a connection to Alyx; one-tui is in local mode "
+                               f"({self.offline_reason()})")
 
     # -- query_type -------------------------------------------------------------------------------
-    def _query_mode(self, query_type: str | None, refresh: bool = True) -> str:
-        """The mode of one call; runs ONE's ``@refresh`` decorator step when ``refresh``.
+    def call_mode(self, query_type: object | None) -> Mode:
+        """The mode of one call: LOCAL, REMOTE, or AUTO / REFRESH (the tables, after ONE's
+        ``@refresh`` step, which the caller runs).
 
         ``'remote'`` works in every mode with a database, local included (ONE's modes page: "in
         'auto'/'local' mode, a remote query can be made by specifying query_type='remote'"); it
         raises OfflineError, naming why, without a database or after a fallback to local (Alyx
         failed just now: ``refresh_cache`` retries it).
         """
-        qt = query_type or self._mode
-        if qt == "auto":
-            qt = self._mode
-        if qt not in MODES:
-            raise ValueError(f'query_type "{qt}" not recognized')
-        if qt == "remote":
-            if self.alyx is None or self.fallback_reason is not None:
+        asked = self.current if query_type in (None, Mode.AUTO) else parse_mode(
+            query_type, "query_type")
+        if asked is Mode.REMOTE:
+            if not self.has_database or self.fallback is not None:
                 raise OfflineError("query_type='remote' needs a connection to Alyx; one-tui is in "
-                                   f"local mode ({self._offline_reason()})")
-            return "remote"
-        if qt == "local" or self.offline:
-            return "local"
-        if refresh:
-            self.refresh_cache(qt)
-        return qt
+                                   f"local mode ({self.offline_reason()})")
+            return Mode.REMOTE
+        if asked is Mode.LOCAL or self.offline:
+            return Mode.LOCAL
+        return asked
 
-    def _insertions_mode(self, query_type: str | None) -> str:
-        """Remote when asked, or online without a local insertions table (ONE 2.x)."""
-        mode = self._query_mode(query_type, refresh=False)
-        if mode in ("auto", "refresh") and not self._cache.has_insertions:
-            return "remote"
-        return mode
+    # -- the app's auto rule ----------------------------------------------------------------------
+    def table_job_ended(self) -> None:
+        """A table job (connect, login, refresh) ended, whatever its outcome."""
+        self.tables_checked_at = self.clock()
 
-    def _offline_reason(self) -> str:
-        if self.fallback_reason:
-            return self.fallback_reason
-        if self.alyx is None:
-            return "no Alyx database is set up"
-        return "local mode was chosen"
-
-    def _require_online(self, what: str) -> None:
-        if self.offline:
-            raise OfflineError(f"{what} needs a connection to Alyx; one-tui is in local mode "
-                               f"({self._offline_reason()})")
-
-    # -- expiry and ONE's refresh step ------------------------------------------------------------
-    def refresh_cache(self, mode: str = "auto", cancel: threading.Event | None = None,
-                      on_page: Progress | None = None) -> datetime | None:
-        """ONE 2.x's ``refresh_cache``: ``auto`` reloads once ``cache_expiry`` has passed since
-        the last load (Alyx is asked only if the tables are expired); ``refresh`` asks
-        ``cache/info`` now and downloads if Alyx has newer tables. After a fallback to local,
-        either retries Alyx and restores the requested mode when it answers. ``cancel`` and
-        ``on_page`` are those of :meth:`load_cache`."""
-        if mode not in MODES:
-            raise ValueError(f'Mode "{mode}" not recognized')
-        if self.alyx is None or mode in ("local", "remote"):
-            return self._cache.meta["loaded_time"]
-        if self._mode == "local":
-            if self.fallback_reason is not None:
-                self._retry(cancel, on_page)
-            return self._cache.meta["loaded_time"]
-        if mode == "auto":
-            loaded = self._cache.meta["loaded_time"]
-            if loaded is None or self.clock() - loaded >= self.cache_expiry:
-                self.load_cache(cancel=cancel, on_page=on_page)
-        else:
-            self._update_tables(force=True, cancel=cancel, on_page=on_page)
-        return self._cache.meta["loaded_time"]
-
-    def _retry(self, cancel: threading.Event | None = None,
-               on_page: Progress | None = None) -> None:
-        """After a fallback, an explicit refresh asks Alyx again (``cache/info``, then the
-        tables if newer); when that works the requested mode is back. Local mode chosen by the
-        user never gets here: it never touches the network."""
-        self._mode, self.fallback_reason = self.requested_mode, None
-        self._update_tables(force=True, cancel=cancel, on_page=on_page)
-        if self.fallback_reason is None:
-            self._notice(f"Alyx reachable again: back to {self.requested_mode} mode")
-
-    def _when(self) -> str:
-        created = self._created_time()
-        return created.strftime("%Y-%m-%d %H:%M") if created else "nowhere (no tables)"
-
-    def _created_time(self) -> datetime | None:
-        """Creation time of the tables: the Cache's one freshness rule (see Cache.freshness)."""
-        return self._cache.freshness.created
-
-    def _expired(self) -> bool:
-        """ONE 2.x: no tables, or older than ``cache_expiry``, judged by ``clock``."""
-        return self._cache.freshness.expired(self.clock())
+    def refresh_due(self, now: datetime, query_type: object | None = None) -> bool:
+        """Whether auto's next local search should refresh the tables first: in auto mode, the
+        tables expired, and no table job ran since they expired (so a download the user
+        cancelled at start is not started again by the first search). Never without tables
+        (connecting fetches them) nor for a remote search."""
+        if self.current is not Mode.AUTO or not self.has_database:
+            return False
+        if query_type is not None and parse_mode(query_type, "query_type") is Mode.REMOTE:
+            return False
+        fresh = self._freshness()
+        expires = fresh.expires_at
+        if expires is None or not fresh.expired(now):
+            return False
+        return self.tables_checked_at is None or self.tables_checked_at < expires

@@ -1,51 +1,61 @@
-"""The ``One`` facade: ONE 2.x's ``ONE()`` over the local tables and Alyx (the app's only API).
+"""The ``One`` facade: ONE 2.x's ``ONE()`` over the local tables and Alyx, for scripts and tests.
 
-``from one_tui.engine import One`` (or ``one_tui.engine.one``) is the object users and the app
-talk to. This module keeps what makes it one object: the constructor (settings, the data folder,
-the client, the first load), the notices, ``ask`` (the seam: a query's :class:`Answer`) and
-``cache_info``. The rest is one mixin per reason to change:
+``from one_tui.engine import One`` gives ONE's public API (``search``, ``list_datasets``,
+``get_details``, ``load_cache``, ``refresh_cache``, ``mode``, ``offline`` ...). The app talks to
+``service.EngineService``, which holds a ``One``. ``One`` is composed of parts, each built here
+with what it needs, so each rule has one home:
 
-* ``one_modes.ModePolicy``: the four modes, ``query_type``, fallback to local, expiry;
-* ``one_queries.Queries``: ONE's query methods on the local tables (``query.py``);
-* ``one_alyx.AlyxBackend``: REST calls and the merge of their rows;
-* ``one_jobs.TableJobs``: connect, login, refresh, download, load and save (``Outcome`` jobs).
+* ``tables`` (:class:`~one_tui.engine.tables.Tables`): the in-memory tables, their lock, folder
+  and freshness (the one expiry rule);
+* ``policy`` (:class:`~one_tui.engine.modes.ModePolicy`): the four modes, ``query_type``, the
+  fallback to local, the app's auto refresh rule;
+* ``remote`` (:class:`~one_tui.engine.backend.AlyxBackend`, None without a database):
+  what one call asks Alyx, merged into the tables;
+* ``jobs`` (:class:`~one_tui.engine.jobs.TableJobs`): connect, login, refresh, download, each
+  returning an ``Outcome``.
+
+ONE's query methods are here: each asks the policy for its mode, then reads the tables
+(``local/query.py``) under their lock or asks the backend.
 
 Thread safety: the app calls this from worker threads, possibly two concerns at a time (a search
-while a session's details load). Table merges, swaps and local reads hold ``_lock``; downloads
-hold ``_download_lock``; network requests hold neither, so a slow request blocks nobody.
+while a session's details load). Table merges, swaps and local reads hold ``tables.lock``;
+downloads hold ``jobs.download_lock``; network requests hold neither, so a slow request blocks
+nobody.
 """
 
 from __future__ import annotations
 
-import logging
 import os
-import tempfile
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
+
 from one_tui.engine import params
+from one_tui.engine.backend import AlyxBackend, RowsCallback
 from one_tui.engine.core import results as outcome
-from one_tui.engine.core.errors import CacheDirError
-from one_tui.engine.core.results import Answer
-from one_tui.engine.core.spec import shown
+from one_tui.engine.core.errors import ALFObjectNotFound, OfflineError
+from one_tui.engine.core.results import Answer, Fallback, Notices, Outcome, Phase, Progress
+from one_tui.engine.core.spec import QC
+from one_tui.engine.core.types import FallbackReason, Mode
 from one_tui.engine.jobs import TableJobs
+from one_tui.engine.local import converters, listing, query
 from one_tui.engine.local.cache import Cache
-from one_tui.engine.modes import MODES, ModePolicy
-from one_tui.engine.queries import Queries
-from one_tui.engine.remote.backend import AlyxBackend
+from one_tui.engine.modes import ModePolicy, parse_mode
+from one_tui.engine.remote import filters as remote_filters
+from one_tui.engine.remote import records as remote
+from one_tui.engine.tables import Tables, prepare_folder
 
 if TYPE_CHECKING:  # httpx (~75 ms) is only imported when there is an Alyx to talk to
     from one_tui.engine.remote.client import AlyxClient
 
-__all__ = ["One", "MODES"]
-
-log = logging.getLogger("one_tui.engine")
+__all__ = ["One"]
 
 
-class One(Queries, AlyxBackend, TableJobs, ModePolicy):
+class One:
     """ONE's ``ONE()`` for one-tui: modes, ``query_type``, fallback, tables and REST merges."""
 
     def __init__(self, base_url: str | None = None, username: str | None = None,
@@ -54,121 +64,118 @@ class One(Queries, AlyxBackend, TableJobs, ModePolicy):
                  cache_rest: str | None = "GET", token: str | None = None, wildcards: bool = True,
                  silent: bool = True, client: AlyxClient | None = None, connect: bool = True,
                  clock: Callable[[], datetime] | None = None) -> None:
-        if mode not in MODES:
-            raise ValueError(f'Mode "{mode}" not recognized')
-        self._lock = threading.RLock()
-        self._download_lock = threading.Lock()
-        self.notices: list[str] = []
-        self.fallback_reason: str | None = None
-        self.requested_mode = mode
-        self._mode = mode
-        self._cache_expiry = cache_expiry
+        requested = parse_mode(mode)
         self.wildcards = wildcards
         self.silent = silent
-        self.read_only = False
-        #: "now" for expiry (tests and the app inject theirs)
-        self.clock: Callable[[], datetime] = clock or datetime.now
-        self._login_at_start = bool(password)
-        settings = None if client else self._settings(base_url, cache_dir)
-        url = base_url or (settings.base_url if settings else None)
-        self.cache_dir = self._prepare_dir(self._resolve_dir(cache_dir, client, settings, url))
+        self._notices = Notices()
+        if client is None:  # the one rule for database, folder, user (params.resolve_place)
+            place = params.resolve_place(base_url, cache_dir, username)
+            if place.problem:
+                self._notices.warn(place.problem)
+            url, folder = place.base_url, place.cache_dir
+        else:
+            url = base_url
+            folder = Path(cache_dir).expanduser() if cache_dir else Path(client.cache_dir)
+        read_only = not prepare_folder(folder)
+        if read_only:
+            self._notices.warn("cache folder is read-only: nothing will be saved")
         if client is None and url:
             from one_tui.engine.remote.client import AlyxClient
 
             client = AlyxClient(url, username=username, password=password, token=token,
-                                cache_dir=self.cache_dir, cache_rest=cache_rest, silent=silent)
+                                cache_dir=folder, cache_rest=cache_rest, silent=silent)
+        #: ONE's ``one.alyx``: the REST client (None without a database)
         self.alyx: AlyxClient | None = client
-        self._drain_client_notices()  # e.g. the plain-http warning, in every mode
-        self._cache = Cache(self.cache_dir, cache_expiry, self.clock)
-        self._merged_sessions: dict[str, str] = {}  # eid -> datasets last merged (JSON)
-        self._load_local()
-        if client is None and mode != "local":
-            self._fall_back("no Alyx database is set up (give base_url)")
+        if client is not None:
+            self._notices.take_from(client.notices)  # e.g. the plain-http warning, in every mode
+        self.tables = Tables(folder, cache_expiry, self._notices, read_only,
+                             clock=lambda: self.policy.clock())
+        self.policy = ModePolicy(requested, has_database=client is not None,
+                                 freshness=self.tables.freshness, notices=self._notices,
+                                 clock=clock or datetime.now)
+        self.remote = (AlyxBackend(client, self.tables, self.policy, self._notices)
+                       if client is not None else None)
+        self.jobs = TableJobs(client, self.tables, self.policy, self._notices,
+                              login_at_start=bool(password))
+        self.tables.load()
+        if client is None and requested is not Mode.LOCAL:
+            self.policy.fall_back(FallbackReason.NO_DATABASE,
+                                  "no Alyx database is set up (give base_url)")
         elif connect:  # ONE's constructor; ``connect=False`` leaves it to the ``connect()`` job
             self.connect()
-
-    # -- set-up -----------------------------------------------------------------------------------
-    def _settings(self, base_url: str | None,
-                  cache_dir: str | os.PathLike[str] | None) -> params.Settings | None:
-        """The ~/.one settings of ``base_url``; without one, those of the database whose cache
-        folder is ``cache_dir`` (ONE's ``check_cache_conflict``), else the default database."""
-        try:
-            if base_url:
-                return params.get_settings(base_url)
-            if cache_dir is None:
-                return params.get_settings()
-            for key, folder in params.read_caches()["CLIENT_MAP"].items():
-                if Path(str(folder)).expanduser() == Path(cache_dir).expanduser():
-                    return params.get_settings(key)
-        except params.ParamsError as exc:
-            self._notice(str(exc))
-        return None
-
-    def _resolve_dir(self, cache_dir: str | os.PathLike[str] | None, client: AlyxClient | None,
-                     settings: params.Settings | None, url: str | None) -> Path:
-        """The argument, else the given client's folder, else ``params.resolve_cache_dir``
-        (~/.one's folder, else ONE's ``~/Downloads/ONE/<key>``): the one rule AlyxClient uses."""
-        if not cache_dir and client is not None:
-            return Path(client.cache_dir)
-        return params.resolve_cache_dir(url, cache_dir, settings)
-
-    def _prepare_dir(self, folder: Path) -> Path:
-        """Create the cache folder; note (not fail) when it is read-only."""
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise CacheDirError(
-                f"Cache directory not accessible: {folder} ({exc.strerror or exc}). Please "
-                "provide a valid cache_dir or run ONE.setup to update the default directory."
-            ) from None
-        self.read_only = not self._writable(folder)
-        if self.read_only:
-            self._notice("cache folder is read-only: nothing will be saved")
-        return folder
-
-    @staticmethod
-    def _writable(folder: Path) -> bool:
-        """Try to create a file: os.access alone misses read-only mounts."""
-        if not os.access(folder, os.W_OK):
-            return False
-        try:
-            with tempfile.NamedTemporaryFile(dir=folder, prefix=".one-tui-probe-"):
-                pass
-        except OSError:
-            return False
-        return True
 
     def __repr__(self) -> str:
         if self.alyx is None:
             return f"One (offline, {self.cache_dir})"
         return f"One ({'offline' if self.offline else 'online'}, {self.alyx.base_url})"
 
-    # -- notices ----------------------------------------------------------------------------------
-    def _notice(self, message: str) -> None:
-        """A one-line warning for the user: logged and queued for the app's toasts. Control
-        characters (from file names in a shared folder, server text) are escaped, so a notice
-        stays one line and cannot drive the terminal it is printed on."""
-        message = shown(message, limit=500)
-        log.warning(message)
-        self._queue(message)
+    # -- state, as ONE names it -------------------------------------------------------------------
+    @property
+    def mode(self) -> Mode:
+        """The mode in force (``local`` after a fallback); setting it is the user's choice."""
+        return self.policy.current
 
-    def _queue(self, message: str) -> None:
-        """To the calling thread's current call (returned in its Answer / Outcome), else to
-        ``notices`` for scripts that use this object as they would use ONE."""
-        if not outcome.note(message):
-            self.notices.append(message)
+    @mode.setter
+    def mode(self, value: str) -> None:
+        self.policy.choose(value)
 
-    def _drain_client_notices(self) -> None:
-        """Move the client's notices to ours (another thread may be draining too)."""
-        while self.alyx is not None:
-            try:
-                note = self.alyx.notices.pop(0)
-            except IndexError:
-                return
-            self._queue(shown(note, limit=500))
+    @property
+    def requested_mode(self) -> Mode:
+        return self.policy.requested
 
-    # -- the seam ---------------------------------------------------------------------------------
-    def ask(self, name: str, *args: Any, no_cache: bool = False, **kwargs: Any) -> Answer:
+    @property
+    def fallback(self) -> Fallback | None:
+        """Why the mode fell back to local (None when it did not)."""
+        return self.policy.fallback
+
+    @property
+    def fallback_reason(self) -> str | None:
+        """The fallback's line ("auto → local: Alyx unreachable (...)"), for scripts."""
+        return self.policy.fallback.text if self.policy.fallback else None
+
+    @property
+    def offline(self) -> bool:
+        """ONE's rule: local mode, or no Alyx client at all."""
+        return self.policy.offline
+
+    @property
+    def clock(self) -> Callable[[], datetime]:
+        """"now" for expiry (the app and tests inject theirs)."""
+        return self.policy.clock
+
+    @clock.setter
+    def clock(self, value: Callable[[], datetime]) -> None:
+        self.policy.clock = value
+
+    @property
+    def cache_expiry(self) -> timedelta:
+        """How old the tables may get before auto mode asks Alyx for newer ones (ONE 2.x)."""
+        return self.tables.expiry
+
+    @cache_expiry.setter
+    def cache_expiry(self, value: timedelta) -> None:
+        self.tables.set_expiry(value, self.policy.now())
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.tables.folder
+
+    @property
+    def read_only(self) -> bool:
+        return self.tables.read_only
+
+    @property
+    def notices(self) -> list[str]:
+        """Notices raised outside any recorded call (scripts read them here: ONE's warnings)."""
+        return self._notices.pending
+
+    @property
+    def _cache(self) -> Cache:
+        """ONE's spelling: its modes page reads ``one._cache._meta``."""
+        return self.tables.cache
+
+    # -- the seam for scripts ---------------------------------------------------------------------
+    def ask(self, name: str, *args: Any, no_cache: bool = False, **kwargs: Any) -> Answer[Any]:
         """Call a query method (``search_sessions``, ``get_details`` ...) and return an
         :class:`~one_tui.engine.core.results.Answer`: its value (or error), where it came from, the
         notices and fallback it raised. ``no_cache=True`` bypasses the REST cache for this call
@@ -191,34 +198,297 @@ class One(Queries, AlyxBackend, TableJobs, ModePolicy):
     @property
     def tables_id(self) -> int:
         """Changes whenever the tables in memory are replaced (a download, a reload)."""
-        return id(self._cache)
+        return id(self.tables.cache)
 
-    # -- status -----------------------------------------------------------------------------------
     def cache_info(self) -> dict[str, Any]:
-        """Everything the Cache pane shows, in plain values."""
-        with self._lock:
-            cache = self._cache
-            meta = cache.meta
+        """Everything the Cache pane shows, in plain values (for scripts and the CLI)."""
+        with self.tables.lock:
+            meta = self.tables.cache.meta
             info_tables = {
-                name: {"rows": cache.row_counts.get(name),
+                name: {"rows": self.tables.cache.row_counts.get(name),
                        "date_created": meta["raw"].get(name, {}).get("date_created"),
                        "origin": meta["raw"].get(name, {}).get("origin")}
-                for name in cache.table_names if name in meta["raw"]}
-            created = self._created_time()
-            expired = self._expired()
-        next_refresh = None
-        if self._mode in ("auto", "refresh") and not self.offline and created is not None:
-            next_refresh = created + self.cache_expiry
+                for name in self.tables.cache.table_names if name in meta["raw"]}
+            fresh = self.tables.freshness()
+        online = self.mode in (Mode.AUTO, Mode.REFRESH) and not self.offline
         rest_cache = {"enabled": False, "entries": 0, "bytes": 0, "hits": 0, "misses": 0,
                       "default_expiry": None}
         if self.alyx is not None:
             rest_cache.update(self.alyx.rest_cache_stats)
         return {
-            "cache_dir": self.cache_dir, "tables": info_tables, "created_time": created,
-            "loaded_time": meta["loaded_time"], "expired": expired,
-            "cache_expiry": self.cache_expiry, "next_refresh": next_refresh,
-            "rest_cache": rest_cache, "mode": self._mode, "requested_mode": self.requested_mode,
+            "cache_dir": self.cache_dir, "tables": info_tables, "created_time": fresh.created,
+            "loaded_time": fresh.loaded, "expired": fresh.expired(self.policy.now()),
+            "cache_expiry": fresh.expiry, "next_refresh": fresh.expires_at if online else None,
+            "rest_cache": rest_cache, "mode": self.mode, "requested_mode": self.requested_mode,
             "fallback_reason": self.fallback_reason,
             "base_url": self.alyx.base_url if self.alyx else None,
             "user": self.alyx.user if self.alyx else None, "read_only": self.read_only,
         }
+
+    def refresh_due(self, now: datetime | None = None, query_type: str | None = None) -> bool:
+        """The app's auto rule: a local search now should refresh the tables first (see
+        :meth:`ModePolicy.refresh_due`). ``search`` itself never does, as in ONE."""
+        return self.policy.refresh_due(now or self.policy.now(), query_type)
+
+    # -- jobs -------------------------------------------------------------------------------------
+    def connect(self, cancel: threading.Event | None = None,
+                on_progress: Phase | None = None) -> Outcome:
+        """The network part of ONE's constructor as a job (see :meth:`TableJobs.connect`)."""
+        return self.jobs.connect(cancel, on_progress)
+
+    def login(self, username: str, password: str) -> None:
+        """Log in to Alyx, restore the mode that was asked for and load (or fetch) the tables.
+        A refused login raises AuthenticationError."""
+        self.jobs.login_job(username, password)
+
+    def login_job(self, username: str, password: str, cancel: threading.Event | None = None,
+                  on_progress: Phase | None = None) -> Outcome:
+        """:meth:`login` as a job: the outcome of the table update that follows the login."""
+        return self.jobs.login_job(username, password, cancel, on_progress)
+
+    def refresh(self, how: str = "auto", cancel: threading.Event | None = None,
+                on_progress: Phase | None = None) -> Outcome:
+        """The app's refresh job, ``auto`` or ``refresh`` (see :meth:`TableJobs.refresh`)."""
+        return self.jobs.refresh(how, cancel, on_progress)
+
+    def refresh_cache(self, mode: str = "auto", cancel: threading.Event | None = None,
+                      on_page: Progress | None = None) -> datetime | None:
+        """ONE 2.x's ``refresh_cache`` (see :meth:`TableJobs.refresh_cache`)."""
+        return self.jobs.refresh_cache(mode, cancel, on_page)
+
+    def load_cache(self, clobber: bool = False, cancel: threading.Event | None = None,
+                   on_page: Progress | None = None) -> datetime | None:
+        """ONE's ``load_cache``: the tables on disk, then newer ones from Alyx when expired."""
+        return self.jobs.load_cache(clobber, cancel, on_page)
+
+    def save_cache(self) -> bool:
+        """Write the tables changed by remote merges, merged with those on disk, under the lock."""
+        return self.tables.save()
+
+    def preload_datasets(self, cancel: threading.Event | None = None) -> bool:
+        """Read the datasets table now, in a background worker (see :class:`Tables`)."""
+        return self.tables.preload_datasets(cancel)
+
+    def describe_revision(self, name: str, full: bool = False) -> Any:
+        return self._backend("describe_revision").describe_revision(name, full)
+
+    def describe_dataset(self, dataset_type: str | None = None) -> Any:
+        return self._backend("describe_dataset").describe_dataset(dataset_type)
+
+    # -- modes of a call --------------------------------------------------------------------------
+    def _backend(self, what: str = "this call") -> AlyxBackend:
+        """The Alyx backend; the policy's OfflineError, naming why, without a database (the
+        policy routes no call here then: this is for the type checker and describe_*)."""
+        if self.remote is None:
+            self.policy.require_online(what)
+            raise OfflineError(f"{what} needs an Alyx database")
+        return self.remote
+
+    def _call_mode(self, query_type: str | None, refresh: bool = True) -> Mode:
+        """The mode of one call; runs ONE's ``@refresh`` step first when ``refresh``."""
+        mode = self.policy.call_mode(query_type)
+        if refresh and mode in (Mode.AUTO, Mode.REFRESH):
+            self.jobs.refresh_cache(mode)
+        return mode
+
+    def _insertions_mode(self, query_type: str | None) -> Mode:
+        """Remote when asked, or online without a local insertions table (ONE 2.x)."""
+        mode = self._call_mode(query_type, refresh=False)
+        if mode in (Mode.AUTO, Mode.REFRESH) and not self.tables.cache.has_insertions:
+            return Mode.REMOTE
+        return mode
+
+    # -- search -----------------------------------------------------------------------------------
+    def search(self, details: bool = False, query_type: str | None = None,
+               cancel: threading.Event | None = None, on_page: Progress | None = None,
+               **terms: Any) -> Any:
+        """Eids of matching sessions; ``details`` -> ``(eids, dicts)`` (``([], None)`` if none).
+
+        Local: ONE's order (date, subject, number descending), dicts without eid. Remote: the
+        server's order (``-start_time``), dicts are the REST records plus ``date``. Not
+        refreshed in auto mode (ONE 2.x: ``search`` is not decorated); in refresh mode
+        ``cache/info`` is asked first.
+        """
+        mode = self._call_mode(query_type, refresh=False)
+        if mode is Mode.REFRESH:
+            self.jobs.refresh_cache(Mode.REFRESH)
+        if mode is Mode.REMOTE:
+            records, rows = self._backend().search_sessions(terms, cancel, on_page)
+            eids = list(rows.index)
+            if not details:
+                return eids
+            return (eids, [remote.session_details(r) for r in records]) if eids else ([], None)
+        with self.tables.lock:
+            return query.search(self.tables.cache, details=details, wildcards=self.wildcards,
+                                **terms)
+
+    def search_sessions(self, query_type: str | None = None,
+                        cancel: threading.Event | None = None, on_page: Progress | None = None,
+                        on_rows: RowsCallback | None = None, **terms: Any) -> pd.DataFrame:
+        """The matching sessions rows (index eid): ONE's order locally, the server's remotely.
+
+        Remote: ``on_rows`` is called after each page with the rows received so far (each page
+        already merged into the tables), so the app can show the table growing.
+        """
+        mode = self._call_mode(query_type, refresh=False)
+        if mode is Mode.REFRESH:
+            self.jobs.refresh_cache(Mode.REFRESH)
+        if mode is Mode.REMOTE:
+            return self._backend().search_sessions(terms, cancel, on_page, on_rows)[1]
+        with self.tables.lock:
+            found: pd.DataFrame = query.search_sessions(self.tables.cache,
+                                                        wildcards=self.wildcards, **terms)
+        return found
+
+    def search_terms(self, query_type: str | None = None) -> tuple[str, ...]:
+        """Search term names: local ones, or remote (local + Alyx's /sessions parameters).
+        Static (no ``/api/schema`` request), so not refreshed in any mode."""
+        asked = query_type or self.mode
+        return remote_filters.search_terms() if asked == Mode.REMOTE else query.search_terms()
+
+    # -- sessions and datasets --------------------------------------------------------------------
+    def to_eid(self, id_: Any) -> str | None:
+        """Any identifier ONE accepts to an eid; paths and refs not in the tables are looked up
+        on Alyx when online."""
+        if self.remote is not None:
+            return self.remote.to_eid(id_)
+        with self.tables.lock:
+            eid: str | None = converters.to_eid(id_, self.tables.cache)
+        return eid
+
+    def get_details(self, eid: Any, full: bool = False, query_type: str | None = None) -> Any:
+        """Local mode or ``query_type='local'``: the session row (Series); ``full`` -> its
+        datasets with session columns.
+
+        auto, refresh and remote (ONE 2.x: "if 'auto' uses whichever mode ONE is in"): ``GET
+        /sessions/<eid>`` after the refresh step, its session row merged; ``full`` -> the whole
+        record, else ONE 2.11.2's dict: the record's subject, start_time, number, lab, projects
+        (comma-joined), url and task_protocol, then ``local_path`` and ``date``.
+        A list of ids gives a list.
+        """
+        if self._call_mode(query_type) is Mode.LOCAL:
+            with self.tables.lock:
+                return query.get_details(self.tables.cache, eid, full=full)
+        backend = self._backend()
+        if isinstance(eid, list):
+            return [backend.details(e, full) for e in eid]
+        return backend.details(eid, full)
+
+    def _datasets_of(self, eid: Any, query_type: str | None) -> Any:
+        """The refresh step, then (remote) the fetch of one session's datasets. Returns the
+        session to list from the tables: the resolved eid after a fetch, else ``eid`` as given
+        (the local query resolves it, without the network)."""
+        if self._call_mode(query_type) is not Mode.REMOTE:
+            return eid
+        if eid is not None:
+            return remote.eid_of(self._backend().fetch_session(eid))
+        self._notices.warn("Unable to list all remote datasets; listing the local tables")
+        return eid
+
+    def list_datasets(self, eid: Any = None, filename: Any = None, collection: Any = None,
+                      revision: Any = None, qc: Any = QC.FAIL, ignore_qc_not_set: bool = False,
+                      details: bool = False, query_type: str | None = None,
+                      default_revisions_only: bool = False, keep_eid_index: bool = False) -> Any:
+        """Datasets of the tables (or of one session), filtered as ONE's ``filter_datasets``.
+        Remote with an eid reads ``GET /sessions/<eid>`` and merges its datasets first; remote
+        without an eid lists the local tables with a notice, as ONE does."""
+        eid = self._datasets_of(eid, query_type)
+        with self.tables.lock:
+            return listing.list_datasets(
+                self.tables.cache, eid=eid, filename=filename, collection=collection,
+                revision=revision, qc=qc, ignore_qc_not_set=ignore_qc_not_set, details=details,
+                default_revisions_only=default_revisions_only, keep_eid_index=keep_eid_index,
+                wildcards=self.wildcards)
+
+    def list_collections(self, eid: Any = None, filename: Any = None, collection: Any = None,
+                         revision: Any = None, qc: Any = QC.FAIL, ignore_qc_not_set: bool = False,
+                         details: bool = False, query_type: str | None = None,
+                         default_revisions_only: bool = False) -> Any:
+        """Sorted unique collections ('' = session root); ``details`` -> {collection: rows}."""
+        eid = self._datasets_of(eid, query_type)
+        with self.tables.lock:
+            return listing.list_collections(
+                self.tables.cache, eid=eid, filename=filename, collection=collection,
+                revision=revision, qc=qc, ignore_qc_not_set=ignore_qc_not_set, details=details,
+                default_revisions_only=default_revisions_only, wildcards=self.wildcards)
+
+    def list_revisions(self, eid: Any = None, filename: Any = None, collection: Any = None,
+                       revision: Any = None, qc: Any = QC.FAIL, ignore_qc_not_set: bool = False,
+                       details: bool = False, query_type: str | None = None,
+                       default_revisions_only: bool = False) -> Any:
+        """Sorted unique revisions without '#' ('' = none); ``details`` -> {revision: rows}."""
+        eid = self._datasets_of(eid, query_type)
+        with self.tables.lock:
+            return listing.list_revisions(
+                self.tables.cache, eid=eid, filename=filename, collection=collection,
+                revision=revision, qc=qc, ignore_qc_not_set=ignore_qc_not_set, details=details,
+                default_revisions_only=default_revisions_only, wildcards=self.wildcards)
+
+    def list_subjects(self, query_type: str | None = None) -> list[str]:
+        """Sorted subjects of the local sessions table (ONE has no remote version)."""
+        self._call_mode(None if query_type == Mode.REMOTE else query_type)
+        with self.tables.lock:
+            subjects: list[str] = query.list_subjects(self.tables.cache)
+        return subjects
+
+    # -- paths ------------------------------------------------------------------------------------
+    def eid2path(self, eid: Any, query_type: str | None = None) -> Any:
+        """Local session folder of an eid; looked up on Alyx when not in the tables."""
+        if isinstance(eid, list | tuple):
+            return [self.eid2path(e, query_type) for e in eid]
+        mode = self._call_mode(query_type)
+        with self.tables.lock:
+            path = converters.eid2path(self.tables.cache, eid, self.cache_dir)
+        if path is not None or mode is Mode.LOCAL:
+            return path
+        return self._backend().session_path(eid)
+
+    def path2eid(self, path: Any, query_type: str | None = None) -> str | None:
+        """Eid of a session folder path; looked up on Alyx when not in the tables."""
+        mode = self._call_mode(query_type)
+        with self.tables.lock:
+            eid: str | None = converters.path2eid(self.tables.cache, path)
+        if eid is not None or mode is Mode.LOCAL:
+            return eid
+        parts = converters.parse_session_path(path)
+        return self._backend().path2eid(parts) if parts else None
+
+    # -- insertions -------------------------------------------------------------------------------
+    def search_insertions(self, details: bool = False, query_type: str | None = None,
+                          cancel: threading.Event | None = None, on_page: Progress | None = None,
+                          **terms: Any) -> Any:
+        """Probe insertion ids (``details`` -> ``(pids, records)``); rows merged when remote."""
+        if self._insertions_mode(query_type) is Mode.REMOTE:
+            return self._backend().search_insertions(terms, details, cancel, on_page)
+        with self.tables.lock:
+            if not self.tables.cache.has_insertions:
+                self._notices.warn("No insertions data loaded.")
+            return query.search_insertions(self.tables.cache, details=details,
+                                           wildcards=self.wildcards, **terms)
+
+    def pid2eid(self, pid: Any, query_type: str | None = None) -> tuple[str | None, str | None]:
+        """(eid, probe name) of an insertion; a pid unknown to Alyx gives (None, None)."""
+        mode = self._call_mode(query_type)
+        if mode is not Mode.REMOTE:
+            try:
+                with self.tables.lock:
+                    found: tuple[str | None, str | None] = query.pid2eid(self.tables.cache, pid)
+                return found
+            except (NotImplementedError, ALFObjectNotFound):
+                if mode is Mode.LOCAL:
+                    raise
+        return self._backend().pid2eid(pid)
+
+    def eid2pid(self, eid: Any, query_type: str | None = None, details: bool = False) -> Any:
+        """(pids, names) of a session's insertions sorted by name; (None, None) if none."""
+        mode = self._call_mode(query_type)
+        if mode is not Mode.REMOTE:
+            try:
+                with self.tables.lock:
+                    result = query.eid2pid(self.tables.cache, eid, details=details)
+                if result[0] is not None or mode is Mode.LOCAL:
+                    return result
+            except NotImplementedError:
+                if mode is Mode.LOCAL:
+                    raise
+        return self._backend().eid2pid(eid, details)

@@ -106,6 +106,61 @@ def resolve_cache_dir(base_url: str | None, cache_dir: str | os.PathLike[str] | 
     return default_cache_dir(base_url)
 
 
+@dataclass(frozen=True)
+class Place:
+    """Which database, data folder, user and token a session uses, decided once.
+
+    ``problem`` is a ~/.one file that could not be read (one line); the place was then worked
+    out without it, and the caller says so in its own way (a notice, a note on stderr).
+    """
+
+    base_url: str | None
+    cache_dir: Path
+    username: str | None
+    token: str | None = field(default=None, repr=False)
+    settings: Settings | None = field(default=None, repr=False)
+    problem: str | None = None
+
+
+def resolve_place(base_url: str | None = None, cache_dir: str | os.PathLike[str] | None = None,
+                  username: str | None = None) -> Place:
+    """The one rule for "which database, folder, user and token", as ONE's ``ONE()`` decides:
+
+    * the database: ``base_url``; else the one whose ``.caches`` folder is ``cache_dir`` (ONE's
+      ``check_cache_conflict``: a folder of no database means local only, no URL); else, with
+      no ``cache_dir``, ONE's DEFAULT database;
+    * the folder: :func:`resolve_cache_dir` (the argument, ``.caches``, ONE's default);
+    * the user: ``username``, else the database's ``ALYX_LOGIN``; the token: that user's saved one.
+    """
+    settings: Settings | None = None
+    problem = None
+    try:
+        settings = _settings_of(base_url, cache_dir)
+    except ParamsError as exc:
+        problem = str(exc)
+    url = base_url or (settings.base_url if settings is not None else None)
+    url = url.rstrip("/") if url else None
+    user = username or (settings.username if settings is not None else None)
+    return Place(base_url=url, cache_dir=resolve_cache_dir(url, cache_dir, settings),
+                 username=user, token=settings.token_for(user) if settings is not None else None,
+                 settings=settings, problem=problem)
+
+
+def _settings_of(base_url: str | None,
+                 cache_dir: str | os.PathLike[str] | None) -> Settings | None:
+    """The settings of ``base_url``; without it, those of the database whose folder is
+    ``cache_dir``, or (no folder either) of the default database."""
+    if base_url:
+        return get_settings(base_url)
+    if cache_dir is None:
+        return get_settings()
+    folder = Path(cache_dir).expanduser()
+    for key, mapped in read_caches()["CLIENT_MAP"].items():
+        if Path(str(mapped)).expanduser() == folder:
+            return get_settings(key)
+    return None
+
+
 def _read_json(path: Path) -> dict[str, Any] | None:
     """A params file as a dict, None when absent; a clear one-line error when unreadable."""
     try:
@@ -213,7 +268,8 @@ def _db_params(base_url: str) -> tuple[Path, dict[str, Any]]:
 def save_token(base_url: str, username: str, token: str) -> None:
     """Store ``token`` under ``TOKEN[username]`` as ONE does, keeping every other key."""
     path, raw = _db_params(base_url)
-    tokens = raw.get("TOKEN") if isinstance(raw.get("TOKEN"), dict) else {}
+    saved = raw.get("TOKEN")
+    tokens: dict[str, Any] = saved if isinstance(saved, dict) else {}
     tokens[username] = {"token": token}
     raw["TOKEN"] = tokens
     if not raw.get("ALYX_LOGIN"):
@@ -232,7 +288,7 @@ def save_login(base_url: str, username: str, token: str,
     """
     save_token(base_url, username, token)
     if client_key(base_url) not in read_caches()["CLIENT_MAP"]:
-        register_database(base_url, cache_dir=cache_dir)
+        register_database(base_url, cache_dir=Path(cache_dir) if cache_dir else None)
 
 
 def clear_token(base_url: str, username: str) -> None:

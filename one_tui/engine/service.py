@@ -31,7 +31,7 @@ from one_tui.engine.core.errors import (
 from one_tui.engine.core.freshness import Freshness
 from one_tui.engine.core.results import Answer, Outcome, Phase, Progress
 from one_tui.engine.core.spec import one_line
-from one_tui.engine.core.types import FallbackReason, Mode, OutcomeKind
+from one_tui.engine.core.types import Mode, OutcomeKind
 from one_tui.engine.core.values import (
     EngineState,
     RestCacheInfo,
@@ -54,9 +54,6 @@ class EngineService:
 
     def __init__(self, one: One) -> None:
         self._one = one
-        self._lock = threading.Lock()
-        #: when the last table job (connect, login, refresh) ended, by the engine's clock
-        self._checked_at: datetime | None = None
 
     @classmethod
     def open(cls, *, base_url: str | None = None, cache_dir: str | Path | None = None,
@@ -87,7 +84,7 @@ class EngineService:
         client = self._one.alyx
         return EngineState(
             mode=Mode(info["mode"]), requested=Mode(info["requested_mode"]),
-            fallback=self._fallback(), has_alyx=client is not None,
+            fallback=self._one.fallback, has_alyx=client is not None,
             logged_in=bool(client is not None and client.is_logged_in),
             freshness=Freshness(info["created_time"], info["loaded_time"], info["cache_expiry"]),
             tables=tables,
@@ -97,29 +94,11 @@ class EngineService:
             base_url=info["base_url"], user=info["user"], read_only=bool(info["read_only"]),
             cache_dir=Path(info["cache_dir"]), tables_id=self._one.tables_id)
 
-    def _fallback(self) -> results.Fallback | None:
-        text = self._one.fallback_reason
-        if text is None:
-            return None
-        return results.Fallback(Mode(self._one.requested_mode), fallback_reason(text), text)
-
     def refresh_due(self, now: datetime) -> bool:
-        """``auto``'s rule (ONE: the next query once the tables expired asks Alyx for newer
-        ones): the tables expired and no table job ran since, so a download the user cancelled
-        at start is not started again by the first search."""
-        if self._one.mode != Mode.AUTO or self._one.offline:
-            return False
-        freshness = self.state().freshness
-        if not freshness.expired(now) or freshness.expires_at is None:
-            return False
-        with self._lock:
-            checked = self._checked_at
-        return checked is None or checked < freshness.expires_at
-
-    def _job_ended(self, outcome: Outcome) -> Outcome:
-        with self._lock:
-            self._checked_at = self._one.clock()
-        return outcome
+        """``auto``'s rule, the engine's mode policy's (``ModePolicy.refresh_due``): the
+        tables expired and no table job ran since, so a download the user cancelled at start
+        is not started again by the first search."""
+        return self._one.refresh_due(now)
 
     # -- queries ------------------------------------------------------------------------------
     def goes_to_alyx(self, request: SearchRequest) -> bool:
@@ -190,15 +169,15 @@ class EngineService:
     def connect(self, *, cancel: threading.Event | None = None,
                 on_progress: Phase | None = None) -> Outcome:
         """The network part of ONE's constructor: log in, fetch newer tables when due."""
-        return self._job_ended(self._one.connect(cancel=cancel, on_progress=on_progress))
+        return self._one.connect(cancel=cancel, on_progress=on_progress)
 
     def login(self, username: str, password: str, *, cancel: threading.Event | None = None,
               on_progress: Phase | None = None) -> Outcome:
         """Log in (the password is used once, never kept), then the table update that
         follows; a refused login is an outcome, not an exception."""
         try:
-            return self._job_ended(self._one.login_job(username, password, cancel=cancel,
-                                                       on_progress=on_progress))
+            return self._one.login_job(username, password, cancel=cancel,
+                                       on_progress=on_progress)
         except AuthenticationError as exc:
             return Outcome(OutcomeKind.LOGIN_REFUSED, "Alyx refused the login",
                            detail=one_line(exc), asked_alyx=True)
@@ -213,8 +192,7 @@ class EngineService:
     def refresh(self, how: Mode, *, cancel: threading.Event | None = None,
                 on_progress: Phase | None = None) -> Outcome:
         """``r`` (``auto``: only when expired) or ``R`` (``refresh``: ask Alyx now)."""
-        return self._job_ended(self._one.refresh(str(how), cancel=cancel,
-                                                 on_progress=on_progress))
+        return self._one.refresh(str(how), cancel=cancel, on_progress=on_progress)
 
     def set_mode(self, mode: Mode) -> Outcome:
         """Switch ONE's mode; nothing is sent (the next call asks Alyx if the mode says so)."""
@@ -251,23 +229,6 @@ class EngineService:
                     yield rec
             else:
                 yield rec
-
-
-def fallback_reason(text: str) -> FallbackReason:
-    """The kind of a fallback line. Temporary: the mode policy is being changed to record the
-    reason itself (then this goes)."""
-    low = text.lower()
-    if "no alyx database" in low:
-        return FallbackReason.NO_DATABASE
-    if "login refused" in low or "refused access" in low:
-        return FallbackReason.LOGIN_REFUSED
-    if "login needed" in low or "password" in low:
-        return FallbackReason.LOGIN_NEEDED
-    if "unreachable" in low:
-        return FallbackReason.UNREACHABLE
-    if "http" in low:
-        return FallbackReason.HTTP_ERROR
-    return FallbackReason.OTHER
 
 
 def _text(value: object) -> str | None:

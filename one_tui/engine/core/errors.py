@@ -54,6 +54,12 @@ class AuthenticationError(HTTPError):
     """The login was refused (400 on ``/auth-token``) or the token was rejected."""
 
 
+class IncompleteDownload(AlyxError):
+    """A download stopped short or arrived as a broken zip; the tables on disk were kept.
+
+    Its own type so the engine says "cache.zip was truncated" without reading the message."""
+
+
 class MalformedResponse(AlyxError, ValueError):
     """Alyx (or a proxy in front of it) answered 200 with JSON that is not what Alyx sends: a page
     envelope or record of the wrong shape. The message names what was wrong, in one line."""

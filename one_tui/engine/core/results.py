@@ -6,8 +6,13 @@ Two kinds of result:
   tables`` / ``REST cache`` / ``Alyx``), whether it was cancelled or answered from a stale REST
   entry, the one-line notices raised while it ran, the fallback it caused, or the error it ended
   with. ``One.ask(name, ..., no_cache=..., cancel=...)`` returns one.
-* :class:`Outcome` (a job: connecting, downloading or refreshing the tables): what happened, in
-  one line a user can trust ("Alyx has nothing newer", "unreachable: connection refused", ...).
+* :class:`Outcome` (a job: connecting, downloading or refreshing the tables): what happened, as an
+  :class:`~one_tui.engine.core.types.OutcomeKind` to decide on and one line a user can trust
+  ("Alyx has nothing newer", "unreachable: connection refused", ...).
+
+A fallback to local travels as a :class:`Fallback` (the mode asked for, a
+:class:`~one_tui.engine.core.types.FallbackReason` and the line shown), so nobody parses its text.
+:class:`Notices` is where an engine part puts a warning for the user.
 
 While a call runs, the engine writes what it does into the calling thread's :class:`Recorder`
 (``recording()``), never into the shared ``One`` or ``AlyxClient``: two workers running at once
@@ -16,6 +21,7 @@ each get their own record.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,27 +29,34 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, TypeVar
 
+from one_tui.engine.core.spec import shown
 from one_tui.engine.core.types import FallbackReason, Mode, OutcomeKind, Source
 
-__all__ = ["Answer", "Outcome", "Fallback", "Recorder", "recording", "current", "note",
-           "Phase", "Progress", "LOCAL", "REST_CACHE", "ALYX"]
+__all__ = ["Answer", "Outcome", "Fallback", "Notices", "Recorder", "recording", "current",
+           "note", "Phase", "Progress", "LOCAL", "REST_CACHE", "ALYX"]
+
+log = logging.getLogger("one_tui.engine")
 
 LOCAL, REST_CACHE, ALYX = Source.LOCAL, Source.REST_CACHE, Source.ALYX
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Fallback:
-    """Why the mode became ``local``: what was asked, the reason to act on, the line to show."""
-
-    requested: Mode
-    reason: FallbackReason
-    text: str
 
 #: A job's progress: (phase, done, total); done/total are bytes or items, None when unknown.
 Phase = Callable[[str, "int | None", "int | None"], None]
 #: A long call's progress: (items or bytes so far, total).
 Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Fallback:
+    """Why the mode fell back to local: the app decides on ``reason`` (e.g. ``wants_login``),
+    the user reads ``text`` ("auto → local: Alyx unreachable (connection refused)")."""
+
+    requested: Mode
+    reason: FallbackReason
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
 
 
 @dataclass
@@ -55,14 +68,14 @@ class Recorder:
     stale: bool = False        # ... and one of those was a stale entry (Alyx unreachable)
     cancelled: bool = False
     notices: list[str] = field(default_factory=list)
-    fallback: str | None = None
+    fallback: Fallback | None = None
     isolated: bool = False     # sources do not count for the enclosing call (cache/info)
 
     @property
     def source(self) -> Source:
         if self.network:
-            return ALYX
-        return REST_CACHE if self.cached else LOCAL
+            return Source.ALYX
+        return Source.REST_CACHE if self.cached else Source.LOCAL
 
     def answer(self, value: T | None = None, error: BaseException | None = None) -> Answer[T]:
         return Answer(value, self.source, self.cancelled, self.stale, tuple(self.notices),
@@ -78,7 +91,7 @@ class Answer(Generic[T]):
     cancelled: bool = False
     stale: bool = False
     notices: tuple[str, ...] = ()
-    fallback: str | None = None     # "auto → local: ..." when this call made the mode fall back
+    fallback: Fallback | None = None     # when this call made the mode fall back
     error: BaseException | None = None
 
     @property
@@ -177,3 +190,37 @@ def cancelled() -> None:
     rec = current()
     if rec is not None:
         rec.cancelled = True
+
+
+class Notices:
+    """One-line warnings for the user, from any part of the engine.
+
+    A warning goes to the calling thread's current call (returned in its Answer / Outcome); with
+    no call recording, it is kept in ``pending`` for scripts that use ``One`` as they would use
+    ONE (``one.notices``). Control characters (file names in a shared folder, server text) are
+    escaped, so a notice stays one line and cannot drive the terminal it is printed on.
+    """
+
+    def __init__(self) -> None:
+        self.pending: list[str] = []
+
+    def warn(self, message: str) -> None:
+        """Log ``message`` and give it to the user."""
+        message = shown(message, limit=500)
+        log.warning(message)
+        self.queue(message)
+
+    def queue(self, message: str) -> None:
+        """Give ``message`` to the user without logging it (it was logged where it arose)."""
+        if not note(message):
+            self.pending.append(message)
+
+    def take_from(self, source: list[str]) -> None:
+        """Move another object's notices (the HTTP client's) here; another thread may be
+        draining the same list, so each is popped, never copied."""
+        while True:
+            try:
+                message = source.pop(0)
+            except IndexError:
+                return
+            self.queue(shown(message, limit=500))

@@ -129,7 +129,8 @@ def parse_date(value: Any) -> dt.date:
     if isinstance(value, dt.date):
         return value
     if hasattr(value, "to_pydatetime"):  # pandas Timestamp
-        return value.to_pydatetime().date()
+        stamp: dt.datetime = value.to_pydatetime()
+        return stamp.date()
     if isinstance(value, str):
         text = value.strip()
         try:
@@ -148,8 +149,9 @@ def parse_datetime(value: Any) -> dt.datetime:
         return value
     if isinstance(value, dt.date):
         return dt.datetime.combine(value, dt.time())
-    if hasattr(value, "to_pydatetime"):
-        return value.to_pydatetime()
+    if hasattr(value, "to_pydatetime"):  # pandas Timestamp
+        moment: dt.datetime = value.to_pydatetime()
+        return moment
     if isinstance(value, str):
         try:
             return dt.datetime.fromisoformat(value.strip())

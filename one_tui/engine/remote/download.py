@@ -21,7 +21,7 @@ from pathlib import Path, PurePosixPath
 import httpx
 
 from one_tui.engine.core import results as outcome
-from one_tui.engine.core.errors import AlyxError, HTTPError
+from one_tui.engine.core.errors import AlyxError, HTTPError, IncompleteDownload
 from one_tui.engine.core.spec import one_line
 from one_tui.engine.remote.failures import bad_url, error_detail, unreachable
 from one_tui.engine.remote.urls import endpoint_label
@@ -93,7 +93,7 @@ class ZipDownload:
         if done is None:
             return False
         if total and done != total:
-            raise AlyxError(
+            raise IncompleteDownload(
                 f"The download of {label} is incomplete ({done} of {total} bytes); {_UNTOUCHED}"
             )
         return True
@@ -101,12 +101,12 @@ class ZipDownload:
     def _failure(self, exc: Exception, label: str) -> AlyxError | None:
         """The error a user sees for an httpx failure mid-download; None: raise it as it is."""
         if isinstance(exc, httpx.RemoteProtocolError):  # before TransportError: a subclass
-            return AlyxError(f"The download of {label} from {self.base_url} was cut short; "
-                             f"{_UNTOUCHED}")
+            return IncompleteDownload(
+                f"The download of {label} from {self.base_url} was cut short; {_UNTOUCHED}")
         if isinstance(exc, httpx.TransportError):
             return unreachable(self.base_url)
         if isinstance(exc, httpx.StreamError):
-            return AlyxError(f"The download of {label} stopped ({one_line(exc)})")
+            return IncompleteDownload(f"The download of {label} stopped ({one_line(exc)})")
         return None
 
 
@@ -171,7 +171,7 @@ def unzip(zip_path: Path, out_dir: Path, url: str) -> list[Path]:
                 zf.extract(info, out_dir)
                 files.append(out_dir.joinpath(*name.parts))
     except (zipfile.BadZipFile, EOFError, zlib.error):
-        raise AlyxError(
+        raise IncompleteDownload(
             f"{label} is not a complete zip file ({size} bytes); {_UNTOUCHED}"
         ) from None
     return files

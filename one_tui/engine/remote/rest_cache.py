@@ -107,7 +107,7 @@ class RestCache:
         """Store the raw response; ``expires=True`` means stale at once. False if not stored."""
         if not self.writable:
             return False
-        expiry = datetime.now() + (timedelta() if expires is True else expires)
+        expiry = datetime.now() + (expires if isinstance(expires, timedelta) else timedelta())
         payload = json.dumps([response, expiry.isoformat()])
         path = self.rest_dir / cache_key(query)
 
