@@ -12,11 +12,8 @@ posts messages. One ``Worker.StateChanged`` handler, here, turns failures into a
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
 import os
-import signal
 import threading
 import time
 import traceback
@@ -36,7 +33,7 @@ from one_tui.engine.core.errors import AuthenticationError, LoginRequired
 from one_tui.engine.core.results import recording
 from one_tui.engine.core.spec import one_line
 from one_tui.engine.core.types import MODES, Mode, OutcomeKind
-from one_tui.tui import state
+from one_tui.tui import hangup, state
 from one_tui.tui import work as bodies
 from one_tui.tui.config import TuiConfig
 from one_tui.tui.connect import Connector
@@ -134,7 +131,7 @@ class OneApp(App[None]):
     # ---------------------------------------------------------------- mount, exit
 
     def on_mount(self) -> None:
-        self._install_signal_handlers()
+        hangup.install(self._exit_soon)
         if self.keymap:
             self.set_keymap(self.keymap)
         if self.config.error:
@@ -166,15 +163,6 @@ class OneApp(App[None]):
             self.notify(f"Unknown theme {self.requested_theme!r}; available: {names}",
                         severity="warning")
 
-    def _install_signal_handlers(self) -> None:
-        """SIGHUP (SSH dropped) and SIGTERM end the app through its normal exit path."""
-        if threading.current_thread() is not threading.main_thread():
-            return
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGHUP, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(sig, self._exit_soon)
-
     async def action_quit(self) -> None:
         """q / ctrl+q: quit now, even with a request stalled on Alyx."""
         self._exit_soon()
@@ -194,10 +182,7 @@ class OneApp(App[None]):
         timer.start()
 
     def on_unmount(self) -> None:
-        with contextlib.suppress(RuntimeError, ValueError):
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGHUP, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
+        hangup.remove()
 
     # ---------------------------------------------------------------- workers: the one handler
 
