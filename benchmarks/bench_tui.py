@@ -132,7 +132,8 @@ async def _keypress(n_sessions: int, presses: int) -> tuple[list[float], int]:
             app.action_toggle_bypass = timed  # type: ignore[method-assign]
             server.faults.latency = 0.02
             app.main.action_search()
-            while app.state.search.running and " of " not in app.query_one("#results-status").render().plain:
+            while (app.state.search.running
+                   and " of " not in app.query_one("#results-status").render().plain):
                 await pilot.pause(0.01)  # pages arriving (a small database may finish first)
             for _ in range(presses):
                 sent = time.perf_counter()

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the engine is imported by the sub-commands that need it
     from one_tui.engine import EngineService, EngineState
+    from one_tui.engine.params import Place
 
 from one_tui.engine.core.types import MODES  # stdlib only: --help stays cheap
 
@@ -146,29 +147,23 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def resolve_place(ns: argparse.Namespace) -> tuple[str | None, str | None, Any]:
-    """(base_url, cache_dir, ~/.one settings) as the app resolves them: flags first, then ONE's
-    settings of that database (or of the default one). A --cache-dir that does not exist is an
-    error: ``One`` would create it, and a typo must not leave folders behind."""
-    from one_tui.engine.params import ParamsError, get_settings
+def resolve_place(ns: argparse.Namespace) -> Place:
+    """The database, folder, user and token as the app resolves them (``params.resolve_place``,
+    ONE's rule), with the command line's own check: a --cache-dir that does not exist is an
+    error (``One`` would create it, and a typo must not leave folders behind)."""
+    from one_tui.engine import params
 
     base_url = getattr(ns, "base_url", None)
     cache_dir = getattr(ns, "cache_dir", None)
     if cache_dir and not Path(cache_dir).expanduser().is_dir():
         raise NoSuchFolder(f"no such folder: {Path(cache_dir).expanduser().absolute()} "
                            "(--cache-dir must exist; nothing was created)")
-    settings = None
-    if not cache_dir or base_url:
-        try:
-            settings = get_settings(base_url)
-        except ParamsError as exc:
-            print(f"note: {exc}", file=sys.stderr)
-    if settings is not None:
-        base_url = base_url or settings.base_url
-        cache_dir = cache_dir or str(settings.cache_dir)
-    if not cache_dir and not base_url:
+    place = params.resolve_place(base_url, cache_dir, getattr(ns, "username", None))
+    if place.problem:
+        print(f"note: {place.problem}", file=sys.stderr)
+    if not cache_dir and not place.base_url and place.settings is None:
         raise ValueError("no ONE database is set up in ~/.one: give --cache-dir or --base-url")
-    return base_url, cache_dir, settings
+    return place
 
 
 def _password_from(environ: Mapping[str, str]) -> str | None:
@@ -192,11 +187,11 @@ def open_service(ns: argparse.Namespace, mode: str) -> tuple[EngineService, list
     connected as ONE's constructor would; returns it with the notices of the start."""
     from one_tui.engine import EngineService, Mode, OutcomeKind
 
-    base_url, cache_dir, settings = resolve_place(ns)
-    username = getattr(ns, "username", None) or (settings.username if settings else None)
+    place = resolve_place(ns)
+    base_url, cache_dir, username, token = (place.base_url, place.cache_dir, place.username,
+                                            place.token)
     if not base_url or mode == "local":
         return EngineService.open(cache_dir=cache_dir, base_url=base_url, mode=Mode.LOCAL), []
-    token = settings.token_for(username) if settings is not None else None
     password = _password_from(os.environ)
     if not password and not token:  # as ONE does: no saved token, so ask now (on a terminal)
         password = _ask_password(base_url, username)
@@ -288,8 +283,7 @@ def state_json(state: EngineState, now: dt.datetime) -> dict[str, Any]:
 def run_cache_info(ns: argparse.Namespace) -> int:
     from one_tui.engine import EngineService, Mode
 
-    _, cache_dir, _ = resolve_place(ns)
-    state = EngineService.open(cache_dir=cache_dir, mode=Mode.LOCAL).state()
+    state = EngineService.open(cache_dir=resolve_place(ns).cache_dir, mode=Mode.LOCAL).state()
     now = dt.datetime.now()
     if ns.json:
         print(json.dumps(state_json(state, now), indent=1))

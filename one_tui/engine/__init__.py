@@ -44,6 +44,8 @@ _EXPORTS = {
     "no_cache": "one_tui.engine.remote.client",
     "Cache": "one_tui.engine.local.cache",
     "load_cache": "one_tui.engine.local.store",
+    # the raw django term (the filters' field checks it as Alyx will read it)
+    "django_clause": "one_tui.engine.remote.filters",
     # ~/.one (the app's start-up reads the settings)
     "params": "one_tui.engine.params",
 }

@@ -139,7 +139,7 @@ def resolve_place(base_url: str | None = None, cache_dir: str | os.PathLike[str]
     except ParamsError as exc:
         problem = str(exc)
     url = base_url or (settings.base_url if settings is not None else None)
-    url = url.rstrip("/") if url else None
+    url = normalise_base_url(url) if url else None
     user = username or (settings.username if settings is not None else None)
     return Place(base_url=url, cache_dir=resolve_cache_dir(url, cache_dir, settings),
                  username=user, token=settings.token_for(user) if settings is not None else None,

@@ -205,7 +205,7 @@ class OneApp(App[None]):
                     "Could not open ONE here (x: why). Check --base-url / --cache-dir.")
         self.state = state.jobs_running(self.state, self._running_groups())
 
-    @work(thread=True, exclusive=True, group="engine-state", exit_on_error=False,
+    @work(thread=True, exclusive=True, group=Job.STATE, exit_on_error=False,
           description="engine state")
     def _post_engine_state(self, service: EngineService) -> None:
         """After a failed worker: the state as it is now (not a job: never shown or cancelled)."""

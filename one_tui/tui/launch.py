@@ -48,33 +48,21 @@ def _missing_folder(cache_dir: str | None) -> Path | None:
 
 
 def _connector(ns: argparse.Namespace, base_url: str | None, cache_dir: str | None) -> Any:
+    """The connector for the place ONE would use (``params.resolve_place``, the one rule)."""
+    from one_tui.engine import params
     from one_tui.tui.connect import Connector
 
-    username = getattr(ns, "username", None)
+    place = params.resolve_place(base_url, cache_dir, getattr(ns, "username", None))
     mode = getattr(ns, "mode", None) or "auto"
-    settings = _settings(base_url)
-    if settings is not None:
-        base_url = base_url or settings.base_url
-        cache_dir = cache_dir or settings.cache_dir
-        username = username or settings.username
-    if not base_url:
+    if not place.base_url:
         if cache_dir:  # a folder without a database: local mode only
-            return Connector(cache_dir=Path(cache_dir), mode="local", label=str(cache_dir))
+            return Connector(cache_dir=place.cache_dir, mode="local", label=str(cache_dir))
         return None
-    token = settings.token_for(username) if settings is not None else None
-    password = settings.password if settings is not None else None
-    return Connector(base_url=base_url, cache_dir=Path(cache_dir) if cache_dir else None,
-                     mode=mode, username=username, password=password, token=token,
-                     label=base_url)
-
-
-def _settings(base_url: str | None) -> Any:
-    from one_tui.engine.params import ParamsError, get_settings
-
-    try:
-        return get_settings(base_url)
-    except ParamsError:
-        return None
+    settings = place.settings
+    return Connector(base_url=place.base_url, cache_dir=place.cache_dir, mode=mode,
+                     username=place.username,
+                     password=settings.password if settings is not None else None,
+                     token=place.token, label=place.base_url)
 
 
 def launch(ns: argparse.Namespace) -> int:

@@ -32,6 +32,8 @@ class Job(StrEnum):
     REFRESH = "refresh"
     REST = "rest"
     SEARCH = "search"
+    #: re-reading the engine's state after a failed worker: quick, never shown, never cancelled
+    STATE = "engine-state"
 
     @property
     def label(self) -> str:
@@ -47,7 +49,7 @@ class Job(StrEnum):
 _LABELS = {Job.CONNECT: "connecting", Job.SEARCH: "searching", Job.DETAILS: "loading details",
            Job.REFRESH: "refreshing", Job.EXPORT: "exporting", Job.MODE: "switching mode",
            Job.REST: "clearing REST cache", Job.LOGIN: "logging in",
-           Job.PRELOAD: "loading datasets"}
+           Job.PRELOAD: "loading datasets", Job.STATE: "reading the engine's state"}
 
 
 class Pane(StrEnum):
@@ -130,7 +132,8 @@ def connect_failed(state: AppState) -> AppState:
 def jobs_running(state: AppState, running: Iterable[str]) -> AppState:
     """The jobs whose workers run now (pending or running), each keeping its phase."""
     groups = set(running)
-    jobs = {job: state.jobs.get(job, "") for job in Job if job.value in groups}
+    jobs: dict[Job, str] = {job: state.jobs.get(job, "") for job in Job
+                            if job.value in groups and job is not Job.STATE}
     if jobs == dict(state.jobs):
         return state
     return replace(state, jobs=MappingProxyType(jobs))

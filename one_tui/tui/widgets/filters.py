@@ -317,7 +317,7 @@ class FiltersPane(VerticalScroll):
             # escaped: a comma sent raw splits Alyx's django filter (HTTP 500); imported here,
             # as the remote package brings pandas, which the first frame must not load (the
             # engine's root does not export this rule yet: the one import behind the surface)
-            from one_tui.engine.remote.filters import django_clause
+            from one_tui.engine import django_clause
             django.append(django_clause("narrative__icontains", v("narrative")))
         if v("django"):
             django.append(v("django"))
