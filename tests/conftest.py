@@ -6,8 +6,11 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -49,6 +52,51 @@ def fixture_cache(tmp_path: Path) -> Path:
     for f in dest.rglob("*"):
         f.chmod(0o644 if f.is_file() else 0o755)
     return dest
+
+
+# --- Synthetic databases and the demo Alyx ---------------------------------------------------
+
+_DBS: dict[tuple[int, int], Any] = {}
+
+
+@pytest.fixture(scope="session")
+def make_db() -> Callable[..., Any]:
+    """``make_db(n_sessions, seed)``: ``demo.synth.generate(n_sessions, seed)``, built once per
+    session for each ``(n_sessions, seed)`` (the same output: generate is deterministic).
+
+    The database is **shared**: do not change it in a test (``db.sessions = ...``). A test that
+    alters one generates its own.
+    """
+
+    def make(n_sessions: int = 50, seed: int = 0) -> Any:
+        key = (n_sessions, seed)
+        if key not in _DBS:
+            from one_tui.demo.synth import generate
+
+            _DBS[key] = generate(n_sessions=n_sessions, seed=seed)
+        return _DBS[key]
+
+    return make
+
+
+@pytest.fixture
+def demo_server() -> Iterator[Callable[..., Any]]:
+    """``demo_server(db, *, tables_date=None, **kw)``: a started demo Alyx on a free loopback
+    port (``kw`` go to ``DemoServer``), stopped when the test ends."""
+    from one_tui.demo.server import DemoServer
+
+    started: list[Any] = []
+
+    def start(db: Any, *, tables_date: datetime | None = None, **kw: Any) -> Any:
+        srv = DemoServer(db, **kw)
+        if tables_date is not None:
+            srv.set_tables_date(tables_date)
+        started.append(srv.start())
+        return srv
+
+    yield start
+    for srv in reversed(started):
+        srv.stop()
 
 
 # --- Oracles: ONE-api itself, and the real Alyx ---------------------------------------------
