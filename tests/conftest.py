@@ -25,6 +25,22 @@ os.environ["XDG_CONFIG_HOME"] = str(_home / ".config")
 os.environ.pop("ONE_TUI_CONFIG", None)
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups into the node ids
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (``-n 2 --dist loadgroup``, as .ci/run runs): each test file is one
+    group, so a file's module-scoped fixtures (demo servers, the fault matrix) are built once;
+    every test that talks to the shared real Alyx is in one group, since tests read its access
+    log as the sequence of their own requests and two workers would interleave theirs."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        parts = item.path.relative_to(config.rootpath).parts
+        shared = ("real_alyx" in item.keywords  # the marker, or a [real_alyx] parameter
+                  or "real_alyx" in getattr(item, "fixturenames", ())
+                  or any(p in ("real_alyx", "real_alyx_app") for p in parts))
+        item.add_marker(pytest.mark.xdist_group("real-alyx" if shared else "/".join(parts)))
+
+
 @pytest.fixture
 def home() -> Path:
     """The isolated HOME, emptied of ONE settings before each test that asks for it."""
