@@ -30,7 +30,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Under pytest-xdist (``-n 2 --dist loadgroup``, as .ci/run runs): each test file is one
     group, so a file's module-scoped fixtures (demo servers, the fault matrix) are built once;
     every test that talks to the shared real Alyx is in one group, since tests read its access
-    log as the sequence of their own requests and two workers would interleave theirs."""
+    log as the sequence of their own requests and two workers would interleave theirs; the
+    app's tests (tests/tui) are one group too, so they never run two apps at once."""
     if not config.pluginmanager.hasplugin("xdist"):
         return
     for item in items:
@@ -38,7 +39,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         shared = ("real_alyx" in item.keywords  # the marker, or a [real_alyx] parameter
                   or "real_alyx" in getattr(item, "fixturenames", ())
                   or any(p in ("real_alyx", "real_alyx_app") for p in parts))
-        item.add_marker(pytest.mark.xdist_group("real-alyx" if shared else "/".join(parts)))
+        if shared:
+            group = "real-alyx"
+        elif parts[:2] == ("tests", "tui"):
+            group = "tui"  # the app's tests one after another: some time what appears on screen
+        else:
+            group = "/".join(parts)
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture
