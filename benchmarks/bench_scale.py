@@ -8,9 +8,12 @@ Usage::
 Generates the synthetic caches once into ``benchmarks/.data/`` (gitignored, reused): IBL scale
 (20,000 sessions, ~1.48M datasets) and 10x (200,000 sessions, ~14.7M datasets, ``datasets.pqt``
 ~1.1 GB; about a minute to generate). Every figure comes from fresh interpreters (median of
-``--runs``): import, ``load_cache``, ``search(lab='cortexlab')`` (cold start), then the first
-dataset search (which reads the datasets table), the next one, ``list_datasets()``, one session's
-datasets with details, and the process's peak RSS (``VmHWM``). When a Python with ONE-api is
+``--runs``), through ``One``'s public methods for both engines (what a user's script calls, not
+our internal query functions): import and ``One(cache_dir=..., mode='local')`` plus
+``one.search(lab='cortexlab')`` (cold start, from the script's first line: the interpreter's own
+start is in ``bench_startup.py``), then the first dataset search (which reads the datasets
+table), the next one, ``one.list_datasets()`` (first call, then again), one session's datasets
+with details, and the process's peak RSS (``VmHWM``). When a Python with ONE-api is
 given (``--one-api``; by default the test oracles' ONE-api 2.11.2 venv if it exists) the same
 script runs with ``One(mode='local')`` and the ratio is printed. Targets are those of the issue;
 nothing here is asserted in the test suite.
@@ -46,18 +49,14 @@ SCRIPT = r"""
 import json, sys, time
 t0 = time.perf_counter()
 ENGINE = {engine!r}
+# the same public calls for both: One(...) and its methods, as a user's script makes them
 if ENGINE == 'one-tui':
-    from one_tui.engine.local.store import load_cache
-    from one_tui.engine.local import query as q
-    from one_tui.engine.local import listing
-    cache = load_cache({folder!r})
-    search = lambda **kw: q.search(cache, **kw)
-    list_datasets = lambda *a, **kw: listing.list_datasets(cache, *a, **kw)
+    from one_tui.engine import One
 else:
     from one.api import One
-    one = One(cache_dir={folder!r}, mode='local')
-    search = one.search
-    list_datasets = one.list_datasets
+one = One(cache_dir={folder!r}, mode='local')
+search = one.search
+list_datasets = one.list_datasets
 def peak():
     for line in open('/proc/self/status'):
         if line.startswith('VmHWM:'):
@@ -129,7 +128,7 @@ def main() -> None:
         print(f"{scale}: done", file=sys.stderr, flush=True)
     print("\n| figure | one-tui | ONE-api | ratio | target | met |\n|---|---:|---:|---:|---:|:-:|")
     for scale, name, value, ref, target in rows:
-        ratio = f"{ref / value:.0f}x" if ref and value else "-"
+        ratio = f"{ref / value:.2g}x" if ref and value else "-"
         met = "" if target is None else ("yes" if value <= target else "no")
         print(f"| {scale}: {name} | {fmt(name, value)} | {fmt(name, ref)} | {ratio} | "
               f"{fmt(name, target) if target else '-'} | {met} |")

@@ -6,8 +6,11 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,6 +23,29 @@ os.environ["HOME"] = str(_home)
 os.environ["XDG_CACHE_HOME"] = str(_home / ".cache")
 os.environ["XDG_CONFIG_HOME"] = str(_home / ".config")
 os.environ.pop("ONE_TUI_CONFIG", None)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups into the node ids
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (``-n 2 --dist loadgroup``, as .ci/run runs): each test file is one
+    group, so a file's module-scoped fixtures (demo servers, the fault matrix) are built once;
+    every test that talks to the shared real Alyx is in one group, since tests read its access
+    log as the sequence of their own requests and two workers would interleave theirs; the
+    app's tests (tests/tui) are one group too, so they never run two apps at once."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        parts = item.path.relative_to(config.rootpath).parts
+        shared = ("real_alyx" in item.keywords  # the marker, or a [real_alyx] parameter
+                  or "real_alyx" in getattr(item, "fixturenames", ())
+                  or any(p in ("real_alyx", "real_alyx_app") for p in parts))
+        if shared:
+            group = "real-alyx"
+        elif parts[:2] == ("tests", "tui"):
+            group = "tui"  # the app's tests one after another: some time what appears on screen
+        else:
+            group = "/".join(parts)
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture
@@ -49,6 +75,51 @@ def fixture_cache(tmp_path: Path) -> Path:
     for f in dest.rglob("*"):
         f.chmod(0o644 if f.is_file() else 0o755)
     return dest
+
+
+# --- Synthetic databases and the demo Alyx ---------------------------------------------------
+
+_DBS: dict[tuple[int, int], Any] = {}
+
+
+@pytest.fixture(scope="session")
+def make_db() -> Callable[..., Any]:
+    """``make_db(n_sessions, seed)``: ``demo.synth.generate(n_sessions, seed)``, built once per
+    session for each ``(n_sessions, seed)`` (the same output: generate is deterministic).
+
+    The database is **shared**: do not change it in a test (``db.sessions = ...``). A test that
+    alters one generates its own.
+    """
+
+    def make(n_sessions: int = 50, seed: int = 0) -> Any:
+        key = (n_sessions, seed)
+        if key not in _DBS:
+            from one_tui.demo.synth import generate
+
+            _DBS[key] = generate(n_sessions=n_sessions, seed=seed)
+        return _DBS[key]
+
+    return make
+
+
+@pytest.fixture
+def demo_server() -> Iterator[Callable[..., Any]]:
+    """``demo_server(db, *, tables_date=None, **kw)``: a started demo Alyx on a free loopback
+    port (``kw`` go to ``DemoServer``), stopped when the test ends."""
+    from one_tui.demo.server import DemoServer
+
+    started: list[Any] = []
+
+    def start(db: Any, *, tables_date: datetime | None = None, **kw: Any) -> Any:
+        srv = DemoServer(db, **kw)
+        if tables_date is not None:
+            srv.set_tables_date(tables_date)
+        started.append(srv.start())
+        return srv
+
+    yield start
+    for srv in reversed(started):
+        srv.stop()
 
 
 # --- Oracles: ONE-api itself, and the real Alyx ---------------------------------------------

@@ -573,18 +573,13 @@ def test_download_relogs_in_on_invalid_token(make_client: Callable[..., AlyxClie
 
 
 @pytest.fixture(scope="module")
-def demo_db() -> Any:
-    from one_tui.demo.synth import generate
-
-    return generate(n_sessions=50, seed=0)
+def demo_db(make_db: Any) -> Any:
+    return make_db(50, 0)
 
 
 @pytest.fixture
-def demo(demo_db: Any) -> Any:
-    from one_tui.demo.server import DemoServer
-
-    with DemoServer(demo_db) as server:
-        yield server
+def demo(demo_db: Any, demo_server: Any) -> Any:
+    return demo_server(demo_db)
 
 
 def demo_client(server: Any, tmp_path: Path, **kw: Any) -> AlyxClient:

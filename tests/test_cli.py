@@ -103,13 +103,12 @@ def test_cache_info_exit_code_says_expired_for_old_tables(fixture_cache: Path) -
     assert "sessions" in proc.stdout and "26" in proc.stdout
 
 
-def test_cache_info_exit_code_for_fresh_and_missing_tables(tmp_path: Path, capsys) -> None:
-    from one_tui.demo.synth import generate
-
+def test_cache_info_exit_code_for_fresh_and_missing_tables(tmp_path: Path, capsys,
+                                                          make_db) -> None:
     (tmp_path / "empty").mkdir()
     assert main(["cache-info", "--cache-dir", str(tmp_path / "empty")]) == EXIT_NO_TABLES
     fresh = tmp_path / "fresh"
-    generate(n_sessions=20, seed=1).write_tables(fresh)
+    make_db(20, 1).write_tables(fresh)
     capsys.readouterr()
     assert main(["cache-info", "--cache-dir", str(fresh), "--json"]) == EXIT_FRESH
     info = json.loads(capsys.readouterr().out)
@@ -148,12 +147,8 @@ def test_search_without_any_settings_says_what_to_give(home: Path, capsys) -> No
 
 
 @pytest.fixture
-def demo_alyx():
-    from one_tui.demo.server import DemoServer
-    from one_tui.demo.synth import generate
-
-    with DemoServer(generate(n_sessions=20, seed=3)) as srv:
-        yield srv
+def demo_alyx(make_db, demo_server):
+    return demo_server(make_db(20, 3))
 
 
 def test_search_logs_in_with_the_password_from_the_environment(home: Path, tmp_path: Path,

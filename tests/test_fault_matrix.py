@@ -12,6 +12,10 @@ same table with PASS/FAIL per cell. Each cell:
 3. the tables on disk read back with ``load_cache`` and compared with those before;
 4. the fault off (the server back), then the user's next action: an explicit
    ``refresh_cache('refresh')`` after a fallback, the search again after a remote error.
+
+Waits are not slept: the client's retry waits (429 Retry-After) go to a ``FakeSleep`` that
+records them and returns at once (``client.time`` replaced for the matrix's life), and a cell's
+``seconds`` is its wall time plus the waits it asked for, i.e. what the user would have waited.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pandas as pd
@@ -35,6 +40,7 @@ from one_tui.engine import params
 from one_tui.engine.core.types import MODES
 from one_tui.engine.local.store import load_cache
 from one_tui.engine.one import One
+from one_tui.engine.remote import retries as retries_module
 from one_tui.engine.remote.client import AlyxClient
 
 N_SESSIONS = 60
@@ -43,6 +49,7 @@ NOW = datetime.now().replace(second=0, microsecond=0)
 OLD = NOW - timedelta(days=3)
 USER = "demo"
 #: Short network budgets (a stalled read costs 1.5 s), with margin for a loaded 2-core machine.
+#: Retry waits cost nothing: they go to ``FakeSleep`` (the cap still applies before it).
 CLIENT = {"timeout": (0.5, 1.5), "max_retries": 2, "max_retry_wait": 1.5}
 STALE_NOTICE = "Failed to connect, returning cached response"
 
@@ -196,7 +203,22 @@ class Observed:
     requests: list[str] = field(default_factory=list)
     tables: str = ""  # "kept" | "replaced" | what went wrong
     recovered: str = ""  # "yes" or what went wrong after the fault was switched off
-    seconds: float = 0.0
+    seconds: float = 0.0  # wall time + the waits asked for (the time the user would wait)
+    waits: list[float] = field(default_factory=list)  # the client's retry waits, in order
+
+
+class FakeSleep:
+    """Stands in for ``time`` in the retries module (only ``time.sleep`` is used there): records
+    each wait the client asks for and returns at once."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+    def module(self) -> SimpleNamespace:
+        return SimpleNamespace(sleep=self.sleep)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -241,10 +263,14 @@ def _snapshot(folder: Path) -> tuple[pd.DataFrame, datetime | None]:
 
 
 class MatrixEnv:
-    """One demo server for every cell, a template cache folder copied per cell."""
+    """One demo server for every cell, a template cache folder copied per cell.
 
-    def __init__(self, root: Path, db: SyntheticDB | None = None) -> None:
+    The client's waits go to ``sleeper`` (installed by the caller over ``retries_module.time``).
+    """
+
+    def __init__(self, root: Path, sleeper: FakeSleep, db: SyntheticDB | None = None) -> None:
         self.root = root
+        self.sleeper = sleeper
         self.db = db or generate(n_sessions=N_SESSIONS, seed=7)
         self.server = DemoServer(self.db, page_size=PAGE_SIZE)
         self.server.set_tables_date(NOW)
@@ -298,6 +324,7 @@ class MatrixEnv:
         for name, value in fault.switches.items():
             setattr(server.faults, name, value)
         start = len(server.requests)
+        self.sleeper.waits.clear()
         t0 = time.perf_counter()
         one: One | None = None
         try:
@@ -305,7 +332,8 @@ class MatrixEnv:
             one = One(client=self._client(url, fault.password, folder), cache_dir=folder,
                       mode=mode, password=USER if fault.password else None)
             self._probe(one, obs, mode)
-            obs.seconds = time.perf_counter() - t0
+            obs.waits = list(self.sleeper.waits)
+            obs.seconds = time.perf_counter() - t0 + sum(obs.waits)
             obs.requests = server.requests[start:] if not fault.network else []
             obs.tables = self._tables_state(folder)
             server.faults.reset()
@@ -424,8 +452,9 @@ def problems(fault_name: str, mode: str, expect: Expect, obs: Observed) -> list[
         if "logged in again" in expect.detail:
             want(any(r.startswith("POST /auth-token") for r in obs.requests),
                  "no login after the 403")
-        if "Retry-After" in expect.detail:
-            want(obs.seconds >= 0.9, f"did not wait Retry-After ({obs.seconds:.2f} s)")
+        if "Retry-After" in expect.detail:  # Retry-After: 1, under the 1.5 s cap
+            want(obs.seconds >= 0.9 and 1.0 in obs.waits,
+                 f"did not wait Retry-After ({obs.seconds:.2f} s, waits {obs.waits})")
     elif kind == "fallback":
         want(obs.mode == "local" and obs.requested_mode == mode,
              f"mode {obs.mode}, requested {obs.requested_mode}")
@@ -465,11 +494,15 @@ def problems(fault_name: str, mode: str, expect: Expect, obs: Observed) -> list[
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MatrixEnv]:
+def env(tmp_path_factory: pytest.TempPathFactory, make_db: Any) -> Iterator[MatrixEnv]:
     shutil.rmtree(Path.home() / ".one", ignore_errors=True)
-    matrix_env = MatrixEnv(tmp_path_factory.mktemp("fault-matrix"))
-    yield matrix_env
-    matrix_env.close()
+    sleeper = FakeSleep()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(retries_module, "time", sleeper.module())
+        matrix_env = MatrixEnv(tmp_path_factory.mktemp("fault-matrix"), sleeper,
+                               make_db(N_SESSIONS, 7))
+        yield matrix_env
+        matrix_env.close()
 
 
 @pytest.mark.parametrize(("fault", "mode"), list(MATRIX), ids=[f"{f}-{m}" for f, m in MATRIX])
@@ -482,7 +515,10 @@ def test_fault_cell(env: MatrixEnv, fault: str, mode: str) -> None:
 def run_matrix(root: Path | None = None) -> list[tuple[str, str, Expect, Observed, list[str]]]:
     """Every cell, for the printing script: (fault, mode, expected, observed, problems)."""
     folder = root or Path(tempfile.mkdtemp(prefix="one-tui-fault-matrix-"))
-    matrix_env = MatrixEnv(folder)
+    sleeper = FakeSleep()
+    patch = pytest.MonkeyPatch()
+    patch.setattr(retries_module, "time", sleeper.module())
+    matrix_env = MatrixEnv(folder, sleeper)
     try:
         out = []
         for fault, mode in MATRIX:
@@ -492,6 +528,7 @@ def run_matrix(root: Path | None = None) -> list[tuple[str, str, Expect, Observe
         return out
     finally:
         matrix_env.close()
+        patch.undo()
         if root is None:
             shutil.rmtree(folder, ignore_errors=True)
 

@@ -34,6 +34,10 @@ def test_every_engine_module_is_free_of_the_ui() -> None:
     )
     loaded = _modules_after(code)
     assert not {"textual", "rich"} & loaded
+    # the walk goes into the engine's subpackages (core, local, remote, ...), not only its top
+    ours = {m for m in loaded if m.startswith("one_tui.engine.")}
+    assert {"one_tui.engine.core", "one_tui.engine.local", "one_tui.engine.remote"} <= ours
+    assert any(m.count(".") >= 3 for m in ours), sorted(ours)
 
 
 def test_cli_help_does_not_import_the_data_stack_or_textual() -> None:

@@ -11,8 +11,6 @@ from typing import Any
 
 import pytest
 
-from one_tui.demo import synth
-from one_tui.demo.server import DemoServer
 from one_tui.engine.core.errors import AuthenticationError, LoginRequired, OfflineError
 from one_tui.engine.one import One
 from one_tui.engine.remote.client import no_cache
@@ -22,16 +20,13 @@ OLD = NOW - timedelta(days=3)
 
 
 @pytest.fixture(scope="module")
-def db() -> Any:
-    return synth.generate(n_sessions=80, seed=3)
+def db(make_db: Any) -> Any:
+    return make_db(80, 3)
 
 
 @pytest.fixture
-def server(db: Any) -> Any:
-    srv = DemoServer(db)
-    srv.set_tables_date(NOW)
-    with srv:
-        yield srv
+def server(db: Any, demo_server: Any) -> Any:
+    return demo_server(db, tables_date=NOW)
 
 
 

@@ -11,21 +11,18 @@ from typing import Any
 
 import pytest
 
-from one_tui.demo import synth
-from one_tui.demo.server import DemoServer
 from one_tui.engine.core.errors import ALFObjectNotFound
 from one_tui.engine.one import One
 
 
 @pytest.fixture(scope="module")
-def db() -> Any:
-    return synth.generate(n_sessions=150, seed=5)
+def db(make_db: Any) -> Any:
+    return make_db(150, 5)
 
 
 @pytest.fixture
-def server(db: Any) -> Any:
-    with DemoServer(db) as srv:
-        yield srv
+def server(db: Any, demo_server: Any) -> Any:
+    return demo_server(db)
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from one_tui.demo import synth
-from one_tui.demo.server import DemoServer
 from one_tui.engine.one import One
 from one_tui.engine.remote.client import no_cache
 
@@ -19,16 +18,13 @@ NOW = datetime.now().replace(second=0, microsecond=0)
 
 
 @pytest.fixture(scope="module")
-def db() -> Any:
-    return synth.generate(n_sessions=60, seed=5)
+def db(make_db: Any) -> Any:
+    return make_db(60, 5)
 
 
 @pytest.fixture
-def server(db: Any) -> Any:
-    srv = DemoServer(db)
-    srv.set_tables_date(NOW)
-    with srv:
-        yield srv
+def server(db: Any, demo_server: Any) -> Any:
+    return demo_server(db, tables_date=NOW)
 
 
 

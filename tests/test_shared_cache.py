@@ -25,7 +25,6 @@ from typing import Any
 import pytest
 
 from one_tui.demo.server import DemoServer
-from one_tui.demo.synth import generate
 from one_tui.engine.core.freshness import DATE_FORMAT
 from one_tui.engine.local.fileformat import read_table
 from one_tui.engine.local.lock import LOCK_NAME, FileLock, LockTimeout
@@ -82,8 +81,8 @@ elif role == "save":
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[DemoServer]:
-    srv = DemoServer(generate(n_sessions=120, seed=3))
+def server(make_db) -> Iterator[DemoServer]:
+    srv = DemoServer(make_db(120, 3))
     srv.start()
     srv.warm_up()
     yield srv
@@ -364,10 +363,10 @@ def test_fresh_lock_of_a_killed_process_is_broken_at_once(tmp_path: Path) -> Non
     assert time.monotonic() - t0 < 1.0
 
 
-def test_a_complete_temp_table_is_never_read_as_a_table(tmp_path: Path) -> None:
+def test_a_complete_temp_table_is_never_read_as_a_table(tmp_path: Path, make_db) -> None:
     """A killed save can leave a whole, valid table under its temporary name (the moment
     before the rename): it must not replace or join the real one, for us or for ONE's glob."""
-    real, other = generate(n_sessions=15, seed=21), generate(n_sessions=25, seed=22)
+    real, other = make_db(15, 21), make_db(25, 22)
     real.write_tables(tmp_path)
     other.write_tables(tmp_path / "elsewhere")
     for name in ("sessions", "datasets"):

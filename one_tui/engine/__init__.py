@@ -46,8 +46,9 @@ _EXPORTS = {
     "load_cache": "one_tui.engine.local.store",
     # the raw django term (the filters' field checks it as Alyx will read it)
     "django_clause": "one_tui.engine.remote.filters",
-    # ~/.one (the app's start-up reads the settings)
+    # ~/.one: which database, folder, user and token (the app's and the CLI's start)
     "params": "one_tui.engine.params",
+    "resolve_place": "one_tui.engine.params", "Place": "one_tui.engine.params",
 }
 
 __all__ = sorted(_EXPORTS)

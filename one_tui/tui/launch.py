@@ -49,10 +49,10 @@ def _missing_folder(cache_dir: str | None) -> Path | None:
 
 def _connector(ns: argparse.Namespace, base_url: str | None, cache_dir: str | None) -> Any:
     """The connector for the place ONE would use (``params.resolve_place``, the one rule)."""
-    from one_tui.engine import params
+    from one_tui.engine import resolve_place
     from one_tui.tui.connect import Connector
 
-    place = params.resolve_place(base_url, cache_dir, getattr(ns, "username", None))
+    place = resolve_place(base_url, cache_dir, getattr(ns, "username", None))
     mode = getattr(ns, "mode", None) or "auto"
     if not place.base_url:
         if cache_dir:  # a folder without a database: local mode only

@@ -47,14 +47,20 @@ def retry_after(response: httpx.Response, attempt: int) -> float:
     return float(2**attempt)
 
 
+def _sleep(seconds: float) -> None:
+    time.sleep(seconds)
+
+
 class Retries:
     """At most ``max_retries`` more tries, each wait capped at ``max_wait`` seconds."""
 
     def __init__(self, max_retries: int = 3, max_wait: float = 30.0,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] | None = None) -> None:
         self.max_retries = max_retries
         self.max_wait = max_wait
-        self.sleep = sleep
+        #: how a wait without a cancel event sleeps (``time.sleep`` looked up at each wait, so
+        #: a test can stand in for this module's ``time``)
+        self.sleep = sleep or _sleep
 
     def send(self, request: Callable[[], httpx.Response],
              cancel: threading.Event | None) -> httpx.Response:
