@@ -25,6 +25,7 @@ nobody.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from collections.abc import Callable
@@ -41,6 +42,7 @@ from one_tui.engine.core.errors import ALFObjectNotFound, OfflineError
 from one_tui.engine.core.results import Answer, Fallback, Notices, Outcome, Phase, Progress
 from one_tui.engine.core.spec import QC
 from one_tui.engine.core.types import FallbackReason, Mode
+from one_tui.engine.core.values import RestCacheInfo
 from one_tui.engine.jobs import TableJobs
 from one_tui.engine.local import converters, listing, query
 from one_tui.engine.local.cache import Cache
@@ -201,26 +203,20 @@ class One:
         return id(self.tables.cache)
 
     def cache_info(self) -> dict[str, Any]:
-        """Everything the Cache pane shows, in plain values (for scripts and the CLI)."""
-        with self.tables.lock:
-            meta = self.tables.cache.meta
-            info_tables = {
-                name: {"rows": self.tables.cache.row_counts.get(name),
-                       "date_created": meta["raw"].get(name, {}).get("date_created"),
-                       "origin": meta["raw"].get(name, {}).get("origin")}
-                for name in self.tables.cache.table_names if name in meta["raw"]}
-            fresh = self.tables.freshness()
+        """Everything the Cache pane shows, in plain values (for scripts; the app and the CLI
+        read the typed ``EngineService.state()``)."""
+        fresh = self.tables.freshness()
         online = self.mode in (Mode.AUTO, Mode.REFRESH) and not self.offline
-        rest_cache = {"enabled": False, "entries": 0, "bytes": 0, "hits": 0, "misses": 0,
-                      "default_expiry": None}
-        if self.alyx is not None:
-            rest_cache.update(self.alyx.rest_cache_stats)
+        rest = self.alyx.rest_cache_info() if self.alyx is not None else RestCacheInfo()
         return {
-            "cache_dir": self.cache_dir, "tables": info_tables, "created_time": fresh.created,
-            "loaded_time": fresh.loaded, "expired": fresh.expired(self.policy.now()),
-            "cache_expiry": fresh.expiry, "next_refresh": fresh.expires_at if online else None,
-            "rest_cache": rest_cache, "mode": self.mode, "requested_mode": self.requested_mode,
-            "fallback_reason": self.fallback_reason,
+            "cache_dir": self.cache_dir,
+            "tables": {t.name: {"rows": t.rows, "date_created": t.date_created,
+                                "origin": t.origin} for t in self.tables.describe()},
+            "created_time": fresh.created, "loaded_time": fresh.loaded,
+            "expired": fresh.expired(self.policy.now()), "cache_expiry": fresh.expiry,
+            "next_refresh": fresh.expires_at if online else None,
+            "rest_cache": dataclasses.asdict(rest), "mode": self.mode,
+            "requested_mode": self.requested_mode, "fallback_reason": self.fallback_reason,
             "base_url": self.alyx.base_url if self.alyx else None,
             "user": self.alyx.user if self.alyx else None, "read_only": self.read_only,
         }

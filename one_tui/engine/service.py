@@ -28,7 +28,6 @@ from one_tui.engine.core.errors import (
     LoginRequired,
     OfflineError,
 )
-from one_tui.engine.core.freshness import Freshness
 from one_tui.engine.core.results import Answer, Outcome, Phase, Progress
 from one_tui.engine.core.spec import one_line
 from one_tui.engine.core.types import Mode, OutcomeKind
@@ -38,7 +37,6 @@ from one_tui.engine.core.values import (
     SearchRequest,
     SessionDetails,
     Suggestions,
-    TableInfo,
 )
 
 if TYPE_CHECKING:  # pandas is imported by the calls that need it, never at start-up
@@ -76,23 +74,17 @@ class EngineService:
 
     # -- state ------------------------------------------------------------------------------
     def state(self) -> EngineState:
-        info = self._one.cache_info()
-        rest = dict(info["rest_cache"])
-        tables = tuple(TableInfo(name, t.get("rows"), _text(t.get("date_created")),
-                                 _text(t.get("origin")))
-                       for name, t in info["tables"].items())
-        client = self._one.alyx
+        """The engine as the screen shows it, read from its parts at one moment."""
+        one, client = self._one, self._one.alyx
         return EngineState(
-            mode=Mode(info["mode"]), requested=Mode(info["requested_mode"]),
-            fallback=self._one.fallback, has_alyx=client is not None,
-            logged_in=bool(client is not None and client.is_logged_in),
-            freshness=Freshness(info["created_time"], info["loaded_time"], info["cache_expiry"]),
-            tables=tables,
-            rest=RestCacheInfo(bool(rest.get("enabled")), int(rest.get("entries") or 0),
-                               int(rest.get("bytes") or 0), int(rest.get("hits") or 0),
-                               int(rest.get("misses") or 0), rest.get("default_expiry")),
-            base_url=info["base_url"], user=info["user"], read_only=bool(info["read_only"]),
-            cache_dir=Path(info["cache_dir"]), tables_id=self._one.tables_id)
+            mode=one.mode, requested=one.policy.requested, fallback=one.fallback,
+            has_alyx=client is not None,
+            logged_in=client is not None and client.is_logged_in,
+            freshness=one.tables.freshness(), tables=one.tables.describe(),
+            rest=client.rest_cache_info() if client is not None else RestCacheInfo(),
+            base_url=client.base_url if client is not None else None,
+            user=client.user if client is not None else None, read_only=one.read_only,
+            cache_dir=one.cache_dir, tables_id=one.tables_id)
 
     def refresh_due(self, now: datetime) -> bool:
         """``auto``'s rule, the engine's mode policy's (``ModePolicy.refresh_due``): the
@@ -229,10 +221,6 @@ class EngineService:
                     yield rec
             else:
                 yield rec
-
-
-def _text(value: object) -> str | None:
-    return None if value is None else str(value)
 
 
 def suggestions_of(frame: pd.DataFrame | None) -> Suggestions:

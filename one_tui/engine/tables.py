@@ -22,6 +22,7 @@ import pandas as pd
 from one_tui.engine.core.errors import CacheDirError
 from one_tui.engine.core.freshness import Freshness
 from one_tui.engine.core.results import Notices
+from one_tui.engine.core.values import TableInfo
 from one_tui.engine.local import fileformat, store
 from one_tui.engine.local.cache import Cache
 from one_tui.engine.local.lock import ReadOnlyCacheError
@@ -86,6 +87,15 @@ class Tables:
         """The tables' creation and load times and expiry: every expiry decision asks this."""
         with self.lock:
             return self.cache.freshness
+
+    def describe(self) -> tuple[TableInfo, ...]:
+        """Each table on disk or merged: rows, ``date_created`` and origin (the Cache pane)."""
+        with self.lock:
+            raw = self.cache.meta["raw"]
+            return tuple(
+                TableInfo(name, self.cache.row_counts.get(name),
+                          _text(raw[name].get("date_created")), _text(raw[name].get("origin")))
+                for name in self.cache.table_names if name in raw)
 
     def when(self) -> str:
         """The tables' creation time as a user reads it."""
@@ -181,3 +191,7 @@ class Tables:
                 cache.datasets_for_query()
                 return True
             return cache.adopt_codes(codes)
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)

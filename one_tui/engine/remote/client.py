@@ -13,6 +13,7 @@ page), ``download`` (``cache.zip``), ``failures`` (an httpx failure as one line)
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -32,6 +33,7 @@ from one_tui.engine.core.errors import (
     LoginRequired,
     ReadOnlyError,
 )
+from one_tui.engine.core.values import RestCacheInfo
 from one_tui.engine.remote import download
 from one_tui.engine.remote.auth import Credentials
 from one_tui.engine.remote.download import Progress, ZipDownload
@@ -142,10 +144,15 @@ class AlyxClient:
     @property
     def rest_cache_stats(self) -> dict[str, Any]:
         """Entries, bytes, hits, misses of the REST cache, whether it is on, its expiry."""
+        return dataclasses.asdict(self.rest_cache_info())
+
+    def rest_cache_info(self) -> RestCacheInfo:
+        """The REST cache as this process has used it (the Cache pane's lines)."""
         stats = self._rest_cache.stats()
-        stats["enabled"] = bool(self.cache_rest) and stats["enabled"]
-        stats["default_expiry"] = self.default_expiry
-        return stats
+        return RestCacheInfo(enabled=bool(self.cache_rest) and bool(stats["enabled"]),
+                             entries=int(stats["entries"]), bytes=int(stats["bytes"]),
+                             hits=int(stats["hits"]), misses=int(stats["misses"]),
+                             default_expiry=self.default_expiry)
 
     def clear_rest_cache(self) -> None:
         """Delete every cached REST response of this database's cache dir."""
