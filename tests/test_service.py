@@ -139,3 +139,16 @@ def test_set_mode_and_clear_rest_cache(server, cache_dir):
     assert svc.state().rest.entries == 0
     assert svc.set_mode(Mode.LOCAL).kind is OutcomeKind.LOCAL
     assert svc.state().mode is Mode.LOCAL and svc.state().fallback is None
+
+
+def test_a_merged_table_names_its_origins_as_text(server, cache_dir):
+    """After a session's Alyx record is merged, the sessions table has two origins: the state
+    (Cache pane, cache-info) lists them as words, not as a Python list."""
+    svc = open_service(server, cache_dir)
+    svc.connect()
+    frame = svc.search_sessions(SearchRequest()).value
+    assert frame is not None
+    svc.session_details(str(frame.index[0]))  # auto: /sessions/<eid>, merged into the tables
+    origins = {t.name: t.origin for t in svc.state().tables}
+    assert origins["sessions"] is not None and server.url in origins["sessions"]
+    assert not any(o and o.startswith("[") for o in origins.values())

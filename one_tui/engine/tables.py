@@ -94,7 +94,7 @@ class Tables:
             raw = self.cache.meta["raw"]
             return tuple(
                 TableInfo(name, self.cache.row_counts.get(name),
-                          _text(raw[name].get("date_created")), _text(raw[name].get("origin")))
+                          _text(raw[name].get("date_created")), _origin(raw[name].get("origin")))
                 for name in self.cache.table_names if name in raw)
 
     def when(self) -> str:
@@ -195,3 +195,11 @@ class Tables:
 
 def _text(value: object) -> str | None:
     return None if value is None else str(value)
+
+
+def _origin(value: object) -> str | None:
+    """A table's origin as a user reads it: REST merges make it a list (the file's origin
+    first, then the Alyx each merge came from)."""
+    if isinstance(value, list | tuple):
+        return ", ".join(dict.fromkeys(str(v) for v in value if v)) or None
+    return _text(value)
