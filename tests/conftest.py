@@ -25,13 +25,20 @@ os.environ["XDG_CONFIG_HOME"] = str(_home / ".config")
 os.environ.pop("ONE_TUI_CONFIG", None)
 
 
+#: the app's test files that time what appears on screen (see pytest_collection_modifyitems)
+TIMED_APP_TESTS = ("test_truth.py", "test_terminal.py", "test_bandwidth.py", "test_faults_app.py")
+
+
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups into the node ids
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Under pytest-xdist (``-n 2 --dist loadgroup``, as .ci/run runs): each test file is one
     group, so a file's module-scoped fixtures (demo servers, the fault matrix) are built once;
     every test that talks to the shared real Alyx is in one group, since tests read its access
-    log as the sequence of their own requests and two workers would interleave theirs; the
-    app's tests (tests/tui) are one group too, so they never run two apps at once."""
+    log as the sequence of their own requests and two workers would interleave theirs. The
+    app's tests run file by file like the rest, except those that time what a user sees
+    (escape within a second, exit after SIGHUP, bytes written while idle): they are one group,
+    never two of them at once. (All of tests/tui as one group, about 4 minutes on one worker,
+    was the longest path of the run.)"""
     if not config.pluginmanager.hasplugin("xdist"):
         return
     for item in items:
@@ -41,8 +48,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                   or any(p in ("real_alyx", "real_alyx_app") for p in parts))
         if shared:
             group = "real-alyx"
-        elif parts[:2] == ("tests", "tui"):
-            group = "tui"  # the app's tests one after another: some time what appears on screen
+        elif parts[:2] == ("tests", "tui") and parts[-1] in TIMED_APP_TESTS:
+            group = "tui-timed"
         else:
             group = "/".join(parts)
         item.add_marker(pytest.mark.xdist_group(group))

@@ -210,8 +210,10 @@ class One:
         rest = self.alyx.rest_cache_info() if self.alyx is not None else RestCacheInfo()
         return {
             "cache_dir": self.cache_dir,
+            # origin as the file's metadata holds it (a list once REST rows were merged)
             "tables": {t.name: {"rows": t.rows, "date_created": t.date_created,
-                                "origin": t.origin} for t in self.tables.describe()},
+                                "origin": self.tables.origin_of(t.name)}
+                       for t in self.tables.describe()},
             "created_time": fresh.created, "loaded_time": fresh.loaded,
             "expired": fresh.expired(self.policy.now()), "cache_expiry": fresh.expiry,
             "next_refresh": fresh.expires_at if online else None,

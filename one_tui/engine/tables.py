@@ -97,6 +97,11 @@ class Tables:
                           _text(raw[name].get("date_created")), _origin(raw[name].get("origin")))
                 for name in self.cache.table_names if name in raw)
 
+    def origin_of(self, name: str) -> object:
+        """A table's ``origin`` as its metadata holds it (a string, or a list after merges)."""
+        with self.lock:
+            return self.cache.meta["raw"].get(name, {}).get("origin")
+
     def when(self) -> str:
         """The tables' creation time as a user reads it."""
         created = self.created_time()
