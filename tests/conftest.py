@@ -56,10 +56,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture
-def home() -> Path:
-    """The isolated HOME, emptied of ONE settings before each test that asks for it."""
+def home() -> Iterator[Path]:
+    """The isolated HOME, emptied of ONE settings before and after each test that asks for it
+    (a test that leaves a broken ``~/.one/.caches`` must not fail the next test of its worker,
+    whatever order pytest-xdist gives them)."""
     shutil.rmtree(_home / ".one", ignore_errors=True)
-    return _home
+    yield _home
+    shutil.rmtree(_home / ".one", ignore_errors=True)
 
 
 @pytest.fixture
