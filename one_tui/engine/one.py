@@ -36,22 +36,20 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from one_tui.engine import params
-from one_tui.engine.backend import AlyxBackend, RowsCallback
 from one_tui.engine.core import results as outcome
 from one_tui.engine.core.errors import ALFObjectNotFound, OfflineError
 from one_tui.engine.core.results import Answer, Fallback, Notices, Outcome, Phase, Progress
 from one_tui.engine.core.spec import QC
 from one_tui.engine.core.types import FallbackReason, Mode
-from one_tui.engine.core.values import RestCacheInfo
 from one_tui.engine.jobs import TableJobs
 from one_tui.engine.local import converters, listing, query
 from one_tui.engine.local.cache import Cache
 from one_tui.engine.modes import ModePolicy, parse_mode
-from one_tui.engine.remote import filters as remote_filters
-from one_tui.engine.remote import records as remote
 from one_tui.engine.tables import Tables, prepare_folder
 
-if TYPE_CHECKING:  # httpx (~75 ms) is only imported when there is an Alyx to talk to
+if TYPE_CHECKING:  # imported by the calls that use them: a local search does not pay for
+    # httpx (~75 ms), the REST backend and its conversions, or the state's value classes
+    from one_tui.engine.backend import AlyxBackend, RowsCallback
     from one_tui.engine.remote.client import AlyxClient
 
 __all__ = ["One"]
@@ -95,8 +93,11 @@ class One:
         self.policy = ModePolicy(requested, has_database=client is not None,
                                  freshness=self.tables.freshness, notices=self._notices,
                                  clock=clock or datetime.now)
-        self.remote = (AlyxBackend(client, self.tables, self.policy, self._notices)
-                       if client is not None else None)
+        self.remote: AlyxBackend | None = None
+        if client is not None:
+            from one_tui.engine.backend import AlyxBackend
+
+            self.remote = AlyxBackend(client, self.tables, self.policy, self._notices)
         self.jobs = TableJobs(client, self.tables, self.policy, self._notices,
                               login_at_start=bool(password))
         self.tables.load()
@@ -207,6 +208,8 @@ class One:
         read the typed ``EngineService.state()``)."""
         fresh = self.tables.freshness()
         online = self.mode in (Mode.AUTO, Mode.REFRESH) and not self.offline
+        from one_tui.engine.core.values import RestCacheInfo
+
         rest = self.alyx.rest_cache_info() if self.alyx is not None else RestCacheInfo()
         return {
             "cache_dir": self.cache_dir,
@@ -315,6 +318,8 @@ class One:
             eids = list(rows.index)
             if not details:
                 return eids
+            from one_tui.engine.remote import records as remote
+
             return (eids, [remote.session_details(r) for r in records]) if eids else ([], None)
         with self.tables.lock:
             return query.search(self.tables.cache, details=details, wildcards=self.wildcards,
@@ -342,7 +347,11 @@ class One:
         """Search term names: local ones, or remote (local + Alyx's /sessions parameters).
         Static (no ``/api/schema`` request), so not refreshed in any mode."""
         asked = query_type or self.mode
-        return remote_filters.search_terms() if asked == Mode.REMOTE else query.search_terms()
+        if asked == Mode.REMOTE:
+            from one_tui.engine.remote import filters as remote_filters
+
+            return remote_filters.search_terms()
+        return query.search_terms()
 
     # -- sessions and datasets --------------------------------------------------------------------
     def to_eid(self, id_: Any) -> str | None:
@@ -379,6 +388,8 @@ class One:
         if self._call_mode(query_type) is not Mode.REMOTE:
             return eid
         if eid is not None:
+            from one_tui.engine.remote import records as remote
+
             return remote.eid_of(self._backend().fetch_session(eid))
         self._notices.warn("Unable to list all remote datasets; listing the local tables")
         return eid

@@ -15,17 +15,19 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from one_tui.engine.core.errors import CacheDirError
 from one_tui.engine.core.freshness import Freshness
 from one_tui.engine.core.results import Notices
-from one_tui.engine.core.values import TableInfo
 from one_tui.engine.local import fileformat, store
 from one_tui.engine.local.cache import Cache
 from one_tui.engine.local.lock import ReadOnlyCacheError
+
+if TYPE_CHECKING:  # the state's values are for the app and the CLI, not for a local search
+    from one_tui.engine.core.values import TableInfo
 
 __all__ = ["Tables", "prepare_folder"]
 
@@ -90,6 +92,8 @@ class Tables:
 
     def describe(self) -> tuple[TableInfo, ...]:
         """Each table on disk or merged: rows, ``date_created`` and origin (the Cache pane)."""
+        from one_tui.engine.core.values import TableInfo
+
         with self.lock:
             raw = self.cache.meta["raw"]
             return tuple(
