@@ -153,7 +153,12 @@ def test_one_and_one_tui_save_one_folder_at_once(version: str, tmp_path: Path) -
                 line = proc.stdout.readline()
                 assert line.strip() == f"saved {r}", line + proc.stderr.read()[-3000:]
             else:  # the last round once ONE is done (see the module doc)
-                out, err = proc.communicate(timeout=300)
+                # read through the same buffered stream as readline() above: it may already
+                # hold ONE's result line (read ahead with "saved N"), and communicate() reads
+                # the pipe beneath that buffer, so the line was lost now and then
+                out = proc.stdout.read()
+                err = proc.stderr.read()
+                proc.wait(timeout=300)
             sessions, datasets = _rows(rng, r)
             cache.merge(origin="one-tui", sessions=sessions, datasets=datasets)
             mine_s |= set(sessions["id"])
@@ -169,8 +174,6 @@ def test_one_and_one_tui_save_one_folder_at_once(version: str, tmp_path: Path) -
     assert proc.returncode == 0, err[-3000:]  # ONE never failed (nor lost its lock)
     marker = "@@ORACLE@@"
     found = [x for x in out.splitlines() if x.startswith(marker)]
-    # seen once in many runs (ONE 2.11.2, a loaded machine): ONE exited 0 without its line;
-    # say what it printed, so the next time shows why
     assert found, f"ONE printed no result line\nstdout: {out[-2000:]}\nstderr: {err[-2000:]}"
     one = json.loads(found[0][len(marker):])
     one_s = set(one["eids"])
@@ -250,7 +253,9 @@ def test_a_long_one_save_is_waited_for_not_broken(version: str, tmp_path: Path,
         sessions["id"] = [my_eid] + list(sessions["id"][1:])
         cache.merge(sessions=sessions)
         assert save_cache(cache) is True, cache.warnings
-        out, err = proc.communicate(timeout=300)
+        proc.stdout.read()  # to its end; not communicate(): see the test above
+        err = proc.stderr.read()
+        proc.wait(timeout=300)
     finally:
         if proc.poll() is None:
             proc.kill()
