@@ -109,6 +109,17 @@ class AlyxBackend:
             self.notices.take_from(self.client.notices)
         return result
 
+    def read(self, endpoint: str, id_: str, missing: str | None = None) -> Any:
+        """One record, None when Alyx has none (404: with ``missing`` as a notice)."""
+        try:
+            return self.rest(endpoint, "read", id=id_)
+        except HTTPError as exc:
+            if exc.status_code != 404:
+                raise
+        if missing:
+            self.notices.warn(missing)
+        return None
+
     def merge(self, sessions: pd.DataFrame | None = None, datasets: pd.DataFrame | None = None,
               insertions: pd.DataFrame | None = None) -> None:
         """Merge REST rows into the in-memory tables, with this database as their origin."""
@@ -238,12 +249,8 @@ class AlyxBackend:
     def pid2eid(self, pid: Any) -> tuple[str | None, str | None]:
         """(eid, probe name) of an insertion from Alyx; an unknown pid gives (None, None)."""
         pid = str(pid).lower()
-        try:
-            record = self.rest("insertions", "read", id=pid)
-        except HTTPError as exc:
-            if exc.status_code != 404:
-                raise
-            self.notices.warn(f"Probe {pid} not found in Alyx")
+        record = self.read("insertions", pid, f"Probe {pid} not found in Alyx")
+        if record is None:
             return None, None
         self.merge_insertions([record])
         return str(record["session"]).lower()[-36:], record.get("name")
@@ -263,12 +270,8 @@ class AlyxBackend:
     def describe_revision(self, name: str, full: bool = False) -> Any:
         """A revision's description (``full``: its record); None with a notice if unknown."""
         self.policy.require_online("describe_revision")
-        try:
-            record = self.rest("revisions", "read", id=name)
-        except HTTPError as exc:
-            if exc.status_code != 404:
-                raise
-            self.notices.warn(f'revision "{name}" not found')
+        record = self.read("revisions", name, f'revision "{name}" not found')
+        if record is None:
             return None
         return record if full else record.get("description")
 
@@ -278,11 +281,9 @@ class AlyxBackend:
         self.policy.require_online("describe_dataset")
         if dataset_type is None:
             return self.rest("dataset-types", "list")
-        try:
-            return self.rest("dataset-types", "read", id=dataset_type)
-        except HTTPError as exc:
-            if exc.status_code != 404:
-                raise
+        found = self.read("dataset-types", dataset_type)
+        if found is not None:
+            return found
         record = self.rest("datasets", "read", id=self._dataset_id_of(dataset_type))
         return self.rest("dataset-types", "read", id=record["dataset_type"])
 
