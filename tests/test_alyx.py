@@ -483,7 +483,7 @@ def test_count_change_warns_and_continues(make_client: Callable[..., AlyxClient]
     client = make_client()
     assert len(client.rest("sessions")) == 7
     assert any("/sessions endpoint changed; results may be inconsistent" in n
-               for n in client.notices)
+               for n in client.notices.pending)
 
 
 # --- cache tables download ----------------------------------------------------------------------
@@ -708,7 +708,7 @@ def test_demo_count_drift_warns(demo: Any, home: Path, tmp_path: Path) -> None:
     client = demo_client(demo, tmp_path)
     rows = client.rest("sessions", limit=20)
     assert len(rows) == 50
-    assert any("endpoint changed" in n for n in client.notices)
+    assert any("endpoint changed" in n for n in client.notices.pending)
 
 
 def test_demo_on_records_gets_each_page_before_the_next_is_requested(

@@ -106,7 +106,7 @@ class AlyxBackend:
                 self.policy.fall_back(*why_failed(exc, endpoint))
             raise
         finally:
-            self.notices.take_from(self.client.notices)
+            self.notices.take_from(self.client.notices.pending)
         return result
 
     def read(self, endpoint: str, id_: str, missing: str | None = None) -> Any:

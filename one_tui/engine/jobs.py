@@ -149,7 +149,7 @@ class TableJobs:
         if on_progress is not None:
             on_progress("logging in", None, None)
         self.client.authenticate(username, password, force=True)
-        self.notices.take_from(self.client.notices)
+        self.notices.take_from(self.client.notices.pending)
         self.policy.restore()
         self.tables.load()
         if self.policy.current is Mode.REMOTE:
@@ -273,7 +273,7 @@ class TableJobs:
                                  fallback.text, asked_alyx=True,
                                  detail=one_line(exc, named=True))
         finally:
-            self.notices.take_from(client.notices)
+            self.notices.take_from(client.notices.pending)
 
     def _is_newer(self, info: dict[str, Any]) -> bool:
         """§2.6: download unless Alyx's tables are less than a minute newer than ours."""

@@ -87,7 +87,8 @@ class One:
         #: ONE's ``one.alyx``: the REST client (None without a database)
         self.alyx: AlyxClient | None = client
         if client is not None:
-            self._notices.take_from(client.notices)  # e.g. the plain-http warning, in every mode
+            # e.g. the plain-http warning, in every mode
+            self._notices.take_from(client.notices.pending)
         self.tables = Tables(folder, cache_expiry, self._notices, read_only,
                              clock=lambda: self.policy.clock())
         self.policy = ModePolicy(requested, has_database=client is not None,

@@ -33,6 +33,7 @@ from one_tui.engine.core.errors import (
     LoginRequired,
     ReadOnlyError,
 )
+from one_tui.engine.core.results import Notices
 from one_tui.engine.core.values import RestCacheInfo
 from one_tui.engine.remote import download
 from one_tui.engine.remote.auth import Credentials
@@ -78,8 +79,9 @@ class AlyxClient:
         self.cache_rest = cache_rest
         self.silent = silent
         self.retries = Retries(max_retries, max_retry_wait)
-        self.notices: list[str] = []
-        self._rest_cache = RestCache(self.cache_dir, on_note=self._queue)
+        #: warnings for the user: to the current call's record, else kept for whoever drains them
+        self.notices = Notices()
+        self._rest_cache = RestCache(self.cache_dir, on_note=self.notices.queue)
         # ``no_cache(client)`` blocks, per thread: overlapping workers never share the switch
         self.cache_bypass = CacheBypass()
         if (warning := plain_http_warning(self.base_url)) is not None:
@@ -112,14 +114,8 @@ class AlyxClient:
     # --- notes and state -------------------------------------------------------------------
 
     def _note(self, message: str) -> None:
-        """A warning a user should see: logged, and given to the current call's record (see
-        outcome.py), or kept in ``notices`` when no call is recording."""
-        _logger.warning(message)
-        self._queue(message)
-
-    def _queue(self, message: str) -> None:
-        if not outcome.note(message):
-            self.notices.append(message)
+        """A warning a user should see (``notices``: the current call's record, else kept)."""
+        self.notices.warn(message)
 
     @property
     def base_url(self) -> str:
