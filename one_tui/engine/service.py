@@ -29,6 +29,7 @@ from one_tui.engine.core.errors import (
     OfflineError,
 )
 from one_tui.engine.core.results import Answer, Outcome, Phase, Progress
+from one_tui.engine.core.sets import TagInfo
 from one_tui.engine.core.spec import one_line
 from one_tui.engine.core.types import Mode, OutcomeKind
 from one_tui.engine.core.values import (
@@ -57,14 +58,25 @@ class EngineService:
     def open(cls, *, base_url: str | None = None, cache_dir: str | Path | None = None,
              mode: Mode | str = Mode.AUTO, username: str | None = None,
              password: str | None = None, token: str | None = None,
-             clock: Callable[[], datetime] | None = None) -> EngineService:
+             clock: Callable[[], datetime] | None = None, tag: str | None = None,
+             remembered: bool = False) -> EngineService:
         """Open the database's tables without touching the network (``connect`` does that, as
-        a job). Raises what ONE's constructor raises for a folder it cannot use
-        (``CacheDirError``)."""
+        a job). ``tag``: a release's tables (``"full"`` or None: the full ones); with
+        ``remembered`` and no ``tag``, the set last used on this database (the app's start).
+        Raises what ONE's constructor raises for a folder it cannot use (``CacheDirError``)
+        and ValueError for a tag name no Alyx can serve."""
+        from one_tui.engine import tablesets
+        from one_tui.engine.core.sets import FULL, check_tag
         from one_tui.engine.one import One
 
+        if tag is None and remembered:
+            from one_tui.engine.params import resolve_place
+
+            tag = tablesets.remembered_set(resolve_place(base_url, cache_dir).base_url)
+        tag = None if tag in (None, FULL) else check_tag(str(tag))
         one = One(base_url=base_url, username=username, password=password, token=token,
-                  cache_dir=cache_dir, mode=str(mode), silent=True, connect=False, clock=clock)
+                  cache_dir=cache_dir, mode=str(mode), silent=True, connect=False, clock=clock,
+                  tag=tag)
         return cls(one)
 
     @property
@@ -84,7 +96,8 @@ class EngineService:
             rest=client.rest_cache_info() if client is not None else RestCacheInfo(),
             base_url=client.base_url if client is not None else None,
             user=client.user if client is not None else None, read_only=one.read_only,
-            cache_dir=one.cache_dir, tables_id=one.tables_id)
+            cache_dir=one.cache_dir, tables_id=one.tables_id, tag=one.tag,
+            tables_dir=one.tables_dir)
 
     def refresh_due(self, now: datetime) -> bool:
         """``auto``'s rule, the engine's mode policy's (``ModePolicy.refresh_due``): the
@@ -97,7 +110,9 @@ class EngineService:
         """Whether ``request`` is answered by Alyx (remote mode, ``query_type='remote'`` or a
         term only Alyx knows), decided by the engine's mode policy."""
         query_type = self._query_type(request)
-        return query_type == Mode.REMOTE or self._one.mode == Mode.REMOTE
+        # with a tag active its tables answer in remote mode too (One._call_mode)
+        return query_type == Mode.REMOTE or (self._one.mode == Mode.REMOTE
+                                             and self._one.tag is None)
 
     def _query_type(self, request: SearchRequest) -> str | None:
         if request.alyx_only and request.query_type is None:
@@ -185,6 +200,49 @@ class EngineService:
                 on_progress: Phase | None = None) -> Outcome:
         """``r`` (``auto``: only when expired) or ``R`` (``refresh``: ask Alyx now)."""
         return self._one.refresh(str(how), cancel=cancel, on_progress=on_progress)
+
+    def tags(self) -> Answer[tuple[TagInfo, ...]]:
+        """The database's release tags (``/tags``), each with Alyx's ``cache/info/<tag>/`` and
+        the date of its tables on this disk: the tag picker's rows."""
+        from one_tui.engine.tablesets import describe_tags
+
+        client = self._one.alyx
+        with self._recording() as rec:
+            if client is None:
+                return rec.answer(error=OfflineError("no Alyx database is set up: no tags"))
+            try:
+                value = tuple(describe_tags(client, self._one.cache_dir))
+            except (AlyxError, OSError, ValueError) as exc:
+                return rec.answer(error=exc)
+        return rec.answer(value)
+
+    def use_tables(self, tag: str | None, *, cancel: threading.Event | None = None,
+                   on_progress: Phase | None = None) -> Outcome:
+        """Make ``tag``'s tables (None or ``"full"``: the full ones) the active set, as one
+        action: load them from disk, download them when Alyx has newer ones (not in local
+        mode), and remember the choice for this database (one-tui's own file)."""
+        from one_tui.engine import tablesets
+        from one_tui.engine.core.sets import FULL, check_tag, set_name
+
+        one = self._one
+        try:
+            tag = None if tag in (None, FULL) else check_tag(str(tag))
+        except ValueError as exc:
+            return Outcome(OutcomeKind.FAILED, one_line(exc))
+        with results.recording() as rec:
+            try:
+                one.tables.use(tag)
+            except (OSError, ValueError) as exc:
+                return Outcome(OutcomeKind.FAILED, f"tables of {set_name(tag)} not loaded: "
+                               f"{one_line(exc)}", notices=tuple(rec.notices))
+            tablesets.remember_set(one.alyx.base_url if one.alyx else None, tag)
+            if one.alyx is None or one.offline:
+                result = Outcome(OutcomeKind.LOCAL, f"tables from disk ({one.tables.when()}); "
+                                 "Alyx not asked", one.tables.created_time())
+            else:
+                result = one.jobs.update_tables(force=False, cancel=cancel, on_phase=on_progress)
+        return Outcome(result.kind, f"{set_name(tag)}: {result.message}", result.created,
+                       tuple(rec.notices) + result.notices, result.asked_alyx, result.detail)
 
     def set_mode(self, mode: Mode) -> Outcome:
         """Switch ONE's mode; nothing is sent (the next call asks Alyx if the mode says so)."""
