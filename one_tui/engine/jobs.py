@@ -250,7 +250,11 @@ class TableJobs:
 
     def _update_tables(self, force: bool, cancel: threading.Event | None,
                        on_page: Progress | None, phase: Phase) -> Outcome:
-        if not force and not self.tables.freshness().expired(self.policy.now()):
+        with self.tables.lock:
+            tag, folder = self.tables.tag, self.tables.folder
+        held = disk_tags(folder)  # another set's tables there (ONE's traps B, C): never "fresh"
+        wrong_set = held is not None and held != ((tag,) if tag else ())
+        if not force and not wrong_set and not self.tables.freshness().expired(self.policy.now()):
             return self._outcome(OutcomeKind.NOT_EXPIRED, f"tables from {self.tables.when()} "
                                  "are not expired: Alyx not asked")
         if self.tables.read_only:
@@ -264,8 +268,6 @@ class TableJobs:
             if client.needs_login:  # the request below would log in first: say so
                 phase("logging in", None, None)
                 client.ensure_auth()
-            with self.tables.lock:
-                tag, folder = self.tables.tag, self.tables.folder
             phase("asking Alyx for newer tables", None, None)
             # a tag's own cache/info, never the full one (traps B, C): the slash saves the 301
             info = client.get(f"cache/info/{tag}/" if tag else "cache/info", expires=True,

@@ -1,0 +1,147 @@
+"""The table-set guards without a server: whatever Alyx answers, one set's tables never land
+in another set's folder (ONE-api's traps B, C and D, one-downloads.md §2.3), and the last set
+is remembered in one-tui's own file, never in ONE's ~/.one."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from one_tui.demo import cachefiles
+from one_tui.engine import EngineService, One
+from one_tui.engine.core.results import Notices
+from one_tui.engine.core.types import OutcomeKind
+from one_tui.engine.tablesets import disk_tags, remember_set, remembered_set, state_path
+
+OLD = dt.datetime(2024, 1, 1, 10, 0)
+NEW = dt.datetime(2025, 1, 1, 10, 0)
+
+
+class FakeAlyx:
+    """Answers ``cache/info`` with ``info`` and "downloads" tables carrying ``zip_tags``."""
+
+    base_url = "http://alyx.test"
+    needs_login = False
+    user = None
+    is_logged_in = False
+
+    def __init__(self, db: Any, info: dict[str, Any], zip_tags: list[str] | None) -> None:
+        self.db, self.info, self.zip_tags = db, info, zip_tags
+        self.notices = Notices()
+        self.asked: list[str] = []
+        self.downloads: list[str | None] = []
+
+    def get(self, query: str, **_: Any) -> dict[str, Any]:
+        self.asked.append(query)
+        return dict(self.info)
+
+    def download_cache_tables(self, location: str | None, dest: Path, **_: Any) -> list[Path]:
+        self.downloads.append(location)
+        meta = self.db.table_metadata(NEW)
+        if self.zip_tags:
+            meta["database_tags"] = self.zip_tags
+        tmp = Path(dest) / ".one-tui-download-test" / "tables"
+        return cachefiles.write_tables(tmp, self.db.sessions, self.db.datasets, meta)
+
+
+def _tables(db: Any, folder: Path, tags: list[str] | None) -> None:
+    meta = db.table_metadata(OLD)
+    if tags:
+        meta["database_tags"] = tags
+    cachefiles.write_tables(folder, db.sessions, db.datasets, meta)
+
+
+def _info(tags: list[str] | None, location: str | None) -> dict[str, Any]:
+    info: dict[str, Any] = {"date_created": "2025-01-01 10:00", "min_api_version": "2.10"}
+    if tags:
+        info["database_tags"] = tags
+    if location:
+        info["location"] = location
+    return info
+
+
+@pytest.mark.parametrize(("tag", "info", "zip_tags", "downloads"), [
+    # Alyx gives no location for the tag: it would serve the full cache.zip (trap D)
+    ("Brainwidemap", _info(["Brainwidemap"], None), None, 0),
+    # Alyx's cache/info is another tag's, or the full one's
+    ("Brainwidemap", _info(["Other"], "http://files/x.zip"), ["Other"], 0),
+    ("Brainwidemap", _info(None, "http://files/x.zip"), None, 0),
+    # Alyx says the right tag but the zip holds the full tables
+    ("Brainwidemap", _info(["Brainwidemap"], "http://files/x.zip"), None, 1),
+    # the full set: a tagged cache/info, or a zip of tag tables
+    (None, _info(["Brainwidemap"], None), None, 0),
+    (None, _info(None, None), ["Brainwidemap"], 1),
+], ids=["no-location", "other-tag", "untagged-info", "untagged-zip", "full-tagged-info",
+        "full-tagged-zip"])
+def test_a_wrong_set_is_never_written_over_the_tables_on_disk(
+        tag: str | None, info: dict[str, Any], zip_tags: list[str] | None, downloads: int,
+        make_db: Any, cache_dir: Path) -> None:
+    db = make_db(20, 3)
+    _tables(db, cache_dir, None)
+    _tables(db, cache_dir / "Brainwidemap", ["Brainwidemap"])
+    fake = FakeAlyx(db, info, zip_tags)
+    one = One(client=fake, cache_dir=cache_dir, mode="refresh",  # type: ignore[arg-type]
+              connect=False, tag=tag)
+    outcome = one.jobs.refresh("refresh")
+    assert outcome.kind.failed and "nothing" in outcome.message, outcome
+    assert len(fake.downloads) == downloads
+    assert fake.asked == [f"cache/info/{tag}/" if tag else "cache/info"]
+    assert disk_tags(cache_dir) == () and disk_tags(cache_dir / "Brainwidemap") == (
+        "Brainwidemap",)
+    assert not list(cache_dir.rglob(".one-tui-download-*"))
+
+
+def test_the_right_set_is_downloaded_only_when_alyx_has_newer_tables(
+        make_db: Any, cache_dir: Path) -> None:
+    db = make_db(20, 3)
+    info = _info(["Brainwidemap"], "http://files/x.zip")
+    fake = FakeAlyx(db, info, ["Brainwidemap"])
+    one = One(client=fake, cache_dir=cache_dir, mode="auto",  # type: ignore[arg-type]
+              connect=False, tag="Brainwidemap")
+    assert one.jobs.refresh("refresh").kind is OutcomeKind.NEW_TABLES
+    assert one.jobs.refresh("refresh").kind is OutcomeKind.NOTHING_NEWER
+    again = One(client=fake, cache_dir=cache_dir, mode="auto",  # type: ignore[arg-type]
+                connect=False, tag="Brainwidemap")  # a new process: trap A
+    assert again.jobs.refresh("refresh").kind is OutcomeKind.NOTHING_NEWER
+    assert fake.downloads == ["http://files/x.zip"]
+    assert not (cache_dir / "sessions.pqt").exists()
+    assert disk_tags(cache_dir / "Brainwidemap") == ("Brainwidemap",)
+
+
+def test_a_tag_folder_is_never_saved_into(make_db: Any, cache_dir: Path) -> None:
+    db = make_db(20, 3)
+    _tables(db, cache_dir / "Brainwidemap", ["Brainwidemap"])
+    one = One(cache_dir=cache_dir, mode="local", tag="Brainwidemap")
+    before = (cache_dir / "Brainwidemap" / "sessions.pqt").stat().st_mtime_ns
+    extra = one.tables.cache.sessions.iloc[:1].reset_index()
+    extra["id"] = "00000000-0000-0000-0000-000000000001"
+    one.tables.merge("http://alyx.test", sessions=extra)
+    assert one.save_cache() is False
+    assert any("release" in n for n in one.notices)
+    assert (cache_dir / "Brainwidemap" / "sessions.pqt").stat().st_mtime_ns == before
+
+
+def test_the_last_set_is_remembered_per_database_in_one_tuis_own_file(
+        make_db: Any, cache_dir: Path, home: Path) -> None:
+    _tables(make_db(20, 3), cache_dir / "Brainwidemap", ["Brainwidemap"])
+    remember_set("http://a.test", "Brainwidemap")
+    remember_set("http://b.test", None)
+    assert remembered_set("http://a.test") == "Brainwidemap"
+    assert remembered_set("http://b.test") is None
+    assert not (home / ".one").exists() and state_path().is_file()
+    assert str(state_path()).startswith(str(home / ".config" / "one-tui"))
+    service = EngineService.open(cache_dir=cache_dir, mode="local")
+    assert service.use_tables("Brainwidemap").kind is OutcomeKind.LOCAL
+    assert EngineService.open(cache_dir=cache_dir, mode="local",
+                              remembered=True).state().tag == "Brainwidemap"
+    assert EngineService.open(cache_dir=cache_dir, mode="local").state().tag is None
+
+
+@pytest.mark.parametrize("bad", ["../x", "a/b", "..", "full tables", ""])
+def test_a_tag_that_could_leave_the_cache_folder_is_refused(bad: str, cache_dir: Path) -> None:
+    service = EngineService.open(cache_dir=cache_dir, mode="local")
+    assert service.use_tables(bad or "x y").kind is OutcomeKind.FAILED
+    assert service.state().tag is None
