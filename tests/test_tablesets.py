@@ -145,3 +145,18 @@ def test_a_tag_that_could_leave_the_cache_folder_is_refused(bad: str, cache_dir:
     service = EngineService.open(cache_dir=cache_dir, mode="local")
     assert service.use_tables(bad or "x y").kind is OutcomeKind.FAILED
     assert service.state().tag is None
+
+
+def test_a_tag_folder_given_as_the_cache_folder_stays_that_tags(
+        make_db: Any, cache_dir: Path) -> None:
+    """ONE 2.11.2's trap C: auto mode on a tag folder fetched the full tables into it."""
+    db = make_db(20, 3)
+    folder = cache_dir / "Brainwidemap"
+    _tables(db, folder, ["Brainwidemap"])
+    fake = FakeAlyx(db, _info(None, None), None)
+    one = One(client=fake, cache_dir=folder, mode="auto",  # type: ignore[arg-type]
+              connect=False)
+    assert one.tag == "Brainwidemap"
+    one.jobs.refresh("refresh")
+    assert fake.asked == ["cache/info/Brainwidemap/"] and fake.downloads == []
+    assert disk_tags(folder) == ("Brainwidemap",)

@@ -145,14 +145,21 @@ class Tables:
     def use(self, tag: str | None, folder: Path | None = None) -> None:
         """Make ``tag``'s tables (None: the full ones) the active set and load them from
         ``folder`` (default ``<cache_dir>/<tag>``, where ONE's ``load_cache(tag=...)`` puts
-        them). Nothing is downloaded or written."""
+        them). Nothing is downloaded or written. A folder whose tables carry a tag is that
+        tag's set whatever was asked (a ``cache_dir`` pointed at a tag folder), so the full
+        tables are never fetched into it (ONE 2.11.2's trap C)."""
         from one_tui.engine.core.sets import check_tag
+        from one_tui.engine.tablesets import disk_tags
 
         if tag is not None:
             check_tag(tag)
+        where = folder or (self.cache_dir / tag if tag else self.cache_dir)
+        if tag is None and (held := disk_tags(where)):
+            tag = held[0]
+            self._notices.warn(f"{where} holds the tables of tag {tag}: working on that tag")
         with self.lock:
             self.tag = tag
-            self.folder = folder or (self.cache_dir / tag if tag else self.cache_dir)
+            self.folder = where
         self.load()
 
     def adopt(self, checked: dict[str, pd.DataFrame]) -> None:
