@@ -160,3 +160,27 @@ def test_a_tag_folder_given_as_the_cache_folder_stays_that_tags(
     one.jobs.refresh("refresh")
     assert fake.asked == ["cache/info/Brainwidemap/"] and fake.downloads == []
     assert disk_tags(folder) == ("Brainwidemap",)
+
+
+def test_tag_on_the_command_line_reads_that_sets_tables(
+        make_db: Any, cache_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from one_tui.cli import main
+
+    full, tagged = make_db(30, 4), make_db(12, 9)
+    _tables(full, cache_dir, None)
+    _tables(tagged, cache_dir / "Brainwidemap", ["Brainwidemap"])
+    main(["cache-info", "--cache-dir", str(cache_dir), "--tag", "Brainwidemap", "--json"])
+    info = json.loads(capsys.readouterr().out)
+    assert info["tag"] == "Brainwidemap" and info["tables"]["sessions"]["rows"] == 12
+    main(["cache-info", "--cache-dir", str(cache_dir), "--json"])
+    assert json.loads(capsys.readouterr().out)["tables"]["sessions"]["rows"] == 30
+    assert main(["search", "--cache-dir", str(cache_dir), "--tag", "Brainwidemap",
+                 "--json"]) == 0
+    found = {r["eid"] for r in json.loads(capsys.readouterr().out)}
+    assert found == {str(e) for e in tagged.sessions.index}
+    dest = tmp_path / "frozen"
+    assert main(["freeze", str(dest), "--cache-dir", str(cache_dir), "--tag",
+                 "Brainwidemap"]) == 0
+    assert disk_tags(dest) == ("Brainwidemap",)  # ONE-api recognises the release

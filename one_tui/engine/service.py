@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -29,7 +29,7 @@ from one_tui.engine.core.errors import (
     OfflineError,
 )
 from one_tui.engine.core.results import Answer, Outcome, Phase, Progress
-from one_tui.engine.core.sets import TagInfo
+from one_tui.engine.core.sets import FreezeReport, TagInfo
 from one_tui.engine.core.spec import one_line
 from one_tui.engine.core.types import Mode, OutcomeKind
 from one_tui.engine.core.values import (
@@ -243,6 +243,28 @@ class EngineService:
                 result = one.jobs.update_tables(force=False, cancel=cancel, on_phase=on_progress)
         return Outcome(result.kind, f"{set_name(tag)}: {result.message}", result.created,
                        tuple(rec.notices) + result.notices, result.asked_alyx, result.detail)
+
+    def freeze(self, dest: str | Path, *, terms: Mapping[str, Any] | None = None,
+               eids: Sequence[str] | None = None, with_data: bool = False,
+               cancel: threading.Event | None = None,
+               on_progress: Phase | None = None) -> Answer[FreezeReport]:
+        """A self-contained ONE cache folder for a node without network: the active set's
+        tables restricted to ``eids`` (or to the sessions ``terms`` select in the tables on
+        disk) and their datasets, optionally their files (``with_data``: hard-linked or copied
+        after a size and md5 check; files not on this disk are named, not downloaded)."""
+        from one_tui.engine.freeze import freeze
+
+        with self._recording() as rec:
+            try:
+                if eids is None:
+                    found = self._one.search_sessions(query_type=str(Mode.LOCAL),
+                                                      **dict(terms or {}))
+                    eids = [str(e) for e in found.index]
+                value = freeze(self._one, dest, eids, with_data=with_data, cancel=cancel,
+                               on_progress=on_progress)
+            except (ValueError, TypeError, OSError, KeyError) as exc:
+                return rec.answer(error=exc)
+        return rec.answer(value)
 
     def set_mode(self, mode: Mode) -> Outcome:
         """Switch ONE's mode; nothing is sent (the next call asks Alyx if the mode says so)."""

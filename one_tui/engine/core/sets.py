@@ -83,3 +83,27 @@ class DatabaseInfo:
     suggested: bool = False
     #: a settings file that could not be read, one line
     problem: str | None = None
+
+
+@dataclass(frozen=True)
+class FreezeReport:
+    """What ``freeze`` wrote: a ONE cache folder for ``ONE(mode='local', cache_dir=...)``."""
+
+    folder: Path
+    sessions: int
+    datasets: int
+    #: the table set the tables came from (None: the full tables)
+    tag: str | None
+    #: files put in the folder: hard-linked, copied, and their bytes
+    linked: int = 0
+    copied: int = 0
+    bytes: int = 0
+    #: ``<session path>/<rel_path>`` of each dataset whose file is not on this disk
+    missing: tuple[str, ...] = ()
+    #: files on this disk whose size or md5 is not Alyx's (not put in the folder)
+    mismatched: tuple[str, ...] = ()
+
+    @property
+    def python_line(self) -> str:
+        """The line a batch job runs on a node with no network (ONE-api 2.x and 3.x)."""
+        return f"from one.api import ONE; one = ONE(mode='local', cache_dir={str(self.folder)!r})"
