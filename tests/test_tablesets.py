@@ -184,3 +184,12 @@ def test_tag_on_the_command_line_reads_that_sets_tables(
     assert main(["freeze", str(dest), "--cache-dir", str(cache_dir), "--tag",
                  "Brainwidemap"]) == 0
     assert disk_tags(dest) == ("Brainwidemap",)  # ONE-api recognises the release
+
+
+def test_with_nothing_set_up_the_public_database_is_offered(home: Path) -> None:
+    listed = EngineService.databases().unwrap()
+    assert listed is not None
+    public = [d for d in listed if d.suggested]
+    assert [d.base_url for d in public] == ["https://openalyx.internationalbrainlab.org"]
+    assert public[0].username == "intbrainlab"
+    assert not (home / ".one").exists()  # offered, nothing written

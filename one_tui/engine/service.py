@@ -29,7 +29,7 @@ from one_tui.engine.core.errors import (
     OfflineError,
 )
 from one_tui.engine.core.results import Answer, Outcome, Phase, Progress
-from one_tui.engine.core.sets import FreezeReport, TagInfo
+from one_tui.engine.core.sets import DatabaseInfo, FreezeReport, TagInfo
 from one_tui.engine.core.spec import one_line
 from one_tui.engine.core.types import Mode, OutcomeKind
 from one_tui.engine.core.values import (
@@ -78,6 +78,21 @@ class EngineService:
                   cache_dir=cache_dir, mode=str(mode), silent=True, connect=False, clock=clock,
                   tag=tag)
         return cls(one)
+
+    @staticmethod
+    def databases(*, cancel: threading.Event | None = None
+                  ) -> Answer[tuple[DatabaseInfo, ...]]:
+        """Every database of ONE's ``~/.one`` with its folder, the age of its tables, its size
+        on disk and whether a token is saved (ONE's public database offered when none is set
+        up). Reads files only; the folder sizes make it a job."""
+        from one_tui.engine.databases import list_databases
+
+        with results.recording() as rec:
+            try:
+                value = tuple(list_databases(cancel))
+            except (OSError, ValueError) as exc:
+                return rec.answer(error=exc)
+        return rec.answer(value)
 
     @property
     def one(self) -> One:
