@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from one_tui.engine import EngineService, One
@@ -172,3 +173,18 @@ def test_the_tag_picker_rows_say_what_alyx_publishes_and_what_is_on_disk(
     after = {t.name: t for t in service.tags().value}
     assert after[TAG].on_disk and after[TAG].disk_is_current
     assert after["RSS2024"].on_disk is None
+
+
+def test_the_demo_publishes_its_tags_as_the_real_alyx_does(either: Server) -> None:
+    tags = either.get("/tags").json()
+    records = tags["results"] if isinstance(tags, dict) else tags
+    assert records and all({"name", "description", "public", "protected"} <= set(r)
+                           for r in records)
+    for record in records:
+        name = record["name"]
+        info = either.get(f"/cache/info/{name}/").json()
+        assert info["database_tags"] == [name] and info["location"], (either.name, info)
+        assert either.get(f"/cache/info/{name}").status_code == 301  # ONE's 2 requests
+        zipped = httpx.get(info["location"])  # the public area: no login
+        assert zipped.status_code == 200 and zipped.content[:2] == b"PK"
+    assert either.get("/cache/info/NoSuchTag/").status_code == 404
