@@ -218,13 +218,14 @@ class EngineService:
 
     def tags(self) -> Answer[tuple[TagInfo, ...]]:
         """The database's release tags (``/tags``), each with Alyx's ``cache/info/<tag>/`` and
-        the date of its tables on this disk: the tag picker's rows."""
-        from one_tui.engine.tablesets import describe_tags
+        the date of its tables on this disk: the tag picker's rows. Offline (local mode, no
+        database): the tags whose tables are on this disk, Alyx not asked."""
+        from one_tui.engine.tablesets import describe_tags, tags_on_disk
 
         client = self._one.alyx
         with self._recording() as rec:
-            if client is None:
-                return rec.answer(error=OfflineError("no Alyx database is set up: no tags"))
+            if client is None or self._one.offline:  # what can be switched to without Alyx
+                return rec.answer(tuple(tags_on_disk(self._one.cache_dir)))
             try:
                 value = tuple(describe_tags(client, self._one.cache_dir))
             except (AlyxError, OSError, ValueError) as exc:

@@ -29,7 +29,7 @@ from one_tui.engine.local.fileformat import InvalidTableError, read_metadata
 if TYPE_CHECKING:
     from one_tui.engine.remote.client import AlyxClient
 
-__all__ = ["WrongTableSet", "tag_folder", "disk_tags", "disk_created", "check_info",
+__all__ = ["WrongTableSet", "tags_on_disk", "tag_folder", "disk_tags", "disk_created", "check_info",
            "check_files", "state_path", "remembered_set", "remember_set", "describe_tags"]
 
 #: The tables whose metadata says which set a folder holds (``one_cache`` tags both).
@@ -214,4 +214,19 @@ def describe_tags(client: AlyxClient, cache_dir: Path) -> list[TagInfo]:
             else None,
             location=str(info["location"]) if info.get("location") else None,
             on_disk=on_disk, problem=problem))
+    return out
+
+
+def tags_on_disk(cache_dir: Path) -> list[TagInfo]:
+    """The tags whose tables are in ``<cache_dir>/<tag>/`` (offline: what can be switched to
+    without Alyx)."""
+    out = []
+    try:
+        folders = sorted(p for p in Path(cache_dir).iterdir() if p.is_dir())
+    except OSError:
+        return []
+    for folder in folders:
+        if disk_tags(folder) == (folder.name,):
+            out.append(TagInfo(name=folder.name, on_disk=disk_created(folder),
+                               problem="offline: Alyx not asked"))
     return out
