@@ -134,6 +134,9 @@ def test_the_last_set_is_remembered_per_database_in_one_tuis_own_file(
     assert not (home / ".one").exists() and state_path().is_file()
     assert str(state_path()).startswith(str(home / ".config" / "one-tui"))
     service = EngineService.open(cache_dir=cache_dir, mode="local")
+    offline = service.tags().unwrap()  # no Alyx: the tags whose tables are on this disk
+    assert offline is not None and [t.name for t in offline] == ["Brainwidemap"]
+    assert offline[0].on_disk and offline[0].problem
     assert service.use_tables("Brainwidemap").kind is OutcomeKind.LOCAL
     assert EngineService.open(cache_dir=cache_dir, mode="local",
                               remembered=True).state().tag == "Brainwidemap"

@@ -15,6 +15,7 @@ workers' bodies (plain functions of the service, a cancel event and ``post``).
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections.abc import Callable
 from functools import partial
@@ -47,6 +48,7 @@ class Host(Protocol):
 
     state: AppState
     connector: Connector | None
+    clock: Callable[[], dt.datetime]
 
     @property
     def service(self) -> EngineService | None: ...
@@ -157,7 +159,8 @@ def pick_database(app: Host) -> None:
         app.reopen(connector)
 
     app.push_screen(DatabasePicker(EngineService.databases,
-                                   engine.base_url if engine is not None else None), chosen)
+                                   engine.base_url if engine is not None else None, app.clock),
+                    chosen)
 
 
 # -- freeze ----------------------------------------------------------------------------------------

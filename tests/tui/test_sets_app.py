@@ -51,7 +51,7 @@ async def test_t_lists_the_tags_and_switching_is_one_action(make_app, server) ->
         rows = picker_rows(app)
         assert rows[0].startswith("● full")
         bwm = next(r for r in rows if "Brainwidemap" in r)
-        for needle in ("public", "tables ", "sessions", "ONE ≥ 2.10", "not on this disk",
+        for needle in ("public", "2.10", "sessions", "ONE ≥ 2.10", "not on disk",
                        "Brain-wide map release"):
             assert needle in bwm, (needle, bwm)
         assert "protected" in next(r for r in rows if "RSS2024" in r)
@@ -64,7 +64,7 @@ async def test_t_lists_the_tags_and_switching_is_one_action(make_app, server) ->
         assert "tag Brainwidemap" in cache_text(app)
 
         await open_picker(app, pilot, "t")
-        assert "on this disk" in next(r for r in picker_rows(app) if "Brainwidemap" in r)
+        assert "· on disk" in next(r for r in picker_rows(app) if "Brainwidemap" in r)
         await choose(app, pilot, "full")
         assert "tag" not in status_text(app)
         assert app.query_one(ResultsPane).row_count == N_SESSIONS

@@ -37,16 +37,16 @@ def tag_row(tag: TagInfo, active: str | None) -> str:
     if tag.problem and tag.date_created is None:
         parts.append(plain(tag.problem))
     else:
-        parts += [access, f"tables {fmt_time(tag.date_created)}",
+        parts += [access, fmt_time(tag.date_created),
                   fmt_size(tag.size) if tag.size is not None else "size ?",
                   f"{tag.sessions if tag.sessions is not None else '?'} sessions",
                   f"ONE ≥ {plain(tag.min_api_version) or '?'}"]
     if tag.on_disk is None:
-        parts.append("not on this disk")
+        parts.append("not on disk")
     elif tag.date_created is None or tag.disk_is_current:
-        parts.append("on this disk")
+        parts.append("on disk")
     else:
-        parts.append(f"on this disk ({fmt_time(tag.on_disk)}: older)")
+        parts.append(f"on disk ({fmt_time(tag.on_disk)}: older)")
     line = " · ".join(parts)
     return f"{line}\n    {plain(tag.description)}" if tag.description else line
 
