@@ -196,3 +196,17 @@ def test_with_nothing_set_up_the_public_database_is_offered(home: Path) -> None:
     assert [d.base_url for d in public] == ["https://openalyx.internationalbrainlab.org"]
     assert public[0].username == "intbrainlab"
     assert not (home / ".one").exists()  # offered, nothing written
+
+
+def test_a_cancelled_switch_to_a_tag_not_on_disk_stays_on_the_set_before(
+        make_db: Any, cache_dir: Path) -> None:
+    db = make_db(20, 3)
+    _tables(db, cache_dir, None)
+    fake = FakeAlyx(db, _info(["Brainwidemap"], "http://files/x.zip"), ["Brainwidemap"])
+    fake.download_cache_tables = lambda *a, **k: []  # type: ignore[method-assign] # cancelled
+    service = EngineService(One(client=fake, cache_dir=cache_dir, mode="auto",  # type: ignore[arg-type]
+                                connect=False))
+    outcome = service.use_tables("Brainwidemap")
+    assert outcome.kind is OutcomeKind.CANCELLED and "still on full" in outcome.message
+    assert service.one.tag is None and service.one.tables.has_tables
+    assert remembered_set(fake.base_url) is None

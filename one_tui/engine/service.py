@@ -245,19 +245,27 @@ class EngineService:
             tag = None if tag in (None, FULL) else check_tag(str(tag))
         except ValueError as exc:
             return Outcome(OutcomeKind.FAILED, one_line(exc))
+        before = (one.tables.tag, one.tables.folder)
         with results.recording() as rec:
             try:
                 one.tables.use(tag)
             except (OSError, ValueError) as exc:
                 return Outcome(OutcomeKind.FAILED, f"tables of {set_name(tag)} not loaded: "
                                f"{one_line(exc)}", notices=tuple(rec.notices))
-            tablesets.remember_set(one.alyx.base_url if one.alyx else None, tag)
             if one.alyx is None or one.offline:
                 result = Outcome(OutcomeKind.LOCAL, f"tables from disk ({one.tables.when()}); "
                                  "Alyx not asked", one.tables.created_time())
             else:
                 result = one.jobs.update_tables(force=False, cancel=cancel, on_phase=on_progress)
-        return Outcome(result.kind, f"{set_name(tag)}: {result.message}", result.created,
+            message = f"{set_name(tag)}: {result.message}"
+            if (result.kind is OutcomeKind.CANCELLED or result.kind.failed) \
+                    and not one.tables.has_tables:
+                # nothing to show for the new set: the switch did not happen (one action)
+                one.tables.use(*before)
+                message += f"; still on {set_name(before[0])}"
+            else:
+                tablesets.remember_set(one.alyx.base_url if one.alyx else None, tag)
+        return Outcome(result.kind, message, result.created,
                        tuple(rec.notices) + result.notices, result.asked_alyx, result.detail)
 
     def freeze(self, dest: str | Path, *, terms: Mapping[str, Any] | None = None,
