@@ -33,7 +33,7 @@ from one_tui.engine.local.fileformat import (
     read_frame,
     read_metadata,
 )
-from one_tui.engine.local.merge import prepare_new, same_value
+from one_tui.engine.local.merge import held_by_several, prepare_new, same_value
 
 #: Columns a query over the datasets table reads (the per-row facts are codes and flags).
 CODE_COLUMNS = ("eid", "rel_path", "qc", "exists", "default_revision")
@@ -293,8 +293,8 @@ class DatasetCodes:
         """Merge new rows as ``merge_frames`` would merge them into the loaded frame (matched
         (eid, id) rows updated where the new value is not NA, the others appended in order),
         on the codes and the few rows concerned. False, with nothing changed, when that merge
-        would not be the big-table merge or would change a column's dtype: the caller loads
-        the frame then."""
+        would not be the big-table merge, would change a column's dtype or meets a key several
+        rows hold (``merge_frames`` keeps them all): the caller loads the frame then."""
         if len(self) <= merge.LARGE_TABLE:  # the merge module's, read at each call
             return False
         if self._like is None:
@@ -305,12 +305,14 @@ class DatasetCodes:
             return False
         if any(new[c].dtype != like[c].dtype for c in like.columns if c != "rel_path"):
             return False
+        pos, src_rows = self._matches(new)
+        if held_by_several(new.index).any() or len(np.unique(src_rows)) < len(src_rows):
+            return False
         for name in ("eid_codes", "path_codes", "qc_codes", "exists", "default_revision"):
             array = getattr(self, name)
             if array is not None and not array.flags.writeable:  # a view of Arrow memory
                 setattr(self, name, array.copy())
         self._first = None
-        pos, src_rows = self._matches(new)
         matched = np.zeros(len(new), dtype=bool)
         if len(pos):
             matched[src_rows] = True

@@ -1,0 +1,83 @@
+"""Tables, locks and leftovers written by someone else (issue 16, classes 2, 3, 4 and 8).
+
+Each test is a promise a user can check: a save never loses a distinct row that was on disk or
+in memory; a table ONE-api reads, one-tui reads too (the bad rows skipped with one notice that
+counts them); a lock that cannot be anybody's any more is broken, every outcome one line; a
+killed save's temp file goes as soon as its process is dead. What ONE-api itself answers on the
+same files is in tests/interop/test_hostile_interop.py.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from one_tui.demo.synth import generate
+from one_tui.engine.local import merge
+from one_tui.engine.local.fileformat import read_table
+from one_tui.engine.local.filewrite import save_table
+from one_tui.engine.local.store import load_cache, save_cache
+
+
+def _rows(df: pd.DataFrame) -> set[tuple[str, ...]]:
+    """Every distinct row, key included, as text."""
+    flat = df.reset_index()
+    flat = flat[sorted(flat.columns)]
+    return {tuple(str(v) for v in row) for row in flat.itertuples(index=False, name=None)}
+
+
+def _dataset(eid: str, did: str, rel_path: str, qc: str = "PASS") -> pd.DataFrame:
+    return pd.DataFrame({"eid": [eid], "id": [did], "rel_path": [rel_path], "file_size": [1],
+                         "hash": ["h"], "exists": [True], "qc": [qc],
+                         "default_revision": [True]})
+
+
+def _with_duplicates(folder: Path) -> pd.DataFrame:
+    """A datasets table in which every 7th (eid, id) is held by two distinct rows."""
+    generate(n_sessions=30, seed=5).write_tables(folder)
+    df, meta = read_table(folder / "datasets.pqt")
+    twin = df.iloc[::7].copy()
+    twin["rel_path"] = twin["rel_path"].astype(str) + ".copy"
+    both = pd.concat([df, twin])
+    save_table(both, folder / "datasets.pqt", meta)
+    return both
+
+
+@pytest.mark.parametrize("large", [False, True], ids=["merge", "large-merge"])
+@pytest.mark.parametrize("loaded", [True, False], ids=["frame", "codes"])
+def test_saves_keep_every_distinct_row_of_a_table_with_duplicate_keys(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, large: bool, loaded: bool) -> None:
+    """Three saves, each after another program changed the file since it was read (it adds a
+    distinct row under a key already held twice, and one row of its own): every distinct row
+    that was on disk or in memory is in the file after each save, and none other."""
+    if large:  # the in-place merge of tables above LARGE_TABLE rows, on a small table
+        monkeypatch.setattr(merge, "LARGE_TABLE", 100)
+    folder = tmp_path / "tables"
+    expected = _rows(_with_duplicates(folder))
+    twice = read_table(folder / "datasets.pqt")[0].index[0]  # a key held by two rows
+    for round_ in range(3):
+        cache = load_cache(folder)
+        if loaded:
+            assert len(cache.datasets)
+        else:
+            cache.datasets_for_query()
+        ours = _dataset(f"0000000{round_}-4e0c-4f35-9d73-5d1e3b1f0a10",
+                        f"1111111{round_}-8a71-4f42-b0c5-2a5d9e4c1b77", "alf/ours.npy")
+        cache.merge(origin="alyx", datasets=ours)
+        disk, meta = read_table(folder / "datasets.pqt")
+        theirs = pd.concat([
+            _dataset(*twice, f"alf/theirs{round_}.npy"),  # a third distinct row of a key
+            _dataset(f"2222222{round_}-4e0c-4f35-9d73-5d1e3b1f0a10",
+                     f"3333333{round_}-8a71-4f42-b0c5-2a5d9e4c1b77", "alf/theirs.npy")])
+        time.sleep(0.01)  # a new mtime: the file changed since one-tui read it
+        save_table(merge.merge_frames(disk, theirs, "datasets"), folder / "datasets.pqt", meta)
+        expected |= _rows(ours.set_index(["eid", "id"])) | _rows(
+            read_table(folder / "datasets.pqt")[0])
+        assert save_cache(cache) is True
+        assert not cache.warnings
+        saved, _ = read_table(folder / "datasets.pqt")
+        assert _rows(saved) == expected, f"save {round_ + 1}"
+        assert len(saved) == len(expected), f"save {round_ + 1}: exact copies of a row"
