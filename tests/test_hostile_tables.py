@@ -13,13 +13,16 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from one_tui.demo.synth import generate
+from one_tui.engine import EngineService, Mode, SearchRequest
 from one_tui.engine.local import merge
 from one_tui.engine.local.fileformat import read_table
 from one_tui.engine.local.filewrite import save_table
 from one_tui.engine.local.store import load_cache, save_cache
+from tests.hostile_files import HOSTILE, write_hostile
 
 
 def _rows(df: pd.DataFrame) -> set[tuple[str, ...]]:
@@ -81,3 +84,35 @@ def test_saves_keep_every_distinct_row_of_a_table_with_duplicate_keys(
         saved, _ = read_table(folder / "datasets.pqt")
         assert _rows(saved) == expected, f"save {round_ + 1}"
         assert len(saved) == len(expected), f"save {round_ + 1}: exact copies of a row"
+
+
+# -- class 3: tables ONE-api reads ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", sorted(HOSTILE))
+def test_a_spoiled_table_is_read_with_one_notice_that_counts_what_was_changed(
+        tmp_path: Path, kind: str) -> None:
+    """Search, a session's details, a merge and a save all work on a datasets table with a bad
+    row or an odd column; the user is told once, in one line, how many rows were read how."""
+    folder = tmp_path / kind
+    write_hostile(folder, kind)
+    eids = pq.read_table(folder / "datasets.pqt", columns=["eid"]).column(0).to_pylist()
+    svc = EngineService.open(cache_dir=folder, mode=Mode.LOCAL)
+    found = svc.search_sessions(SearchRequest({"dataset": "trials"}))
+    assert found.error is None and found.value is not None and len(found.value)
+    notices = [n for n in found.notices if "datasets.pqt" in n]
+    assert len(notices) == 1 and "\n" not in notices[0], found.notices
+    assert any(ch.isdigit() for ch in notices[0])  # it counts them
+    for eid in {e for e in (eids[5], eids[7], eids[0]) if e}:
+        details = svc.session_details(eid)
+        assert details.error is None and details.value is not None
+        assert details.value.datasets, eid
+        assert not [n for n in details.notices if "datasets.pqt" in n]  # told once
+    cache = load_cache(folder)
+    rows = len(cache.datasets)
+    assert rows == pq.read_metadata(folder / "datasets.pqt").num_rows  # no row left out
+    cache.merge(origin="alyx", datasets=_dataset(
+        "00000000-4e0c-4f35-9d73-5d1e3b1f0a10", "11111111-8a71-4f42-b0c5-2a5d9e4c1b77",
+        "alf/ours.npy"))
+    assert save_cache(cache) is True
+    assert len(load_cache(folder).datasets) == rows + 1

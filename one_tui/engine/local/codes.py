@@ -20,16 +20,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from one_tui.engine.core.spec import QC, QC_CATEGORIES, one_line
+from one_tui.engine.core.spec import QC_CATEGORIES, one_line
 from one_tui.engine.local import merge
 from one_tui.engine.local.fileformat import (
     DICTIONARY_COLUMNS,
+    UNKNOWN_QC,
     Cancelled,
     InvalidTableError,
+    Repairs,
     extension_dtypes,
     index_names,
     pandas_meta,
     patch_columns,
+    qc_name,
     read_frame,
     read_metadata,
 )
@@ -40,9 +43,24 @@ CODE_COLUMNS = ("eid", "rel_path", "qc", "exists", "default_revision")
 
 
 def _qc_lookup(categories: Any) -> np.ndarray:
-    """QC code (0 NOT_SET ... 4 CRITICAL) of each value in ``categories``, then 0 for null."""
-    out = [QC_CATEGORIES.index(QC.validate(v).name) if pd.notna(v) else 0 for v in categories]
+    """QC code (0 NOT_SET ... 4 CRITICAL) of each value in ``categories``, then 0 for null; a
+    value no QC level has is ``fileformat.UNKNOWN_QC``, as a full read makes it."""
+    out = [QC_CATEGORIES.index(qc_name(v) or UNKNOWN_QC) for v in categories]
     return np.array(out + [0], dtype=np.int8)
+
+
+def _ones_types(schema: pa.Schema, renames: dict[str, str]) -> bool:
+    """True when the ids are text and the sizes numbers, as ONE writes them: a table stored
+    otherwise is read whole, where ``fileformat.Repairs`` brings it to ONE's types."""
+    for field in schema:
+        kind = field.type.value_type if pa.types.is_dictionary(field.type) else field.type
+        name = renames.get(field.name, field.name)
+        if name in ("eid", "id") and not (pa.types.is_string(kind)
+                                          or pa.types.is_large_string(kind)):
+            return False
+        if name == "file_size" and not pa.types.is_integer(kind):
+            return False
+    return True
 
 
 _BATCH = 8192  # rows decoded at a time when a few rows are read from a row group
@@ -65,6 +83,8 @@ class DatasetCodes:
         self.path = path
         self.meta = meta
         self.n_file = len(frame)
+        #: what reading the file as ONE's types took (see ``fileformat.Repairs``)
+        self.repairs = Repairs()
         eid = frame["eid"]
         self.eid_codes = np.asarray(eid.cat.codes, dtype=np.int32)
         self.eids = eid.cat.categories.astype("str")
@@ -78,6 +98,8 @@ class DatasetCodes:
             else:
                 codes, uniques = pd.factorize(qc.astype(object))
             self.qc_codes: np.ndarray = _qc_lookup(uniques)[codes]
+            unknown = np.array([qc_name(v) is None for v in uniques] + [False], dtype=bool)
+            self.repairs.add("qc", int(unknown[codes].sum()))
         else:
             self.qc_codes = np.zeros(len(frame), dtype=np.int8)
         self.exists: np.ndarray = (
@@ -172,6 +194,8 @@ class DatasetCodes:
             renames = index_names(pandas_meta(schema), path.stem)
             names = {renames.get(n, n) for n in schema.names}
             if not {"eid", "id", "rel_path"} <= names or "id_0" in names or "eid_0" in names:
+                return None
+            if not _ones_types(schema, renames):
                 return None
             frame = read_frame(path, list(CODE_COLUMNS), cancel)
         except Cancelled:

@@ -24,6 +24,7 @@ if sys.platform.startswith("linux"):
 import json  # noqa: E402
 import re
 import threading
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -102,17 +103,83 @@ def _int_pairs_to_uuid(low: np.ndarray, high: np.ndarray) -> np.ndarray:
     return out
 
 
-def qc_categorical(values: Any) -> pd.Categorical:
-    """QC values given as names, ints or QC members as an ordered categorical."""
+class Repairs:
+    """What a read did to bring a table someone else wrote to ONE's types, counted, so that the
+    user gets one notice per table instead of a table refused (ONE-api reads these tables; see
+    docs/reliability.md): an unknown QC value is CRITICAL, a size that is not a number is
+    unknown, an id stored as binary is its UUID, a row without its eid is kept (as ONE keeps
+    it)."""
+
+    _TEXT = {"qc": "{n} with a QC value no QC level has, read as CRITICAL",
+             "size text": "{n} with a file size stored as text, read as a number",
+             "size": "{n} with a file size that is not a number, read as unknown",
+             "binary": "{n} with an id stored as binary, read as text",
+             "no key": "{n} without an eid or id, kept as ONE-api keeps them"}
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    def add(self, what: str, n: int) -> None:
+        if n:
+            self.counts[what] = self.counts.get(what, 0) + int(n)
+
+    def notice(self, file_name: str) -> str | None:
+        """One line for the table file, None when nothing was repaired."""
+        if not self.counts:
+            return None
+        parts = [self._TEXT[k].format(n=f"{n:,} row" + ("s" if n > 1 else ""))
+                 for k, n in self.counts.items()]
+        return f"{file_name}: " + "; ".join(parts)
+
+
+def qc_name(value: Any) -> str | None:
+    """The QC level a table's value stands for; None for a value no level has. Null is NOT_SET."""
+    if not (np.ndim(value) == 0 and pd.notna(value)):
+        return "NOT_SET" if np.ndim(value) == 0 else None
+    try:
+        return QC.validate(value).name
+    except ValueError:
+        return None
+
+
+#: What a QC value no level has is read as: ONE-api keeps it as a category after every level
+#: of the file's ordered categorical, so no QC filter up to FAIL (the default) keeps it.
+UNKNOWN_QC = "CRITICAL"
+
+
+def qc_categorical(values: Any, repairs: Repairs | None = None) -> pd.Categorical:
+    """QC values given as names, ints or QC members as an ordered categorical; a value no QC
+    level has is ``UNKNOWN_QC`` (counted in ``repairs``)."""
     s = pd.Series(values)
     if isinstance(s.dtype, pd.CategoricalDtype) and list(s.cat.categories) == QC_CATEGORIES:
         return pd.Categorical(s, dtype=QC_DTYPE)
-    names = [QC.validate(v).name if pd.notna(v) else "NOT_SET" for v in s.astype(object)]
-    return pd.Categorical(names, dtype=QC_DTYPE)
+    names = [qc_name(v) for v in s.astype(object)]
+    if repairs is not None:
+        repairs.add("qc", sum(n is None for n in names))
+    return pd.Categorical([n or UNKNOWN_QC for n in names], dtype=QC_DTYPE)
 
 
-def patch_table(df: pd.DataFrame, meta: dict[str, Any]) -> pd.DataFrame:
-    """Bring a table read from disk to the current format (ONE's ``patch_tables``, §2.3)."""
+def _sizes(size: pd.Series, repairs: Repairs | None) -> Any:
+    """File sizes as ``UInt64``: numbers as they are, text read as a number, anything that is
+    not a whole number of bytes (a word, -1, 2.5) unknown and counted."""
+    size = pd.Series(size, copy=False)
+    if pd.api.types.is_integer_dtype(size.dtype) or pd.api.types.is_float_dtype(size.dtype):
+        numbers = size.astype("Float64")
+    else:
+        numbers = pd.to_numeric(size.astype(object), errors="coerce").astype("Float64")
+    numbers = numbers.mask((numbers < 0) | (numbers % 1 != 0))
+    if repairs is not None:
+        unknown = int((size.notna() & numbers.isna()).sum())
+        if size.dtype == object or pd.api.types.is_string_dtype(size.dtype):
+            repairs.add("size text", int(size.notna().sum()) - unknown)
+        repairs.add("size", unknown)
+    return numbers.astype("UInt64").array
+
+
+def patch_table(df: pd.DataFrame, meta: dict[str, Any],
+                repairs: Repairs | None = None) -> pd.DataFrame:
+    """Bring a table read from disk to the current format (ONE's ``patch_tables``, §2.3), and
+    its values to ONE's types (see ``Repairs``)."""
     for prefix in ("eid", "id"):
         if f"{prefix}_0" in df.columns and f"{prefix}_1" in df.columns:
             uuids = _int_pairs_to_uuid(df.pop(f"{prefix}_0").to_numpy(),
@@ -127,12 +194,13 @@ def patch_table(df: pd.DataFrame, meta: dict[str, Any]) -> pd.DataFrame:
         if "qc" not in df.columns and min_api < (2, 7):
             df["qc"] = pd.Categorical(["NOT_SET"] * len(df), dtype=QC_DTYPE)
         if "file_size" in df.columns and df["file_size"].dtype != "UInt64":
-            size = df["file_size"]
-            if not pd.api.types.is_integer_dtype(size.dtype):
-                size = pd.array(size.to_numpy(dtype="float64", na_value=np.nan), dtype="Float64")
-            df["file_size"] = size.astype("UInt64")
+            df["file_size"] = _sizes(df["file_size"], repairs)
     if "qc" in df.columns and df["qc"].dtype != QC_DTYPE:
-        df["qc"] = qc_categorical(df["qc"])
+        df["qc"] = qc_categorical(df["qc"], repairs)
+    if repairs is not None:
+        keys = [c for c in ("eid", "id") if c in df.columns]
+        if keys:
+            repairs.add("no key", int(df[keys].isna().any(axis=1).sum()))
     return _set_index(df)
 
 
@@ -238,13 +306,42 @@ def extension_dtypes(pmeta: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _binary_ids(arrow: pa.ChunkedArray, repairs: Repairs | None) -> pd.Series:
+    """Ids stored as binary, as text: 16 bytes are a UUID (``uuid.UUID(bytes=...)``), other
+    bytes their UTF-8 text (undecodable bytes replaced). ONE-api 2.11.2 keeps the bytes and
+    3.6.1 cannot load the table; either way each row stays."""
+    values = arrow.to_pylist()
+    if repairs is not None:
+        repairs.add("binary", sum(v is not None for v in values))
+    text = [None if v is None else str(uuid.UUID(bytes=v)) if len(v) == 16
+            else v.decode("utf-8", "replace") for v in values]
+    return pd.Series(pd.array(text, dtype="str"))
+
+
+def _column(pf: pq.ParquetFile, name: str, extension: Any, repairs: Repairs | None,
+            cancel: threading.Event | None) -> pd.Series:
+    """One column as ONE's ``to_pandas`` gives it, whatever type someone stored it as."""
+    kind = pf.schema_arrow.field(name).type
+    if (pa.types.is_binary(kind) or pa.types.is_large_binary(kind)) and ID_COLUMN.fullmatch(
+            name):
+        return _binary_ids(pf.read(columns=[name]).column(0), repairs)
+    if extension is not None:
+        arrow = pf.read(columns=[name]).column(0)
+        try:
+            return pd.Series(extension.__from_arrow__(arrow))
+        except (TypeError, ValueError, pa.ArrowException):  # e.g. sizes stored as text
+            return arrow.to_pandas()  # patch_table brings the values to ONE's type
+    return _read_column(pf, name, cancel)
+
+
 def read_frame(path: Path, columns: list[str] | None,
-                cancel: threading.Event | None = None) -> pd.DataFrame:
+               cancel: threading.Event | None = None,
+               repairs: Repairs | None = None) -> pd.DataFrame:
     """Read a parquet table column by column (low peak memory) into a RangeIndex DataFrame.
 
     Columns the pandas metadata marks as unnamed index levels get their ONE name, and columns
     it records with a nullable dtype (``UInt64``, ``boolean``) get that dtype, as ONE's
-    ``to_pandas`` gives them.
+    ``to_pandas`` gives them; ids stored as binary are read as text (:func:`_binary_ids`).
     """
     _prefer_jemalloc()
     schema = pq.read_schema(path)
@@ -259,11 +356,7 @@ def read_frame(path: Path, columns: list[str] | None,
     for name in names:
         if cancel is not None and cancel.is_set():
             raise Cancelled
-        if name in extension:
-            arrow = pf.read(columns=[name]).column(0)
-            data[renames.get(name, name)] = pd.Series(extension[name].__from_arrow__(arrow))
-        else:
-            data[renames.get(name, name)] = _read_column(pf, name, cancel)
+        data[renames.get(name, name)] = _column(pf, name, extension.get(name), repairs, cancel)
     return pd.DataFrame(data, copy=False)
 
 
@@ -306,7 +399,7 @@ def _id_level(ids: pd.Series) -> tuple[pd.Index, np.ndarray]:
 
 
 def read_table(path: str | os.PathLike[str], columns: list[str] | None = None,
-               ) -> tuple[pd.DataFrame, dict[str, Any]]:
+               repairs: Repairs | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Read one cache table: (DataFrame with its index set and legacy patches applied, metadata).
 
     ``rel_path`` and ``eid`` are read as categoricals: few unique values make filters fast and
@@ -316,15 +409,15 @@ def read_table(path: str | os.PathLike[str], columns: list[str] | None = None,
     path = Path(path)
     meta, _ = read_metadata(path)
     try:
-        df = read_frame(path, columns)
+        df = read_frame(path, columns, repairs=repairs)
     except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for bad files
         raise InvalidTableError(f"{path.name} could not be read ({one_line(exc)}). Skipping"
                                 ) from None
     if "id_0" not in df.columns and (fast := _fast_index(df)) is not None:
-        return patch_table(fast, meta), meta
+        return patch_table(fast, meta, repairs), meta
     if "eid" in df.columns and isinstance(df["eid"].dtype, pd.CategoricalDtype):
         df["eid"] = df["eid"].astype("str")
-    return patch_table(df, meta), meta
+    return patch_table(df, meta, repairs), meta
 
 
 def check_table(path: str | os.PathLike[str]) -> None:
