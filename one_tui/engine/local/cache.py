@@ -34,9 +34,10 @@ import pandas as pd
 from one_tui.engine.core.freshness import DATE_FORMAT, DEFAULT_EXPIRY, Freshness, parse_created
 from one_tui.engine.core.spec import one_line, shown
 from one_tui.engine.local.codes import DatasetCodes
-from one_tui.engine.local.fileformat import InvalidTableError, Repairs, empty_table, read_table
+from one_tui.engine.local.fileformat import InvalidTableError, empty_table, read_table
 from one_tui.engine.local.layout import stat
 from one_tui.engine.local.merge import merge_frames, merge_origins
+from one_tui.engine.local.repairs import Repairs
 
 __all__ = ["Cache", "FileState"]
 

@@ -24,19 +24,17 @@ from one_tui.engine.core.spec import QC_CATEGORIES, one_line
 from one_tui.engine.local import merge
 from one_tui.engine.local.fileformat import (
     DICTIONARY_COLUMNS,
-    UNKNOWN_QC,
     Cancelled,
     InvalidTableError,
-    Repairs,
     extension_dtypes,
     index_names,
     pandas_meta,
     patch_columns,
-    qc_name,
     read_frame,
     read_metadata,
 )
 from one_tui.engine.local.merge import held_by_several, prepare_new, same_value
+from one_tui.engine.local.repairs import UNKNOWN_QC, Repairs, qc_name
 
 #: Columns a query over the datasets table reads (the per-row facts are codes and flags).
 CODE_COLUMNS = ("eid", "rel_path", "qc", "exists", "default_revision")
@@ -44,14 +42,14 @@ CODE_COLUMNS = ("eid", "rel_path", "qc", "exists", "default_revision")
 
 def _qc_lookup(categories: Any) -> np.ndarray:
     """QC code (0 NOT_SET ... 4 CRITICAL) of each value in ``categories``, then 0 for null; a
-    value no QC level has is ``fileformat.UNKNOWN_QC``, as a full read makes it."""
+    value no QC level has is ``repairs.UNKNOWN_QC``, as a full read makes it."""
     out = [QC_CATEGORIES.index(qc_name(v) or UNKNOWN_QC) for v in categories]
     return np.array(out + [0], dtype=np.int8)
 
 
 def _ones_types(schema: pa.Schema, renames: dict[str, str]) -> bool:
     """True when the ids are text and the sizes numbers, as ONE writes them: a table stored
-    otherwise is read whole, where ``fileformat.Repairs`` brings it to ONE's types."""
+    otherwise is read whole, where ``repairs.Repairs`` brings it to ONE's types."""
     for field in schema:
         kind = field.type.value_type if pa.types.is_dictionary(field.type) else field.type
         name = renames.get(field.name, field.name)
@@ -83,7 +81,7 @@ class DatasetCodes:
         self.path = path
         self.meta = meta
         self.n_file = len(frame)
-        #: what reading the file as ONE's types took (see ``fileformat.Repairs``)
+        #: what reading the file as ONE's types took (see ``repairs.Repairs``)
         self.repairs = Repairs()
         eid = frame["eid"]
         self.eid_codes = np.asarray(eid.cat.codes, dtype=np.int32)

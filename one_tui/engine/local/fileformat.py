@@ -24,7 +24,6 @@ if sys.platform.startswith("linux"):
 import json  # noqa: E402
 import re
 import threading
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from one_tui.engine.core.spec import QC, QC_CATEGORIES, one_line
+from one_tui.engine.core.spec import QC_CATEGORIES, one_line
+from one_tui.engine.local.repairs import UNKNOWN_QC, Repairs, binary_ids, qc_name, sizes
 
 INDEX = {"sessions": ["id"], "datasets": ["eid", "id"], "insertions": ["eid", "id"]}
 QC_DTYPE = pd.CategoricalDtype(QC_CATEGORIES, ordered=True)
@@ -103,50 +103,6 @@ def _int_pairs_to_uuid(low: np.ndarray, high: np.ndarray) -> np.ndarray:
     return out
 
 
-class Repairs:
-    """What a read did to bring a table someone else wrote to ONE's types, counted, so that the
-    user gets one notice per table instead of a table refused (ONE-api reads these tables; see
-    docs/reliability.md): an unknown QC value is CRITICAL, a size that is not a number is
-    unknown, an id stored as binary is its UUID, a row without its eid is kept (as ONE keeps
-    it)."""
-
-    _TEXT = {"qc": "{n} with a QC value no QC level has, read as CRITICAL",
-             "size text": "{n} with a file size stored as text, read as a number",
-             "size": "{n} with a file size that is not a number, read as unknown",
-             "binary": "{n} with an id stored as binary, read as text",
-             "no key": "{n} without an eid or id, kept as ONE-api keeps them"}
-
-    def __init__(self) -> None:
-        self.counts: dict[str, int] = {}
-
-    def add(self, what: str, n: int) -> None:
-        if n:
-            self.counts[what] = self.counts.get(what, 0) + int(n)
-
-    def notice(self, file_name: str) -> str | None:
-        """One line for the table file, None when nothing was repaired."""
-        if not self.counts:
-            return None
-        parts = [self._TEXT[k].format(n=f"{n:,} row" + ("s" if n > 1 else ""))
-                 for k, n in self.counts.items()]
-        return f"{file_name}: " + "; ".join(parts)
-
-
-def qc_name(value: Any) -> str | None:
-    """The QC level a table's value stands for; None for a value no level has. Null is NOT_SET."""
-    if not (np.ndim(value) == 0 and pd.notna(value)):
-        return "NOT_SET" if np.ndim(value) == 0 else None
-    try:
-        return QC.validate(value).name
-    except ValueError:
-        return None
-
-
-#: What a QC value no level has is read as: ONE-api keeps it as a category after every level
-#: of the file's ordered categorical, so no QC filter up to FAIL (the default) keeps it.
-UNKNOWN_QC = "CRITICAL"
-
-
 def qc_categorical(values: Any, repairs: Repairs | None = None) -> pd.Categorical:
     """QC values given as names, ints or QC members as an ordered categorical; a value no QC
     level has is ``UNKNOWN_QC`` (counted in ``repairs``)."""
@@ -157,23 +113,6 @@ def qc_categorical(values: Any, repairs: Repairs | None = None) -> pd.Categorica
     if repairs is not None:
         repairs.add("qc", sum(n is None for n in names))
     return pd.Categorical([n or UNKNOWN_QC for n in names], dtype=QC_DTYPE)
-
-
-def _sizes(size: pd.Series, repairs: Repairs | None) -> Any:
-    """File sizes as ``UInt64``: numbers as they are, text read as a number, anything that is
-    not a whole number of bytes (a word, -1, 2.5) unknown and counted."""
-    size = pd.Series(size, copy=False)
-    if pd.api.types.is_integer_dtype(size.dtype) or pd.api.types.is_float_dtype(size.dtype):
-        numbers = size.astype("Float64")
-    else:
-        numbers = pd.to_numeric(size.astype(object), errors="coerce").astype("Float64")
-    numbers = numbers.mask((numbers < 0) | (numbers % 1 != 0))
-    if repairs is not None:
-        unknown = int((size.notna() & numbers.isna()).sum())
-        if size.dtype == object or pd.api.types.is_string_dtype(size.dtype):
-            repairs.add("size text", int(size.notna().sum()) - unknown)
-        repairs.add("size", unknown)
-    return numbers.astype("UInt64").array
 
 
 def patch_table(df: pd.DataFrame, meta: dict[str, Any],
@@ -194,7 +133,7 @@ def patch_table(df: pd.DataFrame, meta: dict[str, Any],
         if "qc" not in df.columns and min_api < (2, 7):
             df["qc"] = pd.Categorical(["NOT_SET"] * len(df), dtype=QC_DTYPE)
         if "file_size" in df.columns and df["file_size"].dtype != "UInt64":
-            df["file_size"] = _sizes(df["file_size"], repairs)
+            df["file_size"] = sizes(df["file_size"], repairs)
     if "qc" in df.columns and df["qc"].dtype != QC_DTYPE:
         df["qc"] = qc_categorical(df["qc"], repairs)
     if repairs is not None:
@@ -306,25 +245,13 @@ def extension_dtypes(pmeta: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _binary_ids(arrow: pa.ChunkedArray, repairs: Repairs | None) -> pd.Series:
-    """Ids stored as binary, as text: 16 bytes are a UUID (``uuid.UUID(bytes=...)``), other
-    bytes their UTF-8 text (undecodable bytes replaced). ONE-api 2.11.2 keeps the bytes and
-    3.6.1 cannot load the table; either way each row stays."""
-    values = arrow.to_pylist()
-    if repairs is not None:
-        repairs.add("binary", sum(v is not None for v in values))
-    text = [None if v is None else str(uuid.UUID(bytes=v)) if len(v) == 16
-            else v.decode("utf-8", "replace") for v in values]
-    return pd.Series(pd.array(text, dtype="str"))
-
-
 def _column(pf: pq.ParquetFile, name: str, extension: Any, repairs: Repairs | None,
             cancel: threading.Event | None) -> pd.Series:
     """One column as ONE's ``to_pandas`` gives it, whatever type someone stored it as."""
     kind = pf.schema_arrow.field(name).type
     if (pa.types.is_binary(kind) or pa.types.is_large_binary(kind)) and ID_COLUMN.fullmatch(
             name):
-        return _binary_ids(pf.read(columns=[name]).column(0), repairs)
+        return binary_ids(pf.read(columns=[name]).column(0), repairs)
     if extension is not None:
         arrow = pf.read(columns=[name]).column(0)
         try:
@@ -341,7 +268,7 @@ def read_frame(path: Path, columns: list[str] | None,
 
     Columns the pandas metadata marks as unnamed index levels get their ONE name, and columns
     it records with a nullable dtype (``UInt64``, ``boolean``) get that dtype, as ONE's
-    ``to_pandas`` gives them; ids stored as binary are read as text (:func:`_binary_ids`).
+    ``to_pandas`` gives them; ids stored as binary are read as text (``repairs.binary_ids``).
     """
     _prefer_jemalloc()
     schema = pq.read_schema(path)
