@@ -9,18 +9,26 @@ same files is in tests/interop/test_hostile_interop.py.
 
 from __future__ import annotations
 
+import json
+import os
+import socket
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
 from one_tui.demo.synth import generate
-from one_tui.engine import EngineService, Mode, SearchRequest
-from one_tui.engine.local import merge
+from one_tui.engine import EngineService, Mode, OutcomeKind, SearchRequest
+from one_tui.engine.local import merge, store
 from one_tui.engine.local.fileformat import read_table
 from one_tui.engine.local.filewrite import save_table
+from one_tui.engine.local.lock import LOCK_NAME
 from one_tui.engine.local.store import load_cache, save_cache
 from tests.hostile_files import HOSTILE, write_hostile
 
@@ -116,3 +124,78 @@ def test_a_spoiled_table_is_read_with_one_notice_that_counts_what_was_changed(
         "alf/ours.npy"))
     assert save_cache(cache) is True
     assert len(load_cache(folder).datasets) == rows + 1
+
+
+# -- class 4: locks that never clear ----------------------------------------------------------
+
+HOUR = 3600.0
+
+
+def _lock_content(kind: str, live_pid: int) -> bytes:
+    mine = {"owner": "one-tui", "hostname": socket.gethostname(), "datetime": "", "token": "x"}
+    if kind == "garbage":
+        return b"\xff\xfe\x00\x81 not a lock \x1b[2J"
+    if kind == "pid-too-large":
+        return json.dumps({**mine, "pid": 2 ** 70}).encode()
+    return json.dumps({**mine, "pid": live_pid}).encode()  # a live process, not one-tui
+
+
+def _place_lock(folder: Path, content: bytes, age: float) -> None:
+    """``.ONE.lock`` with ``content``, it and the tables untouched for ``age`` seconds."""
+    lock = folder / LOCK_NAME
+    lock.write_bytes(content)
+    when = time.time() - age
+    for path in [lock, *folder.glob("*.pqt")]:
+        os.utime(path, (when, when))
+
+
+@pytest.fixture
+def unrelated() -> Iterator[int]:
+    """The pid of a live process that is not one-tui."""
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    yield proc.pid
+    proc.kill()
+    proc.wait()
+
+
+LOCKS = ["garbage", "pid-too-large", "live-unrelated-pid"]
+
+
+@pytest.mark.parametrize("kind", LOCKS)
+@pytest.mark.parametrize("age", [5.0, HOUR], ids=["fresh", "an-hour-old"])
+def test_a_lock_nobody_can_hold_is_judged_by_age_and_each_save_says_one_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, unrelated: int, kind: str,
+        age: float) -> None:
+    """A save waits for a fresh lock it cannot judge otherwise (one line: not saved) and
+    breaks one untouched for an hour (one line: which lock it removed); never a traceback."""
+    monkeypatch.setattr(store, "SAVE_LOCK_TIMEOUT", 0.5)
+    folder = tmp_path / "tables"
+    generate(n_sessions=5, seed=1).write_tables(folder)
+    cache = load_cache(folder)
+    cache.merge(origin="alyx", datasets=_dataset(
+        "00000000-4e0c-4f35-9d73-5d1e3b1f0a10", "11111111-8a71-4f42-b0c5-2a5d9e4c1b77",
+        "alf/ours.npy"))
+    _place_lock(folder, _lock_content(kind, unrelated), age)
+    saved = save_cache(cache)
+    assert len(cache.warnings) == 1 and "\n" not in cache.warnings[0], cache.warnings
+    on_disk = len(load_cache(folder).datasets)
+    if age == HOUR:
+        assert saved and on_disk == len(cache.datasets)
+        assert not (folder / LOCK_NAME).exists()
+    else:  # the lock stays, the merged row waits in memory
+        assert not saved and on_disk == len(cache.datasets) - 1
+        assert (folder / LOCK_NAME).exists()
+
+
+@pytest.mark.parametrize("kind", LOCKS)
+def test_a_download_breaks_an_hour_old_lock_nobody_can_hold(
+        tmp_path: Path, make_db: Any, demo_server: Any, unrelated: int, kind: str) -> None:
+    server = demo_server(make_db(20, 3))
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    _place_lock(folder, _lock_content(kind, unrelated), HOUR)
+    svc = EngineService.open(base_url=server.url, cache_dir=folder, username="demo",
+                             password="demo")
+    out = svc.connect()
+    assert out.kind is OutcomeKind.NEW_TABLES, out.message
+    assert {t.name for t in svc.state().tables} >= {"sessions", "datasets"}

@@ -11,11 +11,12 @@ may import it.
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
-__all__ = ["ABANDONED_AFTER", "PRIVATE_DIR", "PRIVATE_TABLES", "SAVED_TABLES", "stat",
-           "table_path"]
+__all__ = ["ABANDONED_AFTER", "PRIVATE_DIR", "PRIVATE_TABLES", "SAVED_TABLES", "pid_alive",
+           "stat", "table_path"]
 
 #: Tables save_cache writes beside ONE's. ``insertions.pqt`` is not among ONE's: ONE 3.6.1's
 #: save_cache merges its memory into the tables on disk and then looks every disk table up in
@@ -45,3 +46,19 @@ def stat(path: Path) -> tuple[int, int]:
     """(mtime_ns, size) of a table file: what tells a save the file changed since it was read."""
     st = path.stat()
     return st.st_mtime_ns, st.st_size
+
+
+def pid_alive(pid: int) -> bool | None:
+    """Whether a process with this pid exists on this machine: True, False, or None when no
+    process can have it (zero, negative, too large for the OS), so that only its age tells."""
+    if pid <= 0:
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by another user
+        return True
+    except (OverflowError, ValueError, OSError):
+        return None
+    return True

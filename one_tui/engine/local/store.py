@@ -167,7 +167,9 @@ def save_cache(cache: Cache, save_dir: str | os.PathLike[str] | None = None) -> 
     now = datetime.now()
     saved, refused = [], []
     try:
-        with FileLock(folder, timeout=SAVE_LOCK_TIMEOUT):
+        with FileLock(folder, timeout=SAVE_LOCK_TIMEOUT) as lock:
+            for line in lock.broken_locks:
+                cache.warn(f"removed a stale lock: {line}")
             _remove_stale_temps(folder)
             for name, df in frames.items():
                 why = _save_one(cache, name, df, folder, now)
