@@ -199,3 +199,57 @@ def test_a_download_breaks_an_hour_old_lock_nobody_can_hold(
     out = svc.connect()
     assert out.kind is OutcomeKind.NEW_TABLES, out.message
     assert {t.name for t in svc.state().tables} >= {"sessions", "datasets"}
+
+
+# -- class 8: leftovers ------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: A save's writer: takes the temporary name atomic_write gives the table, writes part of it,
+#: says where, and waits to be killed.
+WRITER = """
+import sys, time
+from pathlib import Path
+from one_tui.engine.core.atomic import temp_name
+tmp = temp_name(Path(sys.argv[1]) / "datasets.pqt")
+tmp.write_bytes(b"PAR1" + bytes(1 << 20))
+print(tmp, flush=True)
+time.sleep(600)
+"""
+
+
+def _writer(folder: Path) -> tuple[subprocess.Popen[str], Path]:
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(folder)], text=True,
+                            stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.stdout is not None
+    return proc, Path(proc.stdout.readline().strip())
+
+
+@pytest.mark.parametrize("then", ["load", "save"])
+def test_a_killed_saves_temp_file_goes_at_the_next_load_or_save(tmp_path: Path,
+                                                                then: str) -> None:
+    """The temporary table of a save killed a moment ago is deleted by the next load or save;
+    that of a live save, and a fresh one written on another host, are left alone."""
+    folder = tmp_path / "tables"
+    generate(n_sessions=5, seed=1).write_tables(folder)
+    killed, dead_tmp = _writer(folder)
+    live, live_tmp = _writer(folder)
+    elsewhere = folder / "datasets.pqt.tmp-4242-0badcafe-0123abcd"  # another host's
+    elsewhere.write_bytes(b"PAR1")
+    try:
+        killed.kill()
+        killed.wait()
+        assert dead_tmp.exists() and live_tmp.exists()
+        cache = load_cache(folder)
+        if then == "save":
+            dead_tmp.touch()  # as if it appeared after the load
+            cache.merge(origin="alyx", datasets=_dataset(
+                "00000000-4e0c-4f35-9d73-5d1e3b1f0a10", "11111111-8a71-4f42-b0c5-2a5d9e4c1b77",
+                "alf/ours.npy"))
+            assert save_cache(cache) is True
+        assert not dead_tmp.exists()
+        assert live_tmp.exists() and elsewhere.exists()
+        assert cache.warnings == []
+    finally:
+        live.kill()
+        live.wait()
