@@ -14,10 +14,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
 from one_tui.demo.synth import generate
+from one_tui.engine.local.store import load_cache, save_cache
 from one_tui.engine.one import One
 from tests.hostile_files import HOSTILE, write_hostile
 from tests.oracles import VERSIONS
@@ -71,3 +73,32 @@ def test_one_tui_answers_as_one_api_on_a_spoiled_table(oracle, kind: str, versio
         theirs = oracle(version, ONE_ANSWERS, home=tmp_path, args={"dir": str(good),
                                                                    "eids": eids})
     assert _answers(bad, eids) == theirs
+
+
+ONE_COUNTS = """
+from one.api import One
+one = One(cache_dir=ARGS['dir'], mode='local')
+emit({'rows': len(one._cache['datasets']), 'all': sorted(map(str, one.list_datasets()))})
+"""
+
+
+@pytest.mark.parametrize("version", sorted(VERSIONS))
+@pytest.mark.parametrize("kind", sorted(HOSTILE))
+def test_one_api_reads_a_spoiled_table_after_one_tui_saved_it(oracle, kind: str, version: str,
+                                                              tmp_path: Path) -> None:
+    """A save writes the table in ONE's types (the values read as the module doc says): both
+    ONE versions read it, those that could not read it before included, and list what
+    one-tui lists."""
+    folder = tmp_path / kind
+    write_hostile(folder, kind)
+    cache = load_cache(folder)
+    cache.merge(origin="alyx", datasets=pd.DataFrame({
+        "eid": ["00000000-4e0c-4f35-9d73-5d1e3b1f0a10"],
+        "id": ["11111111-8a71-4f42-b0c5-2a5d9e4c1b77"], "rel_path": ["alf/ours.npy"],
+        "file_size": [1], "hash": ["h"], "exists": [True], "qc": ["PASS"],
+        "default_revision": [True]}))
+    assert save_cache(cache) is True
+    theirs = oracle(version, ONE_COUNTS, home=tmp_path, args={"dir": str(folder)})
+    ours = One(cache_dir=folder, mode="local")
+    assert theirs == {"rows": len(ours.tables.cache.datasets),
+                      "all": sorted(map(str, ours.list_datasets()))}
