@@ -92,6 +92,7 @@ def test_saves_keep_every_distinct_row_of_a_table_with_duplicate_keys(
         saved, _ = read_table(folder / "datasets.pqt")
         assert _rows(saved) == expected, f"save {round_ + 1}"
         assert len(saved) == len(expected), f"save {round_ + 1}: exact copies of a row"
+        assert _rows(cache.datasets) == expected, "what one-tui answers from after the save"
 
 
 # -- class 3: tables ONE-api reads ------------------------------------------------------------
