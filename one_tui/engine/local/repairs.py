@@ -56,6 +56,8 @@ def qc_name(value: Any) -> str | None:
     """The QC level a table's value stands for; None for a value no level has. Null is NOT_SET."""
     if not (np.ndim(value) == 0 and pd.notna(value)):
         return "NOT_SET" if np.ndim(value) == 0 else None
+    if isinstance(value, np.integer):  # a QC column stored as numbers
+        value = int(value)
     try:
         return QC.validate(value).name
     except ValueError:
