@@ -199,6 +199,8 @@ def test_a_download_breaks_an_hour_old_lock_nobody_can_hold(
                              password="demo")
     out = svc.connect()
     assert out.kind is OutcomeKind.NEW_TABLES, out.message
+    told = [n for n in out.notices if LOCK_NAME in n]
+    assert len(told) == 1 and "\n" not in told[0], out.notices
     assert {t.name for t in svc.state().tables} >= {"sessions", "datasets"}
 
 
