@@ -116,7 +116,7 @@ def _insertions(one: One, eid: str) -> tuple[Insertion, ...]:
     """The session's probe insertions; none when the tables have no insertions table."""
     try:
         found = one.eid2pid(eid, details=True)
-    except (OfflineError, KeyError, ValueError):
+    except (OfflineError, KeyError, ValueError, NotImplementedError):  # local, no insertions
         return ()
     if not found or found[0] is None:
         return ()

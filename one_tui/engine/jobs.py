@@ -367,7 +367,9 @@ class TableJobs:
                 elif f.suffix == ".pqt":
                     checked[f.stem] = fileformat.read_table(f)[0]
             phase("replacing", None, None)
-            with FileLock(folder):
+            with FileLock(folder) as lock:
+                for line in lock.broken_locks:
+                    self.notices.warn(f"removed a stale lock: {line}")
                 for f in top:
                     os.replace(f, folder / f.name)
         finally:

@@ -37,6 +37,7 @@ from one_tui.engine.local.codes import DatasetCodes
 from one_tui.engine.local.fileformat import InvalidTableError, empty_table, read_table
 from one_tui.engine.local.layout import stat
 from one_tui.engine.local.merge import merge_frames, merge_origins
+from one_tui.engine.local.repairs import Repairs
 
 __all__ = ["Cache", "FileState"]
 
@@ -81,6 +82,7 @@ class Cache:
         self.row_counts: dict[str, int] = {}
         #: tables found on disk that could not be read: {name: why}. Never written over.
         self.unreadable: dict[str, str] = {}
+        self._told: set[str] = set()  # repair notices given (see ``_repaired``)
         self._tables: dict[str, pd.DataFrame] = {}
         self._pending: dict[str, Path] = {}  # files found, not read yet
         self._modified: set[str] = set()
@@ -144,13 +146,22 @@ class Cache:
         if self.on_warning is not None:
             self.on_warning(message)
 
+    def _repaired(self, notice: str | None) -> None:
+        """Warn once what a read changed to bring a table to ONE's types (the codes and the
+        full read of one file find the same rows)."""
+        if notice is not None and notice not in self._told:
+            self._told.add(notice)
+            self.warn(notice)
+
     def table(self, name: str) -> pd.DataFrame:
         """A table by name, reading it now if it was deferred; empty if there is none."""
         if name not in self._tables and name in self._pending:
             path = self._pending.pop(name)
             try:
                 state = FileState(path, stat(path))  # before the read: a change makes save merge
-                df, meta = read_table(path)
+                repairs = Repairs()
+                df, meta = read_table(path, repairs=repairs)
+                self._repaired(repairs.notice(path.name))
                 self.meta["raw"][name] = meta
                 self.row_counts[name] = len(df)
                 self._files[name] = state
@@ -184,6 +195,7 @@ class Cache:
             if codes is None:
                 return self.datasets
             self._codes = codes
+            self._repaired(codes.repairs.notice(codes.path.name))
         return self._codes
 
     def read_dataset_codes(self, cancel: threading.Event | None = None
@@ -207,6 +219,7 @@ class Cache:
         if codes is None or self._pending.get("datasets") != codes.path:
             return False
         self._codes = codes
+        self._repaired(codes.repairs.notice(codes.path.name))
         return True
 
     def datasets_ready(self) -> bool:

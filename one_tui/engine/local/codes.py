@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from one_tui.engine.core.spec import QC, QC_CATEGORIES, one_line
+from one_tui.engine.core.spec import QC_CATEGORIES, one_line
 from one_tui.engine.local import merge
 from one_tui.engine.local.fileformat import (
     DICTIONARY_COLUMNS,
@@ -33,16 +33,32 @@ from one_tui.engine.local.fileformat import (
     read_frame,
     read_metadata,
 )
-from one_tui.engine.local.merge import prepare_new, same_value
+from one_tui.engine.local.merge import held_by_several, prepare_new, same_value
+from one_tui.engine.local.repairs import UNKNOWN_QC, Repairs, qc_name
 
 #: Columns a query over the datasets table reads (the per-row facts are codes and flags).
 CODE_COLUMNS = ("eid", "rel_path", "qc", "exists", "default_revision")
 
 
 def _qc_lookup(categories: Any) -> np.ndarray:
-    """QC code (0 NOT_SET ... 4 CRITICAL) of each value in ``categories``, then 0 for null."""
-    out = [QC_CATEGORIES.index(QC.validate(v).name) if pd.notna(v) else 0 for v in categories]
+    """QC code (0 NOT_SET ... 4 CRITICAL) of each value in ``categories``, then 0 for null; a
+    value no QC level has is ``repairs.UNKNOWN_QC``, as a full read makes it."""
+    out = [QC_CATEGORIES.index(qc_name(v) or UNKNOWN_QC) for v in categories]
     return np.array(out + [0], dtype=np.int8)
+
+
+def _ones_types(schema: pa.Schema, renames: dict[str, str]) -> bool:
+    """True when the ids are text and the sizes numbers, as ONE writes them: a table stored
+    otherwise is read whole, where ``repairs.Repairs`` brings it to ONE's types."""
+    for field in schema:
+        kind = field.type.value_type if pa.types.is_dictionary(field.type) else field.type
+        name = renames.get(field.name, field.name)
+        if name in ("eid", "id") and not (pa.types.is_string(kind)
+                                          or pa.types.is_large_string(kind)):
+            return False
+        if name == "file_size" and not pa.types.is_integer(kind):
+            return False
+    return True
 
 
 _BATCH = 8192  # rows decoded at a time when a few rows are read from a row group
@@ -65,6 +81,8 @@ class DatasetCodes:
         self.path = path
         self.meta = meta
         self.n_file = len(frame)
+        #: what reading the file as ONE's types took (see ``repairs.Repairs``)
+        self.repairs = Repairs()
         eid = frame["eid"]
         self.eid_codes = np.asarray(eid.cat.codes, dtype=np.int32)
         self.eids = eid.cat.categories.astype("str")
@@ -78,6 +96,8 @@ class DatasetCodes:
             else:
                 codes, uniques = pd.factorize(qc.astype(object))
             self.qc_codes: np.ndarray = _qc_lookup(uniques)[codes]
+            unknown = np.array([qc_name(v) is None for v in uniques] + [False], dtype=bool)
+            self.repairs.add("qc", int(unknown[codes].sum()))
         else:
             self.qc_codes = np.zeros(len(frame), dtype=np.int8)
         self.exists: np.ndarray = (
@@ -172,6 +192,8 @@ class DatasetCodes:
             renames = index_names(pandas_meta(schema), path.stem)
             names = {renames.get(n, n) for n in schema.names}
             if not {"eid", "id", "rel_path"} <= names or "id_0" in names or "eid_0" in names:
+                return None
+            if not _ones_types(schema, renames):
                 return None
             frame = read_frame(path, list(CODE_COLUMNS), cancel)
         except Cancelled:
@@ -293,8 +315,8 @@ class DatasetCodes:
         """Merge new rows as ``merge_frames`` would merge them into the loaded frame (matched
         (eid, id) rows updated where the new value is not NA, the others appended in order),
         on the codes and the few rows concerned. False, with nothing changed, when that merge
-        would not be the big-table merge or would change a column's dtype: the caller loads
-        the frame then."""
+        would not be the big-table merge, would change a column's dtype or meets a key several
+        rows hold (``merge_frames`` keeps them all): the caller loads the frame then."""
         if len(self) <= merge.LARGE_TABLE:  # the merge module's, read at each call
             return False
         if self._like is None:
@@ -305,12 +327,14 @@ class DatasetCodes:
             return False
         if any(new[c].dtype != like[c].dtype for c in like.columns if c != "rel_path"):
             return False
+        pos, src_rows = self._matches(new)
+        if held_by_several(new.index).any() or len(np.unique(src_rows)) < len(src_rows):
+            return False
         for name in ("eid_codes", "path_codes", "qc_codes", "exists", "default_revision"):
             array = getattr(self, name)
             if array is not None and not array.flags.writeable:  # a view of Arrow memory
                 setattr(self, name, array.copy())
         self._first = None
-        pos, src_rows = self._matches(new)
         matched = np.zeros(len(new), dtype=bool)
         if len(pos):
             matched[src_rows] = True

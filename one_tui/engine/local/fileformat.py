@@ -32,7 +32,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from one_tui.engine.core.spec import QC, QC_CATEGORIES, one_line
+from one_tui.engine.core.spec import QC_CATEGORIES, one_line
+from one_tui.engine.local.repairs import UNKNOWN_QC, Repairs, binary_ids, qc_name, sizes
 
 INDEX = {"sessions": ["id"], "datasets": ["eid", "id"], "insertions": ["eid", "id"]}
 QC_DTYPE = pd.CategoricalDtype(QC_CATEGORIES, ordered=True)
@@ -102,17 +103,22 @@ def _int_pairs_to_uuid(low: np.ndarray, high: np.ndarray) -> np.ndarray:
     return out
 
 
-def qc_categorical(values: Any) -> pd.Categorical:
-    """QC values given as names, ints or QC members as an ordered categorical."""
+def qc_categorical(values: Any, repairs: Repairs | None = None) -> pd.Categorical:
+    """QC values given as names, ints or QC members as an ordered categorical; a value no QC
+    level has is ``UNKNOWN_QC`` (counted in ``repairs``)."""
     s = pd.Series(values)
     if isinstance(s.dtype, pd.CategoricalDtype) and list(s.cat.categories) == QC_CATEGORIES:
         return pd.Categorical(s, dtype=QC_DTYPE)
-    names = [QC.validate(v).name if pd.notna(v) else "NOT_SET" for v in s.astype(object)]
-    return pd.Categorical(names, dtype=QC_DTYPE)
+    names = [qc_name(v) for v in s.astype(object)]
+    if repairs is not None:
+        repairs.add("qc", sum(n is None for n in names))
+    return pd.Categorical([n or UNKNOWN_QC for n in names], dtype=QC_DTYPE)
 
 
-def patch_table(df: pd.DataFrame, meta: dict[str, Any]) -> pd.DataFrame:
-    """Bring a table read from disk to the current format (ONE's ``patch_tables``, §2.3)."""
+def patch_table(df: pd.DataFrame, meta: dict[str, Any],
+                repairs: Repairs | None = None) -> pd.DataFrame:
+    """Bring a table read from disk to the current format (ONE's ``patch_tables``, §2.3), and
+    its values to ONE's types (see ``Repairs``)."""
     for prefix in ("eid", "id"):
         if f"{prefix}_0" in df.columns and f"{prefix}_1" in df.columns:
             uuids = _int_pairs_to_uuid(df.pop(f"{prefix}_0").to_numpy(),
@@ -127,12 +133,13 @@ def patch_table(df: pd.DataFrame, meta: dict[str, Any]) -> pd.DataFrame:
         if "qc" not in df.columns and min_api < (2, 7):
             df["qc"] = pd.Categorical(["NOT_SET"] * len(df), dtype=QC_DTYPE)
         if "file_size" in df.columns and df["file_size"].dtype != "UInt64":
-            size = df["file_size"]
-            if not pd.api.types.is_integer_dtype(size.dtype):
-                size = pd.array(size.to_numpy(dtype="float64", na_value=np.nan), dtype="Float64")
-            df["file_size"] = size.astype("UInt64")
+            df["file_size"] = sizes(df["file_size"], repairs)
     if "qc" in df.columns and df["qc"].dtype != QC_DTYPE:
-        df["qc"] = qc_categorical(df["qc"])
+        df["qc"] = qc_categorical(df["qc"], repairs)
+    if repairs is not None:
+        keys = [c for c in ("eid", "id") if c in df.columns]
+        if keys:
+            repairs.add("no key", int(df[keys].isna().any(axis=1).sum()))
     return _set_index(df)
 
 
@@ -238,13 +245,30 @@ def extension_dtypes(pmeta: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _column(pf: pq.ParquetFile, name: str, extension: Any, repairs: Repairs | None,
+            cancel: threading.Event | None) -> pd.Series:
+    """One column as ONE's ``to_pandas`` gives it, whatever type someone stored it as."""
+    kind = pf.schema_arrow.field(name).type
+    if (pa.types.is_binary(kind) or pa.types.is_large_binary(kind)) and ID_COLUMN.fullmatch(
+            name):
+        return binary_ids(pf.read(columns=[name]).column(0), repairs)
+    if extension is not None:
+        arrow = pf.read(columns=[name]).column(0)
+        try:
+            return pd.Series(extension.__from_arrow__(arrow))
+        except (TypeError, ValueError, pa.ArrowException):  # e.g. sizes stored as text
+            return arrow.to_pandas()  # patch_table brings the values to ONE's type
+    return _read_column(pf, name, cancel)
+
+
 def read_frame(path: Path, columns: list[str] | None,
-                cancel: threading.Event | None = None) -> pd.DataFrame:
+               cancel: threading.Event | None = None,
+               repairs: Repairs | None = None) -> pd.DataFrame:
     """Read a parquet table column by column (low peak memory) into a RangeIndex DataFrame.
 
     Columns the pandas metadata marks as unnamed index levels get their ONE name, and columns
     it records with a nullable dtype (``UInt64``, ``boolean``) get that dtype, as ONE's
-    ``to_pandas`` gives them.
+    ``to_pandas`` gives them; ids stored as binary are read as text (``repairs.binary_ids``).
     """
     _prefer_jemalloc()
     schema = pq.read_schema(path)
@@ -259,11 +283,7 @@ def read_frame(path: Path, columns: list[str] | None,
     for name in names:
         if cancel is not None and cancel.is_set():
             raise Cancelled
-        if name in extension:
-            arrow = pf.read(columns=[name]).column(0)
-            data[renames.get(name, name)] = pd.Series(extension[name].__from_arrow__(arrow))
-        else:
-            data[renames.get(name, name)] = _read_column(pf, name, cancel)
+        data[renames.get(name, name)] = _column(pf, name, extension.get(name), repairs, cancel)
     return pd.DataFrame(data, copy=False)
 
 
@@ -272,18 +292,72 @@ def _fast_index(df: pd.DataFrame) -> pd.DataFrame | None:
     1.5M ids; None when the table is not in that shape."""
     if not ({"eid", "id"} <= set(df.columns) and isinstance(df["eid"].dtype, pd.CategoricalDtype)):
         return None
-    eid = df.pop("eid")
-    ids = pd.Index(df.pop("id").array, name="id")
-    if eid.isna().any():
+    if df["eid"].isna().any() or df["id"].isna().any():
         return None
+    eid = df.pop("eid")
+    ids, id_codes = _id_level(df.pop("id"))
     index = pd.MultiIndex(levels=[eid.cat.categories.astype("str"), ids],
-                          codes=[eid.cat.codes.to_numpy(), np.arange(len(ids))],
+                          codes=[eid.cat.codes.to_numpy(), id_codes],
                           names=["eid", "id"], verify_integrity=False)
     return df.set_axis(index, axis=0)
 
 
+#: A UUID's 36 characters as five unsigned integers (8+8+8+8+4 bytes), for fingerprints.
+_UUID_TEXT = np.dtype([("a", "<u8"), ("b", "<u8"), ("c", "<u8"), ("d", "<u8"), ("e", "<u4")])
+_MIX = [np.uint64(k) for k in (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9,
+                               0x27D4EB2F165667C5)]
+
+
+def _ids_unique(data: pa.ChunkedArray) -> bool:
+    """True when no id is written twice, told from a 64-bit fingerprint of each id's 36
+    characters, read in place from Arrow's buffers and sorted (a tenth of a second at 1.5M
+    ids, no string hashed); False when that cannot tell (ids not all 36 characters, or two
+    fingerprints equal): the caller then compares the ids themselves."""
+    prints = []
+    for chunk in data.chunks:
+        if chunk.null_count or not (pa.types.is_string(chunk.type)
+                                    or pa.types.is_large_string(chunk.type)):
+            return False
+        if not len(chunk):
+            continue
+        width = np.int32 if pa.types.is_string(chunk.type) else np.int64
+        _, offsets_buf, data_buf = chunk.buffers()
+        offsets = np.frombuffer(offsets_buf, dtype=width)[chunk.offset:chunk.offset + len(chunk)
+                                                          + 1]
+        if not (np.diff(offsets) == 36).all():
+            return False
+        text = np.frombuffer(data_buf, dtype=np.uint8)[offsets[0]:offsets[-1]].view(_UUID_TEXT)
+        prints.append(text["a"] * _MIX[0] ^ text["b"] * _MIX[1] ^ text["c"] * _MIX[2]
+                      ^ text["d"] * _MIX[3] ^ text["e"].astype(np.uint64))
+    if not prints:
+        return True
+    every = np.sort(np.concatenate(prints))
+    return not bool((every[1:] == every[:-1]).any())
+
+
+def _id_level(ids: pd.Series) -> tuple[pd.Index, np.ndarray]:
+    """(id level, codes) of the ids of a datasets table: the ids themselves in file order
+    when no id is written twice, else their unique values. A level must hold each value
+    once: pandas builds a concat's or a merge's index from the level values, so one id at
+    two codes gave rows each other's ids (a table with duplicate (eid, id) rows lost distinct
+    rows at every save). Uniqueness is told by fingerprints (:func:`_ids_unique`); only a
+    table it cannot vouch for has its ids hashed."""
+    try:
+        data = ids.array.__arrow_array__()
+    except (AttributeError, TypeError, pa.ArrowException):  # not Arrow-backed
+        data = None
+    if isinstance(data, pa.Array):
+        data = pa.chunked_array([data])
+    if data is not None and _ids_unique(data):
+        return pd.Index(ids.array, name="id"), np.arange(len(ids))
+    codes, uniques = pd.factorize(ids)
+    if len(uniques) == len(ids):
+        return pd.Index(ids.array, name="id"), np.arange(len(ids))
+    return pd.Index(uniques, name="id", dtype=ids.dtype), np.asarray(codes, dtype=np.int64)
+
+
 def read_table(path: str | os.PathLike[str], columns: list[str] | None = None,
-               ) -> tuple[pd.DataFrame, dict[str, Any]]:
+               repairs: Repairs | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Read one cache table: (DataFrame with its index set and legacy patches applied, metadata).
 
     ``rel_path`` and ``eid`` are read as categoricals: few unique values make filters fast and
@@ -293,15 +367,15 @@ def read_table(path: str | os.PathLike[str], columns: list[str] | None = None,
     path = Path(path)
     meta, _ = read_metadata(path)
     try:
-        df = read_frame(path, columns)
+        df = read_frame(path, columns, repairs=repairs)
     except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for bad files
         raise InvalidTableError(f"{path.name} could not be read ({one_line(exc)}). Skipping"
                                 ) from None
     if "id_0" not in df.columns and (fast := _fast_index(df)) is not None:
-        return patch_table(fast, meta), meta
+        return patch_table(fast, meta, repairs), meta
     if "eid" in df.columns and isinstance(df["eid"].dtype, pd.CategoricalDtype):
         df["eid"] = df["eid"].astype("str")
-    return patch_table(df, meta), meta
+    return patch_table(df, meta, repairs), meta
 
 
 def check_table(path: str | os.PathLike[str]) -> None:

@@ -15,10 +15,11 @@ that is still its own (same inode and token): a lock ONE broke and re-created is
 
 Stale policy (docs/sharing-with-one-api.md): a one-tui lock whose process is dead on this host
 is broken at once; a one-tui lock from another host once its heartbeat stopped for
-``OWN_STALE`` seconds. A lock one-tui did not create (ONE's, which carries no pid) is never
+``OWN_STALE`` seconds. Any other lock (ONE's, which carries no pid; one it cannot read; one
+naming a pid no process can have; one naming a live process that stopped beating) is never
 broken while its writer may be alive: only once the lock file *and* every table file of the
 folder have been untouched for ``layout.ABANDONED_AFTER`` (10 minutes, the age at which one-tui
-also deems temp tables of killed saves and download folders of killed downloads dead). Until
+also deems temp tables and download folders of killed processes on another host dead). Until
 then ``acquire`` waits ``timeout`` seconds and raises :class:`LockTimeout` naming the lock, its
 owner and its age.
 """
@@ -62,21 +63,6 @@ class LockTimeout(TimeoutError):
     """Another process held the lock for longer than the timeout."""
 
 
-def _pid_alive(pid: int) -> bool:
-    """True if a process with this pid exists on this machine."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by another user
-        return True
-    except OSError:
-        return False
-    return True
-
-
 def _describe(info: object, name: str) -> str:
     """Who holds a lock, for a one-line message."""
     if isinstance(info, dict) and info.get("owner") == _OWNER:
@@ -86,6 +72,13 @@ def _describe(info: object, name: str) -> str:
     if isinstance(info, dict) and "datetime" in info:
         return "ONE-api"
     return "another program"
+
+
+def _age(seconds: float) -> str:
+    """A lock's age for one line: seconds, minutes or hours."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.0f} h"
 
 
 class FileLock:
@@ -105,6 +98,8 @@ class FileLock:
         self.stale_after = stale_after
         self.poll = poll
         self.held = False
+        #: one line per stale lock ``acquire`` broke (who held it, how long it was silent)
+        self.broken_locks: list[str] = []
         self._token = secrets.token_hex(8)
         self._inodes: dict[Path, int] = {}
         self._stop = threading.Event()
@@ -161,17 +156,18 @@ class FileLock:
                         tmp.unlink()
 
     def _info(self, path: Path) -> tuple[float, object] | None:
-        """(age in seconds, parsed content or None) of a lock file; None if it is gone."""
+        """(age in seconds, parsed content or None) of a lock file; None if it is gone. Content
+        that is not JSON text (garbage bytes) is None: a lock nobody can read."""
         try:
             st = path.stat()
-            text = path.read_text()
+            raw = path.read_bytes()
         except FileNotFoundError:
             return None
         except OSError:
             return 0.0, None
         try:
-            info: object = json.loads(text) if text.strip() else None
-        except ValueError:
+            info: object = json.loads(raw.decode("utf-8")) if raw.strip() else None
+        except ValueError:  # UnicodeDecodeError included
             info = None
         return time.time() - st.st_mtime, info
 
@@ -189,21 +185,29 @@ class FileLock:
             return 0.0
         return time.time() - newest if newest else float("inf")
 
-    def _is_stale(self, path: Path) -> bool:
-        """See the module doc: only dead one-tui owners or long-silent foreign locks."""
+    def _is_stale(self, path: Path) -> tuple[float, object] | None:
+        """(age, content) of a lock to break, None to wait: see the module doc.
+
+        A one-tui lock of this host whose pid is dead goes at once; of another host once its
+        heartbeat stopped for ``stale_after``. Every other lock is judged by age as a lock
+        one-tui did not create: one it cannot read (garbage bytes), one naming a pid no process
+        can have (too large for the OS), one naming a live process that has not beaten for
+        ``layout.ABANDONED_AFTER`` (a live one-tui beats every second: the pid was reused by
+        an unrelated process, or its owner is stopped)."""
         found = self._info(path)
         if found is None:
-            return False
+            return None
         age, info = found
-        pid = info.get("pid") if isinstance(info, dict) else None
-        if isinstance(info, dict) and isinstance(pid, int) and (
-                info.get("hostname") == socket.gethostname()):  # also one-tui's older locks
-            return not _pid_alive(pid)
-        if isinstance(info, dict) and info.get("owner") == _OWNER:  # another host: heartbeat
-            return age > self.stale_after
-        # a lock one-tui did not create: only once it and the tables are abandoned
+        owner = info if isinstance(info, dict) else {}
+        pid = owner.get("pid")
+        if (isinstance(pid, int) and not isinstance(pid, bool)
+                and owner.get("hostname") == socket.gethostname()):  # also older one-tuis
+            if layout.pid_alive(pid) is False:
+                return found
+        elif owner.get("owner") == _OWNER:  # another host: its heartbeat
+            return found if age > self.stale_after else None
         dead = layout.ABANDONED_AFTER.total_seconds()
-        return age > dead and self._tables_idle_for() > dead
+        return found if age > dead and self._tables_idle_for() > dead else None
 
     def _holder(self) -> str:
         """One line naming the locks held by others now and their age."""
@@ -214,7 +218,7 @@ class FileLock:
             found = self._info(path)
             if found is not None:
                 age, info = found
-                parts.append(f"{path.name} held by {_describe(info, path.name)}, {age:.0f} s old")
+                parts.append(f"{path.name} held by {_describe(info, path.name)}, {_age(age)} old")
         return "; ".join(parts) or "the lock was busy"
 
     # -- acquire / release ----------------------------------------------------------------------
@@ -227,8 +231,12 @@ class FileLock:
         try:
             for path in self.paths:
                 while not self._try_create(path):
-                    if self._is_stale(path):
+                    if (stale := self._is_stale(path)) is not None:
                         path.unlink(missing_ok=True)
+                        age, info = stale
+                        self.broken_locks.append(
+                            f"{path.name} of {_describe(info, path.name)}, untouched for "
+                            f"{_age(age)}")
                         continue
                     if time.monotonic() >= deadline:
                         raise LockTimeout(

@@ -3,7 +3,10 @@
 This module exists so that the merge rule lives in one place, on DataFrames only (it knows
 nothing of a ``Cache``: ``Cache.merge`` and the save in ``store`` call :func:`merge_frames`):
 new rows appended, matched rows updated with the new values that are not NA, the new rows cast
-to the table's dtypes. Tables above ``LARGE_TABLE`` rows are merged in place and appended (ONE
+to the table's dtypes. A key held by several rows (a table someone wrote with duplicate (eid,
+id) rows) is several rows, not one record: its rows are never matched, every distinct row of
+both sides is kept (exact copies once), so a save never loses a row that was on disk or in
+memory. Tables above ``LARGE_TABLE`` rows are merged in place and appended (ONE
 re-sorts; sorting 1.5M string ids costs seconds), touching only the rows concerned;
 ``DatasetCodes.merge`` follows the same rules on codes and reads ``LARGE_TABLE`` from here. It
 changes when ONE's merge rules, or the way a big table is merged fast, change.
@@ -39,7 +42,6 @@ def _as_indexed(df: pd.DataFrame, name: str) -> pd.DataFrame:
 def prepare_new(existing: pd.DataFrame, new: pd.DataFrame, name: str) -> pd.DataFrame:
     """New records indexed, de-duplicated, with the existing table's columns and dtypes."""
     new = _as_indexed(new.copy(), name)
-    new = new[~new.index.duplicated(keep="last")]
     if "qc" in new.columns:
         new["qc"] = qc_categorical(new["qc"])  # a Series keeps the categorical fast path
     if "date" in new.columns:  # REST gives 'YYYY-MM-DD' strings; tables hold datetime.date
@@ -54,27 +56,103 @@ def prepare_new(existing: pd.DataFrame, new: pd.DataFrame, name: str) -> pd.Data
         new = new[list(existing.columns)]
         for col in existing.columns:
             new[col] = _cast_like(new[col], existing[col])
+    several = held_by_several(new.index)
+    if several.any():  # exact copies of a row once (an answer read twice); distinct rows stay
+        seen: set[tuple[str, ...]] = set()
+        copy = np.zeros(len(new), dtype=bool)
+        for k, sig in zip(np.flatnonzero(several), _signatures(new[several]), strict=True):
+            copy[k] = sig in seen
+            seen.add(sig)
+        new = new[~copy]
     return new
 
 
+def held_by_several(index: pd.Index) -> np.ndarray:
+    """For each row, whether another row has the same key, compared by value (each level
+    factorized in file order: no sort of 1.5M ids), whatever the levels' codes say."""
+    if not isinstance(index, pd.MultiIndex):
+        return np.asarray(index.duplicated(keep=False), dtype=bool)
+    key = np.zeros(len(index), dtype=np.int64)
+    for i in range(index.nlevels):
+        codes, uniques = pd.factorize(index.get_level_values(i), sort=False)
+        key = key * (len(uniques) + 1) + (codes + 1)  # -1 (NA) is a value of its own
+    return np.asarray(pd.Series(key).duplicated(keep=False), dtype=bool)
+
+
+def _cell(value: Any) -> str:
+    """A value as text for comparing whole rows (every kind of NA alike)."""
+    try:
+        if np.ndim(value) == 0 and bool(pd.isna(value)):
+            return "\x00NA"
+    except (TypeError, ValueError):
+        pass
+    return str(value)
+
+
+def _signatures(df: pd.DataFrame) -> list[tuple[str, ...]]:
+    """Each row, key included, as a tuple of text (rows of a few duplicated keys only)."""
+    return [tuple(_cell(v) for v in row)
+            for row in df.reset_index().itertuples(index=False, name=None)]
+
+
+def _pairs(existing: pd.DataFrame, new: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(positions of the existing rows whose key is a new row's, that new row), compared by
+    value: an (eid, id) index read from a file may hold an id twice in its id level, where
+    pandas' own lookups (isin, loc) go wrong. Only the new keys are hashed: the rows of the
+    new rows' sessions (:func:`_matches`), or big.isin(small) for ids alone (pandas turns
+    every Arrow string into a Python object: 120 ms at 20k sessions)."""
+    index = existing.index
+    if isinstance(index, pd.MultiIndex) and {"eid", "id"} <= set(index.names):
+        return _matches(index, new)
+    pos = np.flatnonzero(index.isin(new.index))
+    keys = {_key(key): k for k, key in enumerate(new.index)}
+    hit = np.fromiter((keys.get(_key(key), -1) for key in index[pos]),
+                      dtype=np.int64, count=len(pos))
+    return pos[hit >= 0], hit[hit >= 0]
+
+
+def _key(key: Any) -> Any:
+    return tuple(str(k) for k in key) if isinstance(key, tuple) else str(key)
+
+
+def _set_aside(existing: pd.DataFrame, new: pd.DataFrame, pos: np.ndarray, hit: np.ndarray
+               ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, pd.DataFrame]:
+    """Take the new rows whose key several rows hold (on either side) out of the merge.
+
+    Returns (new rows to merge, their pairs ``pos, hit``, rows to append): the rows set aside
+    are appended unless an exact copy of an existing row of their key; the existing rows of
+    those keys are left as they are."""
+    several = held_by_several(new.index) | (np.bincount(hit, minlength=len(new)) > 1)
+    if not several.any():
+        return new, pos, hit, new.iloc[:0]
+    aside, keep = new[several], ~several[hit]
+    on_disk = set(_signatures(existing.iloc[np.sort(pos[~keep])]))
+    fresh = np.array([sig not in on_disk for sig in _signatures(aside)], dtype=bool)
+    renumber = np.cumsum(~several) - 1
+    return new[~several], pos[keep], renumber[hit[keep]], aside[fresh]
+
+
 def merge_frames(existing: pd.DataFrame, new: pd.DataFrame, name: str) -> pd.DataFrame:
-    """ONE's merge: new rows appended, existing rows updated with new non-NA values."""
+    """ONE's merge: new rows appended, existing rows updated with new non-NA values; the rows
+    of a key held several times are all kept (see the module doc)."""
     new = prepare_new(existing, new, name)
     if len(existing) == 0:
         return new.sort_index()
-    if (len(existing) > LARGE_TABLE and isinstance(existing.index, pd.MultiIndex)
-            and "id" in existing.index.names):
-        return _merge_large(existing, new)
-    # big.isin(small) hashes the few new keys; new.index.isin(existing.index) would hash the
-    # whole table (pandas turns every Arrow string into a Python object: 120 ms at 20k sessions)
-    replaced = existing.index.isin(new.index)
-    overlap = np.asarray(new.index.isin(existing.index[replaced]))
-    if overlap.any():
+    big = (len(existing) > LARGE_TABLE and isinstance(existing.index, pd.MultiIndex)
+           and "id" in existing.index.names)
+    new, pos, hit, appended = _set_aside(existing, new, *_pairs(existing, new))
+    if big:
+        return _merge_large(existing, new, pos, hit, appended)
+    replaced = np.zeros(len(existing), dtype=bool)
+    replaced[pos] = True
+    overlap = np.zeros(len(new), dtype=bool)
+    overlap[hit] = True
+    if overlap.any():  # by position: a key's label may sit at two codes of an id level
         updated = new[overlap]
-        old = existing.loc[updated.index]
+        old = existing.iloc[pos[np.argsort(hit)]].set_axis(updated.index, axis=0)
         new = pd.concat([updated.where(updated.notna(), old), new[~overlap]])
     kept = existing[~replaced]
-    return pd.concat([kept, new]).sort_index()
+    return pd.concat([kept, new, appended]).sort_index()
 
 
 def _arrow_chunks(values: pd.Series | pd.Index) -> pa.ChunkedArray | None:
@@ -196,13 +274,14 @@ def _with_categories(col: pd.Series, values: pd.Series) -> pd.Series:
     return col.cat.add_categories(missing) if missing else col
 
 
-def _merge_large(existing: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
-    """Merge into a big (eid, id) table: matched rows are updated in place (only the values that
-    changed), the others are appended (table order is kept; only the new rows are hashed)."""
+def _merge_large(existing: pd.DataFrame, new: pd.DataFrame, pos: np.ndarray,
+                 src_rows: np.ndarray, appended: pd.DataFrame) -> pd.DataFrame:
+    """Merge into a big (eid, id) table: matched rows (``pos``, each matching the new row
+    ``src_rows``) are updated in place (only the values that changed), the others and
+    ``appended`` are appended (table order is kept; only the new rows are hashed)."""
     mi = existing.index
     i_eid, i_id = mi.names.index("eid"), mi.names.index("id")
     id_level = mi.levels[i_id]
-    pos, src_rows = _matches(mi, new)
     out = existing.copy(deep=False)
     matched = np.zeros(len(new), dtype=bool)
     if len(pos):
@@ -223,7 +302,7 @@ def _merge_large(existing: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
                 out[col] = arrow
             else:
                 out.iloc[rows, j] = values.to_numpy()
-    rest = new[~matched]
+    rest = pd.concat([new[~matched], appended]) if len(appended) else new[~matched]
     if len(rest) == 0:
         return out
     eids = pd.Index([str(e) for e in rest.index.get_level_values("eid")])
@@ -232,10 +311,14 @@ def _merge_large(existing: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
     eid_level = eid_level.append(pd.Index(extra, dtype=eid_level.dtype))
     ids = rest.index.get_level_values("id").astype(id_level.dtype)
     levels, codes = list(mi.levels), list(mi.codes)
-    levels[i_eid], levels[i_id] = eid_level, id_level.append(pd.Index(ids))
+    if len(appended) or ids.has_duplicates:  # some ids are in the level already
+        levels[i_id], added = _id_codes(id_level, ids)
+    else:  # new keys: new ids (no id of the 1.5M hashed or scanned)
+        levels[i_id] = id_level.append(pd.Index(ids))
+        added = np.arange(len(id_level), len(id_level) + len(rest))
+    levels[i_eid] = eid_level
     codes[i_eid] = np.concatenate([mi.codes[i_eid], eid_level.get_indexer(eids)])
-    codes[i_id] = np.concatenate([mi.codes[i_id],
-                                  np.arange(len(id_level), len(id_level) + len(rest))])
+    codes[i_id] = np.concatenate([mi.codes[i_id], added])
     index = pd.MultiIndex(levels=levels, codes=codes, names=mi.names, verify_integrity=False)
     columns = {}
     for col in out.columns:
@@ -244,6 +327,24 @@ def _merge_large(existing: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
         columns[col] = pd.concat([a.reset_index(drop=True), b.reset_index(drop=True)],
                                  ignore_index=True)
     return pd.DataFrame(columns, copy=False).set_axis(index, axis=0)
+
+
+def _id_codes(level: pd.Index, ids: pd.Index) -> tuple[pd.Index, np.ndarray]:
+    """(the id level with the ids it lacks appended, the code of each of ``ids``): a level
+    holds each id once (see ``fileformat._id_level``). The level is scanned once against the
+    few ids (a tenth of a second at 1.5M), only for rows of a key held several times."""
+    values = [str(i) for i in ids]
+    unique = list(dict.fromkeys(values))
+    where = _index_in(level, unique)
+    pos = np.full(len(unique), -1, dtype=np.int64)
+    hit = np.flatnonzero(where >= 0)
+    pos[where[hit]] = hit
+    missing = [u for u, p in zip(unique, pos, strict=True) if p < 0]
+    pos[pos < 0] = np.arange(len(level), len(level) + len(missing))
+    if missing:
+        level = level.append(pd.Index(missing, dtype=level.dtype))
+    code = dict(zip(unique, pos.tolist(), strict=True))
+    return level, np.array([code[v] for v in values], dtype=np.int64)
 
 
 def _cast_like(values: pd.Series, like: pd.Series) -> pd.Series:

@@ -2,10 +2,10 @@
 
 This module exists for the sharing rule (docs/sharing-with-one-api.md): **a table file this
 Cache could not read is never written over**; every save takes ONE's locks (``SAVE_LOCK_TIMEOUT``),
-merges each changed table with its file on disk, and cleans up temporary files left by killed
-saves. A load skips (never deletes) a file that is not a ONE table. It changes when the way
-one-tui reads or shares a folder with ONE-api changes. It works on a Cache through its public
-API only (``found_file``, ``changed_tables``, ``file_state``, ``mark_saved``, …).
+merges each changed table with its file on disk; every load and save cleans up the temporary
+files of killed saves. A load skips (never deletes) a file that is not a ONE table. It changes
+when the way one-tui reads or shares a folder with ONE-api changes. It works on a Cache through
+its public API only (``found_file``, ``changed_tables``, ``file_state``, ``mark_saved``, …).
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from one_tui.engine.local.cache import Cache, FileState
 from one_tui.engine.local.fileformat import InvalidTableError, read_metadata, read_table
 from one_tui.engine.local.filewrite import save_table
 from one_tui.engine.local.layout import (
-    ABANDONED_AFTER,
     PRIVATE_DIR,
     PRIVATE_TABLES,
     SAVED_TABLES,
+    leftover_is_dead,
     stat,
     table_path,
 )
@@ -66,6 +66,7 @@ def load_cache(tables_dir: str | os.PathLike[str], cache_expiry: timedelta = DEF
             f"Cache directory not accessible: {folder} ({exc.strerror or exc}). Please provide "
             "valid tables_dir / cache_dir kwargs or run ONE.setup to update the default directory."
         ) from None
+    _remove_stale_temps(folder)  # a killed save's file, as big as its table, goes at start
     names = {p.name[:-4] for p in files}
     for name in PRIVATE_TABLES:  # one-tui's own copy, when ONE has none of that table
         private = folder / PRIVATE_DIR / f"{name}.pqt"
@@ -98,14 +99,13 @@ def _earliest(a: dict[str, object], b: dict[str, object]) -> object:
 
 
 def _remove_stale_temps(folder: Path) -> None:
-    """Delete ``<table>.pqt.tmp-*`` files left by killed saves (each as big as its table).
-    Called under the lock, so no live save of ours is writing one; the age
-    (``layout.ABANDONED_AFTER``) spares a writer on another host whose lock was broken as
-    stale."""
-    cutoff = (datetime.now() - ABANDONED_AFTER).timestamp()
+    """Delete ``<table>.pqt.tmp-*`` files left by killed saves (each as big as its table):
+    those ``layout.leftover_is_dead`` says nobody will finish (a live save's pid is alive, and
+    its file is fresh). Called by every load and, under the lock, every save; the age it
+    falls back on spares a writer on another host whose lock was broken as stale."""
     for path in [*folder.glob("*.pqt.tmp-*"), *(folder / PRIVATE_DIR).glob("*.pqt.tmp-*")]:
         try:
-            if path.stat().st_mtime < cutoff:
+            if leftover_is_dead(path):
                 path.unlink()
         except OSError:
             pass
@@ -167,7 +167,9 @@ def save_cache(cache: Cache, save_dir: str | os.PathLike[str] | None = None) -> 
     now = datetime.now()
     saved, refused = [], []
     try:
-        with FileLock(folder, timeout=SAVE_LOCK_TIMEOUT):
+        with FileLock(folder, timeout=SAVE_LOCK_TIMEOUT) as lock:
+            for line in lock.broken_locks:
+                cache.warn(f"removed a stale lock: {line}")
             _remove_stale_temps(folder)
             for name, df in frames.items():
                 why = _save_one(cache, name, df, folder, now)
