@@ -28,6 +28,7 @@ from one_tui.engine.core.errors import (
     LoginRequired,
     OfflineError,
 )
+from one_tui.engine.core.history import SubjectHistory
 from one_tui.engine.core.results import Answer, Outcome, Phase, Progress
 from one_tui.engine.core.sets import DatabaseInfo, FreezeReport, TagInfo
 from one_tui.engine.core.spec import one_line
@@ -44,6 +45,7 @@ if TYPE_CHECKING:  # pandas is imported by the calls that need it, never at star
     import pandas as pd
 
     from one_tui.engine.one import One
+    from one_tui.engine.remote.pacing import Pacer
 
 __all__ = ["EngineService", "suggestions_of"]
 
@@ -53,6 +55,8 @@ class EngineService:
 
     def __init__(self, one: One) -> None:
         self._one = one
+        #: Alyx's burst budget, shared by this service's paced use cases (a subject's history)
+        self._pacer: Pacer | None = None
 
     @classmethod
     def open(cls, *, base_url: str | None = None, cache_dir: str | Path | None = None,
@@ -173,6 +177,27 @@ class EngineService:
         with self._recording(no_cache) as rec:
             try:
                 value = build_details(self._one, eid, dict(row or {}))
+            except (AlyxError, OfflineError, ValueError, KeyError, OSError) as exc:
+                return rec.answer(error=exc)
+        return rec.answer(value)
+
+    def subject_history(self, nickname: str, *, ask_alyx: bool = True,
+                        cancel: threading.Event | None = None,
+                        on_progress: Progress | None = None,
+                        no_cache: bool = False) -> Answer[SubjectHistory]:
+        """A subject's sessions (the tables) and, in a mode that may ask Alyx, each one's trial
+        counts and the subject's training status (engine/subject.py); ``lacking`` says what
+        is missing and why, the answer's source where it came from."""
+        from one_tui.engine.remote.pacing import Pacer
+        from one_tui.engine.subject import subject_history
+
+        if self._pacer is None:
+            self._pacer = Pacer()
+        with self._recording() as rec:
+            try:
+                value = subject_history(self._one, nickname, ask_alyx=ask_alyx, cancel=cancel,
+                                        on_progress=on_progress, pacer=self._pacer,
+                                        no_cache=no_cache)
             except (AlyxError, OfflineError, ValueError, KeyError, OSError) as exc:
                 return rec.answer(error=exc)
         return rec.answer(value)
