@@ -28,7 +28,7 @@ from one_tui.engine.core.errors import (
     LoginRequired,
     OfflineError,
 )
-from one_tui.engine.core.history import SubjectHistory
+from one_tui.engine.core.history import SessionCounts, SubjectHistory
 from one_tui.engine.core.results import Answer, Outcome, Phase, Progress
 from one_tui.engine.core.sets import DatabaseInfo, FreezeReport, TagInfo
 from one_tui.engine.core.spec import one_line
@@ -43,6 +43,7 @@ from one_tui.engine.core.values import (
 
 if TYPE_CHECKING:  # pandas is imported by the calls that need it, never at start-up
     import pandas as pd
+    import pyarrow as pa
 
     from one_tui.engine.one import One
     from one_tui.engine.remote.pacing import Pacer
@@ -199,6 +200,28 @@ class EngineService:
                                         on_progress=on_progress, pacer=self._pacer,
                                         no_cache=no_cache)
             except (AlyxError, OfflineError, ValueError, KeyError, OSError) as exc:
+                return rec.answer(error=exc)
+        return rec.answer(value)
+
+    def count_sessions(self, table: pa.Table, terms: Mapping[str, Any] | None = None
+                       ) -> Answer[SessionCounts]:
+        """Sessions of a result (the Arrow table the app shows) per lab, subject, project,
+        protocol and week or month; with the search's dataset terms, per dataset QC too (the
+        tables' datasets, no network)."""
+        from one_tui.engine.counts import dataset_qc_counts, session_counts
+
+        with self._recording() as rec:
+            try:
+                value = session_counts(table)
+                terms = terms or {}
+                if "eid" in table.column_names and (terms.get("dataset") or terms.get("datasets")):
+                    with self._one.tables.lock:
+                        qc = dataset_qc_counts(self._one.tables.cache,
+                                               table.column("eid").to_pylist(), terms,
+                                               self._one.wildcards)
+                    value = SessionCounts(value.total, {**value.by, "dataset_qc": qc},
+                                          value.period, value.timeline)
+            except (ValueError, TypeError, KeyError, OSError) as exc:
                 return rec.answer(error=exc)
         return rec.answer(value)
 
