@@ -82,6 +82,8 @@ class MainScreen(Screen[None]):
         super().__init__()
         self.host = host
         self._search_worker: Worker[None] | None = None
+        #: the terms of the last search run (the counts panel's dataset QC reads them)
+        self.last_terms: dict[str, Any] = {}
         self._topbar: Text | None = None
 
     # ---------------------------------------------------------------- compose and layout
@@ -242,6 +244,7 @@ class MainScreen(Screen[None]):
             self.notify("No Alyx database: remote searches are not possible here.",
                         severity="error")
             return
+        self.last_terms = dict(terms)
         self.host.update_state(state.search_started(s))
         self.query_one(ResultsPane).show_running("on Alyx" if remote else "the local tables")
         if self.narrow and self.host.state.pane is Pane.FILTERS:
@@ -419,6 +422,18 @@ class MainScreen(Screen[None]):
     def _on_load_line(self, line: str | None) -> None:
         if line:
             self._copy(line, "ONE line")
+
+    def action_subject_view(self) -> None:
+        """S: the training history of the session's subject (or the subject searched)."""
+        from one_tui.tui.screens.subject import open_subject_view
+
+        open_subject_view(self)
+
+    def action_counts(self) -> None:
+        """c: counts of the results; enter on one narrows the search by it."""
+        from one_tui.tui.screens.counts import open_counts
+
+        open_counts(self)
 
     def action_toggle_eid(self) -> None:
         shown = self.query_one(ResultsPane).toggle_eid()
