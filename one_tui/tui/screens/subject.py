@@ -135,6 +135,8 @@ class SubjectScreen(Screen[None]):
 
     @property
     def fetching(self) -> bool:
+        """The reads run and escape has not stopped them (a stopped worker's last read may
+        still be on its way: its answer is drawn when it comes)."""
         w = self._worker
         return w is not None and w.state in (WorkerState.PENDING, WorkerState.RUNNING)
 
