@@ -15,6 +15,7 @@ service's answer says where the history came from.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -75,7 +76,10 @@ def subject_history(one: One, nickname: str, *, ask_alyx: bool = True,
 def _sessions(one: One, nickname: str, cancel: threading.Event | None) -> pd.DataFrame:
     """The subject's rows of the tables; online, Alyx's list when the tables have none
     (a subject newer than the tables)."""
-    frame = one.search_sessions(query_type=str(Mode.LOCAL), subject=nickname)
+    # ONE's subject term is a regular expression (a substring without wildcards): anchored
+    # and escaped, it names this subject only, whatever characters its nickname has
+    term = f"^{re.escape(nickname)}$" if one.wildcards else nickname
+    frame = one.search_sessions(query_type=str(Mode.LOCAL), subject=term)
     frame = frame[frame["subject"].astype(str) == nickname] if len(frame) else frame
     if len(frame) or one.remote is None or one.offline:
         return frame

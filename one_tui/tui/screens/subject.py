@@ -5,7 +5,7 @@ The protocol timeline (the tables) is drawn at once; in a mode that may ask Alyx
 records follow, a few at a time, with progress in the status line, and the plots are redrawn
 with performance and trials when they are in. Escape cancels the reads (what arrived is kept
 and drawn), a second escape goes back. ``c`` copies the data behind the plot as CSV, then
-the ONE lines that fetch it.
+the ONE lines that fetch it; ``S`` again shows the history as a table (or the plots again).
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ class SubjectScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "back", "Back / cancel"),
         Binding("c", "copy_data", "Copy CSV + ONE"),
-        Binding("t", "toggle_table", "Table/plot"),
+        Binding("S", "toggle_table", "Table/plot"),
         Binding("q", "app.quit", "Quit", show=False),
     ]
 
