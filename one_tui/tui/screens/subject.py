@@ -106,7 +106,8 @@ class SubjectScreen(Screen[None]):
         self.history: SubjectHistory | None = None
         self.final = False
         self.as_table = False  # the user's choice (narrow terminals always get the table)
-        self.first_plot_seconds: float | None = None
+        #: ``time.perf_counter()`` when each history was drawn (the benchmarks read it)
+        self.drawn_at: list[float] = []
         self._worker: Worker[None] | None = None
         self._status = ""
 
@@ -157,10 +158,9 @@ class SubjectScreen(Screen[None]):
             return
         self.history = answer.value
         self.final = message.final
-        if self.first_plot_seconds is None:
-            self.first_plot_seconds = message.seconds
         self._set_status(self._describe(answer, message.final))
         self._draw()
+        self.drawn_at.append(time.perf_counter())
 
     def _describe(self, answer: Answer[Any], final: bool) -> str:
         h = self.history
