@@ -158,3 +158,36 @@ async def test_counts_equal_value_counts_and_enter_narrows_the_search(make_app, 
         shown = app.query_one(ResultsPane).full.to_pandas()
         assert len(shown) == int((db.sessions["subject"] == value).sum()) > 0
         assert set(shown["subject"]) == {value}
+
+
+async def test_with_a_dataset_filter_counts_have_dataset_qc_and_enter_narrows_by_it(
+        make_app, db) -> None:
+    app = make_app(mode="auto")
+    async with app.run_test(size=WIDE) as pilot:
+        await settle(app, pilot)
+        app.query_one("#f-datasets", Input).value = "_ibl_leftCamera.dlc.pqt"
+        app.query_one("#f-lab", Input).focus()
+        await pilot.press("enter")
+        await settle(app, pilot)
+        found = app.query_one(ResultsPane).full.to_pandas()
+        app.query_one(ResultsPane).table.focus()
+        await pilot.press("c")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, CountsScreen)
+        ds = db.datasets.reset_index()
+        ds = ds[ds["eid"].isin(found["eid"]) & ds["exists"]
+                & ds["rel_path"].str.endswith("/_ibl_leftCamera.dlc.pqt")]
+        expected = ds.drop_duplicates(["eid", "qc"])["qc"].astype(str).value_counts()
+        got = {r.value: r.sessions for r in screen.counts.by["dataset_qc"]}
+        assert got == expected[expected > 0].to_dict()
+        ident = next(i for i, (f, _v) in screen._values.items() if f == "dataset_qc"
+                     and _v == "PASS")
+        options = screen.query_one(OptionList)
+        options.highlighted = options.get_option_index(ident)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert app.query_one("#f-dataset_qc", Input).value == "PASS"
+        narrowed = app.query_one(ResultsPane).full.to_pandas()
+        within = ds[ds["qc"].astype(str).isin(["NOT_SET", "PASS"])]  # QC <= PASS
+        assert set(narrowed["eid"]) == set(within["eid"]) and len(narrowed) < len(found)
