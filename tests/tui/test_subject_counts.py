@@ -191,3 +191,22 @@ async def test_with_a_dataset_filter_counts_have_dataset_qc_and_enter_narrows_by
         narrowed = app.query_one(ResultsPane).full.to_pandas()
         within = ds[ds["qc"].astype(str).isin(["NOT_SET", "PASS"])]  # QC <= PASS
         assert set(narrowed["eid"]) == set(within["eid"]) and len(narrowed) < len(found)
+
+
+async def test_the_plots_are_drawn_at_80x24_in_ansi_dark(make_app) -> None:
+    """The smallest terminal the app supports, in the 16-colour theme: plots, not the table,
+    and the plot's own text (its title, the date labels) is on screen."""
+    app = make_app(mode="auto", theme="ansi-dark")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        assert app.theme == "ansi-dark"
+        screen = await open_subject(app, pilot)
+        assert screen.query_one("#subject-plots").display
+        assert not screen.query_one("#subject-table").display
+        from textual_plotext import PlotextPlot
+
+        perf = screen.query_one("#subject-perf", PlotextPlot)
+        assert perf.size.height >= 5 and perf.size.width == 80
+        drawn = "\n".join(line.text for line in perf.render_lines(perf.region.reset_offset))
+        first = screen.history.sessions[0].date.isoformat()[2:]
+        assert "% correct" in drawn and first in drawn
