@@ -25,7 +25,6 @@ from one_tui.text import plural
 
 if TYPE_CHECKING:
     from one_tui.engine.core.history import SessionCounts
-    from one_tui.tui.screens.main import MainScreen
 
 #: counted column -> (heading, filter field it narrows)
 SECTIONS = {"lab": ("lab", "lab"), "subject": ("subject", "subject"),
@@ -134,29 +133,3 @@ class CountsScreen(ModalScreen[tuple[str, str] | None]):
     def action_dismiss_none(self) -> None:
         self.dismiss(None)
 
-
-def open_counts(main: MainScreen) -> None:
-    """Count the results on screen; a chosen row fills its filter and runs the search."""
-    from one_tui.tui.widgets.results import ResultsPane
-
-    table = main.query_one(ResultsPane).full
-    service = main.host.service
-    if table is None or service is None:
-        main.notify("Nothing to count yet: run a search first.", severity="warning")
-        return
-    answer = service.count_sessions(table, main.last_terms)
-    if answer.value is None:
-        main.notify(f"No counts: {answer.error}", severity="error")
-        return
-    engine = main.host.state.engine
-    remote = engine is not None and engine.mode.value == "remote"
-
-    def narrow(chosen: tuple[str, str] | None) -> None:
-        filters = main.filters()
-        if chosen is None or filters is None:
-            return
-        field, value = chosen
-        filters.set_value(field, filter_value(field, value, remote))
-        main.action_search()
-
-    main.app.push_screen(CountsScreen(answer.value), narrow)

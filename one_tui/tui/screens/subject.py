@@ -32,9 +32,11 @@ from one_tui.tui.state import Job
 from one_tui.tui.widgets import history_plot as hp
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from one_tui.engine import EngineService
     from one_tui.engine.core.history import SubjectHistory
-    from one_tui.tui.screens.main import MainScreen
+    from one_tui.engine.core.values import SessionDetails
 
 PROGRESS_EVERY = 0.2  # seconds between progress messages
 
@@ -249,34 +251,14 @@ class SubjectScreen(Screen[None]):
                     title="Copied (OSC 52)")
 
 
-def subject_of(main: MainScreen) -> str | None:
-    """The subject acted on: Details' session when Details is shown, else the cursor row's,
-    else the subject filter when it names one subject."""
-    from one_tui.tui.state import Pane
-    from one_tui.tui.widgets.details import DetailsPane
-    from one_tui.tui.widgets.results import ResultsPane
 
-    shown = main.query_one(DetailsPane).details
-    if main.host.state.pane is Pane.DETAILS and shown is not None and \
-            shown.session.get("subject"):
-        return str(shown.session["subject"])
-    row = main.query_one(ResultsPane).row_dict()
+def subject_of(details: SessionDetails | None, in_details: bool,
+               row: Mapping[str, Any] | None, typed: str) -> str | None:
+    """The subject acted on: Details' session when Details is shown, else the cursor row's,
+    else the subject filter when it names one subject (``KS001`` or ``^KS001$``)."""
+    if in_details and details is not None and details.session.get("subject"):
+        return str(details.session["subject"])
     if row and row.get("subject"):
         return str(row["subject"])
-    filters = main.filters()
-    typed = filters.value("subject") if filters is not None else ""
-    plain = typed.strip("^$")
+    plain = typed.strip().removeprefix("^").removesuffix("$")
     return plain if plain and re.fullmatch(r"[\w.-]+", plain) else None
-
-
-def open_subject_view(main: MainScreen) -> None:
-    service, engine = main.host.service, main.host.state.engine
-    if service is None or engine is None:
-        main.notify("Not connected yet.", severity="warning")
-        return
-    nickname = subject_of(main)
-    if nickname is None:
-        main.notify("No subject: select a session, or search one subject.", severity="warning")
-        return
-    main.app.push_screen(SubjectScreen(service, nickname, ask_alyx=engine.online,
-                                       no_cache=main.host.state.bypass_rest))
