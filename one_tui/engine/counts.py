@@ -49,15 +49,16 @@ def _counts(column: Any, split: bool) -> tuple[CountRow, ...]:
     values = column
     if not pa.types.is_string(values.type) and not pa.types.is_large_string(values.type):
         values = pc.cast(values, pa.string())
-    if split:
+    if split:  # "a, b" -> a, b (only this column needs the passes over every row)
         values = pc.list_flatten(pc.split_pattern(pc.fill_null(values, ""), ","))
-    values = pc.utf8_trim_whitespace(values)
-    values = pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values)
+        values = pc.utf8_trim_whitespace(values)
     found = pc.value_counts(values)
-    names = found.field("values").to_pylist()
-    counts = found.field("counts").to_pylist()
-    rows = [CountRow(NONE if v is None else str(v), int(n)) for v, n in zip(names, counts,
-                                                                            strict=True)]
+    merged: dict[str, int] = {}
+    for value, n in zip(found.field("values").to_pylist(), found.field("counts").to_pylist(),
+                        strict=True):
+        key = value.strip() if value else NONE  # empty and missing are one row
+        merged[key or NONE] = merged.get(key or NONE, 0) + int(n)
+    rows = [CountRow(v, n) for v, n in merged.items()]
     rows.sort(key=lambda r: (-r.sessions, r.value == NONE, r.value))
     return tuple(rows)
 
