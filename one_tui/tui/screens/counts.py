@@ -17,7 +17,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
+from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Sparkline, Static
 from textual.widgets.option_list import Option
 
@@ -57,13 +57,16 @@ def bar(n: int, most: int, width: int = BAR) -> str:
     return "█" * full + ("" if part == 0 else " ▏▎▍▌▋▊▉"[part])
 
 
-class CountsScreen(ModalScreen[tuple[str, str] | None]):
-    """The counts of the results on screen; dismissed with (filter field, value) or None."""
+class CountsScreen(Screen[tuple[str, str] | None]):
+    """The counts of the results on screen; dismissed with (filter field, value) or None.
+
+    A screen of its own, not a modal: nothing of the results table is drawn behind it, and
+    at 80x24 it has the whole terminal."""
 
     DEFAULT_CSS = """
     CountsScreen { align: center middle; }
-    CountsScreen > Vertical { width: 100%; max-width: 110; height: 100%; max-height: 50;
-                              border: round $accent; background: $surface; }
+    CountsScreen > Vertical { width: 100%; max-width: 110; height: 1fr;
+                              border: round $accent; }
     CountsScreen #counts-title, CountsScreen #counts-period { padding: 0 1; }
     CountsScreen Sparkline { height: 2; margin: 0 1; }
     CountsScreen OptionList { height: 1fr; }
