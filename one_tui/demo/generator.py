@@ -136,6 +136,8 @@ def _session_extra(rng: np.random.Generator, sessions: pd.DataFrame, subjects: p
     n_trials_s[~has_trials] = pd.NA
     n_correct_s = pd.array(np.where(has_trials, n_correct, 0), dtype="Int64")
     n_correct_s[~has_trials] = pd.NA
+    # as the real Alyx keeps a habituation session: its trials counted, none scored correct
+    n_correct_s[stage == 1] = pd.NA
     duration = rng.integers(20 * 60, 100 * 60, n).astype("timedelta64[s]")
     narr = rng.integers(0, len(NARRATIVES), n)
     narr_on = rng.random(n) < 0.35
@@ -170,7 +172,8 @@ def _session_extra(rng: np.random.Generator, sessions: pd.DataFrame, subjects: p
         "qc": pd.Categorical.from_codes(qc_code, categories=QC_CATEGORIES, ordered=True),
         "extended_qc": pd.Series(ext, dtype=object, index=sessions.index),
         "n_trials": n_trials_s, "n_correct_trials": n_correct_s,
-        "performance": np.where(has_trials, 100 * n_correct / np.maximum(n_trials, 1), np.nan),
+        "performance": np.where(has_trials & (stage != 1),
+                                100 * n_correct / np.maximum(n_trials, 1), np.nan),
         "users": pd.Series(users, dtype=object, index=sessions.index),
         "start_time": start, "end_time": start + duration,
         "procedures": pd.Series(procs, dtype=object, index=sessions.index),

@@ -32,6 +32,9 @@ _EXPORTS = {
     "Insertion": f"{_CORE}.values", "DiskTotals": f"{_CORE}.values",
     "RemoteError": f"{_CORE}.values", "RemoteErrorKind": f"{_CORE}.values",
     "Suggestions": f"{_CORE}.values",
+    "SubjectHistory": f"{_CORE}.history", "SubjectSession": f"{_CORE}.history",
+    "Stage": f"{_CORE}.history", "Lacking": f"{_CORE}.history",
+    "SessionCounts": f"{_CORE}.history", "CountRow": f"{_CORE}.history",
     "QC": f"{_CORE}.spec", "shown": f"{_CORE}.spec", "one_line": f"{_CORE}.spec",
     "atomic_write": f"{_CORE}.atomic",
     # errors a caller catches

@@ -28,6 +28,7 @@ from one_tui.engine.core.errors import (
     LoginRequired,
     OfflineError,
 )
+from one_tui.engine.core.history import SessionCounts, SubjectHistory
 from one_tui.engine.core.results import Answer, Outcome, Phase, Progress
 from one_tui.engine.core.sets import DatabaseInfo, FreezeReport, TagInfo
 from one_tui.engine.core.spec import one_line
@@ -42,8 +43,10 @@ from one_tui.engine.core.values import (
 
 if TYPE_CHECKING:  # pandas is imported by the calls that need it, never at start-up
     import pandas as pd
+    import pyarrow as pa
 
     from one_tui.engine.one import One
+    from one_tui.engine.remote.pacing import Pacer
 
 __all__ = ["EngineService", "suggestions_of"]
 
@@ -53,6 +56,8 @@ class EngineService:
 
     def __init__(self, one: One) -> None:
         self._one = one
+        #: Alyx's burst budget, shared by this service's paced use cases (a subject's history)
+        self._pacer: Pacer | None = None
 
     @classmethod
     def open(cls, *, base_url: str | None = None, cache_dir: str | Path | None = None,
@@ -174,6 +179,49 @@ class EngineService:
             try:
                 value = build_details(self._one, eid, dict(row or {}))
             except (AlyxError, OfflineError, ValueError, KeyError, OSError) as exc:
+                return rec.answer(error=exc)
+        return rec.answer(value)
+
+    def subject_history(self, nickname: str, *, ask_alyx: bool = True,
+                        cancel: threading.Event | None = None,
+                        on_progress: Progress | None = None,
+                        no_cache: bool = False) -> Answer[SubjectHistory]:
+        """A subject's sessions (the tables) and, in a mode that may ask Alyx, each one's trial
+        counts and the subject's training status (engine/subject.py); ``lacking`` says what
+        is missing and why, the answer's source where it came from."""
+        from one_tui.engine.remote.pacing import Pacer
+        from one_tui.engine.subject import subject_history
+
+        if self._pacer is None:
+            self._pacer = Pacer()
+        with self._recording() as rec:
+            try:
+                value = subject_history(self._one, nickname, ask_alyx=ask_alyx, cancel=cancel,
+                                        on_progress=on_progress, pacer=self._pacer,
+                                        no_cache=no_cache)
+            except (AlyxError, OfflineError, ValueError, KeyError, OSError) as exc:
+                return rec.answer(error=exc)
+        return rec.answer(value)
+
+    def count_sessions(self, table: pa.Table, terms: Mapping[str, Any] | None = None
+                       ) -> Answer[SessionCounts]:
+        """Sessions of a result (the Arrow table the app shows) per lab, subject, project,
+        protocol and week or month; with the search's dataset terms, per dataset QC too (the
+        tables' datasets, no network)."""
+        from one_tui.engine.counts import dataset_qc_counts, session_counts
+
+        with self._recording() as rec:
+            try:
+                value = session_counts(table)
+                terms = terms or {}
+                if "eid" in table.column_names and (terms.get("dataset") or terms.get("datasets")):
+                    with self._one.tables.lock:
+                        qc = dataset_qc_counts(self._one.tables.cache,
+                                               table.column("eid").to_pylist(), terms,
+                                               self._one.wildcards)
+                    value = SessionCounts(value.total, {**value.by, "dataset_qc": qc},
+                                          value.period, value.timeline)
+            except (ValueError, TypeError, KeyError, OSError) as exc:
                 return rec.answer(error=exc)
         return rec.answer(value)
 

@@ -36,6 +36,7 @@ class Job(StrEnum):
     TABLES = "tables"
     #: writing a frozen ONE cache folder for a node without network
     FREEZE = "freeze"
+    SUBJECT = "subject"
     #: re-reading the engine's state after a failed worker: quick, never shown, never cancelled
     STATE = "engine-state"
 
@@ -54,7 +55,8 @@ _LABELS = {Job.CONNECT: "connecting", Job.SEARCH: "searching", Job.DETAILS: "loa
            Job.REFRESH: "refreshing", Job.EXPORT: "exporting", Job.MODE: "switching mode",
            Job.REST: "clearing REST cache", Job.LOGIN: "logging in",
            Job.PRELOAD: "loading datasets", Job.STATE: "reading the engine's state",
-           Job.TABLES: "switching tables", Job.FREEZE: "freezing"}
+           Job.TABLES: "switching tables", Job.FREEZE: "freezing",
+           Job.SUBJECT: "reading subject history"}
 
 
 class Pane(StrEnum):

@@ -82,6 +82,8 @@ class MainScreen(Screen[None]):
         super().__init__()
         self.host = host
         self._search_worker: Worker[None] | None = None
+        #: the terms of the last search run (the counts panel's dataset QC reads them)
+        self.last_terms: dict[str, Any] = {}
         self._topbar: Text | None = None
 
     # ---------------------------------------------------------------- compose and layout
@@ -242,6 +244,7 @@ class MainScreen(Screen[None]):
             self.notify("No Alyx database: remote searches are not possible here.",
                         severity="error")
             return
+        self.last_terms = dict(terms)
         self.host.update_state(state.search_started(s))
         self.query_one(ResultsPane).show_running("on Alyx" if remote else "the local tables")
         if self.narrow and self.host.state.pane is Pane.FILTERS:
@@ -419,6 +422,50 @@ class MainScreen(Screen[None]):
     def _on_load_line(self, line: str | None) -> None:
         if line:
             self._copy(line, "ONE line")
+
+    def action_subject_view(self) -> None:
+        """S: the training history of the session's subject (or the subject searched)."""
+        from one_tui.tui.screens.subject import SubjectScreen, subject_of
+
+        service, s, filters = self.host.service, self.host.state, self.filters()
+        if service is None or s.engine is None:
+            self.notify("Not connected yet.", severity="warning")
+            return
+        nickname = subject_of(self.query_one(DetailsPane).details, s.pane is Pane.DETAILS,
+                              self.query_one(ResultsPane).row_dict(),
+                              filters.value("subject") if filters is not None else "")
+        if nickname is None:
+            self.notify("No subject: select a session, or search one subject.",
+                        severity="warning")
+            return
+        self.app.push_screen(SubjectScreen(service, nickname, ask_alyx=s.engine.online,
+                                           no_cache=s.bypass_rest))
+
+    def action_counts(self) -> None:
+        """c: counts of the results; enter on one narrows the search by it."""
+        from one_tui.tui.screens.counts import CountsScreen
+
+        table, service = self.query_one(ResultsPane).full, self.host.service
+        if table is None or service is None:
+            self.notify("Nothing to count yet: run a search first.", severity="warning")
+            return
+        answer = service.count_sessions(table, self.last_terms)
+        if answer.value is None:
+            self.notify(f"No counts: {one_line(answer.error)}", severity="error")
+            return
+        self.app.push_screen(CountsScreen(answer.value), self._narrow)
+
+    def _narrow(self, chosen: tuple[str, str] | None) -> None:
+        """A count chosen: its filter gets the value, the search runs."""
+        from one_tui.tui.screens.counts import filter_value
+
+        filters, engine = self.filters(), self.host.state.engine
+        if chosen is None or filters is None:
+            return
+        field, value = chosen
+        remote = engine is not None and engine.mode is Mode.REMOTE
+        filters.set_value(field, filter_value(field, value, remote))
+        self.action_search()
 
     def action_toggle_eid(self) -> None:
         shown = self.query_one(ResultsPane).toggle_eid()
