@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+from one_tui.engine.core import bounded
 from one_tui.engine.core.atomic import atomic_write
+from one_tui.engine.core.spec import shown
 
 DEFAULT_HTTP_DATA_SERVER = "https://ibl.flatironinstitute.org/public"
 
@@ -164,18 +166,23 @@ def _settings_of(base_url: str | None,
 def _read_json(path: Path) -> dict[str, Any] | None:
     """A params file as a dict, None when absent; a clear one-line error when unreadable."""
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise ParamsError(f"Cannot read ONE settings file {path}: {exc.strerror}") from None
     try:
-        data = json.loads(text)
+        data = bounded.loads(raw)
     except json.JSONDecodeError as exc:
         raise ParamsError(
             f"ONE settings file {path} is not valid JSON (line {exc.lineno}, column {exc.colno});"
             " fix it or run ONE.setup() again"
         ) from None
+    except UnicodeDecodeError:
+        raise ParamsError(f"ONE settings file {path} is not UTF-8 text; fix it or run "
+                          "ONE.setup() again") from None
+    except ValueError as exc:  # bounded.TooDeep
+        raise ParamsError(f"ONE settings file {path} holds {exc}") from None
     if not isinstance(data, dict):
         raise ParamsError(f"ONE settings file {path} does not hold a JSON object")
     return data
@@ -198,9 +205,14 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 
 def read_caches() -> dict[str, Any]:
     """The ``.caches`` map (empty ``CLIENT_MAP`` when ONE was never set up)."""
-    data = _read_json(params_dir() / ".caches") or {}
+    path = params_dir() / ".caches"
+    data = _read_json(path) or {}
     client_map = data.get("CLIENT_MAP")
     data["CLIENT_MAP"] = client_map if isinstance(client_map, dict) else {}
+    for key, folder in data["CLIENT_MAP"].items():
+        if not isinstance(folder, str):  # ONE writes folders as text; anything else is damage
+            raise ParamsError(f"ONE settings file {path}: the folder of {key} is not text "
+                              f"({shown(folder, 40)}); fix it or run ONE.setup() again")
     return data
 
 

@@ -21,7 +21,7 @@ __all__ = [
     "regex",
     "parse_date",
     "parse_datetime",
-    "shown", "one_line",
+    "shown", "one_line", "inert", "UNSAFE_CHARS",
 ]
 
 
@@ -56,11 +56,35 @@ class QC(IntEnum):
         raise ValueError(f'Invalid QC value "{shown(value)}"; expected one of {_qc_choices()}')
 
 
+#: The characters outside text may not carry to a terminal: C0 and C1 controls (ESC starts
+#: CSI/OSC sequences: OSC 52 writes the clipboard, OSC 0 the window title; 0x9b is an 8-bit
+#: CSI), line and paragraph separators, and the bidi overrides and isolates that reorder what a
+#: line shows. A regex character class that Python's ``re`` and Arrow's RE2 read alike.
+UNSAFE_CHARS = "[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+_UNSAFE = re.compile(UNSAFE_CHARS)
+_UNSAFE_BUT_LINES = re.compile(f"(?![\n\t]){UNSAFE_CHARS}")
+
+
+def _visible(match: re.Match[str]) -> str:
+    return repr(match.group())[1:-1]  # '\x1b', '\n', '\u202e': what Python would show
+
+
+def inert(value: Any, lines: bool = False) -> str:
+    """Outside text (a table cell, an Alyx record, an error, a path) as display text: each
+    character of :data:`UNSAFE_CHARS` written as its escape (``\x1b``), visible and never
+    interpreted by the terminal; everything else unchanged. ``lines`` keeps newlines and tabs
+    (the error modal's multi-line text). The one rule for every piece of outside text the app
+    or the command line shows; plain text is returned as it is, at C speed."""
+    text = str(value)
+    pattern = _UNSAFE_BUT_LINES if lines else _UNSAFE
+    return pattern.sub(_visible, text) if pattern.search(text) else text
+
+
 def shown(value: Any, limit: int = 120) -> str:
-    """A value as it goes inside a one-line message: control characters (newline, NUL, escape
-    sequences) escaped and long text cut, so user input can neither break the line nor drive
-    the terminal a toast is drawn on."""
-    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(value))
+    """A value as it goes inside a one-line message: made :func:`inert` (newline, NUL, escape
+    sequences shown escaped) and long text cut, so outside text can neither break the line nor
+    drive the terminal a toast is drawn on."""
+    text = inert(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
