@@ -26,7 +26,7 @@ MAX_DEPTH = 100
 #: whole sessions list of the IBL's public Alyx ~40 MB unpaginated.
 MAX_BODY = 128 * 1024 * 1024
 #: Longest a single request may take, all reads together (each read also has its own timeout).
-MAX_SECONDS = 300.0
+MAX_SECONDS = 120.0
 #: Most pages one list query may take (Alyx's pages are up to 1,000 rows: 10 million rows).
 MAX_PAGES = 10_000
 
