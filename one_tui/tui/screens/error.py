@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
+from one_tui.tui.inert import inert
 from one_tui.tui.screens.modal import CloseableModal
+
+if TYPE_CHECKING:
+    from one_tui.tui.app import OneApp
 
 
 class ErrorModal(CloseableModal):
@@ -23,14 +29,15 @@ class ErrorModal(CloseableModal):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="error-box", classes="modal-box"):
-            yield Static(Text(self.title_text, style="bold red"), id="error-title")
+            yield Static(Text(inert(self.title_text), style="bold red"), id="error-title")
             with VerticalScroll(id="error-scroll"):
-                yield Static(Text(self.text), id="error-text")
+                yield Static(Text(inert(self.text, lines=True)), id="error-text")
             yield Static("y copy · esc/q close", classes="hint")
 
     def on_mount(self) -> None:
         self.query_one("#error-box").border_title = "Error"
 
     def action_copy(self) -> None:
-        self.app.copy_to_clipboard(self.text)
+        app = cast("OneApp", self.app)
+        app.copy_to_clipboard(self.text, lines=True)  # a bug report keeps its lines
         self.app.notify(f"Copied {len(self.text)} characters (OSC 52)", title="Copied")
