@@ -28,10 +28,9 @@ class Exit(IntEnum):
     OK = 0, "done (cache-info: the tables are fresh)"
     EXPIRED = 1, "cache-info: the tables are expired"
     USAGE = 2, "a mistyped command line (argparse); cache-info: no tables in the folder"
-    ERROR = 3, "failed, the reason in one line on stderr (results that could not be written)"
+    ERROR = 3, "failed (the reason in one line on stderr), results not written included"
     NO_FOLDER = 4, "the cache folder (--cache-dir or ~/.one's) does not exist; none is created"
-    NOT_REMOTE = 5, ("search --mode remote: Alyx could not be used (unreachable, login "
-                     "refused); the rows printed are the local tables'")
+    NOT_REMOTE = 5, "search --mode remote: Alyx unreachable or login refused (local rows)"
     INTERRUPTED = 130, "interrupted (ctrl+c)"
     BROKEN_PIPE = 128 + signal.SIGPIPE, "the reader went away (`head -1`): the rest is not printed"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import Protocol, cast
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -13,8 +13,11 @@ from textual.widgets import Static
 from one_tui.tui.inert import inert
 from one_tui.tui.screens.modal import CloseableModal
 
-if TYPE_CHECKING:
-    from one_tui.tui.app import OneApp
+
+class _Copies(Protocol):
+    """OneApp's copy (inert, newlines kept on request), named without importing the app."""
+
+    def copy_to_clipboard(self, text: str, *, lines: bool = False) -> None: ...
 
 
 class ErrorModal(CloseableModal):
@@ -38,6 +41,6 @@ class ErrorModal(CloseableModal):
         self.query_one("#error-box").border_title = "Error"
 
     def action_copy(self) -> None:
-        app = cast("OneApp", self.app)
+        app = cast(_Copies, self.app)
         app.copy_to_clipboard(self.text, lines=True)  # a bug report keeps its lines
         self.app.notify(f"Copied {len(self.text)} characters (OSC 52)", title="Copied")
