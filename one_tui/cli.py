@@ -197,10 +197,12 @@ def resolve_place(ns: argparse.Namespace) -> Place:
         raise NoSuchFolder(f"no such folder: {Path(cache_dir).expanduser().absolute()} "
                            "(--cache-dir must exist; nothing was created)")
     place = params.resolve_place(base_url, cache_dir, getattr(ns, "username", None))
+    if not cache_dir and not place.base_url and place.settings is None:
+        # a damaged ~/.one is the reason, in its one line, not a note and a second error
+        raise ValueError(place.problem or "no ONE database is set up in ~/.one: give "
+                         "--cache-dir or --base-url")
     if place.problem:
         say(f"note: {place.problem}")
-    if not cache_dir and not place.base_url and place.settings is None:
-        raise ValueError("no ONE database is set up in ~/.one: give --cache-dir or --base-url")
     return place
 
 

@@ -205,15 +205,20 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 
 def read_caches() -> dict[str, Any]:
     """The ``.caches`` map (empty ``CLIENT_MAP`` when ONE was never set up)."""
-    path = params_dir() / ".caches"
-    data = _read_json(path) or {}
+    data = _read_json(params_dir() / ".caches") or {}
     client_map = data.get("CLIENT_MAP")
     data["CLIENT_MAP"] = client_map if isinstance(client_map, dict) else {}
-    for key, folder in data["CLIENT_MAP"].items():
-        if not isinstance(folder, str):  # ONE writes folders as text; anything else is damage
-            raise ParamsError(f"ONE settings file {path}: the folder of {key} is not text "
-                              f"({shown(folder, 40)}); fix it or run ONE.setup() again")
     return data
+
+
+def _mapped_folder(caches: dict[str, Any], key: str) -> str | None:
+    """The folder ``.caches`` maps ``key`` to; ParamsError naming the file when it is not
+    text (ONE writes folders as text: anything else is damage, said in one line)."""
+    folder = caches["CLIENT_MAP"].get(key)
+    if folder is None or isinstance(folder, str):
+        return folder
+    raise ParamsError(f"ONE settings file {params_dir() / '.caches'}: the folder of {key} is "
+                      f"not text ({shown(folder, 40)}); fix it or run ONE.setup() again")
 
 
 def _tokens(raw: dict[str, Any]) -> dict[str, str]:
@@ -238,7 +243,7 @@ def get_settings(base_url: str | None = None) -> Settings | None:
         key = client_key(base_url)
     params_file = params_dir() / f".{key}"
     raw = _read_json(params_file)
-    mapped = caches["CLIENT_MAP"].get(key)
+    mapped = _mapped_folder(caches, key)
     if raw is None and mapped is None:
         return None
     raw = raw or {}
