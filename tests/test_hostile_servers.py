@@ -69,7 +69,11 @@ class Hostile:
                 self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 send_json(self, json.dumps({"token": TOKEN}))
 
-        self.httpd = ThreadingHTTPServer((host, 0), H)
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, *_a: Any) -> None:  # a client hanging up is the point
+                pass
+
+        self.httpd = Server((host, 0), H)
         self.httpd.daemon_threads = True
         self.url = f"http://{host}:{self.httpd.server_address[1]}"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
