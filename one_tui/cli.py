@@ -21,7 +21,8 @@ if TYPE_CHECKING:  # the engine is imported by the sub-commands that need it
     from one_tui.engine import EngineService, EngineState
     from one_tui.engine.params import Place
 
-from one_tui.engine.core.spec import inert, one_line  # stdlib only: --help stays cheap
+from one_tui.console import OutputLost, out, say  # stdlib only: --help stays cheap
+from one_tui.engine.core.spec import inert, one_line
 from one_tui.engine.core.types import MODES
 from one_tui.exits import Exit, help_table
 
@@ -32,33 +33,11 @@ EXIT_ERROR, EXIT_NO_FOLDER = Exit.ERROR, Exit.NO_FOLDER
 # ONE-api reads no password from the environment (only ALYX_PWD in ~/.one's params file), so
 # scripts get a variable of our own; a password is never taken on the command line.
 PASSWORD_ENV = "ONE_TUI_PASSWORD"
+TAG_HELP = "release tag whose tables to use (<cache-dir>/<tag>), or 'full'"
 
 
 class NoSuchFolder(Exception):
     """--cache-dir (or ~/.one for cache-info) names a folder that does not exist."""
-
-
-class OutputLost(Exception):
-    """stdout is closed or full: the results would be lost (a script must not read exit 0)."""
-
-
-def say(text: str) -> None:
-    """A line for the user on stderr, made inert (``spec.inert``: outside text in it cannot
-    drive the terminal)."""
-    print(inert(text), file=sys.stderr)
-
-
-def out(text: str) -> None:
-    """Results on stdout, made inert line by line; a stdout that cannot take them is an error
-    (OutputLost), a reader that went away (``| head``) a BrokenPipeError for ``main``."""
-    if sys.stdout is None:  # started with stdout closed (`>&-`): print() would drop the lines
-        raise OutputLost("stdout is closed: the results have nowhere to go")
-    try:
-        print("\n".join(inert(line) for line in text.split("\n")))
-    except BrokenPipeError:
-        raise
-    except OSError as exc:
-        raise OutputLost(f"cannot write the results to stdout: {exc.strerror or exc}") from None
 
 
 def _port(text: str) -> int:
@@ -79,6 +58,7 @@ def _add_app_flags(parser: argparse.ArgumentParser, suppress: bool = False) -> N
     parser.add_argument("--cache-dir", default=default, help="ONE cache folder")
     parser.add_argument("--mode", choices=MODES, default=default, help="ONE mode (default auto)")
     parser.add_argument("--username", default=default, help="Alyx user name")
+    parser.add_argument("--tag", default=default, help=TAG_HELP + " (default: the last used)")
     parser.add_argument(
         "--no-mouse", action="store_true", default=default, help="leave the mouse to the terminal"
     )
@@ -139,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--base-url", help="Alyx URL (default: from ~/.one)")
     search.add_argument("--username", help="Alyx user name (default: from ~/.one)")
     search.add_argument("--json", action="store_true", help="print JSON (one array)")
+    search.add_argument("--tag", help=TAG_HELP + " (default: full)")
     _add_search_terms(search)
 
     info = sub.add_parser(
@@ -147,6 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     info.add_argument("--cache-dir", help="ONE cache folder (default: from ~/.one)")
     info.add_argument("--json", action="store_true", help="JSON with ISO 8601 times")
+    info.add_argument("--tag", help=TAG_HELP + " (default: full)")
+    from one_tui.commands import freeze
+
+    freeze.add_parser(sub)
     return parser
 
 
@@ -231,16 +216,18 @@ def open_service(ns: argparse.Namespace, mode: str) -> tuple[EngineService, list
     place = resolve_place(ns)
     base_url, cache_dir, username, token = (place.base_url, place.cache_dir, place.username,
                                             place.token)
+    tag = getattr(ns, "tag", None)
     if not base_url or mode == "local":
         with recording() as opened:  # what opening said (a plain-http URL) is printed
-            svc = EngineService.open(cache_dir=cache_dir, base_url=base_url, mode=Mode.LOCAL)
+            svc = EngineService.open(cache_dir=cache_dir, base_url=base_url, mode=Mode.LOCAL,
+                                     tag=tag)
         return svc, list(opened.notices)
     password = _password_from(os.environ)
     if not password and not token:  # as ONE does: no saved token, so ask now (on a terminal)
         password = _ask_password(base_url, username)
     svc = EngineService.open(base_url=base_url, cache_dir=cache_dir, mode=Mode(mode),
                              username=username, password=password,
-                             token=None if password else token)
+                             token=None if password else token, tag=tag)
     out = svc.connect()
     if out.kind is OutcomeKind.LOGIN_NEEDED and not password and username:
         # the saved token was revoked: ask once, as ONE does
@@ -289,7 +276,9 @@ def format_info(state: EngineState, now: dt.datetime) -> str:
     """cache-info for a person: times to the minute, ages, 'yes'/'no' (not repr()s)."""
     from one_tui.text import fmt_delta, fmt_time
 
-    lines = [f"cache folder   {state.cache_dir}"]
+    lines = [f"cache folder   {state.cache_dir}",
+             f"table set      {state.tag or 'full'}"
+             + (f"  ({state.tables_dir})" if state.tag else "")]
     if state.base_url:
         lines.append(f"Alyx           {state.base_url}")
     if not state.tables:
@@ -324,6 +313,7 @@ def state_json(state: EngineState, now: dt.datetime) -> dict[str, Any]:
         "mode": str(state.mode), "requested_mode": str(state.requested),
         "fallback_reason": state.fallback.text if state.fallback else None,
         "base_url": state.base_url, "user": state.user, "read_only": state.read_only,
+        "tag": state.tag, "tables_dir": state.tables_dir or state.cache_dir,
     }.items()}
 
 
@@ -334,7 +324,7 @@ def run_cache_info(ns: argparse.Namespace) -> int:
     if not folder.is_dir():  # the folder ~/.one names: a report must not create it either
         raise NoSuchFolder(f"no such folder: {folder.absolute()} (the cache folder ~/.one "
                            "names; nothing was created)")
-    state = EngineService.open(cache_dir=folder, mode=Mode.LOCAL).state()
+    state = EngineService.open(cache_dir=folder, mode=Mode.LOCAL, tag=ns.tag).state()
     now = dt.datetime.now()
     if ns.json:
         out(json.dumps(state_json(state, now), indent=1))
@@ -379,7 +369,10 @@ def _run(argv: Sequence[str] | None) -> int:
     from one_tui.engine.core.errors import ALFError, AlyxError, LoginRequired
 
     ns = build_parser().parse_args(argv)
-    commands = {"search": run_search, "cache-info": run_cache_info, "demo-server": run_demo_server}
+    from one_tui.commands import freeze
+
+    commands = {"search": run_search, "cache-info": run_cache_info, "demo-server": run_demo_server,
+                "freeze": freeze.run}
     handler = commands.get(ns.command or "", run_app)
     try:
         return handler(ns)

@@ -26,7 +26,7 @@ class Exit(IntEnum):
         return member
 
     OK = 0, "done (cache-info: the tables are fresh)"
-    EXPIRED = 1, "cache-info: the tables are expired"
+    EXPIRED = 1, "cache-info: the tables are expired; freeze: written, files missing"
     USAGE = 2, "a mistyped command line (argparse); cache-info: no tables in the folder"
     ERROR = 3, "failed (the reason in one line on stderr), results not written included"
     NO_FOLDER = 4, "the cache folder (--cache-dir or ~/.one's) does not exist; none is created"
