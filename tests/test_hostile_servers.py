@@ -125,6 +125,16 @@ def test_deeply_nested_json_from_alyx_is_one_line(hostile: Hostile, tmp_path: Pa
     assert "deep" in str(info.value) and "\n" not in str(info.value)
 
 
+def test_a_deeply_nested_error_page_is_one_line(hostile: Hostile, tmp_path: Path,
+                                                 home: Path) -> None:
+    from one_tui.engine.core.errors import HTTPError
+
+    hostile.get = lambda h: send_json(h, DEEP, status=500)
+    with pytest.raises(HTTPError) as info:
+        client_of(hostile, tmp_path, max_retries=0).rest("sessions", subject="KS005")
+    assert "500" in str(info.value) and len(str(info.value)) < 400
+
+
 def test_a_deeply_nested_rest_cache_entry_is_removed_with_a_notice(hostile: Hostile,
                                                                    tmp_path: Path,
                                                                    home: Path) -> None:
