@@ -7,6 +7,7 @@ sub-command that needs them, so `one-tui --help` answers at once on a slow login
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -20,12 +21,14 @@ if TYPE_CHECKING:  # the engine is imported by the sub-commands that need it
     from one_tui.engine import EngineService, EngineState
     from one_tui.engine.params import Place
 
-from one_tui.engine.core.types import MODES  # stdlib only: --help stays cheap
+from one_tui.console import OutputLost, out, say  # stdlib only: --help stays cheap
+from one_tui.engine.core.spec import inert, one_line
+from one_tui.engine.core.types import MODES
+from one_tui.exits import Exit, help_table
 
-# Exit codes of `one-tui cache-info`, for cluster jobs that check freshness.
-EXIT_FRESH, EXIT_EXPIRED, EXIT_NO_TABLES = 0, 1, 2
-EXIT_ERROR = 3
-EXIT_NO_FOLDER = 4  # --cache-dir names no folder (a typo must not create one); argparse uses 2
+# The exit codes (one table: one_tui/exits.py), by the names the commands used before it.
+EXIT_FRESH, EXIT_EXPIRED, EXIT_NO_TABLES = Exit.OK, Exit.EXPIRED, Exit.USAGE
+EXIT_ERROR, EXIT_NO_FOLDER = Exit.ERROR, Exit.NO_FOLDER
 
 # ONE-api reads no password from the environment (only ALYX_PWD in ~/.one's params file), so
 # scripts get a variable of our own; a password is never taken on the command line.
@@ -34,7 +37,18 @@ TAG_HELP = "release tag whose tables to use (<cache-dir>/<tag>), or 'full'"
 
 
 class NoSuchFolder(Exception):
-    """--cache-dir names a folder that does not exist."""
+    """--cache-dir (or ~/.one for cache-info) names a folder that does not exist."""
+
+
+def _port(text: str) -> int:
+    """A TCP port number, or argparse's one-line usage error."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text} is not a port number (0-65535)")
+    return port
 
 
 def _add_app_flags(parser: argparse.ArgumentParser, suppress: bool = False) -> None:
@@ -76,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="one-tui",
         description="Browse ONE sessions, datasets and cache freshness in the terminal.",
+        epilog=help_table(), formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     from one_tui import __version__
 
@@ -89,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0)
 
     server = sub.add_parser("demo-server", help="serve the demo Alyx on loopback (no app)")
-    server.add_argument("--port", type=int, default=8765)
+    server.add_argument("--port", type=_port, default=8765)
     server.add_argument("--sessions", type=int, default=300)
     server.add_argument("--seed", type=int, default=0)
 
@@ -97,7 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
         "search", help="search sessions and print them (for scripts)",
         epilog=f"Without --cache-dir / --base-url, ONE's default database in ~/.one is used, as "
                f"in the app. A password is asked on a terminal; scripts can set {PASSWORD_ENV}. "
-               f"Exit 4: --cache-dir does not exist.")
+               f"Exit 4: --cache-dir does not exist; 5: --mode remote but Alyx could not be "
+               f"used (the rows printed are the local tables').")
     search.add_argument("--cache-dir", help="ONE cache folder (default: from ~/.one)")
     search.add_argument("--mode", choices=MODES, default="local")
     search.add_argument("--base-url", help="Alyx URL (default: from ~/.one)")
@@ -166,10 +182,12 @@ def resolve_place(ns: argparse.Namespace) -> Place:
         raise NoSuchFolder(f"no such folder: {Path(cache_dir).expanduser().absolute()} "
                            "(--cache-dir must exist; nothing was created)")
     place = params.resolve_place(base_url, cache_dir, getattr(ns, "username", None))
-    if place.problem:
-        print(f"note: {place.problem}", file=sys.stderr)
     if not cache_dir and not place.base_url and place.settings is None:
-        raise ValueError("no ONE database is set up in ~/.one: give --cache-dir or --base-url")
+        # a damaged ~/.one is the reason, in its one line, not a note and a second error
+        raise ValueError(place.problem or "no ONE database is set up in ~/.one: give "
+                         "--cache-dir or --base-url")
+    if place.problem:
+        say(f"note: {place.problem}")
     return place
 
 
@@ -193,14 +211,17 @@ def open_service(ns: argparse.Namespace, mode: str) -> tuple[EngineService, list
     """The engine with the app's login (~/.one token, else $ONE_TUI_PASSWORD, else a prompt),
     connected as ONE's constructor would; returns it with the notices of the start."""
     from one_tui.engine import EngineService, Mode, OutcomeKind
+    from one_tui.engine.core.results import recording
 
     place = resolve_place(ns)
     base_url, cache_dir, username, token = (place.base_url, place.cache_dir, place.username,
                                             place.token)
     tag = getattr(ns, "tag", None)
     if not base_url or mode == "local":
-        return EngineService.open(cache_dir=cache_dir, base_url=base_url, mode=Mode.LOCAL,
-                                  tag=tag), []
+        with recording() as opened:  # what opening said (a plain-http URL) is printed
+            svc = EngineService.open(cache_dir=cache_dir, base_url=base_url, mode=Mode.LOCAL,
+                                     tag=tag)
+        return svc, list(opened.notices)
     password = _password_from(os.environ)
     if not password and not token:  # as ONE does: no saved token, so ask now (on a terminal)
         password = _ask_password(base_url, username)
@@ -219,10 +240,12 @@ def open_service(ns: argparse.Namespace, mode: str) -> tuple[EngineService, list
 def run_search(ns: argparse.Namespace) -> int:
     from one_tui.engine import SearchRequest
 
+    if sys.stdout is None:  # before any work: nothing would be printed
+        raise OutputLost("stdout is closed: the results have nowhere to go")
     svc, notices = open_service(ns, ns.mode)
     answer = svc.search_sessions(SearchRequest(search_terms_from_args(ns)))
     for notice in dict.fromkeys([*notices, *answer.notices]):  # the start's, then the search's
-        print(f"note: {notice}", file=sys.stderr)
+        say(f"note: {notice}")
     table = answer.unwrap()  # a failure (e.g. a regex over its time limit) ends here, one line
     assert table is not None
     records = [
@@ -230,15 +253,17 @@ def run_search(ns: argparse.Namespace) -> int:
         for eid, row in zip(table.index, table.to_dict("records"), strict=True)
     ]
     if ns.json:
-        print(json.dumps(records, indent=1))
+        out(json.dumps(records, indent=1))  # JSON escapes control characters by itself
     else:
-        for r in records:
-            print(
-                f"{r['eid']}  {r['date']}  {r['subject']:<12} {r['number']:>3}  {r['lab']:<16} "
-                f"{r['task_protocol']}"
-            )
-        print(f"{len(records)} sessions ({answer.source})", file=sys.stderr)
-    return 0
+        say(f"{len(records)} sessions ({answer.source})")  # first: a `| head` stops the rest
+        out("\n".join(
+            f"{r['eid']}  {r['date']}  {inert(r['subject']):<12} {r['number']:>3}  "
+            f"{inert(r['lab']):<16} {r['task_protocol']}" for r in records))
+    sys.stdout.flush()  # a full disk is told now, as an error, not at exit
+    fallback = answer.fallback or svc.state().fallback
+    if ns.mode == "remote" and fallback is not None:
+        return Exit.NOT_REMOTE  # the notices said why; the rows are the local tables'
+    return Exit.OK
 
 
 def _when(value: dt.datetime | None, now: dt.datetime) -> str:
@@ -295,13 +320,17 @@ def state_json(state: EngineState, now: dt.datetime) -> dict[str, Any]:
 def run_cache_info(ns: argparse.Namespace) -> int:
     from one_tui.engine import EngineService, Mode
 
-    state = EngineService.open(cache_dir=resolve_place(ns).cache_dir, mode=Mode.LOCAL,
-                               tag=ns.tag).state()
+    folder = resolve_place(ns).cache_dir
+    if not folder.is_dir():  # the folder ~/.one names: a report must not create it either
+        raise NoSuchFolder(f"no such folder: {folder.absolute()} (the cache folder ~/.one "
+                           "names; nothing was created)")
+    state = EngineService.open(cache_dir=folder, mode=Mode.LOCAL, tag=ns.tag).state()
     now = dt.datetime.now()
     if ns.json:
-        print(json.dumps(state_json(state, now), indent=1))
+        out(json.dumps(state_json(state, now), indent=1))
     else:
-        print(format_info(state, now))
+        out(format_info(state, now))
+    sys.stdout.flush()
     if not state.tables:
         return EXIT_NO_TABLES
     return EXIT_EXPIRED if state.freshness.expired(now) else EXIT_FRESH
@@ -323,6 +352,20 @@ def run_app(ns: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; its exit code (``one_tui.exits.Exit``), never a traceback for a
+    failure, an interrupt or a reader that went away."""
+    try:
+        return _run(argv)
+    except KeyboardInterrupt:
+        return Exit.INTERRUPTED
+    except BrokenPipeError:
+        # `| head`: the reader has all it wanted. Quiet, and the exit a shell gives a process
+        # SIGPIPE ends; stdout goes to /dev/null so the flush at exit cannot complain again.
+        _silence_stdout()
+        return Exit.BROKEN_PIPE
+
+
+def _run(argv: Sequence[str] | None) -> int:
     from one_tui.engine.core.errors import ALFError, AlyxError, LoginRequired
 
     ns = build_parser().parse_args(argv)
@@ -333,15 +376,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = commands.get(ns.command or "", run_app)
     try:
         return handler(ns)
-    except KeyboardInterrupt:
-        return 130
     except NoSuchFolder as exc:
-        print(f"one-tui: {exc}", file=sys.stderr)
-        return EXIT_NO_FOLDER
+        say(f"one-tui: {exc}")
+        return Exit.NO_FOLDER
+    except OutputLost as exc:
+        _silence_stdout()
+        say(f"one-tui: {exc}")
+        return Exit.ERROR
+    except BrokenPipeError:
+        raise
     except (ValueError, OSError, ALFError, AlyxError) as exc:
         # Engine errors carry messages meant for the user: one line, no traceback.
-        print(f"one-tui: {exc}", file=sys.stderr)
+        say(f"one-tui: {one_line(exc, limit=1000)}")
         if isinstance(exc, LoginRequired):
-            print(f"one-tui: log in with --username; the password is asked on a terminal, or "
-                  f"set {PASSWORD_ENV} in a script", file=sys.stderr)
-        return EXIT_ERROR
+            say(f"one-tui: log in with --username; the password is asked on a terminal, or "
+                f"set {PASSWORD_ENV} in a script")
+        return Exit.ERROR
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null: what Python still holds for it is dropped at exit quietly."""
+    if sys.stdout is None:
+        return
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())

@@ -11,6 +11,8 @@ import datetime as dt
 import re
 from typing import Any
 
+from one_tui.engine.core.spec import inert
+
 
 def fmt_size(n: Any) -> str:
     """Bytes as B/kB/MB/GB (decimal, as file browsers show them); '–' when unknown."""
@@ -82,7 +84,12 @@ def fmt_age(value: Any, now: dt.datetime) -> str:
 
 
 def plain(value: Any) -> str:
-    """A cell value as text: lists joined, missing values as '–'."""
+    """A cell value as display text: lists joined, missing values as '–', control characters
+    shown as escapes (``spec.inert``: a value from a shared table never drives the terminal)."""
+    return inert(_plain(value))
+
+
+def _plain(value: Any) -> str:
     if value is None or (isinstance(value, str) and not value.strip()):
         return "–"
     if isinstance(value, float) and value != value:
@@ -95,7 +102,7 @@ def plain(value: Any) -> str:
     if _ISO_TIME.match(text):  # Alyx's start_time '2025-10-28T10:12:33.123456': no microseconds
         moment = as_datetime(text)
         if moment is not None:
-            return plain(moment)
+            return _plain(moment)
     return text
 
 

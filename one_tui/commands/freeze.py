@@ -6,20 +6,23 @@ disk, their datasets, optionally their files) and prints the Python line the bat
 It never asks Alyx: fetch the tables (and with ``--with-data`` the files) on the login node
 first; files not on this disk are listed with what to run to get them.
 
-Exit codes: 0 written; 1 written but files are missing or not Alyx's bytes (``--with-data``);
-3 nothing written (an error, one line on stderr).
+Exit codes (``one_tui.exits``): 0 written; 1 written but files are missing or not Alyx's bytes
+(``--with-data``); 3 nothing written (an error, one line on stderr). What is printed goes
+through ``one_tui.console`` (file names from the tables are shown inert).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
+
+from one_tui.console import out, say
+from one_tui.exits import Exit
 
 __all__ = ["add_parser", "run", "parse_terms"]
 
-EXIT_OK, EXIT_INCOMPLETE, EXIT_ERROR = 0, 1, 3
+EXIT_OK, EXIT_INCOMPLETE, EXIT_ERROR = Exit.OK, Exit.EXPIRED, Exit.ERROR
 _SHOWN = 10  # missing files listed before "... and N more"
 
 
@@ -61,39 +64,38 @@ def run(ns: argparse.Namespace) -> int:
                                  mode=Mode.LOCAL, tag=ns.tag)
     answer = service.freeze(ns.dir, terms=terms, with_data=ns.with_data)
     for notice in answer.notices:
-        print(f"note: {notice}", file=sys.stderr)
+        say(f"note: {notice}")
     if answer.error is not None or answer.value is None:
-        print(f"one-tui freeze: {answer.error}", file=sys.stderr)
+        say(f"one-tui freeze: {answer.error}")
         return EXIT_ERROR
     report = answer.value
     if ns.json:
-        print(json.dumps({"folder": str(report.folder), "sessions": report.sessions,
+        out(json.dumps({"folder": str(report.folder), "sessions": report.sessions,
                           "datasets": report.datasets, "tag": report.tag,
                           "linked": report.linked, "copied": report.copied,
                           "bytes": report.bytes, "missing": list(report.missing),
                           "mismatched": list(report.mismatched),
                           "python": report.python_line}, indent=1))
     else:
-        print(f"{report.sessions} sessions, {report.datasets} datasets "
-              f"({report.tag or 'full'} tables) written to {report.folder}", file=sys.stderr)
+        say(f"{report.sessions} sessions, {report.datasets} datasets "
+            f"({report.tag or 'full'} tables) written to {report.folder}")
         if ns.with_data:
-            print(f"{report.linked} files hard-linked, {report.copied} copied "
-                  f"({report.bytes:,} bytes, size and md5 checked)", file=sys.stderr)
-        _explain(report.missing, "not on this disk", file=sys.stderr)
-        _explain(report.mismatched, "on this disk but not Alyx's bytes (size or md5)",
-                 file=sys.stderr)
+            say(f"{report.linked} files hard-linked, {report.copied} copied "
+                f"({report.bytes:,} bytes, size and md5 checked)")
+        _explain(report.missing, "not on this disk")
+        _explain(report.mismatched, "on this disk but not Alyx's bytes (size or md5)")
         if report.missing or report.mismatched:
-            print("download them first (one-tui download, or ONE's load_dataset on this "
-                  "node), then run the same freeze again", file=sys.stderr)
-        print(report.python_line)
+            say("download them first (one-tui download, or ONE's load_dataset on this "
+                "node), then run the same freeze again")
+        out(report.python_line)
     return EXIT_INCOMPLETE if report.missing or report.mismatched else EXIT_OK
 
 
-def _explain(paths: tuple[str, ...], what: str, file: Any) -> None:
+def _explain(paths: tuple[str, ...], what: str) -> None:
     if not paths:
         return
-    print(f"{len(paths)} files {what}:", file=file)
+    say(f"{len(paths)} files {what}:")
     for path in paths[:_SHOWN]:
-        print(f"  {path}", file=file)
+        say(f"  {path}")
     if len(paths) > _SHOWN:
-        print(f"  ... and {len(paths) - _SHOWN} more", file=file)
+        say(f"  ... and {len(paths) - _SHOWN} more")

@@ -12,7 +12,13 @@ pandas / pyarrow / httpx are only imported when a call needs them.
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import Any
+
+# A library's loggers reach only the handlers its user sets up: without this, Python's
+# last-resort handler printed every warning a second time on a command's stderr, beside the
+# notice the command prints itself.
+logging.getLogger("one_tui").addHandler(logging.NullHandler())
 
 _CORE = "one_tui.engine.core"
 _EXPORTS = {

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from one_tui.engine.core.confine import confined
 from one_tui.engine.core.errors import (
     AlyxConnectionError,
     AlyxError,
@@ -103,9 +104,9 @@ def _on_disk(cache_dir: Path, session: Mapping[str, Any], records: list[DatasetR
              for r in records]
     try:
         found, totals = ondisk.check_datasets(cache_dir, session, plain)
-        folder = Path(cache_dir) / ondisk.session_path(session)
-    except (TypeError, ValueError, KeyError):  # a session record without ONE's parts
-        return records, None
+        folder = confined(Path(cache_dir), *ondisk.session_path(session).parts)
+    except (TypeError, ValueError, KeyError):  # a session record without ONE's parts, or
+        return records, None                    # one that leads outside (OutsideFolder)
     marked = [DatasetRow(**{**r.__dict__, "on_disk": p.present})
               for r, p in zip(records, found, strict=True)]
     return marked, DiskTotals(str(folder), totals.n_datasets, totals.n_on_disk,
@@ -116,7 +117,9 @@ def _insertions(one: One, eid: str) -> tuple[Insertion, ...]:
     """The session's probe insertions; none when the tables have no insertions table."""
     try:
         found = one.eid2pid(eid, details=True)
-    except (OfflineError, KeyError, ValueError, NotImplementedError):  # local, no insertions
+    except (OfflineError, KeyError, ValueError, NotImplementedError):
+        # NotImplementedError: ONE's answer in local mode with no insertions table (the
+        # public tables have none); the session's details must not fail for it
         return ()
     if not found or found[0] is None:
         return ()

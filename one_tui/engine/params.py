@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+from one_tui.engine.core import bounded
 from one_tui.engine.core.atomic import atomic_write
+from one_tui.engine.core.spec import shown
 
 DEFAULT_HTTP_DATA_SERVER = "https://ibl.flatironinstitute.org/public"
 
@@ -164,18 +166,23 @@ def _settings_of(base_url: str | None,
 def _read_json(path: Path) -> dict[str, Any] | None:
     """A params file as a dict, None when absent; a clear one-line error when unreadable."""
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise ParamsError(f"Cannot read ONE settings file {path}: {exc.strerror}") from None
     try:
-        data = json.loads(text)
+        data = bounded.loads(raw)
     except json.JSONDecodeError as exc:
         raise ParamsError(
             f"ONE settings file {path} is not valid JSON (line {exc.lineno}, column {exc.colno});"
             " fix it or run ONE.setup() again"
         ) from None
+    except UnicodeDecodeError:
+        raise ParamsError(f"ONE settings file {path} is not UTF-8 text; fix it or run "
+                          "ONE.setup() again") from None
+    except ValueError as exc:  # bounded.TooDeep
+        raise ParamsError(f"ONE settings file {path} holds {exc}") from None
     if not isinstance(data, dict):
         raise ParamsError(f"ONE settings file {path} does not hold a JSON object")
     return data
@@ -204,6 +211,16 @@ def read_caches() -> dict[str, Any]:
     return data
 
 
+def _mapped_folder(caches: dict[str, Any], key: str) -> str | None:
+    """The folder ``.caches`` maps ``key`` to; ParamsError naming the file when it is not
+    text (ONE writes folders as text: anything else is damage, said in one line)."""
+    folder = caches["CLIENT_MAP"].get(key)
+    if folder is None or isinstance(folder, str):
+        return folder
+    raise ParamsError(f"ONE settings file {params_dir() / '.caches'}: the folder of {key} is "
+                      f"not text ({shown(folder, 40)}); fix it or run ONE.setup() again")
+
+
 def _tokens(raw: dict[str, Any]) -> dict[str, str]:
     """``TOKEN`` as {username: token}, skipping malformed entries."""
     out: dict[str, str] = {}
@@ -226,7 +243,7 @@ def get_settings(base_url: str | None = None) -> Settings | None:
         key = client_key(base_url)
     params_file = params_dir() / f".{key}"
     raw = _read_json(params_file)
-    mapped = caches["CLIENT_MAP"].get(key)
+    mapped = _mapped_folder(caches, key)
     if raw is None and mapped is None:
         return None
     raw = raw or {}

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from one_tui.engine.core import bounded
 from one_tui.engine.core.atomic import atomic_write
 from one_tui.engine.core.errors import AlyxError, HTTPError
 from one_tui.engine.core.freshness import parse_created
@@ -135,7 +136,7 @@ def state_path() -> Path:
 
 def _read_state() -> dict[str, Any]:
     try:
-        data = json.loads(state_path().read_text(encoding="utf-8"))
+        data = bounded.loads(state_path().read_bytes())  # no RecursionError from a bad file
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}

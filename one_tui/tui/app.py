@@ -25,13 +25,14 @@ from typing import TYPE_CHECKING
 from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.reactive import var
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from one_tui.engine.core.errors import AuthenticationError, LoginRequired
 from one_tui.engine.core.results import recording
-from one_tui.engine.core.spec import one_line
+from one_tui.engine.core.spec import inert, one_line
 from one_tui.engine.core.types import MODES, Mode, OutcomeKind
 from one_tui.tui import hangup, sets, state
 from one_tui.tui import work as bodies
@@ -124,6 +125,22 @@ class OneApp(App[None]):
 
     def update_state(self, new: AppState) -> None:
         self.state = new
+
+    # ---------------------------------------------------------------- outside text out
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Every toast (screens' and widgets' ``notify`` come here): its text made inert
+        (``spec.inert``) and never read as markup, as toasts carry notices, errors and paths
+        from outside (a ``[`` in a file name is text, an ESC is shown as ``\x1b``)."""
+        super().notify(inert(message, lines=True), title=inert(title), severity=severity,
+                       timeout=timeout, markup=False)
+
+    def copy_to_clipboard(self, text: str, *, lines: bool = False) -> None:
+        """OSC 52 carries the text as shown, control characters (newlines too, unless
+        ``lines``: the error modal's text) as their escapes: a copied eid or ONE line pasted
+        into a shell cannot run a second command it did not show."""
+        super().copy_to_clipboard(inert(text, lines=lines))
 
     def phases(self, job: Job) -> bodies.PhaseReporter:
         return bodies.PhaseReporter(job, self.post_message, self.phase_log)

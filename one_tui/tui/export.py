@@ -18,6 +18,10 @@ if TYPE_CHECKING:
 
 FORMATS = {".csv": "csv", ".pqt": "parquet", ".parquet": "parquet"}
 
+#: What makes a spreadsheet read a CSV cell as a formula (OWASP's list): =, +, -, @ and the tab
+#: and carriage return some of them skip first.
+FORMULA_START = r"^([=+\-@\t\r])"
+
 
 class ExportError(ValueError):
     """An export that would create folders or overwrite a folder."""
@@ -43,6 +47,22 @@ def current_umask() -> int:
     return mask
 
 
+def inert_formulas(table: pa.Table) -> pa.Table:
+    """The table with each text cell that a spreadsheet would run as a formula (a subject
+    ``=HYPERLINK(...)`` in a shared table) prefixed by ``'``, which makes it text, as OWASP
+    advises. Only text columns: numbers (``-2``) stay numbers. Parquet is written unchanged:
+    programs, not spreadsheets, read it."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for i, field in enumerate(table.schema):
+        if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
+            column = pc.replace_substring_regex(table.column(i), pattern=FORMULA_START,
+                                                replacement="'\\1")
+            table = table.set_column(i, field, column)
+    return table
+
+
 def write_table(table: pa.Table, path: Path, fmt: str, overwrite: bool = False) -> int:
     """Write the results as CSV or Parquet; return the rows. FileExistsError when the file
     exists and ``overwrite`` is not set; ExportError when the folder is missing."""
@@ -61,7 +81,7 @@ def write_table(table: pa.Table, path: Path, fmt: str, overwrite: bool = False) 
         if fmt == "parquet":
             pq.write_table(table, tmp)
         else:
-            pacsv.write_csv(table, tmp)
+            pacsv.write_csv(inert_formulas(table), tmp)
 
     atomic_write(path, write, mode=0o666 & ~current_umask())
     return int(table.num_rows)

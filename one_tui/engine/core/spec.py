@@ -21,7 +21,7 @@ __all__ = [
     "regex",
     "parse_date",
     "parse_datetime",
-    "shown", "one_line",
+    "shown", "one_line", "inert",
 ]
 
 
@@ -56,11 +56,31 @@ class QC(IntEnum):
         raise ValueError(f'Invalid QC value "{shown(value)}"; expected one of {_qc_choices()}')
 
 
+def _visible(c: str) -> str:
+    return repr(c)[1:-1]  # '\x1b', '\n', '\u202e', '\xa0': what Python would show
+
+
+def inert(value: Any, lines: bool = False) -> str:
+    """Outside text (a table cell, an Alyx record, an error, a path) as display text: each
+    character ``str.isprintable()`` rejects written as its escape (``\x1b``): C0/C1 controls
+    (ESC starts CSI/OSC sequences: OSC 52 writes the clipboard, OSC 0 the window title; 0x9b
+    is an 8-bit CSI), bidi overrides that reorder a line, line separators, invisible and
+    unassigned characters. Visible, never interpreted; everything else unchanged. ``lines``
+    keeps newlines and tabs (the error modal's multi-line text). The one rule for every piece
+    of outside text the app or the command line shows; printable text is returned as it is
+    (one C-speed test)."""
+    text = str(value)
+    if text.isprintable():
+        return text
+    keep = "\n\t" if lines else ""
+    return "".join(c if c.isprintable() or c in keep else _visible(c) for c in text)
+
+
 def shown(value: Any, limit: int = 120) -> str:
-    """A value as it goes inside a one-line message: control characters (newline, NUL, escape
-    sequences) escaped and long text cut, so user input can neither break the line nor drive
-    the terminal a toast is drawn on."""
-    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(value))
+    """A value as it goes inside a one-line message: made :func:`inert` (newline, NUL, escape
+    sequences shown escaped) and long text cut, so outside text can neither break the line nor
+    drive the terminal a toast is drawn on."""
+    text = inert(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

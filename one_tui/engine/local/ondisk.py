@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from one_tui.engine.core.confine import OutsideFolder, confined
+
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 
 
@@ -49,11 +51,15 @@ def with_uuid(rel_path: str, dataset_id: str) -> str:
 
 def candidates(cache_dir: str | os.PathLike[str], session: Mapping[str, Any], rel_path: str,
                dataset_id: str | None = None) -> list[Path]:
-    """Where ONE would find this file, plain name first."""
-    base = Path(cache_dir) / session_path(session)
-    out = [base / rel_path]
-    if dataset_id and _UUID.match(str(dataset_id)):
-        out.append(base / with_uuid(rel_path, str(dataset_id)))
+    """Where ONE would find this file, plain name first; none when the session's fields or
+    the ``rel_path`` would lead outside ``cache_dir`` (``core.confine``: absolute, ``..``)."""
+    try:
+        base = confined(Path(cache_dir), *session_path(session).parts)
+        out = [confined(base, rel_path)]
+        if dataset_id and _UUID.match(str(dataset_id)):
+            out.append(confined(base, with_uuid(rel_path, str(dataset_id))))
+    except OutsideFolder:
+        return []
     return out
 
 

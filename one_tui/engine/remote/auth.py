@@ -10,6 +10,7 @@ because the token format and storage change with ONE, not with how requests are 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable
 from contextlib import suppress
@@ -18,12 +19,17 @@ from pathlib import Path
 import httpx
 
 from one_tui.engine import params
+from one_tui.engine.core.bounded import LIMITS, Limits, loads
 from one_tui.engine.core.errors import AlyxError, AuthenticationError, HTTPError, LoginRequired
-from one_tui.engine.core.spec import one_line
+from one_tui.engine.core.spec import one_line, shown
+from one_tui.engine.remote.bounded_get import bounded_request
 from one_tui.engine.remote.failures import bad_url, error_detail, unreachable
 from one_tui.engine.remote.urls import AlyxUrls
 
 __all__ = ["Credentials"]
+
+#: What a token can be to go in a header: visible ASCII (Alyx's are 40 hex digits)
+_TOKEN = re.compile(r"[!-~]+")
 
 _logger = logging.getLogger("one_tui.engine.remote.client")
 
@@ -42,6 +48,7 @@ class Credentials:
         token: str | None,
         cache_dir: Path,
         note: Callable[[str], None],
+        limits: Limits = LIMITS,
     ) -> None:
         self.urls = urls
         self.http = http
@@ -54,6 +61,7 @@ class Credentials:
         self.force_login = password is not None and token is None
         self.cache_dir = cache_dir
         self._note = note
+        self.limits = limits
         self._lock = threading.RLock()
 
     def __repr__(self) -> str:
@@ -65,8 +73,19 @@ class Credentials:
         return not self.token or self.force_login
 
     def headers(self) -> dict[str, str]:
-        """The ``Authorization`` header of the token held (none before a login)."""
-        return {"Authorization": f"Token {self.token}"} if self.token else {}
+        """The ``Authorization`` header of the token held (none before a login). A token that
+        cannot be a header value (a newline pasted into ~/.one) is dropped and said as what it
+        is: httpx's refusal read as "cannot connect", which sent users to their firewall."""
+        if not self.token:
+            return {}
+        if not _TOKEN.fullmatch(self.token):
+            where = self.settings.params_file if self.settings is not None else "~/.one"
+            bad = next(c for c in self.token if not _TOKEN.fullmatch(c))
+            self.token = None
+            raise LoginRequired(f"The token of {self.user or '?'} for {self.urls.base} in {where} "
+                                f"holds '{shown(bad)}', which no HTTP header can carry; log in "
+                                "again (the password is asked) to replace it")
+        return {"Authorization": f"Token {self.token}"}
 
     def password(self) -> str | None:
         """The password to log in with: the one given, else ``ALYX_PWD`` (as ONE reads it)."""
@@ -104,9 +123,8 @@ class Credentials:
         if not password:
             raise LoginRequired(f"Alyx at {self.urls.base} needs the password of {username}")
         try:
-            rep = self.http.post(
-                self.urls.join("auth-token"), data={"username": username, "password": password}
-            )
+            rep = bounded_request(self.http, "POST", self.urls.join("auth-token"), "/auth-token",
+                                  self.limits, data={"username": username, "password": password})
         except httpx.TransportError:
             raise unreachable(self.urls.base) from None
         except httpx.InvalidURL as exc:
@@ -120,7 +138,9 @@ class Credentials:
         if rep.status_code != 200:
             raise HTTPError(rep.status_code, "/auth-token", error_detail(rep))
         try:
-            token = rep.json()["token"]
+            token = loads(rep.content, self.limits.max_depth)["token"]
+            if not isinstance(token, str) or not _TOKEN.fullmatch(token):
+                raise TypeError("not a token")
         except (ValueError, KeyError, TypeError):
             raise AlyxError(f"Alyx at {self.urls.base} sent no token on login") from None
         self.token = token

@@ -25,7 +25,9 @@ from typing import Any
 import httpx
 
 from one_tui.engine import params
+from one_tui.engine.core import bounded
 from one_tui.engine.core import results as outcome
+from one_tui.engine.core.bounded import LIMITS, Limits
 from one_tui.engine.core.errors import (
     AlyxConnectionError,
     AlyxError,
@@ -37,10 +39,11 @@ from one_tui.engine.core.results import Notices
 from one_tui.engine.core.values import RestCacheInfo
 from one_tui.engine.remote import download
 from one_tui.engine.remote.auth import Credentials
+from one_tui.engine.remote.bounded_get import bounded_request
 from one_tui.engine.remote.download import Progress, ZipDownload
 from one_tui.engine.remote.failures import bad_url, error_detail, unreachable
-from one_tui.engine.remote.pages import is_envelope, pages
-from one_tui.engine.remote.rest_cache import CacheBypass, RestCache
+from one_tui.engine.remote.pages import is_envelope, is_list_answer, pages
+from one_tui.engine.remote.rest_cache import CacheBypass, CacheEntry, RestCache
 from one_tui.engine.remote.retries import Cancelled, Retries
 from one_tui.engine.remote.urls import AlyxUrls, list_query, plain_http_warning
 
@@ -68,6 +71,7 @@ class AlyxClient:
         transport: httpx.BaseTransport | None = None,
         max_retries: int = 3,
         max_retry_wait: float = 30.0,
+        limits: Limits = LIMITS,
     ) -> None:
         settings = params.get_settings(base_url)
         if base_url is None:
@@ -78,10 +82,13 @@ class AlyxClient:
         self.cache_dir = params.resolve_cache_dir(self.base_url, cache_dir, settings)
         self.cache_rest = cache_rest
         self.silent = silent
+        #: what a server may cost (core.bounded): JSON depth, body size, time, pages
+        self.limits = limits
         self.retries = Retries(max_retries, max_retry_wait)
         #: warnings for the user: to the current call's record, else kept for whoever drains them
         self.notices = Notices()
-        self._rest_cache = RestCache(self.cache_dir, on_note=self.notices.queue)
+        self._rest_cache = RestCache(self.cache_dir, on_note=self.notices.queue,
+                                     max_depth=limits.max_depth)
         # ``no_cache(client)`` blocks, per thread: overlapping workers never share the switch
         self.cache_bypass = CacheBypass()
         if (warning := plain_http_warning(self.base_url)) is not None:
@@ -96,7 +103,7 @@ class AlyxClient:
         self._download = ZipDownload(self._http, self.base_url)
         self.auth = Credentials(self.urls, self._http, settings, username=username,
                                 password=password, token=token, cache_dir=self.cache_dir,
-                                note=self._note)
+                                note=self._note, limits=limits)
 
     def __repr__(self) -> str:
         return f"AlyxClient({self.base_url!r}, user={self.user!r})"
@@ -178,12 +185,14 @@ class AlyxClient:
 
     # --- HTTP -------------------------------------------------------------------------------
 
-    def _send(self, url: str, cancel: threading.Event | None) -> httpx.Response:
-        """GET with the token, retried as ``self.retries`` says; transport errors mapped."""
+    def _send(self, url: str, endpoint: str, cancel: threading.Event | None) -> httpx.Response:
+        """GET with the token, within ``self.limits`` (size, total time), retried as
+        ``self.retries`` says; transport errors mapped."""
 
         def once() -> httpx.Response:
             try:
-                return self._http.get(url, headers=self.auth.headers())
+                return bounded_request(self._http, "GET", url, endpoint, self.limits,
+                                       headers=self.auth.headers())
             except httpx.TransportError:
                 raise unreachable(self.base_url) from None
             except httpx.InvalidURL as exc:
@@ -195,14 +204,16 @@ class AlyxClient:
         """One GET on Alyx: authenticate, re-login once on "Invalid token.", decode JSON."""
         self.ensure_auth()
         url, endpoint = self.urls.absolute(query)
-        rep = self._send(url, cancel)
+        rep = self._send(url, endpoint, cancel)
         if rep.status_code == 403 and "Invalid token." in rep.text:
             self.auth.relogin_after_invalid_token()
-            rep = self._send(url, cancel)
+            rep = self._send(url, endpoint, cancel)
         if rep.status_code in (200, 201):
             try:
-                return rep.json()
-            except (ValueError, UnicodeDecodeError):
+                return bounded.loads(rep.content, self.limits.max_depth)
+            except bounded.TooDeep as exc:
+                raise AlyxError(f"Alyx sent a response to {endpoint} that is {exc}") from None
+            except ValueError:  # UnicodeDecodeError included
                 raise AlyxError(
                     f"Alyx sent a response to {endpoint} that is not valid JSON "
                     f"({len(rep.content)} bytes)"
@@ -217,16 +228,19 @@ class AlyxClient:
         expires: timedelta | bool | None = None,
         clobber: bool = False,
         cancel: threading.Event | None = None,
+        shape: Callable[[Any], bool] | None = None,
     ) -> Any:
         """Raw JSON of one GET (one page), through the REST cache as ONE's ``_cache_response``.
 
         ``expires=True`` stores the answer already expired (``cache/info``); ``clobber`` skips
         the cached copy. On a connection error a cached copy, even stale, is returned with a note.
+        ``shape`` says whether a response is of the endpoint's shape: a cached one that is not
+        is deleted with a notice and asked again (a network one is the caller's to judge).
         """
         mode = "" if self.bypassed else (self.cache_rest or "").lower()
         use_cache = mode in ("get", "*")
         if use_cache and not clobber:
-            entry = self._rest_cache.get(rest_query)
+            entry = self._cached(rest_query, self._rest_cache.get, shape)
             if entry is not None:
                 if self.auth.force_login:
                     # a password was given: log in before answering from the cache, so a wrong
@@ -239,7 +253,8 @@ class AlyxClient:
         try:
             response = self._http_get(rest_query, cancel)
         except AlyxConnectionError:
-            stale = self._rest_cache.get_stale(rest_query) if use_cache and not clobber else None
+            stale = (self._cached(rest_query, self._rest_cache.get_stale, shape)
+                     if use_cache and not clobber else None)
             if stale is None:
                 raise
             self._note("Failed to connect, returning cached response")
@@ -250,10 +265,19 @@ class AlyxClient:
             self._rest_cache.put(rest_query, response, expires or self.default_expiry)
         return response
 
+    def _cached(self, query: str, read: Callable[[str], CacheEntry | None],
+                shape: Callable[[Any], bool] | None) -> CacheEntry | None:
+        """A REST-cache entry of the right shape, else None (a wrong one is deleted)."""
+        entry = read(query)
+        if entry is not None and shape is not None and not shape(entry.value):
+            self._rest_cache.discard(query)
+            return None
+        return entry
+
     def cache_info(self, tag: str | None = None) -> dict[str, Any]:
         """``cache/info`` as ONE fetches it: always from the network, stored already expired."""
         info: dict[str, Any] = self.get(f"cache/info/{tag}" if tag else "cache/info",
-                                        expires=True)
+                                        expires=True, shape=_is_record)
         return info
 
     # --- REST -------------------------------------------------------------------------------
@@ -286,14 +310,16 @@ class AlyxClient:
             raise ValueError(f'Action "{action}" is not one of {", ".join(READ_ACTIONS)}')
         expires = filters.pop("expires", None) or (True if no_cache else None)
 
-        def fetch(query: str) -> Any:
-            return self.get(query, expires=expires, clobber=no_cache, cancel=cancel)
+        def fetch(query: str, shape: Callable[[Any], bool] = is_list_answer) -> Any:
+            return self.get(query, expires=expires, clobber=no_cache, cancel=cancel,
+                            shape=shape)
 
         try:
             if action == "read":
                 if id is None:
                     raise ValueError(f'REST action "read" requires an ID: /{endpoint}/{{id}}')
-                record: dict[str, Any] = fetch(f"/{endpoint}/{str(id).split('/')[-1]}")
+                record: dict[str, Any] = fetch(f"/{endpoint}/{str(id).split('/')[-1]}",
+                                               _is_record)
                 return record
             query = list_query(endpoint, id=id, **filters)
             return self._list_all(query, fetch, cancel, on_page, on_records)
@@ -318,7 +344,7 @@ class AlyxClient:
             return answer
         results: list[Any] = []
         for page in pages(first, query, fetch=fetch, origin=self.base_url, cancel=cancel,
-                          note=self._note):
+                          note=self._note, max_pages=self.limits.max_pages):
             results.extend(page.records)
             if on_records:
                 on_records(list(page.records))
@@ -362,6 +388,11 @@ class AlyxClient:
 
     def _auth_headers(self, ours: bool) -> dict[str, str]:
         return self.auth.headers() if ours else {}
+
+
+def _is_record(value: Any) -> bool:
+    """The shape of a ``read`` answer and of ``cache/info``: one JSON object."""
+    return isinstance(value, dict)
 
 
 @contextmanager

@@ -127,6 +127,8 @@ def _write(rep: httpx.Response, target: Path, cancel: threading.Event | None,
                     return None
                 f.write(chunk)
                 done += len(chunk)
+                if total and done > total:  # more than announced (a gzip bomb): stop now,
+                    break                   # not at a full disk; stream_to says incomplete
                 if on_progress:
                     on_progress(done, total)
     finally:

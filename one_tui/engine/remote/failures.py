@@ -12,6 +12,7 @@ import re
 
 import httpx
 
+from one_tui.engine.core import bounded
 from one_tui.engine.core.errors import AlyxConnectionError, AlyxError
 from one_tui.engine.core.spec import one_line, shown
 
@@ -36,8 +37,8 @@ def body_line(text: str, limit: int = 200) -> str:
 def error_detail(response: httpx.Response) -> str:
     """Alyx's JSON ``detail`` (or the JSON body minus status_code), else one line of text."""
     try:
-        body = response.json()
-    except (ValueError, UnicodeDecodeError):
+        body = bounded.loads(response.content)  # an error page nested 100,000 deep too
+    except ValueError:  # UnicodeDecodeError and bounded.TooDeep included
         return body_line(response.text)
     if isinstance(body, dict):
         body.pop("status_code", None)

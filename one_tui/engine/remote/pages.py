@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from one_tui.engine.core import results as outcome
+from one_tui.engine.core.bounded import MAX_PAGES
 from one_tui.engine.core.errors import MalformedResponse
 from one_tui.engine.remote.retries import Cancelled
 from one_tui.engine.remote.urls import endpoint_label, update_url_params
 
-__all__ = ["Page", "is_envelope", "envelope", "pages"]
+__all__ = ["Page", "is_envelope", "is_list_answer", "envelope", "pages"]
 
 _PAGE_KEYS = {"count", "next", "results"}
 
@@ -37,6 +38,17 @@ class Page:
 def is_envelope(answer: Any) -> bool:
     """True when ``answer`` looks like a paginated list (else the endpoint did not paginate)."""
     return isinstance(answer, dict) and answer.keys() >= _PAGE_KEYS
+
+
+def is_list_answer(answer: Any) -> bool:
+    """The shape of a ``list`` answer: a well-formed page envelope, or a plain list."""
+    if isinstance(answer, list):
+        return True
+    try:
+        envelope(answer, "")
+    except MalformedResponse:
+        return False
+    return True
 
 
 def envelope(page: Any, query: str) -> tuple[int, str | None, list[Any]]:
@@ -64,6 +76,7 @@ def pages(
     origin: str,
     cancel: threading.Event | None,
     note: Callable[[str], None],
+    max_pages: int = MAX_PAGES,
 ) -> Iterator[Page]:
     """The pages of a list answer whose first page is ``first`` (the answer to ``query``).
 
@@ -71,9 +84,12 @@ def pages(
     the base URL a first page without ``next`` is completed with. ``cancel`` is checked between
     pages: a cancel ends the iteration and the call's record says cancelled. ``note`` gets the
     warning that the count changed between pages (the answer may then be inconsistent).
+    More than ``max_pages`` pages (announced at first, or once the count changed) raise
+    MalformedResponse: a count of 10^9 with full pages would otherwise page for ever.
     """
     count, next_url, records = envelope(first, query)
     limit = done = len(records)
+    _check_pages(count, limit, max_pages, query)
     yield Page(list(records), done, count)
     next_url = next_url or (origin + query)
     offset = limit
@@ -92,9 +108,18 @@ def pages(
             note(f"remote results for {endpoint_label(page_query)} endpoint changed; "
                  "results may be inconsistent")
             count = page_count
+            _check_pages(count, limit, max_pages, query)
         if not page_records:
             return
         kept = page_records[: max(count - offset, 0)]
         done += len(kept)
         offset += limit
         yield Page(list(kept), done, count)
+
+
+def _check_pages(count: int, limit: int, max_pages: int, query: str) -> None:
+    """MalformedResponse when ``count`` rows in pages of ``limit`` would pass ``max_pages``."""
+    if limit and -(-count // limit) > max_pages:
+        raise MalformedResponse(
+            f"Alyx announces {count:,} results for {endpoint_label(query)}: more than "
+            f"{max_pages:,} pages of {limit:,}; not read (a broken or hostile server?)")

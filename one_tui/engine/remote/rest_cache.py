@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from one_tui.engine.core import bounded
 from one_tui.engine.core.atomic import atomic_write
 
 _logger = logging.getLogger("one_tui.engine.remote.rest_cache")
@@ -49,8 +50,10 @@ def cache_key(query: str) -> str:
 class RestCache:
     """Read/write ONE's REST cache in ``<cache_dir>/.rest`` with hit/miss counters."""
 
-    def __init__(self, cache_dir: str | Path, on_note: Callable[[str], None] | None = None):
+    def __init__(self, cache_dir: str | Path, on_note: Callable[[str], None] | None = None,
+                 max_depth: int = bounded.MAX_DEPTH):
         self.rest_dir = Path(cache_dir) / ".rest"
+        self.max_depth = max_depth
         self.hits = 0
         self.misses = 0
         self.writable = True
@@ -73,20 +76,29 @@ class RestCache:
             _logger.debug("REST cache entry %s unreadable: %s", path.name, exc)
             return None
         try:
-            # bytes that are not UTF-8 (UnicodeDecodeError is a ValueError) are as corrupt as
+            # bytes that are not UTF-8 (UnicodeDecodeError is a ValueError), JSON nested past
+            # max_depth (TooDeep) and anything but ONE's [response, expiry] are as corrupt as
             # bad JSON: ONE-api raises on them at every call; here they are a miss, once
-            value, when = json.loads(data.decode("utf-8"))
+            value, when = bounded.loads(data, self.max_depth)
             expiry = datetime.fromisoformat(when)
         except (ValueError, TypeError):
-            self._note(f"Deleted a corrupt REST cache entry: {path}")
-            with suppress(OSError):
-                path.unlink()
+            self._remove(path, "corrupt")
             return None
         if not value:
             # ONE 3.x reads ``[null, expiry]`` (or any empty answer) as no entry at all:
             # ``if cached and expiry > now``; answering "0 sessions" from it would hide data
             return None
         return CacheEntry(value, expiry)
+
+    def _remove(self, path: Path, what: str) -> None:
+        self._note(f"Deleted a {what} REST cache entry: {path}")
+        with suppress(OSError):
+            path.unlink()
+
+    def discard(self, query: str) -> None:
+        """Delete the entry of ``query``, whose response is not of the shape its endpoint
+        answers (a hand-edited or foreign file): it is fetched again, and Alyx not blamed."""
+        self._remove(self.rest_dir / cache_key(query), "wrong-shape")
 
     def get(self, query: str) -> CacheEntry | None:
         """The entry for ``query`` if it is still fresh; counts a hit or a miss."""

@@ -14,7 +14,8 @@ from typing import Any
 
 from one_tui.engine import params
 
-__all__ = ["AlyxUrls", "endpoint_label", "list_query", "plain_http_warning", "update_url_params"]
+__all__ = ["AlyxUrls", "endpoint_label", "list_query", "origin", "plain_http_warning",
+           "same_origin", "update_url_params"]
 
 _SCHEME = re.compile(r"^\w+://")
 
@@ -61,6 +62,29 @@ def list_query(endpoint: str, id: str | None = None, **filters: Any) -> str:  # 
     return "/" + url
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin(url: str) -> tuple[str, str, int | None] | None:
+    """(scheme, host, port) of an absolute URL, default ports filled in; None when it has no
+    host or a port that is not a number."""
+    parts = urllib.parse.urlsplit(url.strip())
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    if not scheme or not host:
+        return None
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    return scheme, host, port if port is not None else _DEFAULT_PORTS.get(scheme)
+
+
+def same_origin(url: str, base: str) -> bool:
+    """True when ``url`` and ``base`` share scheme, host and port (the token's rule)."""
+    mine = origin(base)
+    return mine is not None and origin(url) == mine
+
+
 def plain_http_warning(url: str) -> str | None:
     """One line when ``url`` is plain http to another machine: the password (at login) and the
     token (on every request) would cross the network unencrypted. None for https or loopback."""
@@ -96,9 +120,11 @@ class AlyxUrls:
         return f"{self.base}/{path.lstrip('/')}"
 
     def is_ours(self, url: str) -> bool:
-        """True for a URL on this database: the only URLs the token is ever sent to (ONE's rule).
+        """True for a URL of this database's origin (scheme, host and port, as browsers judge
+        it): the only URLs the token is ever sent to. Comparing text let
+        ``https://alyx.org.evil.net/cache.zip`` through, as it starts with ``https://alyx.org``.
         """
-        return url.startswith(self.base)
+        return same_origin(url, self.base)
 
     def absolute(self, query: str) -> tuple[str, str]:
         """(full URL, endpoint label) for a relative query or a URL on this database.
@@ -106,7 +132,7 @@ class AlyxUrls:
         A full URL elsewhere (a ``next`` link behind a proxy that rewrote the host) keeps its
         path and query but is sent to our origin: the token must not follow a foreign host.
         """
-        if self.is_ours(query):
+        if self.is_ours(query) and query.startswith(self.base):
             rel = query[len(self.base) :]
         elif _SCHEME.match(query):
             parts = urllib.parse.urlsplit(query)

@@ -7,6 +7,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Static
 
+from one_tui.tui.inert import inert
 from one_tui.tui.screens.modal import CloseableModal
 
 
@@ -24,7 +25,7 @@ class ConfirmModal(CloseableModal):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box", classes="modal-box"):
-            yield Static(self.question, markup=False)
+            yield Static(inert(self.question), markup=False)
             with Horizontal(classes="buttons"):
                 yield Button("Yes (y)", id="yes", variant="error", compact=True)
                 yield Button("No (n)", id="no", compact=True)

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Protocol, cast
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
+from one_tui.tui.inert import inert
 from one_tui.tui.screens.modal import CloseableModal
+
+
+class _Copies(Protocol):
+    """OneApp's copy (inert, newlines kept on request), named without importing the app."""
+
+    def copy_to_clipboard(self, text: str, *, lines: bool = False) -> None: ...
 
 
 class ErrorModal(CloseableModal):
@@ -23,14 +32,15 @@ class ErrorModal(CloseableModal):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="error-box", classes="modal-box"):
-            yield Static(Text(self.title_text, style="bold red"), id="error-title")
+            yield Static(Text(inert(self.title_text), style="bold red"), id="error-title")
             with VerticalScroll(id="error-scroll"):
-                yield Static(Text(self.text), id="error-text")
+                yield Static(Text(inert(self.text, lines=True)), id="error-text")
             yield Static("y copy · esc/q close", classes="hint")
 
     def on_mount(self) -> None:
         self.query_one("#error-box").border_title = "Error"
 
     def action_copy(self) -> None:
-        self.app.copy_to_clipboard(self.text)
+        app = cast(_Copies, self.app)
+        app.copy_to_clipboard(self.text, lines=True)  # a bug report keeps its lines
         self.app.notify(f"Copied {len(self.text)} characters (OSC 52)", title="Copied")

@@ -12,12 +12,14 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from one_tui.engine.core.values import DatasetRow
+from one_tui.tui.inert import inert
 from one_tui.tui.screens.modal import CloseableModal
 
 # ALF file names: _namespace_object.attribute[_timescale][.extra].ext (one.alf.spec)
@@ -88,7 +90,8 @@ class LoadModal(CloseableModal):
                 yield Static(self.note, classes="hint", markup=False)
             shown = [line.replace(repr(self.eid), "eid") if self.eid else line
                      for line, _ in self.lines]
-            yield OptionList(*[Option(text, id=str(i)) for i, text in enumerate(shown)],
+            yield OptionList(*[Option(Text(inert(text)), id=str(i))  # rel_paths: never markup
+                               for i, text in enumerate(shown)],
                              id="load-options")
             yield Static("enter copy · esc/q close", classes="hint")
 

@@ -8,6 +8,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+from one_tui.tui.inert import inert
 from one_tui.tui.widgets.inputs import QuietInput
 
 
@@ -27,13 +28,13 @@ class LoginModal(ModalScreen[tuple[str, str] | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="login-box", classes="modal-box"):
-            yield Static(f"{self.base_url or 'Alyx'} needs a login.", markup=False)
-            yield Static(self.reason, markup=False, classes="dim")
+            yield Static(inert(f"{self.base_url or 'Alyx'} needs a login."), markup=False)
+            yield Static(inert(self.reason), markup=False, classes="dim")
             yield Static("username")
             yield QuietInput(self.username, id="login-username")
             yield Static("password")
             yield QuietInput(password=True, id="login-password")
-            yield Static(self.error or "", id="login-error",
+            yield Static(inert(self.error or ""), id="login-error",
                          classes="field-error" + (" -shown" if self.error else ""),
                          markup=False)
             yield Static(self.hint or "enter log in · esc stay offline (local tables)",

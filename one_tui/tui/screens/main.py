@@ -25,7 +25,7 @@ from textual.widgets import Footer, Input, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from one_tui.engine.core.errors import AlyxConnectionError, AuthenticationError, LoginRequired
-from one_tui.engine.core.spec import one_line
+from one_tui.engine.core.spec import inert, one_line
 from one_tui.engine.core.types import Mode
 from one_tui.engine.core.values import RemoteErrorKind, SearchRequest
 from one_tui.text import plural
@@ -139,7 +139,7 @@ class MainScreen(Screen[None]):
             label = f" {i} {pane.heading} " if shown or not self.narrow else f" {i} "
             out.append(label, style="reverse" if shown else "dim")
         if self.host.place:
-            out.append(f"  {self.host.place}", style="dim")
+            out.append(f"  {inert(self.host.place)}", style="dim")
         if out != self._topbar:
             self._topbar = out
             self.query_one("#topbar", Static).update(out)

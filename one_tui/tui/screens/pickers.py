@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Checkbox, Input, OptionList, Static
@@ -20,6 +21,7 @@ from textual.widgets.option_list import Option
 from one_tui.engine.core.results import Answer
 from one_tui.engine.core.sets import FULL, DatabaseInfo, TagInfo
 from one_tui.text import fmt_age, fmt_size, fmt_time, plain
+from one_tui.tui.inert import inert
 from one_tui.tui.screens.modal import CloseableModal
 
 __all__ = ["TagPicker", "DatabasePicker", "FreezeModal", "tag_row", "database_row", "DEMO"]
@@ -103,8 +105,10 @@ class _Picker(CloseableModal):
         self.choices = [value for value, _ in rows]
         options = self.query_one(OptionList)
         options.clear_options()
-        options.add_options([Option(text, id=str(i)) for i, (_, text) in enumerate(rows)])
-        status.update(self.summary(answer))
+        # tags and URLs come from Alyx and ~/.one: drawn inert, never read as markup
+        options.add_options([Option(Text(inert(text)), id=str(i))
+                             for i, (_, text) in enumerate(rows)])
+        status.update(inert(self.summary(answer)))
         if rows:
             options.highlighted = self.first()
 

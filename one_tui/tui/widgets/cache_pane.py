@@ -13,6 +13,7 @@ from textual.widgets import Static
 
 from one_tui.engine.core.values import EngineState, RestCacheInfo
 from one_tui.text import fmt_age_minutes, fmt_delta, fmt_size, fmt_time, plain
+from one_tui.tui.inert import inert_text
 from one_tui.tui.state import AppState
 
 HINT = "Connecting…"
@@ -123,6 +124,7 @@ class CachePane(VerticalScroll, can_focus=True):
     def _draw(self) -> None:
         """Nothing is repainted when the text is what is already shown."""
         text = render_cache(self.state, self.now)
+        text = inert_text(text) if text is not None else None
         if text is not None and text != self._shown:
             self._shown = text
             self.query_one("#cache-body", Static).update(text)

@@ -18,6 +18,7 @@ from textual.widgets import Static
 from one_tui.engine.core.spec import QC
 from one_tui.engine.core.values import DatasetRow, DiskTotals, Insertion, SessionDetails
 from one_tui.text import fmt_size, plain
+from one_tui.tui.inert import inert, inert_text
 
 SESSION_FIELDS = ("subject", "lab", "date", "number", "task_protocol", "projects")
 REMOTE_FIELDS = ("narrative", "qc", "extended_qc", "n_trials", "n_correct_trials", "performance",
@@ -42,19 +43,20 @@ class DetailsPane(VerticalScroll, can_focus=True):
     def show_loading(self, eid: str) -> None:
         self.eid = eid
         self.border_title = "Details · loading"
-        self.query_one("#details-body", Static).update(Text(f"Loading {eid}…"))
+        self.query_one("#details-body", Static).update(Text(f"Loading {inert(eid)}…"))
 
     def show_error(self, text: str) -> None:
         self.border_title = "Details"
-        self.query_one("#details-body", Static).update(Text(text, style="red"))
+        self.query_one("#details-body", Static).update(Text(inert(text, lines=True),
+                                                            style="red"))
 
     def show(self, ready: SessionDetails) -> None:
         """The details of the session asked for last (a late answer of another is dropped)."""
         if ready.eid != self.eid:
             return
         self.details = ready
-        self.border_title = f"Details · {ready.session.get('subject', '')}"
-        self.query_one("#details-body", Static).update(render_details(ready))
+        self.border_title = f"Details · {inert(ready.session.get('subject', ''))}"
+        self.query_one("#details-body", Static).update(inert_text(render_details(ready)))
         self.scroll_home(animate=False)
 
 

@@ -24,6 +24,7 @@ from textual.validation import ValidationResult, Validator
 from textual.widgets import Checkbox, Input, Label, Static
 
 from one_tui.engine.core.spec import QC
+from one_tui.tui.inert import inert
 from one_tui.tui.state import AppState
 from one_tui.tui.widgets.inputs import QuietInput
 
@@ -250,7 +251,9 @@ class FiltersPane(VerticalScroll):
         for key, options in values.items():
             if key in FIELD_BY_KEY and options:
                 inp = self.query_one(f"#f-{key}", Input)
-                inp.suggester = SuggestFromList(list(options), case_sensitive=False)
+                # drawn as the field's ghost text: table values made inert (spec.inert)
+                inp.suggester = SuggestFromList([inert(o) for o in options],
+                                                case_sensitive=False)
 
     def value(self, key: str) -> str:
         return self.query_one(f"#f-{key}", Input).value.strip()

@@ -19,6 +19,7 @@ from textual.message import Message
 from textual.widgets import Static
 
 from one_tui.tui.convert import COLUMNS
+from one_tui.tui.inert import inert_view
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -196,7 +197,7 @@ class ResultsPane(Vertical):
             short = pc.replace_substring_regex(column, pattern=PROTOCOL_PREFIX.pattern,
                                                replacement=r"\1")
             view = view.set_column(index, "task_protocol", short)
-        return view
+        return inert_view(view)  # outside text drawn inert (widths are measured on this)
 
     @staticmethod
     def _content_widths(view: pa.Table) -> dict[str, int]:

@@ -14,6 +14,7 @@ from textual.reactive import var
 from textual.widgets import Static
 
 from one_tui.text import fmt_age_minutes, plain
+from one_tui.tui.inert import inert_text
 from one_tui.tui.state import AppState
 
 
@@ -76,7 +77,7 @@ class StatusLine(Static):
 
     def _draw(self) -> None:
         """Repaint only when the text changes (the clock ticks; idle output stays 0 bytes)."""
-        text = render_status(self.state, self.now)
+        text = inert_text(render_status(self.state, self.now), lines=False)
         if text != self._shown:
             self._shown = text
             self.update(text)
