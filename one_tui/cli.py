@@ -195,9 +195,10 @@ def open_service(ns: argparse.Namespace, mode: str) -> tuple[EngineService, list
     password = _password_from(os.environ)
     if not password and not token:  # as ONE does: no saved token, so ask now (on a terminal)
         password = _ask_password(base_url, username)
+    # the saved token first (README): the password is kept for a re-login should Alyx reject
+    # it, so a stale $ONE_TUI_PASSWORD does not turn a valid token into a refused login
     svc = EngineService.open(base_url=base_url, cache_dir=cache_dir, mode=Mode(mode),
-                             username=username, password=password,
-                             token=None if password else token)
+                             username=username, password=password, token=token)
     out = svc.connect()
     if out.kind is OutcomeKind.LOGIN_NEEDED and not password and username:
         # the saved token was revoked: ask once, as ONE does
