@@ -129,6 +129,12 @@ class ModePolicy:
         return self.current is Mode.LOCAL or not self.has_database
 
     @property
+    def remote_allowed(self) -> bool:
+        """Whether a call given ``query_type='remote'`` may ask Alyx now: a database is set up
+        and the mode did not just fall back (``LOCAL_MEANS`` says it in words)."""
+        return self.has_database and self.fallback is None
+
+    @property
     def fell_back(self) -> bool:
         """In local mode because Alyx failed (not by choice): a refresh may try Alyx again."""
         return self.fallback is not None
@@ -173,7 +179,7 @@ class ModePolicy:
         asked = self.current if query_type in (None, Mode.AUTO) else parse_mode(
             query_type, "query_type")
         if asked is Mode.REMOTE:
-            if not self.has_database or self.fallback is not None:
+            if not self.remote_allowed:
                 raise OfflineError("query_type='remote' needs a connection to Alyx; one-tui is in "
                                    f"local mode ({self.offline_reason()})")
             return Mode.REMOTE

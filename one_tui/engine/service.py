@@ -84,7 +84,8 @@ class EngineService:
             rest=client.rest_cache_info() if client is not None else RestCacheInfo(),
             base_url=client.base_url if client is not None else None,
             user=client.user if client is not None else None, read_only=one.read_only,
-            cache_dir=one.cache_dir, tables_id=one.tables_id)
+            cache_dir=one.cache_dir, tables_id=one.tables_id,
+            remote_allowed=one.policy.remote_allowed)
 
     def refresh_due(self, now: datetime) -> bool:
         """``auto``'s rule, the engine's mode policy's (``ModePolicy.refresh_due``): the

@@ -60,7 +60,7 @@ async def test_local_mode_by_key_sends_nothing(make_app, server, db) -> None:
         await settle(app, pilot)
         await pilot.press("f2")
         await settle(app, pilot)
-        assert "mode local" in status_text(app) and "offline" in status_text(app)
+        assert "mode local" in status_text(app) and "Alyx on request" in status_text(app)
         start = len(server.requests)
         lab = str(db.sessions["lab"].iloc[0])
         await search(app, pilot, lab=lab)

@@ -64,6 +64,15 @@ class EngineState:
     cache_dir: Path
     #: changes when the tables in memory are replaced (a download, a reload)
     tables_id: int = 0
+    #: a search with ``query_type='remote'`` may ask Alyx now (``ModePolicy.remote_allowed``)
+    remote_allowed: bool = False
+
+    @property
+    def alyx_on_request(self) -> bool:
+        """Local mode chosen with a database: offline by ONE's rule, yet ctrl+r and the
+        Alyx-only filters still ask Alyx (``LOCAL_MEANS``), so the screen must not say
+        "offline"."""
+        return self.mode is Mode.LOCAL and self.remote_allowed
 
     @property
     def online(self) -> bool:

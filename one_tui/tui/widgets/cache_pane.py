@@ -11,6 +11,7 @@ from textual.containers import VerticalScroll
 from textual.reactive import var
 from textual.widgets import Static
 
+from one_tui.engine.core.types import LOCAL_MEANS, Mode
 from one_tui.engine.core.values import EngineState, RestCacheInfo
 from one_tui.text import fmt_age_minutes, fmt_delta, fmt_size, fmt_time, plain
 from one_tui.tui.state import AppState
@@ -36,6 +37,8 @@ def render_cache(state: AppState, now: dt.datetime) -> Text | None:
     out = Text()
     _kv(out, "folder", plain(str(engine.cache_dir)))
     _kv(out, "mode", mode_line(engine))
+    if engine.mode is Mode.LOCAL and engine.fallback is None:
+        out.append(f"{'':<13}local: {LOCAL_MEANS}\n", style="dim")
     _kv(out, "Alyx", plain(engine.base_url) if engine.base_url else "none (local only)")
     _kv(out, "user", plain(engine.user))
     if engine.read_only:

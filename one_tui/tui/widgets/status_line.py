@@ -28,10 +28,13 @@ def render_status(state: AppState, now: dt.datetime) -> Text:
             mode = f"{engine.requested}→{engine.mode}"
     out.append(f"mode {mode}", style="bold")
     online = state.online
+    on_request = engine is not None and engine.alyx_on_request
     if online is None:
         out.append(" · connecting")
-    elif online and state.unreachable:
+    elif (online or on_request) and state.unreachable:
         out.append(" · Alyx unreachable", style="yellow")
+    elif on_request:  # local, yet ctrl+r and Alyx-only filters ask Alyx: never "offline"
+        out.append(" · Alyx on request")
     else:
         out.append(" · online" if online else " · offline", style="" if online else "yellow")
     if engine is not None and not engine.rest.enabled:
