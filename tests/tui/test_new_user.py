@@ -6,12 +6,13 @@ import re
 from pathlib import Path
 from typing import Any
 
-from textual.widgets import Input
+from textual.widgets import Input, Static
 
 from one_tui.engine.core.types import LOCAL_MEANS
 from one_tui.tui.app import OneApp
 from one_tui.tui.screens.help import help_text
 from one_tui.tui.widgets.cache_pane import CachePane
+from one_tui.tui.widgets.results import ResultsPane
 from tests.tui.conftest import requests_since, settle, status_text
 
 WIDE = (160, 48)
@@ -52,3 +53,60 @@ def test_help_and_readme_say_what_local_means() -> None:
     assert words(LOCAL_MEANS) in words(help_text())
     assert words(LOCAL_MEANS) in words(README.read_text(encoding="utf-8"))
     assert "no network at all" not in README.read_text(encoding="utf-8")
+
+
+async def open_session(app: OneApp, pilot: Any, db: Any, eid: str) -> str:
+    """Find a session by its subject and day, as a user would, enter on it; Details' text."""
+    row = db.sessions.loc[eid]
+    day = str(row["date"])[:10]
+    await search(app, pilot, subject=f"^{row['subject']}$", date_from=day, date_to=day)
+    results = app.query_one(ResultsPane)
+    assert results.table is not None
+    results.table.focus()
+    for _ in range(results.row_count):
+        if results.eid_at() == eid:
+            break
+        await pilot.press("down")
+    assert results.eid_at() == eid
+    await pilot.press("enter")
+    await settle(app, pilot)
+    return str(app.query_one("#details-body", Static).render())
+
+
+# -- 2. insertions in local mode: unknown is not zero ------------------------------------------
+
+async def test_local_mode_does_not_say_a_session_has_no_insertions(make_app, db) -> None:
+    eid = str(db.insertions.index[0][0])
+    n = int((db.insertions.index.get_level_values(0) == eid).sum())
+    app = make_app(mode="auto")
+    async with app.run_test(size=WIDE) as pilot:
+        await settle(app, pilot)  # the tables downloaded; no insertion asked for yet
+        await pilot.press("f2")
+        await settle(app, pilot)
+        text = await open_session(app, pilot, db, eid)
+        assert "Probe insertions · 0" not in text and "none\n" not in text
+        assert "Probe insertions · unknown" in text
+        await pilot.press("f4")  # auto: Alyx is asked
+        await settle(app, pilot)
+        text = await open_session(app, pilot, db, eid)
+        assert f"Probe insertions · {n}" in text
+
+
+# -- 3. the status line and Details say where Details came from --------------------------------
+
+async def test_details_fetch_is_in_the_status_line_and_details_name_their_source(make_app,
+                                                                                 db) -> None:
+    eid = str(db.sessions.index[3])
+    app = make_app(mode="auto")
+    async with app.run_test(size=WIDE) as pilot:
+        await settle(app, pilot)
+        assert "last: local tables" in status_text(app)
+        text = await open_session(app, pilot, db, eid)
+        assert "last: Alyx (details)" in status_text(app)
+        assert "Alyx record · from Alyx" in text
+        app.query_one(ResultsPane).table.focus()
+        await pilot.press("enter")  # again: ONE's REST cache answers
+        await settle(app, pilot)
+        text = str(app.query_one("#details-body", Static).render())
+        assert "last: REST cache (details)" in status_text(app)
+        assert "Alyx record · from REST cache" in text

@@ -157,3 +157,9 @@ class SessionDetails:
     remote: Mapping[str, Any] | None = None
     remote_error: RemoteError | None = None
     disk: DiskTotals | None = None
+    #: why the insertions are not known (None: ``insertions`` is the whole list). ONE's
+    #: cache.zip has no insertions table, so in local mode "none found" is not "zero".
+    insertions_unknown: str | None = None
+    #: where the Alyx record came from (``Source``'s words: "Alyx", "REST cache"); None when
+    #: it was not asked for
+    remote_source: str | None = None

@@ -374,6 +374,7 @@ class MainScreen(Screen[None]):
             return
         lost = value.remote_error is not None and (
             value.remote_error.kind is RemoteErrorKind.UNREACHABLE)
+        self.host.update_state(state.details_answered(self.host.state, answer.source))
         if lost:  # the status line says so at once
             self.host.update_state(state.reachability(self.host.state, True))
         self.query_one(DetailsPane).show(value)
