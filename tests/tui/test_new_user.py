@@ -110,3 +110,25 @@ async def test_details_fetch_is_in_the_status_line_and_details_name_their_source
         text = str(app.query_one("#details-body", Static).render())
         assert "last: REST cache (details)" in status_text(app)
         assert "Alyx record · from REST cache" in text
+
+
+# -- 4. the match rule shown is the one applied --------------------------------------------------
+
+async def test_an_alyx_only_filter_shows_alyxs_match_rule(make_app, server, db) -> None:
+    app = make_app(mode="auto")
+    async with app.run_test(size=WIDE) as pilot:
+        await settle(app, pilot)
+        rule = app.query_one("#match-rule", Static)
+        assert "local tables" in str(rule.render())
+        lab = str(db.sessions["lab"].iloc[0])
+        app.query_one("#f-perf_gte", Input).focus()
+        await pilot.press("1")
+        shown = str(rule.render())
+        assert "Alyx" in shown and "exact" in shown and "local tables" not in shown
+        start = len(server.requests)
+        await search(app, pilot, lab=lab[:-2])  # Alyx matches the lab exactly: nothing
+        assert requests_since(server, start, "/sessions")
+        assert app.query_one(ResultsPane).row_count == 0
+        await pilot.press("ctrl+l")
+        await pilot.pause()
+        assert "local tables" in str(rule.render())
