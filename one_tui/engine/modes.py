@@ -188,9 +188,12 @@ class ModePolicy:
         return asked
 
     # -- the app's auto rule ----------------------------------------------------------------------
-    def table_job_ended(self) -> None:
-        """A table job (connect, login, refresh) ended, whatever its outcome."""
-        self.tables_checked_at = self.clock()
+    def table_job_ended(self, asked_nothing: bool = False) -> None:
+        """A table job (connect, login, refresh) ended, whatever its outcome; one that asked
+        nothing (local mode) leaves the rule as it was, so switching local → auto on expired
+        tables still refreshes them at the next search, as the Cache pane says."""
+        if not asked_nothing:
+            self.tables_checked_at = self.clock()
 
     def refresh_due(self, now: datetime, query_type: object | None = None) -> bool:
         """Whether auto's next local search should refresh the tables first: in auto mode, the
@@ -201,8 +204,4 @@ class ModePolicy:
             return False
         if query_type is not None and parse_mode(query_type, "query_type") is Mode.REMOTE:
             return False
-        fresh = self._freshness()
-        expires = fresh.expires_at
-        if expires is None or not fresh.expired(now):
-            return False
-        return self.tables_checked_at is None or self.tables_checked_at < expires
+        return self._freshness().refresh_due(now, self.tables_checked_at)

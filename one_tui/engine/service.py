@@ -85,7 +85,8 @@ class EngineService:
             base_url=client.base_url if client is not None else None,
             user=client.user if client is not None else None, read_only=one.read_only,
             cache_dir=one.cache_dir, tables_id=one.tables_id,
-            remote_allowed=one.policy.remote_allowed)
+            remote_allowed=one.policy.remote_allowed,
+            tables_checked_at=one.policy.tables_checked_at)
 
     def refresh_due(self, now: datetime) -> bool:
         """``auto``'s rule, the engine's mode policy's (``ModePolicy.refresh_due``): the

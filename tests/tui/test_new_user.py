@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
 from typing import Any
@@ -132,3 +133,40 @@ async def test_an_alyx_only_filter_shows_alyxs_match_rule(make_app, server, db) 
         await pilot.press("ctrl+l")
         await pilot.pause()
         assert "local tables" in str(rule.render())
+
+
+# -- 6. what the Cache pane promises about the next refresh happens ----------------------------
+
+class Clock:
+    def __init__(self, now: dt.datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+T0 = dt.datetime(2026, 1, 15, 9, 30)
+
+
+async def test_expired_tables_after_local_to_auto_refresh_when_the_pane_says(
+        make_app, server, db, tmp_path) -> None:
+    folder = tmp_path / "expired"
+    db.write_tables(folder, date_created=T0 - dt.timedelta(days=3))
+    server.set_tables_date(T0 - dt.timedelta(hours=1))
+    app = make_app(mode="local", cache_dir=folder, clock=Clock(T0))
+    async with app.run_test(size=WIDE, notifications=True) as pilot:
+        await settle(app, pilot)
+        assert "(expired)" in status_text(app)
+        assert "next refresh none: local mode" in words(cache_text(app))
+        await pilot.press("f4")
+        await settle(app, pilot)
+        assert "next refresh at the next search" in words(cache_text(app))
+        start = len(server.requests)
+        await search(app, pilot)
+        assert requests_since(server, start, "/cache.zip")  # it did
+        assert "(expired)" not in status_text(app)
+        assert "next refresh at the first search after" in words(cache_text(app))
+
+
+def cache_text(app: OneApp) -> str:
+    return str(app.query_one("#cache-body", Static).render())

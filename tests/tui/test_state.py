@@ -97,4 +97,7 @@ def test_cache_pane_text() -> None:
     assert "state        bypassed for queries (b)" in plain and "hits/misses  1 / 2" in plain
     expired = render_cache(state.engine_changed(s, engine()), T0 + dt.timedelta(hours=25))
     assert expired is not None and "expired      yes" in expired.plain
-    assert "(due now)" in expired.plain
+    assert "next refresh at the next search" in expired.plain  # what the search does
+    checked = engine(tables_checked_at=T0 + dt.timedelta(hours=25))  # Alyx had nothing newer
+    after = render_cache(state.engine_changed(s, checked), T0 + dt.timedelta(hours=26))
+    assert after is not None and "next refresh none until r" in after.plain

@@ -66,6 +66,8 @@ class EngineState:
     tables_id: int = 0
     #: a search with ``query_type='remote'`` may ask Alyx now (``ModePolicy.remote_allowed``)
     remote_allowed: bool = False
+    #: when a table job last asked Alyx (or was cancelled): auto's rule needs it
+    tables_checked_at: datetime | None = None
 
     @property
     def alyx_on_request(self) -> bool:
@@ -78,6 +80,12 @@ class EngineState:
     def online(self) -> bool:
         """ONE's rule: not local mode and an Alyx database is set up."""
         return self.has_alyx and self.mode is not Mode.LOCAL
+
+    def refresh_at_next_search(self, now: datetime) -> bool:
+        """auto's rule (``Freshness.refresh_due``): the next search of the tables refreshes
+        them first."""
+        return (self.online and self.mode is Mode.AUTO
+                and self.freshness.refresh_due(now, self.tables_checked_at))
 
     @property
     def next_refresh(self) -> datetime | None:

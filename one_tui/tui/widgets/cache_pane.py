@@ -73,14 +73,28 @@ def _freshness(out: Text, engine: EngineState, now: dt.datetime) -> None:
     expired = fresh.expired(now)  # from the clock: it flips while the app is open
     _kv(out, "expired", "yes" if expired else "no", "yellow" if expired else "")
     _kv(out, "cache_expiry", fmt_delta(fresh.expiry))
+    _kv(out, "next refresh", next_refresh(engine, now))
+
+
+def next_refresh(engine: EngineState, now: dt.datetime) -> str:
+    """What will ask Alyx for newer tables, and when: only a search of the tables does it by
+    itself (auto, once expired; refresh, every time), ``r`` at any time."""
     nxt = engine.next_refresh
     if nxt is None:
-        text = "none (no automatic refresh in this mode)"
-    elif nxt <= now:
-        text = f"{fmt_time(nxt)} (due now)"
-    else:
-        text = f"{fmt_time(nxt)} (in {fmt_delta(nxt - now)})"
-    _kv(out, "next refresh", text)
+        if engine.online:
+            return "none by itself in this mode (r asks Alyx)"
+        if engine.fallback is not None:
+            return "none until r (it tries Alyx again)"
+        return "none: local mode asks Alyx for no tables"
+    if engine.mode is Mode.REFRESH:
+        return "before every search (refresh mode)"
+    if engine.refresh_at_next_search(now):
+        return "at the next search (the tables expired; r does it now)"
+    if nxt <= now:
+        checked = engine.tables_checked_at
+        when = f" at {fmt_time(checked)}" if checked is not None else ""
+        return f"none until r: Alyx was asked{when}, after the tables expired"
+    return f"at the first search after {fmt_time(nxt)} (in {fmt_delta(nxt - now)})"
 
 
 def _rest(out: Text, rest: RestCacheInfo, bypass: bool) -> None:
