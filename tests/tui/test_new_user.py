@@ -170,3 +170,55 @@ async def test_expired_tables_after_local_to_auto_refresh_when_the_pane_says(
 
 def cache_text(app: OneApp) -> str:
     return str(app.query_one("#cache-body", Static).render())
+
+
+# -- 9. after a search, enter, the datasets field, an unreachable server -----------------------
+
+async def test_after_a_search_the_keys_act_on_the_results(make_app, db) -> None:
+    app = make_app(mode="auto")
+    async with app.run_test(size=WIDE) as pilot:
+        await settle(app, pilot)
+        lab = str(db.sessions["lab"].iloc[0])
+        await search(app, pilot, lab=lab)
+        results = app.query_one(ResultsPane)
+        assert app.focused is results.table
+        await pilot.press("2", "s")
+        await pilot.pause()
+        assert app.query_one("#f-lab", Input).value == lab  # not "<lab>2s"
+        assert type(app.screen).__name__ == "SortModal"
+
+
+async def test_enter_searches_the_completion_the_field_shows(make_app, db) -> None:
+    app = make_app(mode="auto")
+    async with app.run_test(size=WIDE) as pilot:
+        await settle(app, pilot)
+        labs = sorted(set(db.sessions["lab"].astype(str)))
+        lab = labs[0]
+        prefix = lab[:3]
+        field = app.query_one("#f-lab", Input)
+        field.focus()
+        await pilot.press(*prefix)
+        await settle(app, pilot)  # the suggester's worker
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert field.value == lab
+        assert app.query_one(ResultsPane).row_count == int((db.sessions["lab"] == lab).sum())
+        # a space after the text: no completion, the text alone (stripped) is searched
+        field.focus()
+        field.value = ""
+        await pilot.press(*prefix, "space", "enter")
+        await settle(app, pilot)
+        n = int(db.sessions["lab"].astype(str).str.contains(prefix).sum())
+        assert app.query_one(ResultsPane).row_count == n
+
+
+async def test_an_unreachable_server_is_not_called_login_needed(make_app, server) -> None:
+    from one_tui.tui.screens.login import LoginModal
+
+    server.stop()
+    app = make_app(mode="auto", password=None)
+    async with app.run_test(size=WIDE, notifications=True) as pilot:
+        await settle(app, pilot)
+        assert not isinstance(app.screen, LoginModal)
+        assert "unreachable" in status_text(app) or "unreachable" in cache_text(app)
+        assert "login needed" not in cache_text(app)

@@ -244,8 +244,10 @@ class MainScreen(Screen[None]):
             return
         self.host.update_state(state.search_started(s))
         self.query_one(ResultsPane).show_running("on Alyx" if remote else "the local tables")
-        if self.narrow and self.host.state.pane is Pane.FILTERS:
-            self.action_show_pane(Pane.RESULTS)  # one pane at a time: show where rows come
+        if isinstance(self.focused, Input) or (self.narrow
+                                               and self.host.state.pane is Pane.FILTERS):
+            # to the rows: 2, 3, s typed next act on them instead of landing in the filter
+            self.action_show_pane(Pane.RESULTS)
         self._search_worker = self._search(service, request, self.host.state.search.seq)
 
     @work(thread=True, exclusive=True, group=Job.SEARCH, exit_on_error=False,

@@ -293,8 +293,17 @@ class FiltersPane(VerticalScroll):
             self.set_value(spec.key, "")
         self.query_one("#f-histology", Checkbox).value = False
 
+    def accept_shown(self) -> None:
+        """The search takes what the field shows: a completion shown dim after the cursor is
+        accepted first (as → does), so ``cortex`` shown as ``cortexlab`` searches cortexlab.
+        A space typed after the text shows no completion: the text alone is searched."""
+        focused = self.screen.focused if self.is_mounted else None
+        if isinstance(focused, Input) and self in focused.ancestors and focused.cursor_at_end:
+            focused.action_cursor_right()  # accepts the completion; at the end, nothing else
+
     def collect(self) -> tuple[dict[str, Any], bool]:
         """The ONE search terms and whether a remote-only filter is set; FilterError if invalid."""
+        self.accept_shown()
         invalid = []
         for spec in FIELDS:
             inp = self.query_one(f"#f-{spec.key}", Input)
