@@ -57,6 +57,19 @@ EXTRA_KEYS: tuple[tuple[str, str, str], ...] = (
 )
 
 
+# Binding ids outside the table that a keymap may remap too (the screens' and modals' own).
+OTHER_IDS = frozenset({"focus_next", "focus_previous", "next_pane", "quit_now", "filters_next",
+                       "filters_previous", "login_cancel", "modal_close", "confirm_yes",
+                       "confirm_no", "error_copy", "setup_demo", "setup_quit"})
+
+
+def unknown_ids(keymap: Mapping[str, str]) -> list[str]:
+    """The ids of a [keymap] that name no binding (Textual ignores them without a word, so a
+    typo like ``serach`` left a user wondering why the key did not change)."""
+    known = {row[0] for row in KEYS} | {bid for _k, _d, bid in EXTRA_KEYS} | OTHER_IDS
+    return sorted(k for k in keymap if k not in known)
+
+
 def display_keys(keys: str) -> str:
     """'f1,question_mark' -> 'f1, ?': the characters a user types, as the README names them."""
     shown = []

@@ -14,7 +14,7 @@ from one_tui.tui.app import OneApp
 from one_tui.tui.screens.help import help_text
 from one_tui.tui.widgets.cache_pane import CachePane
 from one_tui.tui.widgets.results import ResultsPane
-from tests.tui.conftest import requests_since, settle, status_text
+from tests.tui.conftest import requests_since, settle, status_text, toasts
 
 WIDE = (160, 48)
 README = Path(__file__).parents[2] / "README.md"
@@ -222,3 +222,18 @@ async def test_an_unreachable_server_is_not_called_login_needed(make_app, server
         assert not isinstance(app.screen, LoginModal)
         assert "unreachable" in status_text(app) or "unreachable" in cache_text(app)
         assert "login needed" not in cache_text(app)
+
+
+# -- 11. small things users expect ----------------------------------------------------------
+
+async def test_an_unknown_keymap_id_is_named_at_start(make_app, tmp_path) -> None:
+    from one_tui.tui.config import load_config
+
+    path = tmp_path / "config.toml"
+    path.write_text('[keymap]\nserach = "f9"\ntoggle_bypass = "z"\n')
+    app = make_app(mode="auto", config=load_config(path))
+    async with app.run_test(size=WIDE, notifications=True) as pilot:
+        await settle(app, pilot)
+        said = [t for t in toasts(app) if "serach" in t]
+        assert said and str(path) in said[0]
+        assert not any("toggle_bypass" in t for t in toasts(app))
