@@ -237,3 +237,16 @@ async def test_an_unknown_keymap_id_is_named_at_start(make_app, tmp_path) -> Non
         said = [t for t in toasts(app) if "serach" in t]
         assert said and str(path) in said[0]
         assert not any("toggle_bypass" in t for t in toasts(app))
+
+
+async def test_export_names_the_folder_before_writing(make_app, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    app = make_app(mode="auto")
+    async with app.run_test(size=WIDE) as pilot:
+        await settle(app, pilot)
+        app.query_one(ResultsPane).table.focus()
+        await pilot.press("e")
+        await pilot.pause()
+        shown = " ".join(str(w.render()) for w in app.screen.query(Static))
+        assert str(tmp_path / "sessions.csv") in shown
+        assert not (tmp_path / "sessions.csv").exists()  # named, not written
