@@ -416,7 +416,7 @@ async def test_eid_column_and_sort(make_app, db) -> None:
         await pilot.press("down", "enter")  # subject
         await pilot.pause()
         subjects = results.full.column("subject").to_pylist()
-        assert subjects == sorted(subjects)
+        assert subjects == sorted(subjects, key=str.lower)  # case-insensitive (issue 18)
         assert "sorted by subject" in results_text(app)
         await pilot.press("i")  # eid hidden: the table sorts in place, eids must follow
         await pilot.pause()
@@ -540,7 +540,7 @@ async def test_header_click_sorts_with_the_mouse(make_app) -> None:
         await pilot.click(table, offset=(16, 0))  # the "subject" header
         await pilot.pause()
         subjects = results.full.column("subject").to_pylist()
-        assert subjects == sorted(subjects)
+        assert subjects == sorted(subjects, key=str.lower)  # case-insensitive (issue 18)
 
 
 async def test_a_cache_folder_that_cannot_be_made_is_reported(make_app, tmp_path: Path) -> None:

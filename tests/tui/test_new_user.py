@@ -250,3 +250,27 @@ async def test_export_names_the_folder_before_writing(make_app, tmp_path, monkey
         shown = " ".join(str(w.render()) for w in app.screen.query(Static))
         assert str(tmp_path / "sessions.csv") in shown
         assert not (tmp_path / "sessions.csv").exists()  # named, not written
+
+
+async def test_sorting_ignores_case_and_choosing_again_reverses_exactly(make_app) -> None:
+    import pyarrow as pa
+
+    app = make_app(mode="auto")
+    async with app.run_test(size=WIDE) as pilot:
+        await settle(app, pilot)
+        results = app.query_one(ResultsPane)
+        assert results.full is not None
+        names = ["b", "A", "a", "B"]
+        full = results.full
+        mixed = full.set_column(full.column_names.index("subject"), "subject",
+                                pa.array([names[i % 4] for i in range(full.num_rows)]))
+        results.show_table(mixed, "mixed case")
+        results.table.focus()
+        await pilot.press("s", "down", "enter")  # the sort box: date, subject, ...
+        await pilot.pause()
+        ascending = results.full.column("eid").to_pylist()
+        subjects = results.full.column("subject").to_pylist()
+        assert [s.lower() for s in subjects] == sorted(s.lower() for s in subjects)
+        await pilot.press("s", "enter")  # the same column again: reversed
+        await pilot.pause()
+        assert results.full.column("eid").to_pylist() == ascending[::-1]
