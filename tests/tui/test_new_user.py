@@ -274,3 +274,51 @@ async def test_sorting_ignores_case_and_choosing_again_reverses_exactly(make_app
         await pilot.press("s", "enter")  # the same column again: reversed
         await pilot.pause()
         assert results.full.column("eid").to_pylist() == ascending[::-1]
+
+
+async def test_g_opens_a_session_pasted_with_capitals_spaces_or_as_a_folder(make_app,
+                                                                           db) -> None:
+    from textual import events
+
+    eid = str(db.sessions.index[5])
+    row = db.sessions.loc[eid]
+    folder = (f"/my data/ONE/{row['lab']}/Subjects/{row['subject']}/{str(row['date'])[:10]}/"
+              f"{int(row['number']):03d}")
+    pasted = f"  {eid.upper()[:13]} \n{eid.upper()[13:]} "
+    app = make_app(mode="auto")
+    async with app.run_test(size=WIDE) as pilot:
+        await settle(app, pilot)
+        for text in (pasted, folder):
+            app.query_one(ResultsPane).table.focus()
+            await pilot.press("g")
+            await pilot.pause()
+            box = app.screen.query_one("#goto-text", Input)
+            box.post_message(events.Paste(text))
+            await pilot.pause()
+            await pilot.press("enter")
+            await settle(app, pilot)
+            details = str(app.query_one("#details-body", Static).render())
+            assert eid in details and str(row["subject"]) in details
+            app.query_one("#details-body", Static).update("")  # the next one must show again
+
+
+async def test_L_copies_the_search_as_a_one_call_that_gives_the_same_sessions(
+        make_app, db, tmp_path) -> None:
+    from one_tui.engine import One
+
+    folder = tmp_path / "cache"
+    lab = str(db.sessions["lab"].iloc[0])
+    app = make_app(mode="auto", cache_dir=folder)
+    async with app.run_test(size=WIDE) as pilot:
+        await settle(app, pilot)
+        await search(app, pilot, lab=lab, date_from="2019-01-01")
+        shown = sorted(app.query_one(ResultsPane).full.column("eid").to_pylist())
+        await pilot.press("L")
+        line = app.clipboard
+        assert line.startswith("one.search(") and "query_type='local'" in line
+        await pilot.press("E")
+        eids = app.clipboard
+    one = One(cache_dir=folder, mode="local")
+    assert sorted(eval(line, {"one": one})) == shown  # noqa: S307 - our own line, as a user runs it
+    import ast
+    assert sorted(ast.literal_eval(eids)) == shown

@@ -30,6 +30,7 @@ from one_tui.engine.core.types import Mode
 from one_tui.engine.core.values import RemoteErrorKind, SearchRequest
 from one_tui.text import plural
 from one_tui.tui import keys, state
+from one_tui.tui import session_tools as tools
 from one_tui.tui import work as bodies
 from one_tui.tui.messages import DetailsReady, ExportExists, SearchDone, SearchProgress
 from one_tui.tui.state import AppState, Job, Pane
@@ -82,6 +83,7 @@ class MainScreen(Screen[None]):
         super().__init__()
         self.host = host
         self._search_worker: Worker[None] | None = None
+        self._last_search: tuple[dict[str, Any], bool] | None = None  # terms, went to Alyx
         self._topbar: Text | None = None
 
     # ---------------------------------------------------------------- compose and layout
@@ -243,6 +245,7 @@ class MainScreen(Screen[None]):
                         severity="error")
             return
         self.host.update_state(state.search_started(s))
+        self._last_search = (dict(terms), remote)  # L copies it as a ONE call
         self.query_one(ResultsPane).show_running("on Alyx" if remote else "the local tables")
         if isinstance(self.focused, Input) or (self.narrow
                                                and self.host.state.pane is Pane.FILTERS):
@@ -421,6 +424,49 @@ class MainScreen(Screen[None]):
     def _on_load_line(self, line: str | None) -> None:
         if line:
             self._copy(line, "ONE line")
+
+    def action_goto(self) -> None:
+        """g: open a session by a pasted eid or folder."""
+        from one_tui.tui.screens.goto import GotoModal
+
+        self.app.push_screen(GotoModal(), self._on_goto)
+
+    def _on_goto(self, text: str | None) -> None:
+        service = self.host.service
+        if text and service is not None:
+            self._goto(service, text)
+
+    @work(thread=True, exclusive=True, group=Job.DETAILS, exit_on_error=False,
+          description="find a session")
+    def _goto(self, service: EngineService, text: str) -> None:
+        tools.goto(service, text, self.post_message)
+
+    def on_session_found(self, message: tools.SessionFound) -> None:
+        answer = message.answer
+        if answer.error is not None or answer.value is None:
+            why = one_line(answer.error) if answer.error is not None else (
+                f"no such session ({answer.source})")
+            self.notify(f"{message.text[:80]}: {why}", severity="warning")
+            return
+        self.open_details(answer.value, {})
+
+    def action_copy_search(self) -> None:
+        """L: the last search as a ONE call."""
+        if self._last_search is None:
+            self.notify("No search yet.", severity="warning")
+            return
+        self._copy(tools.one_search_line(*self._last_search), "search")
+
+    def action_copy_eids(self) -> None:
+        """E: the eids shown, as a Python list (the toast says how many, not all of them)."""
+        line = tools.eids_line(self.query_one(ResultsPane).full)
+        if line is None:
+            self.notify("No sessions to copy.", severity="warning")
+            return
+        self.app.copy_to_clipboard(line)
+        n = line.count("'") // 2
+        self.notify(f"{plural(n, 'eid')} as a Python list ({len(line):,} characters)",
+                    title="Copied eids (OSC 52)")
 
     def action_toggle_eid(self) -> None:
         shown = self.query_one(ResultsPane).toggle_eid()
