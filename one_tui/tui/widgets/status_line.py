@@ -14,7 +14,7 @@ from textual.reactive import var
 from textual.widgets import Static
 
 from one_tui.text import fmt_age_minutes
-from one_tui.tui.state import AppState
+from one_tui.tui.state import AppState, Job
 
 
 def render_status(state: AppState, now: dt.datetime) -> Text:
@@ -35,6 +35,8 @@ def render_status(state: AppState, now: dt.datetime) -> Text:
         out.append(" · Alyx unreachable", style="yellow")
     elif on_request:  # local, yet ctrl+r and Alyx-only filters ask Alyx: never "offline"
         out.append(" · Alyx on request")
+    elif engine is not None and engine.has_alyx and {Job.LOGIN, Job.REFRESH} & set(state.jobs):
+        out.append(" · asking Alyx")  # a retry after a fallback: not "offline" meanwhile
     else:
         out.append(" · online" if online else " · offline", style="" if online else "yellow")
     if engine is not None and not engine.rest.enabled:
