@@ -246,11 +246,17 @@ class ResultsPane(Vertical):
             ascending = self.sort_by is not None and self.sort_by[1] == "ascending"
             direction = "descending" if same and ascending else "ascending"
         self.sort_by = (column, direction)
-        # case-insensitive, ties in one order (tui/sorting.py); the widget's own sort compared
-        # bytes, so the data is swapped under it instead (no new widget for 20,000 rows)
+        # case-insensitive, ties in ONE's order (tui/sorting.py); the widget's own sort
+        # compares bytes, so the rows are reordered under it (no new widget, widths kept)
         self.full = sort_table(self._answer if self._answer is not None else self.full,
                                column, direction)
-        self._mount_table()
+        table = self.table
+        if table is not None and table.is_attached and table.shown_columns == tuple(
+                self.columns):
+            table.reorder(self._view(self.columns))
+            self.set_status(self.summary + self._sort_text())
+        else:
+            self._mount_table()
 
     def _remount_keeping_cursor(self) -> None:
         row = self.cursor_row
