@@ -129,12 +129,14 @@ def _insertions(one: One, eid: str) -> tuple[tuple[Insertion, ...], str | None]:
     try:
         found = one.eid2pid(eid, details=True)
     except NotImplementedError:  # no insertions table, local mode
-        return (), "the local tables list no insertions (ONE's cache has no such table)"
+        return (), ("the local tables list no insertions (ONE's cache has no such table); "
+                    "auto or remote mode asks Alyx")
     except (OfflineError, AlyxError, KeyError, ValueError) as exc:
         return (), f"not known: {one_line(exc)}"
     if not found or found[0] is None:
         if local:
-            return (), "none in the local tables, which list only what Alyx sent this folder"
+            return (), ("none in the local tables, which list only what Alyx sent this "
+                        "folder; auto or remote mode asks Alyx")
         return (), None
     pids, names, records = cast(tuple[list[Any], list[Any], list[Any] | None], found)
     recs = records or [{}] * len(pids)

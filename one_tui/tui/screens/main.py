@@ -433,7 +433,9 @@ class MainScreen(Screen[None]):
 
     def _on_goto(self, text: str | None) -> None:
         service = self.host.service
-        if text and service is not None:
+        if text and service is None:
+            self.notify("Not connected yet.", severity="warning")
+        elif text and service is not None:
             self._goto(service, text)
 
     @work(thread=True, exclusive=True, group=Job.DETAILS, exit_on_error=False,
@@ -459,12 +461,13 @@ class MainScreen(Screen[None]):
 
     def action_copy_eids(self) -> None:
         """E: the eids shown, as a Python list (the toast says how many, not all of them)."""
-        line = tools.eids_line(self.query_one(ResultsPane).full)
-        if line is None:
+        table = self.query_one(ResultsPane).full
+        line = tools.eids_line(table)
+        if line is None or table is None:
             self.notify("No sessions to copy.", severity="warning")
             return
         self.app.copy_to_clipboard(line)
-        n = line.count("'") // 2
+        n = table.num_rows
         self.notify(f"{plural(n, 'eid')} as a Python list ({len(line):,} characters)",
                     title="Copied eids (OSC 52)")
 

@@ -114,7 +114,7 @@ def _insertions(out: Text, insertions: tuple[Insertion, ...], unknown: str | Non
     """The insertions; when the tables cannot tell (local mode), "unknown" and why, never 0."""
     if unknown and not insertions:
         _section(out, "\nProbe insertions · unknown here")
-        out.append(f"  {plain(unknown)}; auto or remote mode asks Alyx\n", style="dim")
+        out.append(f"  {plain(unknown)}\n", style="dim")
         return
     _section(out, f"\nProbe insertions · {len(insertions)}")
     if not insertions:
