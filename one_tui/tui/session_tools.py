@@ -44,6 +44,12 @@ def one_search_line(terms: Mapping[str, Any], remote: bool) -> str:
     return f"one.search({', '.join(args)})"
 
 
+def version_note(terms: Mapping[str, Any]) -> str:
+    """Which ONE the copied line runs in, when not both: ``datasets`` (exact file names, the
+    app's field) is ONE 3.x's; ONE 2.11.2 refuses it (its ``dataset`` matches part of a path)."""
+    return "ONE 3.x: ONE 2.x has no 'datasets' term" if "datasets" in terms else ""
+
+
 def eids_line(table: pa.Table | None) -> str | None:
     """The result's eids in the order shown, as a Python list (None: no rows)."""
     if table is None or table.num_rows == 0 or "eid" not in table.column_names:

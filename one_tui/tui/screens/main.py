@@ -457,7 +457,9 @@ class MainScreen(Screen[None]):
         if self._last_search is None:
             self.notify("No search yet.", severity="warning")
             return
-        self._copy(tools.one_search_line(*self._last_search), "search")
+        terms, remote = self._last_search
+        note = tools.version_note(terms)
+        self._copy(tools.one_search_line(terms, remote), f"search{f' ({note})' if note else ''}")
 
     def action_copy_eids(self) -> None:
         """E: the eids shown, as a Python list (the toast says how many, not all of them)."""
