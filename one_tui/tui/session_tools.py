@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from textual.message import Message
 
 from one_tui.engine.core.results import Answer
+from one_tui.engine.core.spec import QC
 from one_tui.engine.core.types import Mode
 
 if TYPE_CHECKING:
@@ -39,7 +40,9 @@ def one_search_line(terms: Mapping[str, Any], remote: bool) -> str:
     """The search as ONE runs it, to paste into Python: its terms and where it ran
     (``query_type``, so the line gives the same answer in ONE 2.x and 3.x whatever their
     default mode)."""
-    args = [f"{key}={value!r}" for key, value in terms.items() if key != "limit"]
+    shown = {key: QC(value).name if key in ("qc", "dataset_qc_lte") and isinstance(value, int)
+             else value for key, value in terms.items() if key != "limit"}
+    args = [f"{key}={value!r}" for key, value in shown.items()]  # Alyx wants QC by name
     args.append(f"query_type={str(Mode.REMOTE if remote else Mode.LOCAL)!r}")
     return f"one.search({', '.join(args)})"
 

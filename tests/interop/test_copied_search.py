@@ -46,3 +46,31 @@ def test_the_copied_search_runs_verbatim_in_one_api(version: str, tmp_path: Path
             continue
         got = oracle(version, RUN_LINE, home=tmp_path, args=args)
         assert mine and got == mine, line
+
+
+RUN_REMOTE = """
+from one.api import ONE
+one = ONE(base_url=ARGS['url'], username=ARGS['user'], password=ARGS['password'], silent=True,
+          cache_dir=ARGS['dir'])
+emit(sorted(str(e) for e in eval(ARGS['line'], {'one': one})))
+"""
+
+
+@pytest.mark.real_alyx
+def test_the_copied_alyx_only_search_runs_in_one_api_on_the_real_alyx(
+        real_alyx: Any, tmp_path: Path, oracle: Any, home: Path) -> None:
+    """The app's Alyx-only filters as L copies them (QC by name: Alyx refuses qc=10)."""
+    from one_tui.engine import EngineService, Mode, SearchRequest
+
+    service = EngineService.open(base_url=real_alyx.base_url, cache_dir=tmp_path / "ours",
+                                 mode=Mode.LOCAL, username=real_alyx.username,
+                                 password=real_alyx.password)
+    for terms in ({"qc": 10}, {"performance_gte": 50.0}, {"histology": True},
+                  {"atlas_acronym": "VISp"}):
+        answer = service.search_sessions(SearchRequest(terms, alyx_only=True))
+        mine = sorted(str(e) for e in answer.unwrap().index)
+        line = one_search_line(terms, remote=True)
+        got = oracle("3.6.1", RUN_REMOTE, home=tmp_path, args={
+            "url": real_alyx.base_url, "user": real_alyx.username,
+            "password": real_alyx.password, "dir": str(tmp_path / "one"), "line": line})
+        assert mine and got == mine, line
