@@ -30,6 +30,7 @@ EXIT_NO_FOLDER = 4  # --cache-dir names no folder (a typo must not create one); 
 # ONE-api reads no password from the environment (only ALYX_PWD in ~/.one's params file), so
 # scripts get a variable of our own; a password is never taken on the command line.
 PASSWORD_ENV = "ONE_TUI_PASSWORD"
+TAG_HELP = "release tag whose tables to use (<cache-dir>/<tag>), or 'full'"
 
 
 class NoSuchFolder(Exception):
@@ -43,6 +44,7 @@ def _add_app_flags(parser: argparse.ArgumentParser, suppress: bool = False) -> N
     parser.add_argument("--cache-dir", default=default, help="ONE cache folder")
     parser.add_argument("--mode", choices=MODES, default=default, help="ONE mode (default auto)")
     parser.add_argument("--username", default=default, help="Alyx user name")
+    parser.add_argument("--tag", default=default, help=TAG_HELP + " (default: the last used)")
     parser.add_argument(
         "--no-mouse", action="store_true", default=default, help="leave the mouse to the terminal"
     )
@@ -110,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--base-url", help="Alyx URL (default: from ~/.one)")
     search.add_argument("--username", help="Alyx user name (default: from ~/.one)")
     search.add_argument("--json", action="store_true", help="print JSON (one array)")
+    search.add_argument("--tag", help=TAG_HELP + " (default: full)")
     _add_search_terms(search)
 
     info = sub.add_parser(
@@ -118,6 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     info.add_argument("--cache-dir", help="ONE cache folder (default: from ~/.one)")
     info.add_argument("--json", action="store_true", help="JSON with ISO 8601 times")
+    info.add_argument("--tag", help=TAG_HELP + " (default: full)")
+    from one_tui.commands import freeze
+
+    freeze.add_parser(sub)
     return parser
 
 
@@ -236,15 +243,17 @@ def open_service(ns: argparse.Namespace, mode: str, asks_alyx: bool = False
     place = resolve_place(ns)
     base_url, cache_dir, username, token = (place.base_url, place.cache_dir, place.username,
                                             place.token)
+    tag = getattr(ns, "tag", None)
     if not base_url or (mode == "local" and not asks_alyx):
-        return EngineService.open(cache_dir=cache_dir, base_url=base_url, mode=Mode.LOCAL), []
+        return EngineService.open(cache_dir=cache_dir, base_url=base_url, mode=Mode.LOCAL,
+                                  tag=tag), []
     password = _password_from(os.environ)
     if not password and not token:  # as ONE does: no saved token, so ask now (on a terminal)
         password = _ask_password(base_url, username)
     # the saved token first (README): the password is kept for a re-login should Alyx reject
     # it, so a stale $ONE_TUI_PASSWORD does not turn a valid token into a refused login
     svc = EngineService.open(base_url=base_url, cache_dir=cache_dir, mode=Mode(mode),
-                             username=username, password=password, token=token)
+                             username=username, password=password, token=token, tag=tag)
     out = svc.connect()
     if out.kind is OutcomeKind.LOGIN_NEEDED and not password and username:
         # the saved token was revoked: ask once, as ONE does
@@ -291,7 +300,9 @@ def format_info(state: EngineState, now: dt.datetime) -> str:
     """cache-info for a person: times to the minute, ages, 'yes'/'no' (not repr()s)."""
     from one_tui.text import fmt_delta, fmt_time
 
-    lines = [f"cache folder   {state.cache_dir}"]
+    lines = [f"cache folder   {state.cache_dir}",
+             f"table set      {state.tag or 'full'}"
+             + (f"  ({state.tables_dir})" if state.tag else "")]
     if state.base_url:
         lines.append(f"Alyx           {state.base_url}")
     if not state.tables:
@@ -326,13 +337,15 @@ def state_json(state: EngineState, now: dt.datetime) -> dict[str, Any]:
         "mode": str(state.mode), "requested_mode": str(state.requested),
         "fallback_reason": state.fallback.text if state.fallback else None,
         "base_url": state.base_url, "user": state.user, "read_only": state.read_only,
+        "tag": state.tag, "tables_dir": state.tables_dir or state.cache_dir,
     }.items()}
 
 
 def run_cache_info(ns: argparse.Namespace) -> int:
     from one_tui.engine import EngineService, Mode
 
-    state = EngineService.open(cache_dir=resolve_place(ns).cache_dir, mode=Mode.LOCAL).state()
+    state = EngineService.open(cache_dir=resolve_place(ns).cache_dir, mode=Mode.LOCAL,
+                               tag=ns.tag).state()
     now = dt.datetime.now()
     if ns.json:
         print(json.dumps(state_json(state, now), indent=1))
@@ -362,7 +375,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from one_tui.engine.core.errors import ALFError, AlyxError, LoginRequired
 
     ns = build_parser().parse_args(argv)
-    commands = {"search": run_search, "cache-info": run_cache_info, "demo-server": run_demo_server}
+    from one_tui.commands import freeze
+
+    commands = {"search": run_search, "cache-info": run_cache_info, "demo-server": run_demo_server,
+                "freeze": freeze.run}
     handler = commands.get(ns.command or "", run_app)
     try:
         return handler(ns)

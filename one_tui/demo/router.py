@@ -30,6 +30,7 @@ from one_tui.demo.reply import HTML_404, EarlyReply, Reply, Request, detail, not
 from one_tui.demo.schema import DETAIL_KEY, DOCS_HTML, LIST_PARAMS, build_coreapi, build_schema
 from one_tui.demo.synth import SyntheticDB
 from one_tui.demo.tables import PublishedTables
+from one_tui.demo.tags import PUBLIC_PREFIX, TagTables
 
 __all__ = ["Router", "Paging"]
 
@@ -61,6 +62,7 @@ class Router:
         self.tables = tables
         self.gate = gate
         self.paging = paging
+        self.tags = TagTables(db)
 
     def handle(self, request: Request) -> Reply:
         """The reply to ``request``, errors included: a filter's 400 or 500, a bug's 500."""
@@ -92,9 +94,19 @@ class Router:
             return self._docs(request)
         if path.startswith("/cache/info/"):
             self._check_read(request)
-            if path != "/cache/info/":  # the demo has no tags (Alyx: /cache/info/<tag>/)
-                return Reply.html(404, "Tag matching query does not exist.")
+            if path != "/cache/info/":  # Alyx: /cache/info/<tag>/ (demo/tags.py)
+                return self._tag_info(request, path[len("/cache/info/"):].strip("/"))
             return Reply.json(200, self.tables.cache_zip()[1])
+        if path.startswith(PUBLIC_PREFIX) and path.endswith("/cache.zip"):  # no login
+            tag = path[len(PUBLIC_PREFIX):-len("/cache.zip")]
+            if not self.tags.known(tag):
+                return Reply.html(404, HTML_404)
+            blob = self.tags.cache_zip(tag, self.tables.date, request.base)[0]
+            return Reply(200, blob, "application/zip")
+        if path == "/tags":
+            self._check_read(request)
+            found = self.tags.records()
+            return self._page(request, len(found), lambda a, b: found[a:b])
         if path == "/cache.zip":
             self._check_read(request)
             return self._cache_zip()
@@ -143,6 +155,11 @@ class Router:
         if (request.header("Accept") or "").startswith("application/coreapi+json"):
             return Reply.json(200, build_coreapi(request.base))
         return Reply.html(200, DOCS_HTML)
+
+    def _tag_info(self, request: Request, tag: str) -> Reply:
+        if not self.tags.known(tag):
+            return Reply.html(404, "Tag matching query does not exist.")
+        return Reply.json(200, self.tags.cache_zip(tag, self.tables.date, request.base)[1])
 
     def _cache_zip(self) -> Reply:
         blob, _ = self.tables.cache_zip()

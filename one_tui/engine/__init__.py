@@ -49,6 +49,11 @@ _EXPORTS = {
     # ~/.one: which database, folder, user and token (the app's and the CLI's start)
     "params": "one_tui.engine.params",
     "resolve_place": "one_tui.engine.params", "Place": "one_tui.engine.params",
+    # table sets and databases (the pickers); ONE's public database before any set-up
+    "FULL": f"{_CORE}.sets", "TagInfo": f"{_CORE}.sets", "DatabaseInfo": f"{_CORE}.sets",
+    "FreezeReport": f"{_CORE}.sets",
+    "PUBLIC_URL": "one_tui.engine.databases", "PUBLIC_USER": "one_tui.engine.databases",
+    "PUBLIC_PASSWORD": "one_tui.engine.databases",
 }
 
 __all__ = sorted(_EXPORTS)

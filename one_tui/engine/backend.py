@@ -202,7 +202,7 @@ class AlyxBackend:
                 projects, list | tuple) else projects
         with self.tables.lock:  # the row was just merged: the path needs no second request
             out["local_path"] = converters.eid2path(self.tables.cache, remote.eid_of(record),
-                                                    self.tables.folder)
+                                                    self.tables.cache_dir)
         out["date"] = remote.session_details(record)["date"]
         return out
 
@@ -223,7 +223,7 @@ class AlyxBackend:
         self.merge(sessions=remote.sessions_from_records(records))
         with self.tables.lock:
             return converters.eid2path(self.tables.cache, remote.eid_of(records[0]),
-                                       self.tables.folder)
+                                       self.tables.cache_dir)
 
     # -- insertions -------------------------------------------------------------------------------
     def search_insertions(self, terms: dict[str, Any], details: bool,

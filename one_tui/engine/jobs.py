@@ -18,6 +18,7 @@ import os
 import shutil
 import threading
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -39,6 +40,7 @@ from one_tui.engine.local.layout import ABANDONED_AFTER
 from one_tui.engine.local.lock import FileLock
 from one_tui.engine.modes import ModePolicy, login_problem, parse_mode, why_failed
 from one_tui.engine.tables import Tables
+from one_tui.engine.tablesets import WrongTableSet, check_files, check_info, disk_tags
 
 if TYPE_CHECKING:
     from one_tui.engine.remote.client import AlyxClient
@@ -126,7 +128,8 @@ class TableJobs:
         if self.client is None or mode is Mode.LOCAL:
             why = self.policy.fallback.text if self.policy.fallback else None
             return self._outcome(OutcomeKind.LOCAL, why or "local mode: Alyx not asked")
-        if mode in (Mode.AUTO, Mode.REFRESH):
+        if mode in (Mode.AUTO, Mode.REFRESH) or self.tables.tag is not None:
+            # a tag's tables answer the searches in every mode (ONE 3.x's trap E): keep them
             return self.update_tables(force=False, cancel=cancel, on_phase=on_progress)
         if self.login_at_start:
             if on_progress:
@@ -247,7 +250,11 @@ class TableJobs:
 
     def _update_tables(self, force: bool, cancel: threading.Event | None,
                        on_page: Progress | None, phase: Phase) -> Outcome:
-        if not force and not self.tables.freshness().expired(self.policy.now()):
+        with self.tables.lock:
+            tag, folder = self.tables.tag, self.tables.folder
+        held = disk_tags(folder)  # another set's tables there (ONE's traps B, C): never "fresh"
+        wrong_set = held is not None and held != ((tag,) if tag else ())
+        if not force and not wrong_set and not self.tables.freshness().expired(self.policy.now()):
             return self._outcome(OutcomeKind.NOT_EXPIRED, f"tables from {self.tables.when()} "
                                  "are not expired: Alyx not asked")
         if self.tables.read_only:
@@ -262,11 +269,15 @@ class TableJobs:
                 phase("logging in", None, None)
                 client.ensure_auth()
             phase("asking Alyx for newer tables", None, None)
-            info = client.get("cache/info", expires=True, clobber=True)
-            if not self._is_newer(info):
+            # a tag's own cache/info, never the full one (traps B, C): the slash saves the 301
+            info = client.get(f"cache/info/{tag}/" if tag else "cache/info", expires=True,
+                              clobber=True)
+            check_info(info, tag)
+            if not self._is_newer(info, tag, folder):
                 return self._outcome(OutcomeKind.NOTHING_NEWER, "Alyx has nothing newer (tables "
                                      f"from {self.tables.when()})", asked_alyx=True)
-            return self._download(client, info.get("location"), cancel, on_page, phase)
+            return self._download(client, info.get("location"), cancel, on_page, phase,
+                                  tag, folder)
         except (AlyxError, OSError, ValueError, fileformat.InvalidTableError) as exc:
             fallback = self.policy.fall_back(*self._download_reason(exc))
             return self._outcome(_FAILURE_KIND.get(fallback.reason, OutcomeKind.FAILED),
@@ -275,12 +286,19 @@ class TableJobs:
         finally:
             self.notices.take_from(client.notices.pending)
 
-    def _is_newer(self, info: dict[str, Any]) -> bool:
-        """§2.6: download unless Alyx's tables are less than a minute newer than ours."""
+    def _is_newer(self, info: dict[str, Any], tag: str | None, folder: Path) -> bool:
+        """§2.6: download unless Alyx's tables are less than a minute newer than ours; tables
+        of another set in the folder (ONE's trap B or C wrote the full ones into a tag folder)
+        are replaced whatever their date."""
         if _version(info.get("min_api_version", "0")) > SUPPORTED_API_VERSION:
             self.notices.warn(f"Newer cache tables require ONE version {info['min_api_version']}"
                               " or greater; kept the tables on disk")
             return False
+        on_disk = disk_tags(folder)
+        if on_disk is not None and on_disk != ((tag,) if tag else ()):
+            self.notices.warn(f"{folder} held the tables of another set "
+                              f"({', '.join(on_disk) or 'full'}): replacing them")
+            return True
         remote_created = parse_created(info.get("date_created"))
         local_created = self.tables.created_time()
         if local_created and remote_created and remote_created - local_created < FRESH_WINDOW:
@@ -294,6 +312,8 @@ class TableJobs:
         login = login_problem(exc)
         if login is not None:
             return login
+        if isinstance(exc, WrongTableSet):
+            return FallbackReason.BAD_TABLES, f"{exc}; {kept}"
         if isinstance(exc, fileformat.InvalidTableError):
             return (FallbackReason.BAD_TABLES,
                     f"cache.zip held a corrupt table ({str(exc).split(' ')[0]}); {kept}")
@@ -312,15 +332,15 @@ class TableJobs:
 
     def _download(self, client: AlyxClient, location: str | None,
                   cancel: threading.Event | None, on_page: Progress | None,
-                  phase: Phase) -> Outcome:
+                  phase: Phase, tag: str | None, folder: Path) -> Outcome:
         """Fetch cache.zip into a temporary folder, read every table, then move them in.
 
         Only tables that read back whole replace the ones on disk. The frames read to check them
         are handed to the new Cache, except the datasets': it is only decoded to check it, and
         read when a query needs it, as codes (15M rows at 10x IBL scale would take 2 GiB).
+        The tables must carry the set's ``database_tags`` (``check_files``) or none is moved.
         """
-        folder = self.tables.folder
-        self._remove_stale_downloads()
+        self._remove_stale_downloads(folder)
 
         def progress(done: int, total: int) -> None:
             if on_page is not None:
@@ -340,6 +360,7 @@ class TableJobs:
             top = [f for f in files if f.parent == tmp_root / "tables"]
             if "sessions.pqt" not in {f.name for f in top}:
                 raise fileformat.InvalidTableError("sessions.pqt is missing from cache.zip")
+            check_files(top, tag)
             for f in top:
                 if f.suffix == ".pqt" and f.stem == "datasets":  # rows read later, as codes
                     fileformat.check_table(f)
@@ -356,15 +377,15 @@ class TableJobs:
         return self._outcome(OutcomeKind.NEW_TABLES, f"new tables from {self.tables.when()}",
                              asked_alyx=True)
 
-    def _remove_stale_downloads(self) -> None:
+    def _remove_stale_downloads(self, folder: Path) -> None:
         """Delete download folders a killed process left behind (a cache.zip can be hundreds of
         MB). One untouched for ``ABANDONED_AFTER`` is dead; a live download keeps writing."""
         cutoff = datetime.now().timestamp() - ABANDONED_AFTER.total_seconds()
-        for folder in self.tables.folder.glob(".one-tui-download-*"):
+        for left in folder.glob(".one-tui-download-*"):
             try:
-                newest = max(p.stat().st_mtime for p in [folder, *folder.rglob("*")])
+                newest = max(p.stat().st_mtime for p in [left, *left.rglob("*")])
             except OSError:
                 continue
             if newest < cutoff:
-                shutil.rmtree(folder, ignore_errors=True)
+                shutil.rmtree(left, ignore_errors=True)
 

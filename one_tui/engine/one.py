@@ -63,7 +63,7 @@ class One:
                  mode: str = "auto", cache_expiry: timedelta = timedelta(hours=24),
                  cache_rest: str | None = "GET", token: str | None = None, wildcards: bool = True,
                  silent: bool = True, client: AlyxClient | None = None, connect: bool = True,
-                 clock: Callable[[], datetime] | None = None) -> None:
+                 clock: Callable[[], datetime] | None = None, tag: str | None = None) -> None:
         requested = parse_mode(mode)
         self.wildcards = wildcards
         self.silent = silent
@@ -101,7 +101,8 @@ class One:
             self.remote = AlyxBackend(client, self.tables, self.policy, self._notices)
         self.jobs = TableJobs(client, self.tables, self.policy, self._notices,
                               login_at_start=bool(password))
-        self.tables.load()
+        # ``tag`` (one-tui's, ONE has no ``ONE(tag=)``): start on a release's tables
+        self.tables.use(tag)
         if client is None and requested is not Mode.LOCAL:
             self.policy.fall_back(FallbackReason.NO_DATABASE,
                                   "no Alyx database is set up (give base_url)")
@@ -162,7 +163,18 @@ class One:
 
     @property
     def cache_dir(self) -> Path:
+        """ONE's ``cache_dir``: the data files and the full tables, whatever set is active."""
+        return self.tables.cache_dir
+
+    @property
+    def tables_dir(self) -> Path:
+        """ONE's ``tables_dir``: where the active set's tables are (``cache_dir/<tag>``)."""
         return self.tables.folder
+
+    @property
+    def tag(self) -> str | None:
+        """The active release tag (None: the full tables)."""
+        return self.tables.tag
 
     @property
     def read_only(self) -> bool:
@@ -258,9 +270,32 @@ class One:
         """ONE 2.x's ``refresh_cache`` (see :meth:`TableJobs.refresh_cache`)."""
         return self.jobs.refresh_cache(mode, cancel, on_page)
 
-    def load_cache(self, clobber: bool = False, cancel: threading.Event | None = None,
+    def load_cache(self, tables_dir: str | os.PathLike[str] | None = None, clobber: bool = False,
+                   tag: str | None = None, cancel: threading.Event | None = None,
                    on_page: Progress | None = None) -> datetime | None:
-        """ONE's ``load_cache``: the tables on disk, then newer ones from Alyx when expired."""
+        """ONE's ``load_cache(tables_dir, clobber, tag)``: the tables on disk, then newer ones
+        from Alyx when expired (``clobber``: ask now).
+
+        ``tag`` makes that release the active set (``<cache_dir>/<tag>``, or ``tables_dir``):
+        its tables are downloaded only when Alyx's are newer than those on disk (ONE's trap A),
+        in every mode but local, and searches then read them (trap E). ``tables_dir`` alone
+        takes the set its tables carry (a tag folder stays that tag's: traps B and C). Neither
+        keeps the active set, as ONE's ``clobber`` keeps its tag.
+        """
+        from one_tui.engine.tablesets import disk_tags
+
+        if tag is None and tables_dir is not None:
+            folder = Path(tables_dir).expanduser()
+            held = disk_tags(folder)
+            if held:
+                tag = held[0]
+            elif folder.parent == self.cache_dir and folder != self.cache_dir:
+                tag = folder.name  # an empty <cache_dir>/<name>: ONE's tag folder
+        if tag is not None or tables_dir is not None:
+            self.tables.use(tag, Path(tables_dir).expanduser() if tables_dir else None)
+            if tag is not None and not self.offline:
+                self.jobs.update_tables(force=clobber, cancel=cancel, on_page=on_page)
+                return self.tables.loaded_time
         return self.jobs.load_cache(clobber, cancel, on_page)
 
     def save_cache(self) -> bool:
@@ -289,6 +324,8 @@ class One:
     def _call_mode(self, query_type: str | None, refresh: bool = True) -> Mode:
         """The mode of one call; runs ONE's ``@refresh`` step first when ``refresh``."""
         mode = self.policy.call_mode(query_type)
+        if mode is Mode.REMOTE and query_type is None and self.tables.tag is not None:
+            mode = Mode.LOCAL  # a tag's tables answer, not all of Alyx (ONE 3.x's trap E)
         if refresh and mode in (Mode.AUTO, Mode.REFRESH):
             self.jobs.refresh_cache(mode)
         return mode

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -30,6 +30,7 @@ from one_tui.engine.core.errors import (
     OfflineError,
 )
 from one_tui.engine.core.results import Answer, Outcome, Phase, Progress
+from one_tui.engine.core.sets import DatabaseInfo, FreezeReport, TagInfo
 from one_tui.engine.core.spec import one_line
 from one_tui.engine.core.types import Mode, OutcomeKind
 from one_tui.engine.core.values import (
@@ -58,15 +59,41 @@ class EngineService:
     def open(cls, *, base_url: str | None = None, cache_dir: str | Path | None = None,
              mode: Mode | str = Mode.AUTO, username: str | None = None,
              password: str | None = None, token: str | None = None,
-             clock: Callable[[], datetime] | None = None) -> EngineService:
+             clock: Callable[[], datetime] | None = None, tag: str | None = None,
+             remembered: bool = False) -> EngineService:
         """Open the database's tables without touching the network (``connect`` does that, as
-        a job). Raises what ONE's constructor raises for a folder it cannot use
-        (``CacheDirError``)."""
+        a job). ``tag``: a release's tables (``"full"`` or None: the full ones); with
+        ``remembered`` and no ``tag``, the set last used on this database (the app's start).
+        Raises what ONE's constructor raises for a folder it cannot use (``CacheDirError``)
+        and ValueError for a tag name no Alyx can serve."""
+        from one_tui.engine import tablesets
+        from one_tui.engine.core.sets import FULL, check_tag
         from one_tui.engine.one import One
 
+        if tag is None and remembered:
+            from one_tui.engine.params import resolve_place
+
+            tag = tablesets.remembered_set(resolve_place(base_url, cache_dir).base_url)
+        tag = None if tag in (None, FULL) else check_tag(str(tag))
         one = One(base_url=base_url, username=username, password=password, token=token,
-                  cache_dir=cache_dir, mode=str(mode), silent=True, connect=False, clock=clock)
+                  cache_dir=cache_dir, mode=str(mode), silent=True, connect=False, clock=clock,
+                  tag=tag)
         return cls(one)
+
+    @staticmethod
+    def databases(*, cancel: threading.Event | None = None
+                  ) -> Answer[tuple[DatabaseInfo, ...]]:
+        """Every database of ONE's ``~/.one`` with its folder, the age of its tables, its size
+        on disk and whether a token is saved (ONE's public database offered when none is set
+        up). Reads files only; the folder sizes make it a job."""
+        from one_tui.engine.databases import list_databases
+
+        with results.recording() as rec:
+            try:
+                value = tuple(list_databases(cancel))
+            except (OSError, ValueError) as exc:
+                return rec.answer(error=exc)
+        return rec.answer(value)
 
     @property
     def one(self) -> One:
@@ -85,8 +112,8 @@ class EngineService:
             rest=client.rest_cache_info() if client is not None else RestCacheInfo(),
             base_url=client.base_url if client is not None else None,
             user=client.user if client is not None else None, read_only=one.read_only,
-            cache_dir=one.cache_dir, tables_id=one.tables_id,
-            remote_allowed=one.policy.remote_allowed,
+            cache_dir=one.cache_dir, tables_id=one.tables_id, tag=one.tag,
+            tables_dir=one.tables_dir, remote_allowed=one.policy.remote_allowed,
             tables_checked_at=one.policy.tables_checked_at)
 
     def refresh_due(self, now: datetime) -> bool:
@@ -100,7 +127,9 @@ class EngineService:
         """Whether ``request`` is answered by Alyx (remote mode, ``query_type='remote'`` or a
         term only Alyx knows), decided by the engine's mode policy."""
         query_type = self._query_type(request)
-        return query_type == Mode.REMOTE or self._one.mode == Mode.REMOTE
+        # with a tag active its tables answer in remote mode too (One._call_mode)
+        return query_type == Mode.REMOTE or (self._one.mode == Mode.REMOTE
+                                             and self._one.tag is None)
 
     def _query_type(self, request: SearchRequest) -> str | None:
         if request.alyx_only and request.query_type is None:
@@ -200,6 +229,80 @@ class EngineService:
                 on_progress: Phase | None = None) -> Outcome:
         """``r`` (``auto``: only when expired) or ``R`` (``refresh``: ask Alyx now)."""
         return self._one.refresh(str(how), cancel=cancel, on_progress=on_progress)
+
+    def tags(self) -> Answer[tuple[TagInfo, ...]]:
+        """The database's release tags (``/tags``), each with Alyx's ``cache/info/<tag>/`` and
+        the date of its tables on this disk: the tag picker's rows. Offline (local mode, no
+        database): the tags whose tables are on this disk, Alyx not asked."""
+        from one_tui.engine.tablesets import describe_tags, tags_on_disk
+
+        client = self._one.alyx
+        with self._recording() as rec:
+            if client is None or self._one.offline:  # what can be switched to without Alyx
+                return rec.answer(tuple(tags_on_disk(self._one.cache_dir)))
+            try:
+                value = tuple(describe_tags(client, self._one.cache_dir))
+            except (AlyxError, OSError, ValueError) as exc:
+                return rec.answer(error=exc)
+        return rec.answer(value)
+
+    def use_tables(self, tag: str | None, *, cancel: threading.Event | None = None,
+                   on_progress: Phase | None = None) -> Outcome:
+        """Make ``tag``'s tables (None or ``"full"``: the full ones) the active set, as one
+        action: load them from disk, download them when Alyx has newer ones (not in local
+        mode), and remember the choice for this database (one-tui's own file)."""
+        from one_tui.engine import tablesets
+        from one_tui.engine.core.sets import FULL, check_tag, set_name
+
+        one = self._one
+        try:
+            tag = None if tag in (None, FULL) else check_tag(str(tag))
+        except ValueError as exc:
+            return Outcome(OutcomeKind.FAILED, one_line(exc))
+        before = (one.tables.tag, one.tables.folder)
+        with results.recording() as rec:
+            try:
+                one.tables.use(tag)
+            except (OSError, ValueError) as exc:
+                return Outcome(OutcomeKind.FAILED, f"tables of {set_name(tag)} not loaded: "
+                               f"{one_line(exc)}", notices=tuple(rec.notices))
+            if one.alyx is None or one.offline:
+                result = Outcome(OutcomeKind.LOCAL, f"tables from disk ({one.tables.when()}); "
+                                 "Alyx not asked", one.tables.created_time())
+            else:
+                result = one.jobs.update_tables(force=False, cancel=cancel, on_phase=on_progress)
+            message = f"{set_name(tag)}: {result.message}"
+            if (result.kind is OutcomeKind.CANCELLED or result.kind.failed) \
+                    and not one.tables.has_tables:
+                # nothing to show for the new set: the switch did not happen (one action)
+                one.tables.use(*before)
+                message += f"; still on {set_name(before[0])}"
+            else:
+                tablesets.remember_set(one.alyx.base_url if one.alyx else None, tag)
+        return Outcome(result.kind, message, result.created,
+                       tuple(rec.notices) + result.notices, result.asked_alyx, result.detail)
+
+    def freeze(self, dest: str | Path, *, terms: Mapping[str, Any] | None = None,
+               eids: Sequence[str] | None = None, with_data: bool = False,
+               cancel: threading.Event | None = None,
+               on_progress: Phase | None = None) -> Answer[FreezeReport]:
+        """A self-contained ONE cache folder for a node without network: the active set's
+        tables restricted to ``eids`` (or to the sessions ``terms`` select in the tables on
+        disk) and their datasets, optionally their files (``with_data``: hard-linked or copied
+        after a size and md5 check; files not on this disk are named, not downloaded)."""
+        from one_tui.engine.freeze import freeze
+
+        with self._recording() as rec:
+            try:
+                if eids is None:
+                    found = self._one.search_sessions(query_type=str(Mode.LOCAL),
+                                                      **dict(terms or {}))
+                    eids = [str(e) for e in found.index]
+                value = freeze(self._one, dest, eids, with_data=with_data, cancel=cancel,
+                               on_progress=on_progress)
+            except (ValueError, TypeError, OSError, KeyError) as exc:
+                return rec.answer(error=exc)
+        return rec.answer(value)
 
     def set_mode(self, mode: Mode) -> Outcome:
         """Switch ONE's mode; nothing is sent (the next call asks Alyx if the mode says so)."""

@@ -59,6 +59,11 @@ class Tables:
     def __init__(self, folder: Path, expiry: timedelta, notices: Notices,
                  read_only: bool = False,
                  clock: Callable[[], datetime] = datetime.now) -> None:
+        #: ONE's ``cache_dir``: the data files and the full tables (fixed for the session)
+        self.cache_dir = folder
+        #: the active set: None for the full tables, or a release tag (``use``)
+        self.tag: str | None = None
+        #: ONE's ``tables_dir``: ``cache_dir``, or ``cache_dir/<tag>`` for a tag's tables
         self.folder = folder
         self.lock = threading.RLock()
         self.read_only = read_only
@@ -137,6 +142,26 @@ class Tables:
         loaded: datetime | None = cache.meta["loaded_time"]
         return loaded
 
+    def use(self, tag: str | None, folder: Path | None = None) -> None:
+        """Make ``tag``'s tables (None: the full ones) the active set and load them from
+        ``folder`` (default ``<cache_dir>/<tag>``, where ONE's ``load_cache(tag=...)`` puts
+        them). Nothing is downloaded or written. A folder whose tables carry a tag is that
+        tag's set whatever was asked (a ``cache_dir`` pointed at a tag folder), so the full
+        tables are never fetched into it (ONE 2.11.2's trap C)."""
+        from one_tui.engine.core.sets import check_tag
+        from one_tui.engine.tablesets import disk_tags
+
+        if tag is not None:
+            check_tag(tag)
+        where = folder or (self.cache_dir / tag if tag else self.cache_dir)
+        if tag is None and (held := disk_tags(where)):
+            tag = held[0]
+            self._notices.warn(f"{where} holds the tables of tag {tag}: working on that tag")
+        with self.lock:
+            self.tag = tag
+            self.folder = where
+        self.load()
+
     def adopt(self, checked: dict[str, pd.DataFrame]) -> None:
         """Hand the frames a download read to check them to the Cache just loaded (no second
         read); only datasets and insertions, whose loads are the costly ones."""
@@ -171,6 +196,10 @@ class Tables:
         """Write the tables changed by remote merges, merged with those on disk, under the lock."""
         if self.read_only:
             self._notices.warn(_READ_ONLY)
+            return False
+        if self.tag is not None:  # a release is replaced whole by a download, never merged into
+            self._notices.warn(f"tag {self.tag}'s tables are a release: rows merged from Alyx "
+                               "stay in memory, never written into its folder")
             return False
         try:
             with self.lock:

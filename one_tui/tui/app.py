@@ -33,7 +33,7 @@ from one_tui.engine.core.errors import AuthenticationError, LoginRequired
 from one_tui.engine.core.results import recording
 from one_tui.engine.core.spec import one_line
 from one_tui.engine.core.types import MODES, Mode, OutcomeKind
-from one_tui.tui import hangup, state
+from one_tui.tui import hangup, sets, state
 from one_tui.tui import work as bodies
 from one_tui.tui.config import TuiConfig
 from one_tui.tui.connect import Connector
@@ -384,6 +384,41 @@ class OneApp(App[None]):
         self.notify("Starting the demo Alyx on this machine…")
         self._start_connect()
 
+    # ---------------------------------------------------------------- tables, databases
+
+    def action_pick_tag(self) -> None:
+        sets.pick_tag(self)
+
+    def action_pick_database(self) -> None:
+        sets.pick_database(self)
+
+    def action_freeze(self) -> None:
+        sets.freeze_results(self)
+
+    def action_start_public(self) -> None:
+        """From the set-up screen: ONE's public database with ONE's public login."""
+        if self.screen is not self.main:
+            self.pop_screen()
+        self.reopen(sets.public_connector())
+
+    def results_eids(self) -> list[str] | None:
+        """The eids of the sessions the results pane holds (None before a search)."""
+        table = self.main.query_one(ResultsPane).full
+        return None if table is None else [str(e) for e in table.column("eid").to_pylist()]
+
+    def jobs_started(self) -> None:
+        self._jobs_started()
+
+    def reopen(self, connector: Connector) -> None:
+        """Open the engine on another database (the database picker): the old one's jobs
+        stop, its connector is closed, and the connect job runs as at start."""
+        self.cancel_jobs()
+        old, self.connector = self.connector, connector
+        self._service = None
+        if old is not None and old is not connector:
+            old.close()
+        self._start_connect()
+
     # ---------------------------------------------------------------- mode, refresh, caches
 
     def _connected(self) -> EngineService | None:
@@ -453,11 +488,12 @@ class OneApp(App[None]):
     def on_job_done(self, message: JobDone) -> None:
         self.notify(message.text, severity=message.severity)  # type: ignore[arg-type]
         out = message.outcome
-        if out is None or message.job is not Job.REFRESH:
+        if out is None or message.job not in (Job.REFRESH, Job.TABLES):
             return
         if out.asked_alyx:
             self.state = state.reachability(self.state, out.kind == OutcomeKind.UNREACHABLE)
-        if (out.kind == OutcomeKind.NEW_TABLES and not self.state.search.running
+        if ((out.kind == OutcomeKind.NEW_TABLES or message.job is Job.TABLES)
+                and not self.state.search.running
                 and self._service is not None):
             self.main.action_search()  # the rows on screen came from the old tables
 

@@ -32,6 +32,8 @@ class Connector:
     token: str | None = field(default=None, repr=False)
     login_hint: str | None = None
     label: str = ""
+    #: the release tag asked for (None: the one last used on this database, else full)
+    tag: str | None = None
     # a --cache-dir that does not exist yet: the app asks before `One` creates it (a typo)
     ask_create: Path | None = None
     prepare: Callable[[Connector], None] | None = None
@@ -50,10 +52,11 @@ class Connector:
         password, self.password = password or self.password, None
         if not self.base_url:
             return EngineService.open(cache_dir=self.cache_dir, mode=Mode(self.mode),
-                                      clock=clock)
+                                      clock=clock, tag=self.tag, remembered=True)
         return EngineService.open(base_url=self.base_url, cache_dir=self.cache_dir,
                                   mode=Mode(self.mode), username=username or self.username,
-                                  password=password, token=self.token, clock=clock)
+                                  password=password, token=self.token, clock=clock,
+                                  tag=self.tag, remembered=True)
 
     def close(self) -> None:
         """Stop what ``prepare`` started (the demo server, its temp folder)."""

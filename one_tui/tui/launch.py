@@ -36,6 +36,7 @@ def make_connector(ns: argparse.Namespace) -> Any:
     conn = _connector(ns, base_url, cache_dir)
     if conn is not None:
         conn.ask_create = missing
+        conn.tag = getattr(ns, "tag", None)
     return conn
 
 

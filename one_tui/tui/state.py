@@ -32,6 +32,10 @@ class Job(StrEnum):
     REFRESH = "refresh"
     REST = "rest"
     SEARCH = "search"
+    #: switching the table set (a release tag or the full tables), downloading it if newer
+    TABLES = "tables"
+    #: writing a frozen ONE cache folder for a node without network
+    FREEZE = "freeze"
     #: re-reading the engine's state after a failed worker: quick, never shown, never cancelled
     STATE = "engine-state"
 
@@ -43,13 +47,14 @@ class Job(StrEnum):
     def escape_cancels(self) -> bool:
         """Long jobs on the tables: escape stops the download, the tables on disk stay.
         (A search is cancelled by escape on its own, before these.)"""
-        return self in (Job.CONNECT, Job.LOGIN, Job.REFRESH)
+        return self in (Job.CONNECT, Job.LOGIN, Job.REFRESH, Job.TABLES, Job.FREEZE)
 
 
 _LABELS = {Job.CONNECT: "connecting", Job.SEARCH: "searching", Job.DETAILS: "loading details",
            Job.REFRESH: "refreshing", Job.EXPORT: "exporting", Job.MODE: "switching mode",
            Job.REST: "clearing REST cache", Job.LOGIN: "logging in",
-           Job.PRELOAD: "loading datasets", Job.STATE: "reading the engine's state"}
+           Job.PRELOAD: "loading datasets", Job.STATE: "reading the engine's state",
+           Job.TABLES: "switching tables", Job.FREEZE: "freezing"}
 
 
 class Pane(StrEnum):

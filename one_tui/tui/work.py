@@ -111,6 +111,11 @@ def _state(service: Service, post: Post) -> EngineState:
     return state
 
 
+def post_state(service: Service, post: Post) -> EngineState:
+    """Post the engine's state after a job (for the bodies of ``tui/sets.py``)."""
+    return _state(service, post)
+
+
 def needs_login(out: Outcome | None, state: EngineState) -> bool:
     """The login form opens: the job says so, or the mode fell back for want of a login."""
     if out is not None and out.kind in (OutcomeKind.LOGIN_NEEDED, OutcomeKind.LOGIN_REFUSED):

@@ -42,6 +42,8 @@ class SnapshotApp(OneApp):
         message.state = replace(
             engine, freshness=replace(engine.freshness, loaded=FROZEN),
             cache_dir=Path(f"{SHOWN_CACHE_ROOT}/{engine.cache_dir.name}"),
+            tables_dir=Path(f"{SHOWN_CACHE_ROOT}/{engine.cache_dir.name}/{engine.tag}")
+            if engine.tag else None,
             base_url=SHOWN_URL if engine.base_url else None)
 
     def terminal_line(self) -> str:
@@ -171,6 +173,44 @@ async def _invalid(pilot: Any) -> None:
     await pilot.pause()
 
 
+async def _tags(pilot: Any) -> None:
+    """t: the tag picker (the demo publishes Brainwidemap and RSS2024)."""
+    app = pilot.app
+    await settle(app, pilot)
+    app.clear_notifications()
+    app.query_one("#results").table.focus()
+    await pilot.press("t")
+    await settle(app, pilot)
+
+
+async def _tag(pilot: Any) -> None:
+    """Brainwidemap active: its sessions, 'tag Brainwidemap' on the status line. The choice
+    is remembered in a file of this scene only, so later pictures start on the full tables."""
+    import os
+
+    from textual.widgets import OptionList
+
+    app = pilot.app
+    await settle(app, pilot)
+    app.query_one("#results").table.focus()
+    before = os.environ.get("ONE_TUI_STATE")
+    with tempfile.TemporaryDirectory() as scratch:
+        os.environ["ONE_TUI_STATE"] = str(Path(scratch) / "tables.json")
+        try:
+            await pilot.press("t")
+            await settle(app, pilot)
+            app.screen.query_one(OptionList).highlighted = 1  # Brainwidemap, after full
+            await pilot.press("enter")
+            await settle(app, pilot)
+        finally:
+            if before is None:
+                os.environ.pop("ONE_TUI_STATE", None)
+            else:
+                os.environ["ONE_TUI_STATE"] = before
+    app.clear_notifications()
+    await pilot.pause()
+
+
 SCENES: dict[str, Callable[[Any], Awaitable[None]]] = {
     "main": _main,
     "details": _details,
@@ -178,4 +218,6 @@ SCENES: dict[str, Callable[[Any], Awaitable[None]]] = {
     "help": _help,
     "error": _error,
     "invalid": _invalid,
+    "tags": _tags,
+    "tag": _tag,
 }

@@ -64,6 +64,10 @@ class EngineState:
     cache_dir: Path
     #: changes when the tables in memory are replaced (a download, a reload)
     tables_id: int = 0
+    #: the active table set: None for the full tables, or a release tag (``cache_dir/<tag>``)
+    tag: str | None = None
+    #: where the active set's tables are (ONE's ``tables_dir``; None: ``cache_dir``)
+    tables_dir: Path | None = None
     #: a search with ``query_type='remote'`` may ask Alyx now (``ModePolicy.remote_allowed``)
     remote_allowed: bool = False
     #: when a table job last asked Alyx (or was cancelled): auto's rule needs it

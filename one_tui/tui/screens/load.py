@@ -30,9 +30,17 @@ def alf_object(name: str) -> str | None:
     return found.group("object") if found else None
 
 
-def one_constructor(base_url: str | None, cache_dir: Path | str | None) -> str:
-    """The ONE constructor for this app's database and cache folder."""
+def one_constructor(base_url: str | None, cache_dir: Path | str | None,
+                    tag: str | None = None) -> str:
+    """The ONE constructor for this app's database and cache folder; with a release tag
+    active, ONE in local mode on the tag's tables (``load_cache(tag=...)`` would download them
+    again in a new process, and 3.x would stay remote and ignore them: one-downloads.md §2.3)."""
     folder = repr(str(cache_dir)) if cache_dir else None
+    if tag and cache_dir:
+        url = f"base_url={base_url!r}, " if base_url else ""
+        tables = repr(str(Path(cache_dir) / tag))
+        return (f"one = ONE({url}cache_dir={folder}, mode='local'); "
+                f"one.load_cache(tables_dir={tables})")
     if base_url and folder:
         return f"one = ONE(base_url={base_url!r}, cache_dir={folder})"
     if base_url:
@@ -41,11 +49,11 @@ def one_constructor(base_url: str | None, cache_dir: Path | str | None) -> str:
 
 
 def load_lines(eid: str, datasets: Sequence[DatasetRow] | None, base_url: str | None,
-               cache_dir: Path | str | None) -> list[tuple[str, str]]:
+               cache_dir: Path | str | None, tag: str | None = None) -> list[tuple[str, str]]:
     """(line, what it is) for the session: ONE first, then its objects, then each dataset.
 
     Without the session's datasets (details not opened) only what needs none is offered."""
-    lines = [(f"from one.api import ONE; {one_constructor(base_url, cache_dir)}", "ONE")]
+    lines = [(f"from one.api import ONE; {one_constructor(base_url, cache_dir, tag)}", "ONE")]
     if datasets is None:
         lines.append((f"one.list_datasets({eid!r})", "list datasets"))
         return lines

@@ -418,8 +418,9 @@ class MainScreen(Screen[None]):
         base_url = engine.base_url if engine is not None else None
         cache_dir = engine.cache_dir if engine is not None else None
         note = "" if datasets is not None else "enter on the session first for its datasets"
-        self.app.push_screen(LoadModal(load_lines(eid, datasets, base_url, cache_dir), note,
-                                       eid), self._on_load_line)
+        tag = engine.tag if engine is not None else None
+        self.app.push_screen(LoadModal(load_lines(eid, datasets, base_url, cache_dir, tag),
+                                       note, eid), self._on_load_line)
 
     def _on_load_line(self, line: str | None) -> None:
         if line:

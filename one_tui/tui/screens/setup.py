@@ -24,15 +24,17 @@ Browse a cache folder without a database:
 
     one-tui --cache-dir /path/to/ONE --mode local
 
+Or open IBL's public database with ONE's public login (intbrainlab): press p.
 Or try it now on a synthetic database served on this machine: press d.
 """
 
 
 class SetupScreen(Screen[None]):
-    """Explains the set-up; ``d`` starts the demo, ``q`` quits."""
+    """Explains the set-up; ``p`` opens ONE's public database, ``d`` the demo, ``q`` quits."""
 
     BINDINGS = [
         Binding("d", "app.start_demo", "Start the demo", id="setup_demo"),
+        Binding("p", "app.start_public", "Public database", id="setup_public"),
         Binding("q", "app.quit", "Quit", id="setup_quit"),
     ]
 

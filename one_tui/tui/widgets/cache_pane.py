@@ -35,11 +35,13 @@ def render_cache(state: AppState, now: dt.datetime) -> Text | None:
     if engine is None:
         return None
     out = Text()
+    _kv(out, "database", plain(engine.base_url) if engine.base_url else "none (local only)")
     _kv(out, "folder", plain(str(engine.cache_dir)))
+    _kv(out, "table set", f"tag {plain(engine.tag)} ({plain(str(engine.tables_dir))})"
+        if engine.tag else "full (t: a release tag)", "bold" if engine.tag else "")
     _kv(out, "mode", mode_line(engine))
     if engine.mode is Mode.LOCAL and engine.fallback is None:
         out.append(f"{'':<13}local: {LOCAL_MEANS}\n", style="dim")
-    _kv(out, "Alyx", plain(engine.base_url) if engine.base_url else "none (local only)")
     _kv(out, "user", plain(engine.user))
     if engine.read_only:
         _kv(out, "tables", "read-only folder: results are not saved")

@@ -13,12 +13,13 @@ from rich.text import Text
 from textual.reactive import var
 from textual.widgets import Static
 
-from one_tui.text import fmt_age_minutes
+from one_tui.text import fmt_age_minutes, plain
 from one_tui.tui.state import AppState, Job
 
 
 def render_status(state: AppState, now: dt.datetime) -> Text:
-    """mode · online · REST cache · tables' age · last source · what is running."""
+    """mode · tag (when a release's tables are active) · online · REST cache · tables' age ·
+    last source · what is running."""
     out = Text(" ")
     engine = state.engine
     mode = "…"
@@ -27,6 +28,8 @@ def render_status(state: AppState, now: dt.datetime) -> Text:
         if engine.requested != engine.mode:
             mode = f"{engine.requested}→{engine.mode}"
     out.append(f"mode {mode}", style="bold")
+    if engine is not None and engine.tag:  # a release's tables answer, not the full ones
+        out.append(f" · tag {plain(engine.tag)}", style="bold")
     online = state.online
     on_request = engine is not None and engine.alyx_on_request
     if online is None:

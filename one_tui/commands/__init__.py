@@ -1,0 +1,1 @@
+"""`one-tui` sub-commands, one module each (`add_parser(sub)`, `run(ns) -> int`)."""
