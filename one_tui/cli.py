@@ -81,9 +81,18 @@ def _add_search_terms(parser: argparse.ArgumentParser) -> None:
     terms.add_argument("--projects", action="append")
     terms.add_argument("--task-protocol", action="append")
     terms.add_argument("--dataset", action="append", help="partial match on rel_path (ONE 2.x)")
-    terms.add_argument("--datasets", action="append", help="exact file name, all required")
+    terms.add_argument("--datasets", action="append",
+                       help="exact file names, comma-separated as in the app, all required")
     terms.add_argument("--dataset-qc-lte", help="QC name or value, e.g. WARNING or 30")
     terms.add_argument("--django", help="raw Alyx filter (remote only): field__lookup,value")
+    alyx = parser.add_argument_group(
+        "Alyx-only terms (as the app's Alyx-only filters: the search goes to Alyx in any mode)")
+    alyx.add_argument("--qc", help="session QC, a name or value, e.g. PASS or 10")
+    alyx.add_argument("--performance-gte", type=float, metavar="PCT")
+    alyx.add_argument("--performance-lte", type=float, metavar="PCT")
+    alyx.add_argument("--atlas-acronym", help="brain region, e.g. VISp")
+    alyx.add_argument("--histology", action="store_true", help="sessions with histology done")
+    alyx.add_argument("--narrative", help="text the session's narrative contains (any case)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -136,23 +145,57 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def search_terms_from_args(ns: argparse.Namespace) -> dict[str, Any]:
-    """Turn CLI flags into ONE search keyword arguments, leaving out what was not given."""
+    """Turn CLI flags into ONE search keyword arguments, leaving out what was not given.
+    Raises ValueError, as the app's filters refuse them, for a reversed date range and a QC
+    or percentage that is not one."""
     terms: dict[str, Any] = {}
     for name in ("laboratory", "subject", "number", "projects", "task_protocol", "dataset"):
         values = getattr(ns, name)
         if values:
             terms[name] = values[0] if len(values) == 1 else values
-    if ns.datasets:
-        terms["datasets"] = ns.datasets
+    if ns.datasets:  # "a,b" as the app's field reads it
+        terms["datasets"] = [p.strip() for v in ns.datasets for p in v.split(",") if p.strip()]
     if ns.date:
         terms["date_range"] = ns.date
     if ns.date_range:
-        terms["date_range"] = [d or None for d in ns.date_range]
+        start, end = (d or None for d in ns.date_range)
+        if start and end and start > end:
+            raise ValueError(f"--date-range: {end} is before {start} (FROM comes first)")
+        terms["date_range"] = [start, end]
     if ns.dataset_qc_lte:
         qc = ns.dataset_qc_lte
         terms["dataset_qc_lte"] = int(qc) if qc.isdigit() else qc
+    terms.update(alyx_only_terms(ns))
+    return terms
+
+
+def alyx_only_terms(ns: argparse.Namespace) -> dict[str, Any]:
+    """The terms only Alyx answers, named and shaped as the app's Alyx-only filters send
+    them (``widgets/filters.py``); ``--django`` included (remote only too)."""
+    from one_tui.engine.core.spec import QC
+
+    terms: dict[str, Any] = {}
+    if getattr(ns, "qc", None):
+        terms["qc"] = int(QC.validate(ns.qc))
+    for name in ("performance_gte", "performance_lte"):
+        value = getattr(ns, name, None)
+        if value is not None:
+            if not 0 <= value <= 100:
+                raise ValueError(f"--{name.replace('_', '-')}: a percentage, 0 to 100")
+            terms[name] = value
+    if getattr(ns, "atlas_acronym", None):
+        terms["atlas_acronym"] = ns.atlas_acronym
+    if getattr(ns, "histology", False):
+        terms["histology"] = True
+    django = []
+    if getattr(ns, "narrative", None):
+        from one_tui.engine import django_clause
+
+        django.append(django_clause("narrative__icontains", ns.narrative))
     if ns.django:
-        terms["django"] = ns.django
+        django.append(ns.django)
+    if django:
+        terms["django"] = ",".join(django)
     return terms
 
 
@@ -207,9 +250,12 @@ def _ask_password(base_url: str, username: str | None) -> str | None:
         return None
 
 
-def open_service(ns: argparse.Namespace, mode: str) -> tuple[EngineService, list[str]]:
+def open_service(ns: argparse.Namespace, mode: str, asks_alyx: bool = False
+                 ) -> tuple[EngineService, list[str]]:
     """The engine with the app's login (~/.one token, else $ONE_TUI_PASSWORD, else a prompt),
-    connected as ONE's constructor would; returns it with the notices of the start."""
+    connected as ONE's constructor would; returns it with the notices of the start.
+    ``asks_alyx``: an Alyx-only term sends this search to Alyx, local mode included (what
+    ``local`` means: ``LOCAL_MEANS``), so the login is needed then too."""
     from one_tui.engine import EngineService, Mode, OutcomeKind
     from one_tui.engine.core.results import recording
 
@@ -217,7 +263,7 @@ def open_service(ns: argparse.Namespace, mode: str) -> tuple[EngineService, list
     base_url, cache_dir, username, token = (place.base_url, place.cache_dir, place.username,
                                             place.token)
     tag = getattr(ns, "tag", None)
-    if not base_url or mode == "local":
+    if not base_url or (mode == "local" and not asks_alyx):
         with recording() as opened:  # what opening said (a plain-http URL) is printed
             svc = EngineService.open(cache_dir=cache_dir, base_url=base_url, mode=Mode.LOCAL,
                                      tag=tag)
@@ -225,9 +271,10 @@ def open_service(ns: argparse.Namespace, mode: str) -> tuple[EngineService, list
     password = _password_from(os.environ)
     if not password and not token:  # as ONE does: no saved token, so ask now (on a terminal)
         password = _ask_password(base_url, username)
+    # the saved token first (README): the password is kept for a re-login should Alyx reject
+    # it, so a stale $ONE_TUI_PASSWORD does not turn a valid token into a refused login
     svc = EngineService.open(base_url=base_url, cache_dir=cache_dir, mode=Mode(mode),
-                             username=username, password=password,
-                             token=None if password else token, tag=tag)
+                             username=username, password=password, token=token, tag=tag)
     out = svc.connect()
     if out.kind is OutcomeKind.LOGIN_NEEDED and not password and username:
         # the saved token was revoked: ask once, as ONE does
@@ -242,8 +289,10 @@ def run_search(ns: argparse.Namespace) -> int:
 
     if sys.stdout is None:  # before any work: nothing would be printed
         raise OutputLost("stdout is closed: the results have nowhere to go")
-    svc, notices = open_service(ns, ns.mode)
-    answer = svc.search_sessions(SearchRequest(search_terms_from_args(ns)))
+    terms = search_terms_from_args(ns)  # a reversed date range ends here, before any login
+    alyx_only = bool(alyx_only_terms(ns))
+    svc, notices = open_service(ns, ns.mode, asks_alyx=alyx_only)
+    answer = svc.search_sessions(SearchRequest(terms, alyx_only=alyx_only))
     for notice in dict.fromkeys([*notices, *answer.notices]):  # the start's, then the search's
         say(f"note: {notice}")
     table = answer.unwrap()  # a failure (e.g. a regex over its time limit) ends here, one line

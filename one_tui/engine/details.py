@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from one_tui.engine.core import results
 from one_tui.engine.core.confine import confined
 from one_tui.engine.core.errors import (
     AlyxConnectionError,
@@ -21,6 +22,7 @@ from one_tui.engine.core.errors import (
     OfflineError,
 )
 from one_tui.engine.core.spec import QC, one_line
+from one_tui.engine.core.types import Mode
 from one_tui.engine.core.values import (
     DatasetRow,
     DiskTotals,
@@ -44,13 +46,17 @@ REMOTE_KEYS = ("narrative", "qc", "extended_qc", "n_trials", "n_correct_trials",
 def build_details(one: One, eid: str, row: Mapping[str, Any]) -> SessionDetails:
     """The session's fields, datasets (CRITICAL included) with what is on this disk, probe
     insertions and, online, its Alyx record."""
-    session = _session(one, eid, row)
+    with results.recording() as record:  # the session's record: its fields and Alyx's
+        session = _session(one, eid, row)
+        remote, remote_error, stale = _remote(one, eid)
+    remote_source = None if remote is None else str(record.source) + stale
     records = _datasets(one.list_datasets(eid, qc=QC.CRITICAL.name, details=True))
     records, disk = _on_disk(one.cache_dir, session, records)
-    remote, remote_error = _remote(one, eid)
+    insertions, unknown = _insertions(one, eid)
     return SessionDetails(eid=eid, session=session, datasets=tuple(records),
-                          insertions=_insertions(one, eid), remote=remote,
-                          remote_error=remote_error, disk=disk)
+                          insertions=insertions, remote=remote,
+                          remote_error=remote_error, disk=disk, insertions_unknown=unknown,
+                          remote_source=remote_source)
 
 
 def split_rel_path(rel_path: str) -> tuple[str, str, str]:
@@ -113,40 +119,53 @@ def _on_disk(cache_dir: Path, session: Mapping[str, Any], records: list[DatasetR
                               totals.bytes_on_disk, totals.bytes_on_server)
 
 
-def _insertions(one: One, eid: str) -> tuple[Insertion, ...]:
-    """The session's probe insertions; none when the tables have no insertions table."""
+def _insertions(one: One, eid: str) -> tuple[tuple[Insertion, ...], str | None]:
+    """The session's probe insertions, and why they are not known when the tables cannot tell.
+
+    ONE's tables (cache.zip) hold no insertions table; what the tables in memory hold is what
+    Alyx sent for the sessions asked about. So in local mode, no table or no rows for this
+    session is "not known here", never zero; other modes ask Alyx when the tables have none.
+    """
+    local = one.policy.call_mode(None) is Mode.LOCAL
     try:
         found = one.eid2pid(eid, details=True)
-    except (OfflineError, KeyError, ValueError, NotImplementedError):
-        # NotImplementedError: ONE's answer in local mode with no insertions table (the
-        # public tables have none); the session's details must not fail for it
-        return ()
+    except NotImplementedError:  # no insertions table, local mode
+        return (), ("the local tables list no insertions (ONE's cache has no such table); "
+                    "auto or remote mode asks Alyx")
+    except (OfflineError, AlyxError, KeyError, ValueError) as exc:
+        return (), f"not known: {one_line(exc)}"
     if not found or found[0] is None:
-        return ()
+        if local:
+            return (), ("none in the local tables, which list only what Alyx sent this "
+                        "folder; auto or remote mode asks Alyx")
+        return (), None
     pids, names, records = cast(tuple[list[Any], list[Any], list[Any] | None], found)
     recs = records or [{}] * len(pids)
     return tuple(Insertion(str(pid), str(name), (rec or {}).get("model"))
-                 for pid, name, rec in zip(pids, names, recs, strict=False))
+                 for pid, name, rec in zip(pids, names, recs, strict=False)), None
 
 
-def _remote(one: One, eid: str) -> tuple[dict[str, Any] | None, RemoteError | None]:
-    """The session's Alyx record, online only; why not, when it could not be had."""
+def _remote(one: One, eid: str
+            ) -> tuple[dict[str, Any] | None, RemoteError | None, str]:
+    """The session's Alyx record, online only (and " (stale ...)" when the REST cache answered
+    for an unreachable Alyx); why not, when it could not be had."""
     if one.alyx is None or one.offline:
-        return None, None
+        return None, None, ""
     try:
-        record = one.get_details(eid, full=True, query_type="remote")
+        with results.recording() as rec:
+            record = one.get_details(eid, full=True, query_type="remote")
     except AlyxConnectionError as exc:
         return None, RemoteError(RemoteErrorKind.UNREACHABLE,
-                                 f"Alyx record unavailable: {one_line(exc, named=True)}")
+                                 f"Alyx record unavailable: {one_line(exc, named=True)}"), ""
     except (LoginRequired, AuthenticationError) as exc:
         return None, RemoteError(RemoteErrorKind.LOGIN,
-                                 f"Alyx record unavailable: {one_line(exc, named=True)}")
+                                 f"Alyx record unavailable: {one_line(exc, named=True)}"), ""
     except (AlyxError, OfflineError, ValueError, KeyError) as exc:
         return None, RemoteError(RemoteErrorKind.OTHER,
-                                 f"Alyx record unavailable: {one_line(exc, named=True)}")
+                                 f"Alyx record unavailable: {one_line(exc, named=True)}"), ""
     record = dict(record or {})
     out = {k: record[k] for k in REMOTE_KEYS if k in record}
     if "performance" not in out and record.get("n_trials"):
         correct = record.get("n_correct_trials") or 0
         out["performance"] = round(100 * correct / record["n_trials"], 1)
-    return out, None
+    return out, None, " (stale: Alyx unreachable)" if rec.stale else ""

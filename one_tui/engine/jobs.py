@@ -120,7 +120,7 @@ class TableJobs:
         keeping the tables on disk. Returns what happened; a failure falls back to local."""
         with outcome.recording() as rec:
             result = self._connect(cancel, on_progress)
-        self.policy.table_job_ended()
+        self.policy.table_job_ended(asked_nothing=result.kind is OutcomeKind.LOCAL)
         return self._finish(result, rec)
 
     def _connect(self, cancel: threading.Event | None, on_progress: Phase | None) -> Outcome:
@@ -177,7 +177,7 @@ class TableJobs:
             raise ValueError(f'refresh "{how}" not recognized (auto or refresh)')
         with outcome.recording() as rec:
             result = self._refresh(Mode(how), cancel, on_progress)
-        self.policy.table_job_ended()
+        self.policy.table_job_ended(asked_nothing=result.kind is OutcomeKind.LOCAL)
         return self._finish(result, rec)
 
     def _refresh(self, how: Mode, cancel: threading.Event | None,

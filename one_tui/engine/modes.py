@@ -129,6 +129,12 @@ class ModePolicy:
         return self.current is Mode.LOCAL or not self.has_database
 
     @property
+    def remote_allowed(self) -> bool:
+        """Whether a call given ``query_type='remote'`` may ask Alyx now: a database is set up
+        and the mode did not just fall back (``LOCAL_MEANS`` says it in words)."""
+        return self.has_database and self.fallback is None
+
+    @property
     def fell_back(self) -> bool:
         """In local mode because Alyx failed (not by choice): a refresh may try Alyx again."""
         return self.fallback is not None
@@ -173,7 +179,7 @@ class ModePolicy:
         asked = self.current if query_type in (None, Mode.AUTO) else parse_mode(
             query_type, "query_type")
         if asked is Mode.REMOTE:
-            if not self.has_database or self.fallback is not None:
+            if not self.remote_allowed:
                 raise OfflineError("query_type='remote' needs a connection to Alyx; one-tui is in "
                                    f"local mode ({self.offline_reason()})")
             return Mode.REMOTE
@@ -182,9 +188,12 @@ class ModePolicy:
         return asked
 
     # -- the app's auto rule ----------------------------------------------------------------------
-    def table_job_ended(self) -> None:
-        """A table job (connect, login, refresh) ended, whatever its outcome."""
-        self.tables_checked_at = self.clock()
+    def table_job_ended(self, asked_nothing: bool = False) -> None:
+        """A table job (connect, login, refresh) ended, whatever its outcome; one that asked
+        nothing (local mode) leaves the rule as it was, so switching local → auto on expired
+        tables still refreshes them at the next search, as the Cache pane says."""
+        if not asked_nothing:
+            self.tables_checked_at = self.clock()
 
     def refresh_due(self, now: datetime, query_type: object | None = None) -> bool:
         """Whether auto's next local search should refresh the tables first: in auto mode, the
@@ -195,8 +204,4 @@ class ModePolicy:
             return False
         if query_type is not None and parse_mode(query_type, "query_type") is Mode.REMOTE:
             return False
-        fresh = self._freshness()
-        expires = fresh.expires_at
-        if expires is None or not fresh.expired(now):
-            return False
-        return self.tables_checked_at is None or self.tables_checked_at < expires
+        return self._freshness().refresh_due(now, self.tables_checked_at)

@@ -13,6 +13,7 @@ module only composes them into the use cases a screen needs (a session's details
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -48,7 +49,7 @@ if TYPE_CHECKING:  # pandas is imported by the calls that need it, never at star
     from one_tui.engine.one import One
     from one_tui.engine.remote.pacing import Pacer
 
-__all__ = ["EngineService", "suggestions_of"]
+__all__ = ["EngineService", "suggestions_of", "pasted_id"]
 
 # -- the service ------------------------------------------------------------------------------
 class EngineService:
@@ -117,7 +118,8 @@ class EngineService:
             base_url=client.base_url if client is not None else None,
             user=client.user if client is not None else None, read_only=one.read_only,
             cache_dir=one.cache_dir, tables_id=one.tables_id, tag=one.tag,
-            tables_dir=one.tables_dir)
+            tables_dir=one.tables_dir, remote_allowed=one.policy.remote_allowed,
+            tables_checked_at=one.policy.tables_checked_at)
 
     def refresh_due(self, now: datetime) -> bool:
         """``auto``'s rule, the engine's mode policy's (``ModePolicy.refresh_due``): the
@@ -199,6 +201,18 @@ class EngineService:
                 value = subject_history(self._one, nickname, ask_alyx=ask_alyx, cancel=cancel,
                                         on_progress=on_progress, pacer=self._pacer,
                                         no_cache=no_cache)
+            except (AlyxError, OfflineError, ValueError, KeyError, OSError) as exc:
+                return rec.answer(error=exc)
+        return rec.answer(value)
+
+    def find_session(self, text: str) -> Answer[str]:
+        """The eid of what a user pasted: an eid in any case, even broken by spaces or a line
+        break (spreadsheets, e-mail), or a session folder (``.../<lab>/Subjects/<subject>/
+        <date>/<number>``), looked up in the tables, then on Alyx when the mode allows. The
+        value is None when nothing matches; ``error`` says why the text is neither."""
+        with self._recording() as rec:
+            try:
+                value = self._one.to_eid(pasted_id(text))
             except (AlyxError, OfflineError, ValueError, KeyError, OSError) as exc:
                 return rec.answer(error=exc)
         return rec.answer(value)
@@ -373,6 +387,16 @@ class EngineService:
                     yield rec
             else:
                 yield rec
+
+
+def pasted_id(text: str) -> str:
+    """A pasted session id as ONE reads it: quotes and outer spaces gone; an eid with spaces or
+    line breaks inside joined up (a path keeps its inner spaces: folders may have them)."""
+    text = text.strip().strip("'\"").strip()
+    joined = "".join(text.split())
+    if re.fullmatch(r"[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}", joined):
+        return joined
+    return text
 
 
 def suggestions_of(frame: pd.DataFrame | None) -> Suggestions:

@@ -38,7 +38,7 @@ from one_tui.tui import hangup, sets, state
 from one_tui.tui import work as bodies
 from one_tui.tui.config import TuiConfig
 from one_tui.tui.connect import Connector
-from one_tui.tui.keys import KEYS, display_keys, key_rows
+from one_tui.tui.keys import KEYS, display_keys, key_rows, unknown_ids
 from one_tui.tui.messages import (
     DatasetsPreloaded,
     EngineOpened,
@@ -153,6 +153,9 @@ class OneApp(App[None]):
             self.set_keymap(self.keymap)
         if self.config.error:
             self.notify(self.config.error, severity="warning")
+        if unknown := unknown_ids(self.keymap):
+            self.notify(f"[keymap] in {self.config.path}: no key id {', '.join(unknown)} "
+                        "(ignored; F1 lists the ids)", severity="warning", timeout=12)
         self._apply_theme()
         # the clock: ages advance and ``expired`` flips while the app is open
         self.set_interval(TICK_LOW_BANDWIDTH if self.low_bandwidth else TICK, self._tick)

@@ -44,6 +44,11 @@ KEYS: tuple[tuple[str, str, str, str, bool, str], ...] = (
      "session: copy a ONE line (load_dataset, load_object, ONE(...))"),
     ("subject_view", "S", "subject_view", "Subject", False,
      "subject: training history of the session's subject (plot)"),
+    ("goto", "g", "goto", "Go to", False, "session: open by eid or folder (pasted)"),
+    ("copy_search", "L", "copy_search", "Copy search", False,
+     "search: copy as a ONE call (one.search(...))"),
+    ("copy_eids", "E", "copy_eids", "Copy eids", False,
+     "results: copy the eids as a Python list"),
     ("toggle_eid", "i", "toggle_eid", "eid column", False, "results: show/hide the eid column"),
     ("sort", "s", "sort", "Sort", False, "results: sort by a column"),
     ("export", "e", "export", "Export", True, "results: export to CSV or Parquet"),
@@ -65,6 +70,19 @@ EXTRA_KEYS: tuple[tuple[str, str, str], ...] = (
     ("ctrl+n", "next pane, also from inside a field", "next_pane"),
     ("escape", "cancel a search, a download or a refresh · back to the sessions", "cancel"),
 )
+
+
+# Binding ids outside the table that a keymap may remap too (the screens' and modals' own).
+OTHER_IDS = frozenset({"focus_next", "focus_previous", "next_pane", "quit_now", "filters_next",
+                       "filters_previous", "login_cancel", "modal_close", "confirm_yes",
+                       "confirm_no", "error_copy", "setup_demo", "setup_quit"})
+
+
+def unknown_ids(keymap: Mapping[str, str]) -> list[str]:
+    """The ids of a [keymap] that name no binding (Textual ignores them without a word, so a
+    typo like ``serach`` left a user wondering why the key did not change)."""
+    known = {row[0] for row in KEYS} | {bid for _k, _d, bid in EXTRA_KEYS} | OTHER_IDS
+    return sorted(k for k in keymap if k not in known)
 
 
 def display_keys(keys: str) -> str:

@@ -170,6 +170,14 @@ def search_answered(state: AppState, source: Source, at: dt.datetime) -> AppStat
     return replace(state, search=search, unreachable=unreachable)
 
 
+def details_answered(state: AppState, source: Source) -> AppState:
+    """Details were fetched: the status line's "last:" names where from (Details in auto
+    mode reads Alyx or the REST cache even when the search read the tables)."""
+    search = replace(state.search, last_source=f"{source} (details)")
+    unreachable = False if source is Source.ALYX else state.unreachable
+    return replace(state, search=search, unreachable=unreachable)
+
+
 def search_failed(state: AppState, unreachable: bool) -> AppState:
     search = replace(state.search, running=False, last_source="search failed")
     return replace(state, search=search, unreachable=state.unreachable or unreachable)

@@ -96,7 +96,8 @@ async def test_the_app_against_the_real_alyx(real_alyx: Any, tmp_path: Path, hom
 
         # local mode: searches send nothing, ctrl+r still asks Alyx and the mode stays local
         await _key(app, pilot, "f2")
-        assert "mode local" in status_text(app) and "offline" in status_text(app)
+        # (issue 18: local asks Alyx on request, so never "offline" while it can)
+        assert "mode local" in status_text(app) and "Alyx on request" in status_text(app)
         mark = log.start()
         await _search(app, pilot, subject="KS001")
         assert log.since(mark) == [] and results.row_count == _count(sessions, "KS001")
@@ -104,7 +105,8 @@ async def test_the_app_against_the_real_alyx(real_alyx: Any, tmp_path: Path, hom
         await _search(app, pilot, key="ctrl+r", subject="KS001")
         assert log.since(mark) == ["GET /sessions?subject=KS001"]
         assert results.row_count == _count(sessions, "KS001") and "Alyx" in results_text(app)
-        assert "mode local" in status_text(app)
+        assert "mode local" in status_text(app) and "offline" not in status_text(app)
+        assert "last: Alyx" in status_text(app)
 
         # remote mode: a search goes to Alyx, the same again comes from the REST cache, and
         # with the bypass on it goes to Alyx again

@@ -97,4 +97,19 @@ def test_cache_pane_text() -> None:
     assert "state        bypassed for queries (b)" in plain and "hits/misses  1 / 2" in plain
     expired = render_cache(state.engine_changed(s, engine()), T0 + dt.timedelta(hours=25))
     assert expired is not None and "expired      yes" in expired.plain
-    assert "(due now)" in expired.plain
+    assert "next refresh at the next search" in expired.plain  # what the search does
+    checked = engine(tables_checked_at=T0 + dt.timedelta(hours=25))  # Alyx had nothing newer
+    after = render_cache(state.engine_changed(s, checked), T0 + dt.timedelta(hours=26))
+    assert after is not None and "next refresh none until r" in after.plain
+
+
+def test_status_never_says_offline_while_a_job_asks_alyx() -> None:
+    """Issue 18: after a fallback, r / a login ask Alyx again: not "offline" meanwhile."""
+    fallback = Fallback(Mode.AUTO, FallbackReason.UNREACHABLE, "auto → local: Alyx unreachable")
+    s = state.engine_changed(AppState(), engine(Mode.LOCAL, Mode.AUTO, fallback=fallback))
+    assert "offline" in render_status(s, T0).plain
+    retrying = state.jobs_running(s, ["refresh"])
+    line = render_status(retrying, T0).plain
+    assert "offline" not in line and "asking Alyx" in line
+    chosen = state.engine_changed(AppState(), engine(Mode.LOCAL, remote_allowed=True))
+    assert "Alyx on request" in render_status(chosen, T0).plain

@@ -122,6 +122,7 @@ async def test_auto_asks_alyx_at_the_next_search_once_expired(db, server, tmp_pa
         await pilot.pause()
         assert "(expired)" in status_text(app)
         server.set_tables_date(T0 + dt.timedelta(hours=24, minutes=30))
+        app.query_one("#f-lab", Input).focus()  # a search moves the focus to the results
         await pilot.press("enter")
         await settle(app, pilot)
         assert requests_since(server, start, "/cache/info")

@@ -53,6 +53,15 @@ class Freshness:
         """When the tables expire (when ``auto`` will ask Alyx again), None without tables."""
         return None if self.created is None else self.created + self.expiry
 
+    def refresh_due(self, now: datetime, checked_at: datetime | None) -> bool:
+        """The app's auto rule: expired at ``now`` and Alyx not asked since they expired
+        (``checked_at``: when a table job last asked Alyx, or was cancelled, None: never).
+        ``ModePolicy.refresh_due`` applies it; the Cache pane shows it."""
+        expires = self.expires_at
+        if expires is None or not self.expired(now):
+            return False
+        return checked_at is None or checked_at < expires
+
     def load_is_due(self, now: datetime) -> bool:
         """ONE 2.x's ``refresh_cache('auto')``: reload once ``expiry`` passed since the load."""
         return self.loaded is None or now - self.loaded >= self.expiry

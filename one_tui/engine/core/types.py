@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["Mode", "Source", "OutcomeKind", "FallbackReason", "MODES"]
+__all__ = ["Mode", "Source", "OutcomeKind", "FallbackReason", "MODES", "LOCAL_MEANS"]
 
 
 class Mode(StrEnum):
@@ -22,6 +22,13 @@ class Mode(StrEnum):
 
 #: The modes in the order the app cycles through them.
 MODES: tuple[Mode, ...] = tuple(Mode)
+
+#: What ``local`` means, in the words the help, the README and the Cache pane all use (ONE's
+#: modes page: a per-call ``query_type='remote'`` may ask Alyx when a database is set up). The
+#: rule itself is ``ModePolicy.call_mode``; this is its sentence, so nothing says otherwise.
+LOCAL_MEANS = ("the tables on disk; nothing goes to Alyx by itself. A search run with "
+               "query_type='remote' (ctrl+r, or an Alyx-only filter) asks Alyx when a database "
+               "is set up and Alyx has not just failed")
 
 
 class Source(StrEnum):

@@ -68,11 +68,28 @@ class EngineState:
     tag: str | None = None
     #: where the active set's tables are (ONE's ``tables_dir``; None: ``cache_dir``)
     tables_dir: Path | None = None
+    #: a search with ``query_type='remote'`` may ask Alyx now (``ModePolicy.remote_allowed``)
+    remote_allowed: bool = False
+    #: when a table job last asked Alyx (or was cancelled): auto's rule needs it
+    tables_checked_at: datetime | None = None
+
+    @property
+    def alyx_on_request(self) -> bool:
+        """Local mode chosen with a database: offline by ONE's rule, yet ctrl+r and the
+        Alyx-only filters still ask Alyx (``LOCAL_MEANS``), so the screen must not say
+        "offline"."""
+        return self.mode is Mode.LOCAL and self.remote_allowed
 
     @property
     def online(self) -> bool:
         """ONE's rule: not local mode and an Alyx database is set up."""
         return self.has_alyx and self.mode is not Mode.LOCAL
+
+    def refresh_at_next_search(self, now: datetime) -> bool:
+        """auto's rule (``Freshness.refresh_due``): the next search of the tables refreshes
+        them first."""
+        return (self.online and self.mode is Mode.AUTO
+                and self.freshness.refresh_due(now, self.tables_checked_at))
 
     @property
     def next_refresh(self) -> datetime | None:
@@ -152,3 +169,9 @@ class SessionDetails:
     remote: Mapping[str, Any] | None = None
     remote_error: RemoteError | None = None
     disk: DiskTotals | None = None
+    #: why the insertions are not known (None: ``insertions`` is the whole list). ONE's
+    #: cache.zip has no insertions table, so in local mode "none found" is not "zero".
+    insertions_unknown: str | None = None
+    #: where the Alyx record came from (``Source``'s words: "Alyx", "REST cache"); None when
+    #: it was not asked for
+    remote_source: str | None = None

@@ -121,6 +121,7 @@ class Credentials:
     def _login(self, username: str) -> None:
         password = self.password()
         if not password:
+            self._check_reachable()  # "login needed" only when a password could help
             raise LoginRequired(f"Alyx at {self.urls.base} needs the password of {username}")
         try:
             rep = bounded_request(self.http, "POST", self.urls.join("auth-token"), "/auth-token",
@@ -151,6 +152,17 @@ class Credentials:
         except (OSError, params.ParamsError) as exc:
             self._note(f"Logged in, but the token could not be saved in ~/.one: {one_line(exc)}")
         _logger.info("Connected to %s as %s", self.urls.base, username)
+
+    def _check_reachable(self) -> None:
+        """Raise AlyxConnectionError when Alyx does not answer at all (any HTTP status will
+        do): asking for a password that cannot help reported a server that was down as
+        "login needed". One GET of the API root, only on the way to that error."""
+        try:
+            self.http.get(self.urls.join(""))
+        except httpx.TransportError:
+            raise unreachable(self.urls.base) from None
+        except httpx.InvalidURL as exc:
+            raise bad_url(self.urls.base, exc) from None
 
     def logout(self) -> None:
         """Forget the token (in memory and in ~/.one) and the password."""

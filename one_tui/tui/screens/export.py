@@ -26,12 +26,16 @@ class ExportModal(CloseableModal):
             noun = "session" if self.n_rows == 1 else "sessions"
             yield Static(f"Write {self.n_rows:,} {noun} to (.csv, .pqt or .parquet):")
             yield QuietInput(self.default_path, id="export-path")
+            yield Static(target_line(self.default_path), id="export-target", markup=False)
             yield Static("", id="export-error", classes="field-error")
             yield Static("enter write · esc close", classes="hint")
 
     def on_mount(self) -> None:
         self.query_one("#export-box").border_title = "Export results"
         self.query_one("#export-path", Input).focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.query_one("#export-target", Static).update(target_line(event.value))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         path = event.value.strip()
@@ -42,3 +46,12 @@ class ExportModal(CloseableModal):
             error.set_class(True, "-shown")
             return
         self.dismiss((str(Path(path).expanduser()), fmt))
+
+
+def target_line(value: str) -> str:
+    """The file that will be written, folder included, before anything is: a bare name goes
+    into the folder one-tui was started in, which a user over SSH may not have in mind."""
+    path = value.strip()
+    if not path:
+        return ""
+    return f"→ {Path(path).expanduser().absolute()}"

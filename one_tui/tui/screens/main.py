@@ -30,6 +30,7 @@ from one_tui.engine.core.types import Mode
 from one_tui.engine.core.values import RemoteErrorKind, SearchRequest
 from one_tui.text import plural
 from one_tui.tui import keys, state
+from one_tui.tui import session_tools as tools
 from one_tui.tui import work as bodies
 from one_tui.tui.messages import DetailsReady, ExportExists, SearchDone, SearchProgress
 from one_tui.tui.state import AppState, Job, Pane
@@ -82,8 +83,9 @@ class MainScreen(Screen[None]):
         super().__init__()
         self.host = host
         self._search_worker: Worker[None] | None = None
-        #: the terms of the last search run (the counts panel's dataset QC reads them)
-        self.last_terms: dict[str, Any] = {}
+        # the last search run: its terms and whether it went to Alyx (L copies it as a ONE
+        # call; the counts panel's dataset QC reads its terms)
+        self._last_search: tuple[dict[str, Any], bool] | None = None
         self._topbar: Text | None = None
 
     # ---------------------------------------------------------------- compose and layout
@@ -244,11 +246,13 @@ class MainScreen(Screen[None]):
             self.notify("No Alyx database: remote searches are not possible here.",
                         severity="error")
             return
-        self.last_terms = dict(terms)
         self.host.update_state(state.search_started(s))
+        self._last_search = (dict(terms), remote)  # L copies it as a ONE call
         self.query_one(ResultsPane).show_running("on Alyx" if remote else "the local tables")
-        if self.narrow and self.host.state.pane is Pane.FILTERS:
-            self.action_show_pane(Pane.RESULTS)  # one pane at a time: show where rows come
+        if isinstance(self.focused, Input) or (self.narrow
+                                               and self.host.state.pane is Pane.FILTERS):
+            # to the rows: 2, 3, s typed next act on them instead of landing in the filter
+            self.action_show_pane(Pane.RESULTS)
         self._search_worker = self._search(service, request, self.host.state.search.seq)
 
     @work(thread=True, exclusive=True, group=Job.SEARCH, exit_on_error=False,
@@ -377,6 +381,7 @@ class MainScreen(Screen[None]):
             return
         lost = value.remote_error is not None and (
             value.remote_error.kind is RemoteErrorKind.UNREACHABLE)
+        self.host.update_state(state.details_answered(self.host.state, answer.source))
         if lost:  # the status line says so at once
             self.host.update_state(state.reachability(self.host.state, True))
         self.query_one(DetailsPane).show(value)
@@ -449,7 +454,8 @@ class MainScreen(Screen[None]):
         if table is None or service is None:
             self.notify("Nothing to count yet: run a search first.", severity="warning")
             return
-        answer = service.count_sessions(table, self.last_terms)
+        terms = self._last_search[0] if self._last_search is not None else {}
+        answer = service.count_sessions(table, terms)
         if answer.value is None:
             self.notify(f"No counts: {one_line(answer.error)}", severity="error")
             return
@@ -466,6 +472,53 @@ class MainScreen(Screen[None]):
         remote = engine is not None and engine.mode is Mode.REMOTE
         filters.set_value(field, filter_value(field, value, remote))
         self.action_search()
+    def action_goto(self) -> None:
+        """g: open a session by a pasted eid or folder."""
+        from one_tui.tui.screens.goto import GotoModal
+
+        self.app.push_screen(GotoModal(), self._on_goto)
+
+    def _on_goto(self, text: str | None) -> None:
+        service = self.host.service
+        if text and service is None:
+            self.notify("Not connected yet.", severity="warning")
+        elif text and service is not None:
+            self._goto(service, text)
+
+    @work(thread=True, exclusive=True, group=Job.DETAILS, exit_on_error=False,
+          description="find a session")
+    def _goto(self, service: EngineService, text: str) -> None:
+        tools.goto(service, text, self.post_message)
+
+    def on_session_found(self, message: tools.SessionFound) -> None:
+        answer = message.answer
+        if answer.error is not None or answer.value is None:
+            why = one_line(answer.error) if answer.error is not None else (
+                f"no such session ({answer.source})")
+            self.notify(f"{message.text[:80]}: {why}", severity="warning")
+            return
+        self.open_details(answer.value, {})
+
+    def action_copy_search(self) -> None:
+        """L: the last search as a ONE call."""
+        if self._last_search is None:
+            self.notify("No search yet.", severity="warning")
+            return
+        terms, remote = self._last_search
+        note = tools.version_note(terms)
+        self._copy(tools.one_search_line(terms, remote), f"search{f' ({note})' if note else ''}")
+
+    def action_copy_eids(self) -> None:
+        """E: the eids shown, as a Python list (the toast says how many, not all of them)."""
+        table = self.query_one(ResultsPane).full
+        line = tools.eids_line(table)
+        if line is None or table is None:
+            self.notify("No sessions to copy.", severity="warning")
+            return
+        self.app.copy_to_clipboard(line)
+        n = table.num_rows
+        self.notify(f"{plural(n, 'eid')} as a Python list ({len(line):,} characters)",
+                    title="Copied eids (OSC 52)")
 
     def action_toggle_eid(self) -> None:
         shown = self.query_one(ResultsPane).toggle_eid()

@@ -11,6 +11,7 @@ from textual.containers import VerticalScroll
 from textual.reactive import var
 from textual.widgets import Static
 
+from one_tui.engine.core.types import LOCAL_MEANS, Mode
 from one_tui.engine.core.values import EngineState, RestCacheInfo
 from one_tui.text import fmt_age_minutes, fmt_delta, fmt_size, fmt_time, plain
 from one_tui.tui.inert import inert_text
@@ -40,6 +41,8 @@ def render_cache(state: AppState, now: dt.datetime) -> Text | None:
     _kv(out, "table set", f"tag {plain(engine.tag)} ({plain(str(engine.tables_dir))})"
         if engine.tag else "full (t: a release tag)", "bold" if engine.tag else "")
     _kv(out, "mode", mode_line(engine))
+    if engine.mode is Mode.LOCAL and engine.fallback is None:
+        out.append(f"{'':<13}local: {LOCAL_MEANS}\n", style="dim")
     _kv(out, "user", plain(engine.user))
     if engine.read_only:
         _kv(out, "tables", "read-only folder: results are not saved")
@@ -73,14 +76,28 @@ def _freshness(out: Text, engine: EngineState, now: dt.datetime) -> None:
     expired = fresh.expired(now)  # from the clock: it flips while the app is open
     _kv(out, "expired", "yes" if expired else "no", "yellow" if expired else "")
     _kv(out, "cache_expiry", fmt_delta(fresh.expiry))
+    _kv(out, "next refresh", next_refresh(engine, now))
+
+
+def next_refresh(engine: EngineState, now: dt.datetime) -> str:
+    """What will ask Alyx for newer tables, and when: only a search of the tables does it by
+    itself (auto, once expired; refresh, every time), ``r`` at any time."""
     nxt = engine.next_refresh
     if nxt is None:
-        text = "none (no automatic refresh in this mode)"
-    elif nxt <= now:
-        text = f"{fmt_time(nxt)} (due now)"
-    else:
-        text = f"{fmt_time(nxt)} (in {fmt_delta(nxt - now)})"
-    _kv(out, "next refresh", text)
+        if engine.online:
+            return "none by itself in this mode (r asks Alyx)"
+        if engine.fallback is not None:
+            return "none until r (it tries Alyx again)"
+        return "none: local mode asks Alyx for no tables"
+    if engine.mode is Mode.REFRESH:
+        return "before every search (refresh mode)"
+    if engine.refresh_at_next_search(now):
+        return "at the next search (the tables expired; r does it now)"
+    if nxt <= now:
+        checked = engine.tables_checked_at
+        when = f" at {fmt_time(checked)}" if checked is not None else ""
+        return f"none until r: Alyx was asked{when}, after the tables expired"
+    return f"at the first search after {fmt_time(nxt)} (in {fmt_delta(nxt - now)})"
 
 
 def _rest(out: Text, rest: RestCacheInfo, bypass: bool) -> None:

@@ -68,7 +68,7 @@ def render_details(ready: SessionDetails) -> Text:
     for key in SESSION_FIELDS:
         out.append(f"  {key.replace('_', ' '):<14} {plain(ready.session.get(key))}\n")
     _datasets(out, ready.datasets, ready.disk)
-    _insertions(out, ready.insertions)
+    _insertions(out, ready.insertions, ready.insertions_unknown)
     _remote(out, ready)
     return out
 
@@ -112,7 +112,12 @@ def _dataset_line(out: Text, d: DatasetRow) -> None:
         out.append("  not here\n", style="dim")
 
 
-def _insertions(out: Text, insertions: tuple[Insertion, ...]) -> None:
+def _insertions(out: Text, insertions: tuple[Insertion, ...], unknown: str | None) -> None:
+    """The insertions; when the tables cannot tell (local mode), "unknown" and why, never 0."""
+    if unknown and not insertions:
+        _section(out, "\nProbe insertions · unknown here")
+        out.append(f"  {plain(unknown)}\n", style="dim")
+        return
     _section(out, f"\nProbe insertions · {len(insertions)}")
     if not insertions:
         out.append("  none\n", style="dim")
@@ -121,12 +126,14 @@ def _insertions(out: Text, insertions: tuple[Insertion, ...]) -> None:
 
 
 def _remote(out: Text, ready: SessionDetails) -> None:
-    _section(out, "\nAlyx record")
+    source = f" · from {ready.remote_source}" if ready.remote_source else ""
+    _section(out, f"\nAlyx record{source}")
     if ready.remote_error is not None:
         out.append(f"  {ready.remote_error.text}\n", style="dim")
         return
     if ready.remote is None:
-        out.append("  offline: the remote record is not available\n", style="dim")
+        out.append("  not asked: local mode reads only the tables (auto or remote fetch it)\n",
+                   style="dim")
         return
     remote: Mapping[str, Any] = ready.remote
     for key in REMOTE_FIELDS:

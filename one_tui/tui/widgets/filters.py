@@ -30,6 +30,9 @@ from one_tui.tui.widgets.inputs import QuietInput
 
 LOCAL_RULE = "match (local tables): case-sensitive regex, substring"
 REMOTE_RULE = "match (Alyx): subject, lab exact, any case; project, protocol contain"
+#: an Alyx-only filter is set: this search goes to Alyx whatever the mode, so Alyx's rule holds
+ALYX_ONLY_RULE = ("match (Alyx: an Alyx-only filter is set): subject, lab exact, any case; "
+                  "project, protocol contain")
 
 
 class Check(Validator):
@@ -159,6 +162,8 @@ class FiltersPane(VerticalScroll):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.remote = False  # which match rule the regex check follows
+        self._remote_mode = False  # the mode is remote (the app's state)
+        self._rule = LOCAL_RULE
         self._suggestions: Mapping[str, tuple[str, ...]] = {}
 
     def compose(self) -> ComposeResult:
@@ -186,8 +191,8 @@ class FiltersPane(VerticalScroll):
 
     def watch_state(self, state: AppState) -> None:
         """The mode's match rule and the tables' suggestions, when they change."""
-        if state.remote_mode != self.remote:
-            self.set_remote(state.remote_mode)
+        self._remote_mode = state.remote_mode
+        self._update_rule()
         if state.suggestions is not self._suggestions:
             self._suggestions = state.suggestions
             self.set_suggestions(state.suggestions)
@@ -216,9 +221,33 @@ class FiltersPane(VerticalScroll):
         return check
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        """Flag (or clear) a field as the user types."""
+        """Flag (or clear) a field as the user types; an Alyx-only field changes the rule."""
         if event.input.id and event.input.id.startswith("f-"):
-            self._show(event.input.id[2:], event.validation_result)
+            key = event.input.id[2:]
+            if key in FIELD_BY_KEY and FIELD_BY_KEY[key].remote_only:
+                self._update_rule()
+            self._show(key, event.validation_result)
+
+    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
+        self._update_rule()
+
+    def alyx_only_set(self) -> bool:
+        """Whether a filter only Alyx answers is set (the search then goes to Alyx)."""
+        boxes = self.query("#f-histology")
+        if not boxes:  # not composed yet
+            return False
+        return (any(self.value(f.key) for f in FIELDS if f.remote_only)
+                or boxes.first(Checkbox).value)
+
+    def _update_rule(self) -> None:
+        """The rule shown is the one the next search applies: Alyx's in remote mode or when
+        an Alyx-only filter sends the search there, the tables' otherwise."""
+        alyx_only = self.alyx_only_set()
+        remote = self._remote_mode or alyx_only
+        rule = ALYX_ONLY_RULE if alyx_only and not self._remote_mode else (
+            REMOTE_RULE if remote else LOCAL_RULE)
+        if (remote != self.remote or rule != self._rule) and self.query("#match-rule"):
+            self.set_remote(remote, rule)
 
     def _show(self, key: str, result: ValidationResult | None) -> None:
         problem = "" if result is None or result.is_valid else result.failure_descriptions[0]
@@ -237,10 +266,11 @@ class FiltersPane(VerticalScroll):
         message.update(text)
         message.set_class(bool(text), "-shown")
 
-    def set_remote(self, remote: bool) -> None:
+    def set_remote(self, remote: bool, rule: str | None = None) -> None:
         """Say which match rule is in force and re-check regex fields under it."""
         self.remote = remote
-        self.query_one("#match-rule", Static).update(REMOTE_RULE if remote else LOCAL_RULE)
+        self._rule = rule or (REMOTE_RULE if remote else LOCAL_RULE)
+        self.query_one("#match-rule", Static).update(self._rule)
         for spec in FIELDS:
             if spec.regex:
                 inp = self.query_one(f"#f-{spec.key}", Input)
@@ -266,8 +296,17 @@ class FiltersPane(VerticalScroll):
             self.set_value(spec.key, "")
         self.query_one("#f-histology", Checkbox).value = False
 
+    def accept_shown(self) -> None:
+        """The search takes what the field shows: a completion shown dim after the cursor is
+        accepted first (as → does), so ``cortex`` shown as ``cortexlab`` searches cortexlab.
+        A space typed after the text shows no completion: the text alone is searched."""
+        focused = self.screen.focused if self.is_mounted else None
+        if isinstance(focused, Input) and self in focused.ancestors and focused.cursor_at_end:
+            focused.action_cursor_right()  # accepts the completion; at the end, nothing else
+
     def collect(self) -> tuple[dict[str, Any], bool]:
         """The ONE search terms and whether a remote-only filter is set; FilterError if invalid."""
+        self.accept_shown()
         invalid = []
         for spec in FIELDS:
             inp = self.query_one(f"#f-{spec.key}", Input)

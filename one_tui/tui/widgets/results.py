@@ -20,6 +20,7 @@ from textual.widgets import Static
 
 from one_tui.tui.convert import COLUMNS
 from one_tui.tui.inert import inert_view
+from one_tui.tui.sorting import sort_table
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -83,6 +84,7 @@ class ResultsPane(Vertical):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.full: pa.Table | None = None  # the whole result, in the current sort order
+        self._answer: pa.Table | None = None  # the same rows as answered (ONE's order)
         self.show_eid = False
         self.sort_by: SortKey | None = None
         self.summary = ""
@@ -122,12 +124,12 @@ class ResultsPane(Vertical):
     def show_table(self, table: pa.Table, summary: str) -> None:
         """Show a new result: the Arrow data under the table widget is replaced (a new widget
         only for the first result or other columns)."""
-        self.full = table
+        self.full = self._answer = table  # the answer in ONE's order: every sort starts here
         self.summary = summary
         if summary:  # a partial table while streaming keeps the progress title
             self.border_title = f"Sessions · {table.num_rows:,}"
         if self.sort_by:
-            self.full = table.sort_by([self.sort_by])
+            self.full = sort_table(table, *self.sort_by)
         self._mount_table()
 
     def _eid0(self) -> str | None:
@@ -245,11 +247,14 @@ class ResultsPane(Vertical):
             ascending = self.sort_by is not None and self.sort_by[1] == "ascending"
             direction = "descending" if same and ascending else "ascending"
         self.sort_by = (column, direction)
-        self.full = self.full.sort_by([self.sort_by])  # Arrow's sort is stable: same order
+        # case-insensitive, ties in ONE's order (tui/sorting.py); the widget's own sort
+        # compares bytes, so the rows are reordered under it (no new widget, widths kept)
+        self.full = sort_table(self._answer if self._answer is not None else self.full,
+                               column, direction)
         table = self.table
-        if (table is not None and column in table.data.column_names
-                and column != "task_protocol"):  # shown shortened: sorted through a remount
-            table.sort([self.sort_by])  # in place: no new widget for 20,000 rows
+        if table is not None and table.is_attached and table.shown_columns == tuple(
+                self.columns):
+            table.reorder(self._view(self.columns))
             self.set_status(self.summary + self._sort_text())
         else:
             self._mount_table()

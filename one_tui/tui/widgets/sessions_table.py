@@ -61,6 +61,15 @@ class SessionsTable(DataTable):
         assert isinstance(backend, ArrowBackend)
         return backend.data
 
+    def reorder(self, view: pa.Table) -> None:
+        """Show the same rows in another order, as the widget's own ``sort`` does (widths
+        and cursor kept): the pane sorts them itself, without regard to case."""
+        backend = self.backend
+        assert isinstance(backend, ArrowBackend)
+        backend.data = view
+        self._update_count += 1
+        self.refresh()
+
     def replace_data(self, view: pa.Table, widths: Sequence[int], keep_cursor: bool) -> None:
         """Show ``view`` (the same columns) in this widget; the cursor stays where it is when
         ``keep_cursor`` (rows growing page by page), else it goes to the first row."""

@@ -15,7 +15,7 @@ from textual.widgets import Static
 
 from one_tui.text import fmt_age_minutes, plain
 from one_tui.tui.inert import inert_text
-from one_tui.tui.state import AppState
+from one_tui.tui.state import AppState, Job
 
 
 def render_status(state: AppState, now: dt.datetime) -> Text:
@@ -32,10 +32,15 @@ def render_status(state: AppState, now: dt.datetime) -> Text:
     if engine is not None and engine.tag:  # a release's tables answer, not the full ones
         out.append(f" · tag {plain(engine.tag)}", style="bold")
     online = state.online
+    on_request = engine is not None and engine.alyx_on_request
     if online is None:
         out.append(" · connecting")
-    elif online and state.unreachable:
+    elif (online or on_request) and state.unreachable:
         out.append(" · Alyx unreachable", style="yellow")
+    elif on_request:  # local, yet ctrl+r and Alyx-only filters ask Alyx: never "offline"
+        out.append(" · Alyx on request")
+    elif engine is not None and engine.has_alyx and {Job.LOGIN, Job.REFRESH} & set(state.jobs):
+        out.append(" · asking Alyx")  # a retry after a fallback: not "offline" meanwhile
     else:
         out.append(" · online" if online else " · offline", style="" if online else "yellow")
     if engine is not None and not engine.rest.enabled:
