@@ -10,11 +10,18 @@ status line, Cache pane), and the sessions table's Arrow view (vectorised).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from rich.text import Text
 
 from one_tui.engine.core.spec import inert
+
+
+class Copies(Protocol):
+    """OneApp's copy (inert; newlines kept on request), named without importing the app: the
+    error modal's text and the subject view's CSV are copied with their lines."""
+
+    def copy_to_clipboard(self, text: str, *, lines: bool = False) -> None: ...
 
 if TYPE_CHECKING:
     import pyarrow as pa

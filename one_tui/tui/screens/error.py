@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol, cast
+from typing import cast
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -10,14 +10,8 @@ from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
-from one_tui.tui.inert import inert
+from one_tui.tui.inert import Copies, inert
 from one_tui.tui.screens.modal import CloseableModal
-
-
-class _Copies(Protocol):
-    """OneApp's copy (inert, newlines kept on request), named without importing the app."""
-
-    def copy_to_clipboard(self, text: str, *, lines: bool = False) -> None: ...
 
 
 class ErrorModal(CloseableModal):
@@ -41,6 +35,6 @@ class ErrorModal(CloseableModal):
         self.query_one("#error-box").border_title = "Error"
 
     def action_copy(self) -> None:
-        app = cast(_Copies, self.app)
+        app = cast(Copies, self.app)
         app.copy_to_clipboard(self.text, lines=True)  # a bug report keeps its lines
         self.app.notify(f"Copied {len(self.text)} characters (OSC 52)", title="Copied")

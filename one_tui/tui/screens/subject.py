@@ -14,7 +14,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from textual import events, work
 from textual.app import ComposeResult
@@ -28,6 +28,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from one_tui.engine.core.results import Answer
 from one_tui.engine.core.spec import one_line
 from one_tui.text import plural
+from one_tui.tui.inert import Copies
 from one_tui.tui.state import Job
 from one_tui.tui.widgets import history_plot as hp
 
@@ -246,7 +247,7 @@ class SubjectScreen(Screen[None]):
             return
         text = f"{history.csv()}\n# ONE-api lines that fetch the same data:\n" \
                f"{history.one_lines()}\n"
-        self.app.copy_to_clipboard(text)
+        cast(Copies, self.app).copy_to_clipboard(text, lines=True)  # CSV keeps its lines
         self.notify(f"{plural(len(history.sessions), 'session')} as CSV and the ONE lines",
                     title="Copied (OSC 52)")
 
