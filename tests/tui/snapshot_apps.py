@@ -211,6 +211,32 @@ async def _tag(pilot: Any) -> None:
     await pilot.pause()
 
 
+async def _subject(pilot: Any) -> None:
+    """S on a session: its subject's training history, every record read (final)."""
+    app = pilot.app
+    await settle(app, pilot)
+    app.clear_notifications()
+    app.query_one("#results").table.focus()
+    await pilot.press("S")
+    for _ in range(100):  # the records arrive a few at a time (paced under the throttle)
+        await settle(app, pilot)
+        if getattr(app.screen, "final", False):
+            break
+        await pilot.pause(0.05)
+    app.clear_notifications()
+    await pilot.pause()
+
+
+async def _counts(pilot: Any) -> None:
+    """c: counts of the results per lab, subject, project, protocol and week."""
+    app = pilot.app
+    await settle(app, pilot)
+    app.clear_notifications()
+    app.query_one("#results").table.focus()
+    await pilot.press("c")
+    await settle(app, pilot)
+
+
 SCENES: dict[str, Callable[[Any], Awaitable[None]]] = {
     "main": _main,
     "details": _details,
@@ -220,4 +246,6 @@ SCENES: dict[str, Callable[[Any], Awaitable[None]]] = {
     "invalid": _invalid,
     "tags": _tags,
     "tag": _tag,
+    "subject": _subject,
+    "counts": _counts,
 }
