@@ -17,6 +17,7 @@ import base64
 import hashlib
 import json
 import threading
+import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -44,6 +45,8 @@ class FaultServer:
         self.log: list[tuple[str, str, int, str | None]] = []
         self.lock = threading.Lock()
         self.release = threading.Event()  # ends every stall at once (teardown)
+        #: seconds to wait after each 16 kB of a body (a slow server: kill tests)
+        self.chunk_delay = 0.0
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -90,7 +93,13 @@ class FaultServer:
         h.end_headers()
         if body:
             try:
-                h.wfile.write(body)
+                if self.chunk_delay:
+                    for i in range(0, len(body), 16384):
+                        h.wfile.write(body[i:i + 16384])
+                        h.wfile.flush()
+                        time.sleep(self.chunk_delay)
+                else:
+                    h.wfile.write(body)
                 h.wfile.flush()
             except OSError:
                 pass
