@@ -198,9 +198,10 @@ def write_settings(home: Path, cache: Path, data_server: str,
 
 
 def small_cache(tmp_path: Path, home: Path, server: FaultServer, *, n_files: int = 6,
-                size: int = 200_000, seed: int = 0) -> SmallCache:
+                size: int = 200_000, seed: int = 0, hashes: str = "md5") -> SmallCache:
     """Demo tables, their first session's default-revision datasets cut to ``n_files``
-    files of about ``size`` bytes each (real md5s), served by ``server``."""
+    files of about ``size`` bytes each (real md5s; ``hashes="mixed"``: md5, sha1 and ''
+    in turn, as Alyx allows), served by ``server``."""
     from one_tui.demo.synth import generate
     from one_tui.engine.local.fileformat import read_table
     from one_tui.engine.local.filewrite import save_table
@@ -224,7 +225,9 @@ def small_cache(tmp_path: Path, home: Path, server: FaultServer, *, n_files: int
               for i in range(len(mine))]
     for body, idx in zip(bodies, mine.index, strict=True):
         mine.loc[idx, "file_size"] = len(body)
-        mine.loc[idx, "hash"] = hashlib.md5(body).hexdigest()
+        kind = ("md5", "sha1", "")[list(mine.index).index(idx) % 3] if hashes == "mixed" \
+            else hashes
+        mine.loc[idx, "hash"] = hashlib.new(kind, body).hexdigest() if kind else ""
     table = pd.concat([mine, keep]).set_index(["eid", "id"])
     save_table(table, folder / "datasets.pqt", meta)
     rows = mine.to_dict("records")
