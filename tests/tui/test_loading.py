@@ -94,15 +94,19 @@ async def test_details_say_which_files_are_on_this_disk(make_app, db) -> None:
         await settle(app, pilot)
         session = db.sessions.loc[eid].to_dict()
         mine = db.datasets.loc[eid].reset_index()
-        first = mine.iloc[0]
+        first = mine[mine.default_revision].iloc[0]
         here = app.state.engine.cache_dir / str(ondisk.session_path(session)) / first.rel_path
         here.parent.mkdir(parents=True, exist_ok=True)
-        here.write_bytes(b"x" * 1234)
+        here.write_bytes(b"x" * int(first.file_size))  # the table's size: ONE loads it
+        from one_tui.text import fmt_size
         await _open_session(app, pilot, eid)
         text = str(app.query_one("#details-body").render())
         shown = app.query_one(DetailsPane)
         assert shown.border_title.startswith("Details")
-        assert f"on this disk   1 of {len(mine)} datasets, 1.2 kB of" in text
+        # default revisions only: what ONE loads unless asked for a revision
+        n_default = int(mine.default_revision.sum())
+        assert (f"on this disk   1 of {n_default} datasets, "
+                f"{fmt_size(int(first.file_size))} of") in text
         name = first.rel_path.split("/")[-1]
         line = next(x for x in text.splitlines() if name in x)
         assert line.rstrip().endswith("on disk")
