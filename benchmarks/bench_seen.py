@@ -152,6 +152,23 @@ def start_marks(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
     return frame, results
 
 
+#: the floor, in the same run: a Textual app with a Static, an Input and a Footer
+HELLO = ("from textual.app import App\n"
+         "from textual.widgets import Footer, Input, Static\n"
+         "class Hello(App):\n"
+         "    def compose(self):\n"
+         "        yield Static('1 Filters'); yield Input(); yield Footer()\n"
+         "Hello().run(mouse=False)\n")
+
+
+def first_frame_of_hello(env: dict[str, str]) -> float:
+    term = Term([sys.executable, "-c", HELLO], env)
+    try:
+        return term.until(FRAME) - term.start
+    finally:
+        term.close()
+
+
 def bench_start(runs: int, real_alyx: str) -> dict[str, list[float]]:
     out: dict[str, list[float]] = {}
 
@@ -161,6 +178,8 @@ def bench_start(runs: int, real_alyx: str) -> dict[str, list[float]]:
 
     for _ in range(runs):
         home = Path(tempfile.mkdtemp(prefix="one-tui-bench-home-"))
+        out.setdefault("(floor) first frame, a Textual hello world", []).append(
+            first_frame_of_hello(home_env(home)))
         add("demo (120 sessions)", start_marks([*APP, "demo", "--sessions", "120"],
                                                home_env(home)))
         shutil.rmtree(home, ignore_errors=True)
