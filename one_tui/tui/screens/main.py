@@ -136,16 +136,21 @@ class MainScreen(Screen[None]):
 
     def _render_topbar(self) -> None:
         s = self.host.state
-        # every pane named, at 80 columns too (a bare "1" told nothing); the database's name
-        # gets what is left, cut with an ellipsis
-        out = Text("" if self.narrow else " one-tui ", style="bold")
+        # every pane named, at 80 columns too (a bare "1" told nothing); the app's name when
+        # the database's fits beside it, else the database's name gets the room, cut last
+        panes = Text()
         for i, pane in enumerate(PANES, 1):
             shown = pane is s.pane if self.narrow else pane in (Pane.FILTERS, Pane.RESULTS,
                                                                  s.side)
-            out.append(f" {i} {pane.heading} ", style="reverse" if shown else "dim")
-        if self.host.place:
-            room = self.app.size.width - out.cell_len - 2
-            out.append(f"  {fit_place(inert(self.host.place), room)}", style="dim")
+            panes.append(f" {i} {pane.heading} ", style="reverse" if shown else "dim")
+        place = inert(self.host.place) if self.host.place else ""
+        name = " one-tui "
+        width = self.app.size.width
+        if len(name) + panes.cell_len + 2 + len(place) > width:
+            name = ""
+        out = Text(name, style="bold") + panes
+        if place:
+            out.append(f"  {fit_place(place, width - out.cell_len - 2)}", style="dim")
         if out != self._topbar:
             self._topbar = out
             self.query_one("#topbar", Static).update(out)
