@@ -20,7 +20,7 @@ import traceback
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.app import App, SystemCommand
@@ -148,7 +148,8 @@ class OneApp(App[None]):
     # ---------------------------------------------------------------- mount, exit
 
     def on_mount(self) -> None:
-        hangup.install(self._exit_soon)
+        if not self.is_headless:  # a real terminal: its loss always ends the process
+            hangup.install(self._exit_soon, HANGUP_GRACE)
         if self.keymap:
             self.set_keymap(self.keymap)
         if self.config.error:
@@ -201,8 +202,18 @@ class OneApp(App[None]):
         timer.daemon = True
         timer.start()
 
-    def on_unmount(self) -> None:
-        hangup.remove()
+    def run(self, *args: Any, **kwargs: Any) -> None:
+        """Run; the hang-up watch lasts until the very end (a dead terminal could block
+        Textual's own exit, after the unmount) and is removed when ``run`` returns."""
+        try:
+            super().run(*args, **kwargs)
+        except OSError:  # EIO: Textual's exit wrote to the terminal that was lost
+            if hangup.lost() is None:
+                raise
+        finally:
+            hangup.remove()
+            if hangup.lost() is not None:
+                self._return_code = 0  # nothing went wrong here: the terminal went away
 
     # ---------------------------------------------------------------- workers: the one handler
 

@@ -83,7 +83,7 @@ async def test_the_toast_never_breaks_a_uuid_at_80_columns(make_app) -> None:
         region = toast.region
         lines = screen_text(app).splitlines()[region.y:region.bottom]
         in_toast = "\n".join(line[region.x:region.right] for line in lines)
-        assert "Copied ONE line" in in_toast
+        assert "ONE line sent to the clipboard" in in_toast  # sent, not "Copied" (#18)
         assert eid in in_toast  # on one line, whole
 
 

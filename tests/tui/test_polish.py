@@ -104,5 +104,7 @@ async def test_80x24_header_keeps_the_url_and_footer_keeps_refresh(make_app) -> 
     async with app.run_test(size=NARROW) as pilot:
         await settle(app, pilot)
         lines = screen_text(app).splitlines()
-        assert "https://openalyx.internationalbrainlab.org" in lines[0]
+        # every pane named too (#18): the host stays whole, "https://" goes at 80 columns
+        assert "openalyx.internationalbrainlab.org" in lines[0]
+        assert "2 Sessions" in lines[0] and "4 Cache" in lines[0]
         assert "Refresh" in lines[-1]

@@ -10,6 +10,7 @@ from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
+from one_tui.tui.clipboard import copied_title
 from one_tui.tui.inert import Copies, inert
 from one_tui.tui.screens.modal import CloseableModal
 
@@ -33,8 +34,12 @@ class ErrorModal(CloseableModal):
 
     def on_mount(self) -> None:
         self.query_one("#error-box").border_title = "Error"
+        # the toasts were this error's one-line form: drawn over the box, they hid its text
+        self.app.clear_notifications()
 
     def action_copy(self) -> None:
+        """Said in the box's hint line: a toast would be drawn over the text."""
         app = cast(Copies, self.app)
         app.copy_to_clipboard(self.text, lines=True)  # a bug report keeps its lines
-        self.app.notify(f"Copied {len(self.text)} characters (OSC 52)", title="Copied")
+        title, _severity = copied_title(f"{len(self.text):,} characters")
+        self.query_one(".hint", Static).update(f"{title} · esc/q close")

@@ -16,8 +16,9 @@ class PastedIdInput(QuietInput):
     a spreadsheet or an e-mail may come broken over two lines."""
 
     def _on_paste(self, event: events.Paste) -> None:
+        self.flush_typed()  # the keys typed before the paste come first
         if event.text:
-            self.insert_text_at_cursor(" ".join(event.text.splitlines()))
+            self.type_text(" ".join(event.text.splitlines()))
         event.stop()
         event.prevent_default()  # not Input's own handler as well
 

@@ -32,6 +32,7 @@ from one_tui.text import plural
 from one_tui.tui import keys, state
 from one_tui.tui import session_tools as tools
 from one_tui.tui import work as bodies
+from one_tui.tui.clipboard import copied_title
 from one_tui.tui.messages import DetailsReady, ExportExists, SearchDone, SearchProgress
 from one_tui.tui.state import AppState, Job, Pane
 from one_tui.tui.widgets.cache_pane import CachePane
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
     from one_tui.engine import EngineService
 
 NARROW_WIDTH = 120  # below this, one pane at a time (80x24 over SSH)
+ROOMY_WIDTH = 160  # from this, a wider filters column (its hints whole)
 PANES = tuple(Pane)
 
 
@@ -126,6 +128,7 @@ class MainScreen(Screen[None]):
         s = self.host.state
         panes = self.query_one("#panes")
         panes.set_class(self.narrow, "-narrow")
+        panes.set_class(self.app.size.width >= ROOMY_WIDTH, "-roomy")
         for pane in PANES:
             panes.set_class(s.pane is pane, f"-pane-{pane}")
             panes.set_class(s.side is pane, f"-side-{pane}")
@@ -133,15 +136,21 @@ class MainScreen(Screen[None]):
 
     def _render_topbar(self) -> None:
         s = self.host.state
-        out = Text(" one-tui ", style="bold")
+        # every pane named, at 80 columns too (a bare "1" told nothing); the app's name when
+        # the database's fits beside it, else the database's name gets the room, cut last
+        panes = Text()
         for i, pane in enumerate(PANES, 1):
             shown = pane is s.pane if self.narrow else pane in (Pane.FILTERS, Pane.RESULTS,
                                                                  s.side)
-            # at 80 columns only the shown pane is named: the database URL must fit beside
-            label = f" {i} {pane.heading} " if shown or not self.narrow else f" {i} "
-            out.append(label, style="reverse" if shown else "dim")
-        if self.host.place:
-            out.append(f"  {inert(self.host.place)}", style="dim")
+            panes.append(f" {i} {pane.heading} ", style="reverse" if shown else "dim")
+        place = inert(self.host.place) if self.host.place else ""
+        name = " one-tui "
+        width = self.app.size.width
+        if len(name) + panes.cell_len + 2 + len(place) > width:
+            name = ""
+        out = Text(name, style="bold") + panes
+        if place:
+            out.append(f"  {fit_place(place, width - out.cell_len - 2)}", style="dim")
         if out != self._topbar:
             self._topbar = out
             self.query_one("#topbar", Static).update(out)
@@ -390,7 +399,8 @@ class MainScreen(Screen[None]):
 
     def _copy(self, text: str, what: str) -> None:
         self.app.copy_to_clipboard(text)
-        self.notify(toast_lines(text), title=f"Copied {what} (OSC 52)", markup=False)
+        title, severity = copied_title(what)  # "sent", or why it will not arrive (tmux)
+        self.notify(toast_lines(text), title=title, severity=severity, markup=False)
 
     def _eid(self) -> str | None:
         """The session acted on: the one in Details when Details is the pane, else the row."""
@@ -517,8 +527,9 @@ class MainScreen(Screen[None]):
             return
         self.app.copy_to_clipboard(line)
         n = table.num_rows
+        title, severity = copied_title("eids")
         self.notify(f"{plural(n, 'eid')} as a Python list ({len(line):,} characters)",
-                    title="Copied eids (OSC 52)")
+                    title=title, severity=severity)
 
     def action_toggle_eid(self) -> None:
         shown = self.query_one(ResultsPane).toggle_eid()
@@ -568,6 +579,16 @@ class MainScreen(Screen[None]):
                 self.notify(f"Not exported: {message.path} is kept as it was.")
 
         self.app.push_screen(ConfirmModal(f"{message.path} exists. Write over it?"), answered)
+
+
+def fit_place(place: str, room: int) -> str:
+    """The database's URL or label in ``room`` cells: "https://" goes first (the norm; a
+    plain "http://" stays, it is a warning), then the end, with an ellipsis."""
+    if len(place) > room and place.startswith("https://"):
+        place = place.removeprefix("https://")
+    if len(place) > room:
+        place = place[:max(room - 1, 0)] + "…" if room > 1 else ""
+    return place
 
 
 def toast_lines(text: str) -> str:

@@ -23,6 +23,7 @@ from one_tui.engine.core.sets import FULL, DatabaseInfo, TagInfo
 from one_tui.text import fmt_age, fmt_size, fmt_time, plain
 from one_tui.tui.inert import inert
 from one_tui.tui.screens.modal import CloseableModal
+from one_tui.tui.widgets.inputs import QuietInput
 
 __all__ = ["TagPicker", "DatabasePicker", "FreezeModal", "tag_row", "database_row", "DEMO"]
 
@@ -195,7 +196,7 @@ class FreezeModal(CloseableModal):
             yield Static(f"{self.n_sessions} sessions of the results ({self.tag or FULL} "
                          "tables) into a ONE cache folder for a node without network:",
                          markup=False)
-            yield Input(self.default, id="freeze-folder")
+            yield QuietInput(self.default, id="freeze-folder")
             yield Checkbox("with the files (hard links from the cache folder, size and md5 "
                            "checked)", id="freeze-data")
             yield Static("enter freeze · esc close", classes="hint")

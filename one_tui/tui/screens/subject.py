@@ -28,6 +28,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from one_tui.engine.core.results import Answer
 from one_tui.engine.core.spec import one_line
 from one_tui.text import plural
+from one_tui.tui.clipboard import copied_title
 from one_tui.tui.inert import Copies
 from one_tui.tui.state import Job
 from one_tui.tui.widgets import history_plot as hp
@@ -248,8 +249,9 @@ class SubjectScreen(Screen[None]):
         text = f"{history.csv()}\n# ONE-api lines that fetch the same data:\n" \
                f"{history.one_lines()}\n"
         cast(Copies, self.app).copy_to_clipboard(text, lines=True)  # CSV keeps its lines
+        title, severity = copied_title("CSV")
         self.notify(f"{plural(len(history.sessions), 'session')} as CSV and the ONE lines",
-                    title="Copied (OSC 52)")
+                    title=title, severity=severity)
 
 
 

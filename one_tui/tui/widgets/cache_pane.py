@@ -16,6 +16,7 @@ from one_tui.engine.core.values import EngineState, RestCacheInfo
 from one_tui.text import fmt_age_minutes, fmt_delta, fmt_size, fmt_time, plain
 from one_tui.tui.inert import inert_text
 from one_tui.tui.state import AppState
+from one_tui.tui.widgets.hanging import HangingStatic
 
 HINT = "Connecting…"
 
@@ -124,7 +125,7 @@ class CachePane(VerticalScroll, can_focus=True):
     _shown: Text | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static(HINT, id="cache-body")
+        yield HangingStatic(HINT, id="cache-body")  # long paths wrap under themselves
 
     def watch_state(self) -> None:
         self._draw()  # news: drawn even when hidden (what it says is read when it is shown)

@@ -19,6 +19,7 @@ from one_tui.engine.core.spec import QC
 from one_tui.engine.core.values import DatasetRow, DiskTotals, Insertion, SessionDetails
 from one_tui.text import fmt_size, plain
 from one_tui.tui.inert import inert, inert_text
+from one_tui.tui.widgets.hanging import HangingStatic
 
 SESSION_FIELDS = ("subject", "lab", "date", "number", "task_protocol", "projects")
 REMOTE_FIELDS = ("narrative", "qc", "extended_qc", "n_trials", "n_correct_trials", "performance",
@@ -38,7 +39,7 @@ class DetailsPane(VerticalScroll, can_focus=True):
         self.details: SessionDetails | None = None  # what is shown
 
     def compose(self) -> ComposeResult:
-        yield Static(HINT, id="details-body")
+        yield HangingStatic(HINT, id="details-body")  # long paths wrap under themselves
 
     def show_loading(self, eid: str) -> None:
         self.eid = eid

@@ -31,6 +31,10 @@ from one_tui.tui.widgets.inputs import QuietInput
 LOCAL_RULE = "match (local tables): case-sensitive regex, substring"
 REMOTE_RULE = "match (Alyx): subject, lab exact, any case; project, protocol contain"
 #: an Alyx-only filter is set: this search goes to Alyx whatever the mode, so Alyx's rule holds
+#: the longest filter: a longer one is no search a person means (a paste gone wrong); each key
+#: of a 6,000-character paste was a validation and a suggestion (30 s of a frozen app)
+MAX_FILTER = 500
+CLIPPED = f"at most {MAX_FILTER} characters: the rest was not taken"
 ALYX_ONLY_RULE = ("match (Alyx: an Alyx-only filter is set): subject, lab exact, any case; "
                   "project, protocol contain")
 
@@ -179,6 +183,7 @@ class FiltersPane(VerticalScroll):
                     placeholder=spec.placeholder,
                     id=f"f-{spec.key}",
                     compact=True,
+                    max_length=MAX_FILTER,
                     validators=[Check(self._checker(spec))],
                     classes="remote-only" if spec.remote_only else "",
                 )
@@ -227,6 +232,8 @@ class FiltersPane(VerticalScroll):
             if key in FIELD_BY_KEY and FIELD_BY_KEY[key].remote_only:
                 self._update_rule()
             self._show(key, event.validation_result)
+            if len(event.value) >= MAX_FILTER and not self.query(f"#e-{key}.-shown"):
+                self._show_text(key, CLIPPED)  # a field at its ceiling says so
 
     def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
         self._update_rule()

@@ -46,7 +46,9 @@ def short_protocol(value: str | None) -> str | None:
 
 def fit_widths(content: dict[str, int], available: int) -> dict[str, int]:
     """Column widths from their content (and label), shrunk in SHRINK_ORDER to fit
-    ``available`` cells; what still does not fit scrolls, the FIXED first columns in place."""
+    ``available`` cells; what still does not fit scrolls, the FIXED first columns in place.
+    Room left over goes to the columns cut at their usual widest (LIMITS), in SHRINK_ORDER:
+    at 200 columns protocol and projects were cut beside 75 empty ones."""
     widths = {}
     for name, need in content.items():
         most, _ = LIMITS.get(name, (30, 8))
@@ -60,6 +62,13 @@ def fit_widths(content: dict[str, int], available: int) -> dict[str, int]:
             cut = min(over, max(widths[name] - least, 0))
             widths[name] -= cut
             over -= cut
+    for name in SHRINK_ORDER:
+        if over >= 0:
+            break
+        if name in widths and content[name] > widths[name]:
+            grow = min(-over, content[name] - widths[name])
+            widths[name] += grow
+            over += grow
     return widths
 
 
@@ -222,7 +231,9 @@ class ResultsPane(Vertical):
     def _available_width(self) -> int:
         """Cells the table has: this pane's width inside its border, less the scrollbar."""
         if self.size.width:
-            return max(self.size.width - 1, 20)  # size: inside the border
+            # size: inside the border; the vertical scrollbar takes 2 (with 1, a table that
+            # filled the pane scrolled by one cell)
+            return max(self.size.width - 2, 20)
         return max(self.app.size.width - 3, 20)
 
     def _sort_text(self) -> str:

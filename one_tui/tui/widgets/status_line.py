@@ -18,9 +18,11 @@ from one_tui.tui.inert import inert_text
 from one_tui.tui.state import AppState, Job
 
 
-def render_status(state: AppState, now: dt.datetime) -> Text:
+def render_status(state: AppState, now: dt.datetime, short: bool = False) -> Text:
     """mode · tag (when a release's tables are active) · online · REST cache · tables' age ·
-    last source · what is running."""
+    last source · what is running. ``short``: the same facts in fewer words (80 columns cut
+    the long line at ``· last:``)."""
+    rest = "REST" if short else "REST cache"
     out = Text(" ")
     engine = state.engine
     mode = "…"
@@ -44,9 +46,9 @@ def render_status(state: AppState, now: dt.datetime) -> Text:
     else:
         out.append(" · online" if online else " · offline", style="" if online else "yellow")
     if engine is not None and not engine.rest.enabled:
-        out.append(" · REST cache off")
+        out.append(f" · {rest} off")
     else:
-        out.append(" · REST cache bypassed" if state.bypass_rest else " · REST cache on",
+        out.append(f" · {rest} bypassed" if state.bypass_rest else f" · {rest} on",
                    style="yellow" if state.bypass_rest else "")
     created = engine.freshness.created if engine is not None else None
     if engine is not None and created is not None:
@@ -55,11 +57,12 @@ def render_status(state: AppState, now: dt.datetime) -> Text:
                                     "%Y-%m-%d %H:%M")
             out.append(f" · tables from {when}")
         else:
-            out.append(f" · tables {fmt_age_minutes(created, now)} old")
+            out.append(f" · tables {fmt_age_minutes(created, now)}{'' if short else ' old'}")
         if engine.freshness.expired(now):
             out.append(" (expired)", style="yellow")
     if state.search.last_source:
-        out.append(f" · last: {state.search.last_source}")
+        source = state.search.last_source
+        out.append(f" · last: {source.removesuffix(' tables') if short else source}")
     busy = state.busy
     if busy:
         out.append(f" · {busy}", style="italic")
@@ -80,9 +83,17 @@ class StatusLine(Static):
     def watch_now(self) -> None:
         self._draw()
 
+    def on_resize(self) -> None:
+        self._draw()
+
     def _draw(self) -> None:
-        """Repaint only when the text changes (the clock ticks; idle output stays 0 bytes)."""
+        """Repaint only when the text changes (the clock ticks; idle output stays 0 bytes).
+        The short form when the long one does not fit; if even that does not, the line wraps
+        (app.tcss: height auto) rather than cut what is running."""
         text = inert_text(render_status(self.state, self.now), lines=False)
+        width = self.size.width
+        if width and text.cell_len > width:
+            text = inert_text(render_status(self.state, self.now, short=True), lines=False)
         if text != self._shown:
             self._shown = text
             self.update(text)
