@@ -22,7 +22,7 @@ from one_tui.engine.core.errors import (
     OfflineError,
 )
 from one_tui.engine.core.spec import QC, one_line
-from one_tui.engine.core.types import Mode
+from one_tui.engine.core.types import DiskState, Mode
 from one_tui.engine.core.values import (
     DatasetRow,
     DiskTotals,
@@ -93,7 +93,9 @@ def _datasets(frame: pd.DataFrame | None) -> list[DatasetRow]:
         out.append(DatasetRow(
             id=str(rec.get("id", "")), rel_path=rel_path, name=name, collection=collection,
             revision=revision, file_size=None if _missing(size) else int(size),
-            qc=str(qc) if qc is not None else "NOT_SET", exists=bool(rec.get("exists", True))))
+            qc=str(qc) if qc is not None else "NOT_SET", exists=bool(rec.get("exists", True)),
+            default_revision=not _missing(rec.get("default_revision"))
+            and bool(rec.get("default_revision", True))))
     return out
 
 
@@ -113,10 +115,22 @@ def _on_disk(cache_dir: Path, session: Mapping[str, Any], records: list[DatasetR
         folder = confined(Path(cache_dir), *ondisk.session_path(session).parts)
     except (TypeError, ValueError, KeyError):  # a session record without ONE's parts, or
         return records, None                    # one that leads outside (OutsideFolder)
-    marked = [DatasetRow(**{**r.__dict__, "on_disk": p.present})
-              for r, p in zip(records, found, strict=True)]
-    return marked, DiskTotals(str(folder), totals.n_datasets, totals.n_on_disk,
-                              totals.bytes_on_disk, totals.bytes_on_server)
+    states = [_state(r, p) for r, p in zip(records, found, strict=True)]
+    marked = [DatasetRow(**{**r.__dict__, "on_disk": s is DiskState.OK, "disk": s})
+              for r, s in zip(records, states, strict=True)]
+    loadable = [p for p, s in zip(found, states, strict=True) if s is DiskState.OK]
+    return marked, DiskTotals(str(folder), totals.n_datasets, len(loadable),
+                              sum(p.size for p in loadable), totals.bytes_on_server)
+
+
+def _state(row: DatasetRow, found: ondisk.Presence) -> DiskState:
+    """What ONE-api makes of the file: another size than the table's is damaged (ONE 3.6.1
+    says "local file size mismatch" and downloads it again), not on this disk."""
+    if not found.present:
+        return DiskState.MISSING
+    if row.file_size is not None and found.size != row.file_size:
+        return DiskState.SIZE_MISMATCH
+    return DiskState.OK
 
 
 def _insertions(one: One, eid: str) -> tuple[tuple[Insertion, ...], str | None]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from one_tui.engine.core.freshness import Freshness
 from one_tui.engine.core.results import Fallback
-from one_tui.engine.core.types import Mode
+from one_tui.engine.core.types import DiskState, Mode
 
 __all__ = ["EngineState", "TableInfo", "RestCacheInfo", "SearchRequest", "SessionDetails",
            "DatasetRow", "Insertion", "DiskTotals", "RemoteError", "RemoteErrorKind",
@@ -126,6 +126,10 @@ class DatasetRow:
     exists: bool
     #: where ONE-api's load_dataset looks, is the file there (None: not known)
     on_disk: bool | None = None
+    #: what is on this disk under ONE's names (damaged: another size; None: not known)
+    disk: DiskState | None = None
+    #: the default revision of its collection (what ONE loads without ``revision=``)
+    default_revision: bool = True
 
 
 @dataclass(frozen=True)
