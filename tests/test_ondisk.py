@@ -45,9 +45,10 @@ def cache(tmp_path: Path) -> tuple[Path, pd.DataFrame, pd.Series]:
     session = sessions.loc[eid]
     base = folder / str(ondisk.session_path(session.to_dict()))
     plain, by_uuid = mine.iloc[-1], mine.iloc[0]
-    for rel in (plain.rel_path, ondisk.with_uuid(by_uuid.rel_path, by_uuid.id)):
+    for row, rel in ((plain, plain.rel_path), (by_uuid, ondisk.with_uuid(by_uuid.rel_path,
+                                                                          by_uuid.id))):
         (base / rel).parent.mkdir(parents=True, exist_ok=True)
-        (base / rel).write_bytes(b"x" * 10)
+        (base / rel).write_bytes(b"x" * int(row.file_size))  # the table's size: ONE loads it
     return folder, mine, session
 
 
@@ -56,7 +57,8 @@ def test_presence_and_totals(cache) -> None:
     records = mine.to_dict("records")
     found, totals = ondisk.check_datasets(folder, session.to_dict(), records)
     assert [p.present for p in found] == [True, False, False, True]
-    assert totals.n_on_disk == 2 and totals.bytes_on_disk == 20
+    assert totals.n_on_disk == 2
+    assert totals.bytes_on_disk == int(mine.iloc[0].file_size + mine.iloc[-1].file_size)
     assert totals.bytes_on_server == int(mine.file_size.sum())
 
 

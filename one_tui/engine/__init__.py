@@ -43,6 +43,18 @@ _EXPORTS = {
     "SessionCounts": f"{_CORE}.history", "CountRow": f"{_CORE}.history",
     "QC": f"{_CORE}.spec", "shown": f"{_CORE}.spec", "one_line": f"{_CORE}.spec",
     "atomic_write": f"{_CORE}.atomic",
+    # the download manager's values (engine/fetch/values.py) and its errors
+    "DiskState": f"{_CORE}.types",
+    "FetchKind": "one_tui.engine.fetch.values", "DiskAction": "one_tui.engine.fetch.values",
+    "FileTask": "one_tui.engine.fetch.values", "FileOutcome": "one_tui.engine.fetch.values",
+    "ActiveFile": "one_tui.engine.fetch.values",
+    "FetchProgress": "one_tui.engine.fetch.values",
+    "OnFetchProgress": "one_tui.engine.fetch.values",
+    "DownloadPlan": "one_tui.engine.fetch.values",
+    "DownloadReport": "one_tui.engine.fetch.values",
+    "DiskFinding": "one_tui.engine.fetch.values", "DiskReport": "one_tui.engine.fetch.values",
+    "Selection": "one_tui.engine.fetch.values",
+    "FetchError": "one_tui.engine.fetch.plan", "NothingMatches": "one_tui.engine.fetch.plan",
     # errors a caller catches
     "CacheDirError": f"{_CORE}.errors", "AlyxError": f"{_CORE}.errors",
     "AlyxConnectionError": f"{_CORE}.errors", "AuthenticationError": f"{_CORE}.errors",
