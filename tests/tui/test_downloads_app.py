@@ -1,0 +1,191 @@
+"""D in the app against a file server on loopback (tests/fetch_server.py: FlatIron's layout,
+HTTP Basic, Range, faults on request): the plan's question, the progress panel, escape,
+Details "on this disk" live, the toast for 401 and 404, a refused plan; the disk doctor."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.widgets import Static
+
+from one_tui.tui.app import OneApp
+from one_tui.tui.config import TuiConfig
+from one_tui.tui.connect import Connector
+from one_tui.tui.screens.confirm import ConfirmModal
+from one_tui.tui.widgets.details import DetailsPane
+from one_tui.tui.widgets.download_panel import DownloadPanel
+from one_tui.tui.widgets.results import ResultsPane
+from tests.fetch_server import BASE_URL, FaultServer, SmallCache, small_cache
+from tests.tui.conftest import settle, status_text, toasts
+
+WIDE = (160, 48)
+NARROW = (80, 24)
+
+
+@pytest.fixture
+def files() -> Iterator[FaultServer]:
+    srv = FaultServer(stall_seconds=4)
+    yield srv
+    srv.close()
+
+
+@pytest.fixture
+def small(tmp_path: Path, home: Path, files: FaultServer) -> SmallCache:
+    return small_cache(tmp_path, home, files, n_files=6, size=200_000)
+
+
+def make(small: SmallCache, **kwargs: Any) -> OneApp:
+    conn = Connector(base_url=BASE_URL, cache_dir=small.folder, mode="local",
+                     username="tester", label="test database")
+    return OneApp(conn, config=TuiConfig(), low_bandwidth=True, **kwargs)
+
+
+def body(app: OneApp) -> str:
+    return str(app.query_one("#details-body", Static).render())
+
+
+def panel(app: OneApp) -> str:
+    return str(app.query_one(DownloadPanel).render())
+
+
+async def open_session(app: OneApp, pilot: Any, eid: str) -> DetailsPane:
+    await settle(app, pilot)
+    results = app.query_one(ResultsPane)
+    index = [str(e) for e in results.full.column("eid").to_pylist()].index(eid)
+    results.table.focus()
+    results.table.move_cursor(row=index)
+    await pilot.press("enter")
+    await settle(app, pilot)
+    details = app.query_one(DetailsPane)
+    details.focus()
+    await pilot.pause()
+    return details
+
+
+async def confirm(app: OneApp, pilot: Any) -> str:
+    """Wait for the plan's question, say yes; the question's text."""
+    for _ in range(100):
+        await pilot.pause(0.05)
+        if isinstance(app.screen, ConfirmModal):
+            break
+    assert isinstance(app.screen, ConfirmModal), toasts(app)
+    question = app.screen.question
+    await pilot.press("y")
+    return question
+
+
+def mark_small(details: DetailsPane, small: SmallCache) -> set[str]:
+    """The session's served files, marked (they are the default revision's first ones)."""
+    ids = {str(r["id"]) for r in small.rows}
+    from dataclasses import replace
+
+    details.datasets = replace(details.datasets, marked=frozenset(ids))
+    return ids
+
+
+async def test_d_downloads_the_marked_datasets_details_shows_them_on_disk(
+        small: SmallCache, files: FaultServer) -> None:
+    app = make(small)
+    async with app.run_test(size=WIDE, notifications=True) as pilot:
+        details = await open_session(app, pilot, small.eid)
+        assert "on this disk   0 of" in body(app)
+        ids = mark_small(details, small)
+        await pilot.press("D")
+        question = await confirm(app, pilot)
+        assert "6 files" in question and "free in" in question and str(small.folder) in question
+        await settle(app, pilot)
+        for row in small.rows:
+            assert small.target(row).read_bytes() == small.files[small.url_path(row)]
+        shown = {d.id: d for d in details.details.datasets}
+        assert all(shown[i].on_disk for i in ids)
+        assert "on this disk   6 of" in body(app)
+        assert any("6 downloaded" in t for t in toasts(app)), toasts(app)
+        assert not app.query_one(DownloadPanel).display
+        # every request had the login up front: one GET per file, no 401 challenge
+        assert [r[2] for r in files.requests()] == [200] * 6
+
+
+async def test_the_panel_shows_progress_survives_panes_and_escape_keeps_partials(
+        small: SmallCache, files: FaultServer) -> None:
+    stalled = small.rows[0]
+    files.fault(small.url_path(stalled), "stall")
+    app = make(small)
+    async with app.run_test(size=NARROW, notifications=True) as pilot:
+        details = await open_session(app, pilot, small.eid)
+        mark_small(details, small)
+        await pilot.press("D")
+        await confirm(app, pilot)
+        for _ in range(200):  # the five others end, the stalled one waits
+            await pilot.pause(0.05)
+            if "1 of 6 files left" in panel(app):
+                break
+        text = panel(app)
+        assert "1 of 6 files left" in text and "ETA" in text and "esc cancels" in text
+        assert stalled["rel_path"] in text  # the active file, by name
+        assert "downloading" in status_text(app)
+        await pilot.press("2")  # another pane: the panel stays
+        assert app.query_one(DownloadPanel).display and "files left" in panel(app)
+        await pilot.press("escape")
+        await settle(app, pilot)
+        for _ in range(200):  # the stalled response is closed, the worker ends
+            if any("Partial files are kept" in t for t in toasts(app)):
+                break
+            await pilot.pause(0.05)
+        assert any("cancelled" in t and "Partial files are kept" in t for t in toasts(app))
+        assert not app.query_one(DownloadPanel).display
+        assert not small.target(stalled).exists()
+        parts = list(small.target(stalled).parent.glob(".*one-tui-part"))
+        assert parts  # kept for D to resume (the final name only after a verify)
+        await pilot.press("3")  # still answers keys
+        assert app.state.pane == "details"
+
+
+async def test_a_plan_that_does_not_fit_is_refused_with_the_reason(
+        small: SmallCache, monkeypatch: pytest.MonkeyPatch) -> None:
+    from one_tui.engine.fetch import plan
+
+    monkeypatch.setattr(plan, "free_space", lambda folder: 1000)
+    app = make(small)
+    async with app.run_test(size=WIDE, notifications=True) as pilot:
+        details = await open_session(app, pilot, small.eid)
+        mark_small(details, small)
+        await pilot.press("D")
+        await settle(app, pilot)
+        assert not isinstance(app.screen, ConfirmModal)
+        refused = [t for t in toasts(app) if "Not downloaded" in t]
+        assert refused and "does not fit" in refused[0] and "1.0 kB free" in refused[0]
+        assert not any(small.target(r).exists() for r in small.rows)
+
+
+async def test_401_names_the_settings_to_fix(small: SmallCache, files: FaultServer) -> None:
+    files.login = ("iblmember", "another")
+    app = make(small)
+    async with app.run_test(size=WIDE, notifications=True) as pilot:
+        details = await open_session(app, pilot, small.eid)
+        mark_small(details, small)
+        await pilot.press("D")
+        await confirm(app, pilot)
+        await settle(app, pilot)
+        said = "\n".join(toasts(app))
+        assert "HTTP 401" in said and "HTTP_DATA_SERVER_LOGIN" in said
+        assert "HTTP_DATA_SERVER_PWD" in said
+
+
+async def test_404_names_the_file_and_says_the_others_are_complete(
+        small: SmallCache, files: FaultServer) -> None:
+    gone = small.rows[2]
+    files.fault(small.url_path(gone), "404")
+    app = make(small)
+    async with app.run_test(size=WIDE, notifications=True) as pilot:
+        details = await open_session(app, pilot, small.eid)
+        mark_small(details, small)
+        await pilot.press("D")
+        await confirm(app, pilot)
+        await settle(app, pilot)
+        said = [t for t in toasts(app) if "HTTP 404" in t]
+        assert said and gone["rel_path"] in said[0]
+        assert "other 5 files are complete" in said[0]
+        assert all(small.target(r).exists() for r in small.rows if r is not gone)
