@@ -17,6 +17,7 @@ import base64
 import hashlib
 import json
 import threading
+import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -44,6 +45,8 @@ class FaultServer:
         self.log: list[tuple[str, str, int, str | None]] = []
         self.lock = threading.Lock()
         self.release = threading.Event()  # ends every stall at once (teardown)
+        #: seconds to wait after each 16 kB of a body (a slow server: kill tests)
+        self.chunk_delay = 0.0
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -90,7 +93,13 @@ class FaultServer:
         h.end_headers()
         if body:
             try:
-                h.wfile.write(body)
+                if self.chunk_delay:
+                    for i in range(0, len(body), 16384):
+                        h.wfile.write(body[i:i + 16384])
+                        h.wfile.flush()
+                        time.sleep(self.chunk_delay)
+                else:
+                    h.wfile.write(body)
                 h.wfile.flush()
             except OSError:
                 pass
@@ -189,9 +198,10 @@ def write_settings(home: Path, cache: Path, data_server: str,
 
 
 def small_cache(tmp_path: Path, home: Path, server: FaultServer, *, n_files: int = 6,
-                size: int = 200_000, seed: int = 0) -> SmallCache:
+                size: int = 200_000, seed: int = 0, hashes: str = "md5") -> SmallCache:
     """Demo tables, their first session's default-revision datasets cut to ``n_files``
-    files of about ``size`` bytes each (real md5s), served by ``server``."""
+    files of about ``size`` bytes each (real md5s; ``hashes="mixed"``: md5, sha1 and ''
+    in turn, as Alyx allows), served by ``server``."""
     from one_tui.demo.synth import generate
     from one_tui.engine.local.fileformat import read_table
     from one_tui.engine.local.filewrite import save_table
@@ -215,7 +225,9 @@ def small_cache(tmp_path: Path, home: Path, server: FaultServer, *, n_files: int
               for i in range(len(mine))]
     for body, idx in zip(bodies, mine.index, strict=True):
         mine.loc[idx, "file_size"] = len(body)
-        mine.loc[idx, "hash"] = hashlib.md5(body).hexdigest()
+        kind = ("md5", "sha1", "")[list(mine.index).index(idx) % 3] if hashes == "mixed" \
+            else hashes
+        mine.loc[idx, "hash"] = hashlib.new(kind, body).hexdigest() if kind else ""
     table = pd.concat([mine, keep]).set_index(["eid", "id"])
     save_table(table, folder / "datasets.pqt", meta)
     rows = mine.to_dict("records")

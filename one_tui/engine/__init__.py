@@ -45,7 +45,8 @@ _EXPORTS = {
     "atomic_write": f"{_CORE}.atomic",
     # the download manager's values (engine/fetch/values.py) and its errors
     "DiskState": f"{_CORE}.types",
-    "FetchKind": "one_tui.engine.fetch.values", "DiskAction": "one_tui.engine.fetch.values",
+    "FetchKind": "one_tui.engine.fetch.values", "FailCause": "one_tui.engine.fetch.values",
+    "DiskAction": "one_tui.engine.fetch.values",
     "FileTask": "one_tui.engine.fetch.values", "FileOutcome": "one_tui.engine.fetch.values",
     "ActiveFile": "one_tui.engine.fetch.values",
     "FetchProgress": "one_tui.engine.fetch.values",

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import socket
 import threading
 import time
 from collections import deque
@@ -32,6 +33,7 @@ from one_tui.engine.fetch.values import (
     ActiveFile,
     DownloadPlan,
     DownloadReport,
+    FailCause,
     FetchKind,
     FetchProgress,
     FileOutcome,
@@ -134,6 +136,16 @@ class _Tracker:
         self.on_progress(event)
 
 
+def _shut(response: Any) -> None:
+    """Shut the response's socket: closing it does not wake a blocked recv on Linux; a
+    shutdown does (as ``remote/download.py`` does for the tables)."""
+    with contextlib.suppress(Exception):  # the socket may be gone already
+        stream = response.extensions.get("network_stream")
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if sock is not None:
+            sock.shutdown(socket.SHUT_RDWR)
+
+
 class _Responses:
     """Open responses, closed at once when the job is cancelled (a blocked read returns)."""
 
@@ -151,15 +163,14 @@ class _Responses:
             if self.cancel.wait(0.2):
                 with self.lock:
                     for response in list(self.open):
-                        with contextlib.suppress(Exception):  # closing from another thread
-                            response.close()
+                        _shut(response)
                 return
 
     def watch(self, response: Any) -> None:
         with self.lock:
             self.open.add(response)
         if self.cancel.is_set():
-            response.close()
+            _shut(response)
 
     def forget(self, response: Any) -> None:
         with self.lock:
@@ -192,7 +203,7 @@ def _one_file(client: httpx.Client, task: FileTask, *, auth: Any, limits: FetchL
                                received, resumed, time.monotonic() - started)
         if disk_full.is_set():
             return FileOutcome(task, FetchKind.FAILED, "not finished: the disk is full", None,
-                               received, resumed, time.monotonic() - started)
+                               received, resumed, time.monotonic() - started, FailCause.DISK)
         tries += 1
         attempt = transfer.Attempt()
         opened: list[Any] = []
@@ -225,7 +236,7 @@ def _one_file(client: httpx.Client, task: FileTask, *, auth: Any, limits: FetchL
             if exc.disk_full:
                 disk_full.set()
             return FileOutcome(task, FetchKind.FAILED, exc.reason, exc.status, received,
-                               resumed, time.monotonic() - started)
+                               resumed, time.monotonic() - started, exc.cause)
         except transfer.Retry as exc:
             seen()
             stalled = time.monotonic() - last_progress > limits.stall
@@ -234,12 +245,12 @@ def _one_file(client: httpx.Client, task: FileTask, *, auth: Any, limits: FetchL
                        else f"{tries} attempts")
                 return FileOutcome(task, FetchKind.FAILED, f"{exc.reason} ({why})",
                                    exc.status, received, resumed,
-                                   time.monotonic() - started)
+                                   time.monotonic() - started, exc.cause)
             if exc.after is not None and exc.after > limits.retry_after_cap:
                 return FileOutcome(task, FetchKind.FAILED,
                                    f"{exc.reason}: the server asks to wait {exc.after:.0f} s",
                                    exc.status, received, resumed,
-                                   time.monotonic() - started)
+                                   time.monotonic() - started, exc.cause)
             cancel.wait(_delay(limits, tries, exc.after))  # a cancel ends the wait at once
             continue
         finally:
@@ -300,7 +311,8 @@ def download_tasks(plan: DownloadPlan, *, server: str | None, login: tuple[str, 
                                         disk_full=disk_full, record=record)
                 except Exception as exc:  # noqa: BLE001 - a bug must not lose the others
                     outcome = FileOutcome(task, FetchKind.FAILED,
-                                          f"{type(exc).__name__}: {exc}")
+                                          f"{type(exc).__name__}: {exc}",
+                                          cause=FailCause.OTHER)
                 tracker.finish(outcome)
                 return outcome
 

@@ -27,7 +27,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from one_tui.engine.fetch.values import FileTask
+from one_tui.engine.fetch.values import FailCause, FileTask
 from one_tui.engine.local import checksum
 from one_tui.engine.local.ondisk import partial_path
 
@@ -47,17 +47,21 @@ class Retry(Exception):
     """This attempt failed in a way another attempt may not (status, Retry-After seconds)."""
 
     def __init__(self, reason: str, status: int | None = None,
-                 after: float | None = None, restart: bool = False) -> None:
+                 after: float | None = None, restart: bool = False,
+                 cause: FailCause = FailCause.SERVER) -> None:
         super().__init__(reason)
         self.reason, self.status, self.after, self.restart = reason, status, after, restart
+        self.cause = cause
 
 
 class Failed(Exception):
     """No further attempt can succeed (one line; the HTTP status when it decided)."""
 
-    def __init__(self, reason: str, status: int | None = None, disk_full: bool = False) -> None:
+    def __init__(self, reason: str, status: int | None = None, disk_full: bool = False,
+                 cause: FailCause = FailCause.OTHER) -> None:
         super().__init__(reason)
         self.reason, self.status, self.disk_full = reason, status, disk_full
+        self.cause = FailCause.DISK if disk_full else cause
 
 
 class Cancelled(Exception):
@@ -124,16 +128,16 @@ def _verify(task: FileTask, partial: Path, digest: Any, size: int) -> None:
         if size > task.file_size:
             _drop(partial)
             raise Retry(f"the server sent {size:,} bytes, the table says {task.file_size:,}",
-                        restart=True)
+                        restart=True, cause=FailCause.CONTENT)
         raise Retry(f"truncated: the connection closed after {size:,} of "
-                    f"{task.file_size:,} bytes")
+                    f"{task.file_size:,} bytes", cause=FailCause.NETWORK)
     if digest is not None:
         got = str(digest.hexdigest())
         if not checksum.matches(got, task.hash):
             _drop(partial)
             name = checksum.algorithm(task.hash)
             raise Retry(f"{name} mismatch: the bytes received hash to {got}, the table says "
-                        f"{task.hash}", restart=True)
+                        f"{task.hash}", restart=True, cause=FailCause.CONTENT)
 
 
 def fetch_once(client: httpx.Client, task: FileTask, *, auth: Any, cancel: threading.Event,
@@ -153,7 +157,8 @@ def fetch_once(client: httpx.Client, task: FileTask, *, auth: Any, cancel: threa
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
             raise _disk_full(exc, task) from None
-        raise Failed(f"cannot create {target.parent}: {exc.strerror or exc}") from None
+        raise Failed(f"cannot create {target.parent}: {exc.strerror or exc}",
+                     cause=FailCause.DISK) from None
     have = _size(partial)
     if task.file_size is not None and have > task.file_size:
         _drop(partial)
@@ -178,9 +183,10 @@ def fetch_once(client: httpx.Client, task: FileTask, *, auth: Any, cancel: threa
             attempt.status = status = response.status_code
             if status in (401, 403):
                 raise Failed(f"HTTP {status}: the data server refused the login; "
-                             f"{LOGIN_HINT}", status)
+                             f"{LOGIN_HINT}", status, cause=FailCause.LOGIN)
             if status == 404:
-                raise Failed("HTTP 404: not on the data server", status)
+                raise Failed("HTTP 404: not on the data server", status,
+                             cause=FailCause.NOT_FOUND)
             if status == 416:
                 _drop(partial)
                 raise Retry("HTTP 416: the server refused to resume; starting over", status,
@@ -197,7 +203,8 @@ def fetch_once(client: httpx.Client, task: FileTask, *, auth: Any, cancel: threa
                         or (total is not None and found.group(3) not in ("*", str(total)))):
                     _drop(partial)
                     raise Retry("the server's Content-Range does not continue the partial "
-                                "file; starting over", status, restart=True)
+                                "file; starting over", status, restart=True,
+                                cause=FailCause.CONTENT)
                 attempt.resumed_from = have
             else:
                 have = 0  # a 200: the server sent the whole file (it ignored the range)
@@ -205,7 +212,8 @@ def fetch_once(client: httpx.Client, task: FileTask, *, auth: Any, cancel: threa
             if (length is not None and length.isdigit() and task.file_size is not None
                     and int(length) != task.file_size - have):
                 raise Retry(f"the server announces {int(length):,} bytes, "
-                            f"{task.file_size - have:,} were expected", status, restart=True)
+                            f"{task.file_size - have:,} were expected", status, restart=True,
+                            cause=FailCause.CONTENT)
             if have and digest is not None:
                 with open(partial, "rb") as f:  # the kept bytes, then the new ones
                     while chunk := f.read(CHUNK):
@@ -214,7 +222,7 @@ def fetch_once(client: httpx.Client, task: FileTask, *, auth: Any, cancel: threa
             on_start(have)
             try:
                 with open(partial, "ab" if have else "wb") as out:
-                    for chunk in response.iter_bytes(CHUNK):
+                    for chunk in response.iter_bytes():  # as received (a size buffers)
                         if cancel.is_set():
                             raise Cancelled()
                         out.write(chunk)
@@ -228,16 +236,18 @@ def fetch_once(client: httpx.Client, task: FileTask, *, auth: Any, cancel: threa
             except OSError as exc:
                 if exc.errno in (errno.ENOSPC, errno.EDQUOT):
                     raise _disk_full(exc, task) from None
-                raise Failed(f"cannot write {partial.name}: {exc.strerror or exc}") from None
+                raise Failed(f"cannot write {partial.name}: {exc.strerror or exc}",
+                             cause=FailCause.DISK) from None
     except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
         if cancel.is_set():
             raise Cancelled() from None
         kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "connection lost"
-        raise Retry(f"{kind}: {type(exc).__name__}") from None
+        raise Retry(f"{kind}: {type(exc).__name__}", cause=FailCause.NETWORK) from None
     _verify(task, partial, digest, size)
     try:
         _finalise(partial, target)
     except OSError as exc:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise _disk_full(exc, task) from None
-        raise Failed(f"cannot rename into {target.name}: {exc.strerror or exc}") from None
+        raise Failed(f"cannot rename into {target.name}: {exc.strerror or exc}",
+                     cause=FailCause.DISK) from None

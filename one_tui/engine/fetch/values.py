@@ -18,9 +18,9 @@ from pathlib import Path
 
 from one_tui.engine.core.types import DiskState
 
-__all__ = ["DiskState", "FetchKind", "DiskAction", "FileTask", "FileOutcome", "ActiveFile",
-           "FetchProgress", "OnFetchProgress", "DownloadPlan", "DownloadReport", "DiskFinding",
-           "DiskReport", "Selection"]
+__all__ = ["DiskState", "FetchKind", "FailCause", "DiskAction", "FileTask", "FileOutcome",
+           "ActiveFile", "FetchProgress", "OnFetchProgress", "DownloadPlan", "DownloadReport",
+           "DiskFinding", "DiskReport", "Selection"]
 
 
 class FetchKind(StrEnum):
@@ -34,6 +34,18 @@ class FetchKind(StrEnum):
     @property
     def ok(self) -> bool:
         return self in (FetchKind.DONE, FetchKind.VERIFIED)
+
+
+class FailCause(StrEnum):
+    """Why a file failed, for a script's exit code and the app's hint (the reason says more)."""
+
+    LOGIN = "login"                # 401/403: HTTP_DATA_SERVER_LOGIN / _PWD
+    NOT_FOUND = "not-found"        # 404: not on the data server
+    SERVER = "server"              # 429/5xx/other HTTP status after the retries
+    NETWORK = "network"            # timeouts, refused or lost connections after the retries
+    CONTENT = "content"            # the bytes never matched the table's size or hash
+    DISK = "disk"                  # the disk is full, or a file could not be written
+    OTHER = "other"
 
 
 class DiskAction(StrEnum):
@@ -116,6 +128,7 @@ class FileOutcome:
     bytes: int = 0                 # body bytes received for this file in this job
     resumed_from: int = 0          # bytes of a partial file kept (a 206 continued it)
     seconds: float = 0.0
+    cause: FailCause | None = None  # why it failed (None unless FAILED)
 
 
 @dataclass(frozen=True)
