@@ -111,7 +111,7 @@ def nothing_to_fetch(plan: DownloadPlan, what: str) -> str:
 def report_toast(report: DownloadReport, what: str) -> tuple[str, str]:
     """(text, severity) of the toast at the end: what happened, and for a refused login or a
     file the server does not have, what to do about it."""
-    from one_tui.engine import FetchKind
+    from one_tui.engine import FailCause, FetchKind
 
     failed = report.failed
     ok = [o for o in report.outcomes if o.kind.ok]
@@ -121,17 +121,17 @@ def report_toast(report: DownloadReport, what: str) -> tuple[str, str]:
     if not failed:
         return head, "information"
     lines = [head]
-    login = [o for o in failed if o.status in (401, 403)]
+    login = [o for o in failed if o.cause is FailCause.LOGIN]
     if login:
-        lines.append(f"The data server refused the login (HTTP {login[0].status}): set "
+        lines.append(f"The data server refused the login (HTTP {login[0].status or 401}): set "
                      f"{LOGIN_SETTINGS} in ONE's settings for this database "
                      "(~/.one, or one.params.setup()).")
-    absent = [o for o in failed if o.status == 404]
+    absent = [o for o in failed if o.cause is FailCause.NOT_FOUND]
     if absent:
         names = ", ".join(o.task.rel_path for o in absent[:3])
         more = f" and {len(absent) - 3} more" if len(absent) > 3 else ""
         lines.append(f"Not on the data server (HTTP 404): {names}{more}.")
-    others = [o for o in failed if o.status not in (401, 403, 404)]
+    others = [o for o in failed if o.cause not in (FailCause.LOGIN, FailCause.NOT_FOUND)]
     if others:
         lines.append(f"Failed: {others[0].task.rel_path}: {others[0].reason}"
                      + (f" (and {len(others) - 1} more)" if len(others) > 1 else ""))
@@ -261,8 +261,11 @@ def check_body(service: EngineService, eid: str, dataset_ids: Sequence[str], ver
             post(JobProgress(Job.DOCTOR, f"checking {p.files_done}/{p.files_total} files, "
                                          f"{fmt_size(p.done_bytes)} — esc cancels"))
 
+    # uuid_filenames=False: ONE's default, so a name.<uuid>.ext left by a failed ONE batch is
+    # found as stranded (ONE does not load it)
     answer = service.check_disk([eid], dataset_ids=list(dataset_ids) or None,
                                 all_revisions=bool(dataset_ids), verify=verify,
+                                uuid_filenames=False,
                                 cancel=cancel, on_progress=on_progress)
     post(DiskChecked(answer, eid, verify))
 

@@ -104,6 +104,7 @@ async def test_d_downloads_the_marked_datasets_details_shows_them_on_disk(
         assert "on this disk   6 of" in body(app)
         assert any("6 downloaded" in t for t in toasts(app)), toasts(app)
         assert not app.query_one(DownloadPanel).display
+        assert "download" not in app.state.jobs and "downloading" not in status_text(app)
         # every request had the login up front: one GET per file, no 401 challenge
         assert [r[2] for r in files.requests()] == [200] * 6
 
@@ -189,3 +190,73 @@ async def test_404_names_the_file_and_says_the_others_are_complete(
         assert said and gone["rel_path"] in said[0]
         assert "other 5 files are complete" in said[0]
         assert all(small.target(r).exists() for r in small.rows if r is not gone)
+
+
+async def test_d_on_the_results_downloads_the_dataset_filter_of_every_session(
+        small: SmallCache, files: FaultServer) -> None:
+    from textual.widgets import Input
+
+    wanted = small.rows[1]
+    name = str(wanted["rel_path"]).rsplit("/", 1)[-1]
+    app = make(small)
+    async with app.run_test(size=WIDE, notifications=True) as pilot:
+        await settle(app, pilot)
+        app.query_one("#f-datasets", Input).value = name
+        app.query_one("#f-datasets", Input).focus()
+        await pilot.press("enter")
+        await settle(app, pilot)
+        results = app.query_one(ResultsPane)
+        n = results.row_count
+        assert n >= 1 and small.eid in [str(e) for e in results.full.column("eid").to_pylist()]
+        results.table.focus()
+        await pilot.press("D")
+        question = await confirm(app, pilot)
+        assert name in question and f"of {n} session" in question
+        await settle(app, pilot)
+        assert small.target(wanted).read_bytes() == small.files[small.url_path(wanted)]
+        others = [r for r in small.rows if r is not wanted]
+        assert not any(small.target(r).exists() for r in others)  # only the filter's files
+        asked = {r[1] for r in files.requests()}
+        assert all(p.endswith(name.rsplit(".", 1)[1]) and name.split(".")[1] in p
+                   for p in asked), asked
+
+
+async def test_the_disk_doctor_finds_a_stranded_file_and_a_damaged_one_and_fixes_them(
+        small: SmallCache) -> None:
+    from one_tui.engine.local.ondisk import with_uuid
+    from one_tui.tui.screens.data import DoctorModal
+
+    stranded, damaged = small.rows[0], small.rows[1]
+    uuid_name = small.folder / small.session_path / with_uuid(stranded["rel_path"],
+                                                              stranded["id"])
+    uuid_name.parent.mkdir(parents=True, exist_ok=True)
+    uuid_name.write_bytes(small.files[small.url_path(stranded)])
+    small.target(damaged).parent.mkdir(parents=True, exist_ok=True)
+    small.target(damaged).write_bytes(b"288 bytes, not the table's size")
+    app = make(small)
+    async with app.run_test(size=WIDE, notifications=True) as pilot:
+        await open_session(app, pilot, small.eid)
+        assert "damaged" in body(app)
+        await pilot.press("K")
+        await settle(app, pilot)
+        assert isinstance(app.screen, DoctorModal), (toasts(app), app.state.last_error)
+        found = str(app.screen.query_one("#doctor-findings", Static).render())
+        assert f"stranded: {stranded['rel_path']}" in found
+        assert f"size mismatch: {damaged['rel_path']}" in found
+        await pilot.press("f")  # finalise: renamed to ONE's name after its hash check
+        await settle(app, pilot)
+        assert small.target(stranded).read_bytes() == small.files[small.url_path(stranded)]
+        assert not uuid_name.exists()
+        assert "doctor" not in app.state.jobs and "checking" not in status_text(app)
+        await pilot.press("K")
+        await settle(app, pilot)
+        assert isinstance(app.screen, DoctorModal), toasts(app)
+        await pilot.press("r")  # remove: asks first
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmModal) and "Delete" in app.screen.question
+        await pilot.press("y")
+        await settle(app, pilot)
+        assert not small.target(damaged).exists()
+        assert small.target(stranded).exists()  # not a problem any more: left alone
+        shown = {d.id: d for d in app.query_one(DetailsPane).details.datasets}
+        assert shown[str(stranded["id"])].on_disk  # Details read the disk again

@@ -83,8 +83,10 @@ class DataFlow:
         def run() -> None:
             body(get_current_worker().cancelled_event, self.screen.post_message)
 
-        self.screen.run_worker(run, group=job, exclusive=True, thread=True,
-                               exit_on_error=False, description=description)
+        # the app's worker: its state changes reach the app's one handler (the running jobs,
+        # failures as toasts); a screen's worker posts them to the screen only
+        self.screen.app.run_worker(run, group=job, exclusive=True, thread=True,
+                                   exit_on_error=False, description=description)
         self.host.jobs_started()  # the status line names the job at once
 
     def _details_focused(self) -> bool:
