@@ -148,16 +148,17 @@ def bar(fraction: float, width: int = 24) -> str:
     return "█" * full + "░" * (width - full)
 
 
-def progress_text(p: FetchProgress, what: str) -> Text:
-    """The panel: the total (bytes, %, rate, ETA, files left) and the files being fetched."""
+def progress_text(p: FetchProgress) -> Text:
+    """The panel: the total (bytes, %, rate, ETA, files left) and the files being fetched
+    (what is downloaded is the panel's title)."""
     out = Text()
     fraction = p.done_bytes / p.total_bytes if p.total_bytes else (
         p.files_done / p.files_total if p.files_total else 0.0)
     out.append(f" {bar(fraction)} ", style="cyan")
     out.append(f"{fraction:4.0%}  {fmt_size(p.done_bytes)} of {fmt_size(p.total_bytes)}  "
                f"{fmt_size(p.rate)}/s  ETA {fmt_seconds(p.eta)}\n", style="bold")
-    out.append(f" {p.files_left} of {plural(p.files_total, 'file')} left · {what} · "
-               "esc cancels (partials kept)\n", style="dim")
+    out.append(f" {p.files_left} of {plural(p.files_total, 'file')} left · esc cancels, "
+               "partials are kept\n", style="dim")
     for a in p.active[:ACTIVE_SHOWN]:
         share = f"{a.done / a.total:4.0%}" if a.total else "   ?"
         out.append(f"   ↓ {share}  {a.task.rel_path}  ({fmt_size(a.total)})\n")

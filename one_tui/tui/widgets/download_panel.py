@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.widgets import Static
 
-from one_tui.tui.inert import inert_text
+from one_tui.tui.inert import inert, inert_text
 
 if TYPE_CHECKING:
     from one_tui.engine import FetchProgress
@@ -28,6 +28,7 @@ class DownloadPanel(Static):
         max-height: 6;
         background: $panel;
         border-top: solid $accent;
+        border-title-color: $text;
     }
     DownloadPanel.-running {
         display: block;
@@ -45,14 +46,15 @@ class DownloadPanel(Static):
         self.what = what
         self.progress = None
         self.add_class("-running")
-        self.update(Text(f" Starting: {plural(files, 'file')}, {fmt_size(size)} · {what} · "
+        self.border_title = Text(f"Downloading {inert(what)}")  # Text: never read as markup
+        self.update(Text(f" Starting: {plural(files, 'file')}, {fmt_size(size)} · "
                          "esc cancels", style="bold"))
 
     def show_progress(self, progress: FetchProgress) -> None:
         from one_tui.tui.downloads import progress_text
 
         self.progress = progress
-        self.update(inert_text(progress_text(progress, self.what)))
+        self.update(inert_text(progress_text(progress)))
 
     def stop(self) -> None:
         self.remove_class("-running")

@@ -17,52 +17,66 @@ from one_tui.text import fmt_age_minutes, plain
 from one_tui.tui.inert import inert_text
 from one_tui.tui.state import AppState, Job
 
+#: what goes first when the line is wider than the terminal (80 columns during a download):
+#: the last answer's source, then the REST cache, then the tables' age; never the mode, the
+#: connection or the jobs running
+DROP_ORDER = ("last", "rest", "age")
 
-def render_status(state: AppState, now: dt.datetime) -> Text:
+
+def render_status(state: AppState, now: dt.datetime, width: int | None = None) -> Text:
     """mode · tag (when a release's tables are active) · online · REST cache · tables' age ·
-    last source · what is running."""
-    out = Text(" ")
+    last source · what is running; parts dropped in ``DROP_ORDER`` to fit ``width``."""
+    parts: list[tuple[str, str, str]] = []  # (name, text, style)
     engine = state.engine
     mode = "…"
     if engine is not None:
         mode = str(engine.mode)
         if engine.requested != engine.mode:
             mode = f"{engine.requested}→{engine.mode}"
-    out.append(f"mode {mode}", style="bold")
+    parts.append(("mode", f"mode {mode}", "bold"))
     if engine is not None and engine.tag:  # a release's tables answer, not the full ones
-        out.append(f" · tag {plain(engine.tag)}", style="bold")
+        parts.append(("tag", f" · tag {plain(engine.tag)}", "bold"))
     online = state.online
     on_request = engine is not None and engine.alyx_on_request
     if online is None:
-        out.append(" · connecting")
+        parts.append(("online", " · connecting", ""))
     elif (online or on_request) and state.unreachable:
-        out.append(" · Alyx unreachable", style="yellow")
+        parts.append(("online", " · Alyx unreachable", "yellow"))
     elif on_request:  # local, yet ctrl+r and Alyx-only filters ask Alyx: never "offline"
-        out.append(" · Alyx on request")
+        parts.append(("online", " · Alyx on request", ""))
     elif engine is not None and engine.has_alyx and {Job.LOGIN, Job.REFRESH} & set(state.jobs):
-        out.append(" · asking Alyx")  # a retry after a fallback: not "offline" meanwhile
+        parts.append(("online", " · asking Alyx", ""))  # a retry after a fallback
     else:
-        out.append(" · online" if online else " · offline", style="" if online else "yellow")
+        parts.append(("online", " · online" if online else " · offline",
+                      "" if online else "yellow"))
     if engine is not None and not engine.rest.enabled:
-        out.append(" · REST cache off")
+        parts.append(("rest", " · REST cache off", ""))
     else:
-        out.append(" · REST cache bypassed" if state.bypass_rest else " · REST cache on",
-                   style="yellow" if state.bypass_rest else "")
+        parts.append(("rest", " · REST cache bypassed" if state.bypass_rest
+                      else " · REST cache on", "yellow" if state.bypass_rest else ""))
     created = engine.freshness.created if engine is not None else None
     if engine is not None and created is not None:
         if state.absolute:
             when = created.strftime("%H:%M" if created.date() == now.date() else
                                     "%Y-%m-%d %H:%M")
-            out.append(f" · tables from {when}")
+            parts.append(("age", f" · tables from {when}", ""))
         else:
-            out.append(f" · tables {fmt_age_minutes(created, now)} old")
+            parts.append(("age", f" · tables {fmt_age_minutes(created, now)} old", ""))
         if engine.freshness.expired(now):
-            out.append(" (expired)", style="yellow")
+            parts.append(("age", " (expired)", "yellow"))
     if state.search.last_source:
-        out.append(f" · last: {state.search.last_source}")
+        parts.append(("last", f" · last: {state.search.last_source}", ""))
     busy = state.busy
     if busy:
-        out.append(f" · {busy}", style="italic")
+        parts.append(("busy", f" · {busy}", "italic"))
+    if width is not None:
+        for name in DROP_ORDER:
+            if 1 + sum(len(text) for _n, text, _s in parts) <= width:
+                break
+            parts = [p for p in parts if p[0] != name]
+    out = Text(" ")
+    for _name, text, style in parts:
+        out.append(text, style=style)
     return out
 
 
@@ -80,9 +94,13 @@ class StatusLine(Static):
     def watch_now(self) -> None:
         self._draw()
 
+    def on_resize(self) -> None:
+        self._draw()
+
     def _draw(self) -> None:
         """Repaint only when the text changes (the clock ticks; idle output stays 0 bytes)."""
-        text = inert_text(render_status(self.state, self.now), lines=False)
+        width = self.size.width or None
+        text = inert_text(render_status(self.state, self.now, width), lines=False)
         if text != self._shown:
             self._shown = text
             self.update(text)
