@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from one_tui.engine.core.confine import OutsideFolder, confined
+from one_tui.engine.core.errors import AlyxError, OfflineError
 from one_tui.engine.core.spec import QC
-from one_tui.engine.core.types import DiskState
+from one_tui.engine.core.types import DiskState, Mode
 from one_tui.engine.fetch.urls import dataset_url
 from one_tui.engine.fetch.values import (
     DownloadPlan,
@@ -86,12 +87,44 @@ def _frame_rows(frame: Any) -> list[dict[str, Any]]:
 
 
 def _session(one: One, eid: str) -> dict[str, Any]:
-    info = one.get_details(eid)
+    """The session's lab, subject, date and number: from the tables (no request), else from
+    Alyx when the mode allows it."""
+    info: Any = None
+    try:
+        info = one.get_details(eid, query_type=str(Mode.LOCAL))
+    except (ValueError, KeyError, OfflineError, AlyxError):
+        info = None
+    if info is None and one.policy.call_mode(None) is not Mode.LOCAL:
+        info = one.get_details(eid)
     if hasattr(info, "to_dict"):
         info = info.to_dict()
     if not isinstance(info, Mapping) or not info.get("subject"):
         raise FetchError(f"session {eid} is not in the tables (search for it first)")
     return dict(info)
+
+
+def _datasets_by_session(one: One, eids: list[str], selection: Selection
+                         ) -> dict[str, list[dict[str, Any]]]:
+    """Each session's dataset rows: one listing of the tables for all of them, or (remote
+    mode) ONE's ``GET /sessions/<eid>`` per session."""
+    default_only = not (selection.all_revisions or selection.revision or selection.dataset_ids)
+
+    def listing(eid: str | None) -> Any:
+        return one.list_datasets(eid, collection=selection.collection,
+                                 revision=selection.revision, qc=QC.CRITICAL.name,
+                                 details=True, default_revisions_only=default_only,
+                                 keep_eid_index=eid is None)
+
+    if one.policy.call_mode(None) is Mode.REMOTE or len(eids) == 1:
+        return {eid: _frame_rows(listing(eid)) for eid in eids}
+    frame = listing(None)
+    out: dict[str, list[dict[str, Any]]] = {eid: [] for eid in eids}
+    wanted = set(eids)
+    for row in _frame_rows(frame):
+        eid = str(row.get("eid", ""))
+        if eid in wanted:
+            out[eid].append(row)
+    return out
 
 
 def _int(value: Any) -> int | None:
@@ -134,19 +167,15 @@ def select_tasks(one: One, eids: Iterable[str], selection: Selection, *, server:
     wanted = list(dict.fromkeys(str(e) for e in eids))
     if not wanted:
         raise FetchError("no session given")
+    listed = _datasets_by_session(one, wanted, selection)
     for eid in wanted:
         session = _session(one, eid)
-        frame = one.list_datasets(
-            eid, collection=selection.collection, revision=selection.revision,
-            qc=QC.CRITICAL.name, details=True,
-            default_revisions_only=not (selection.all_revisions or selection.revision
-                                        or selection.dataset_ids))
         rel_session = str(ondisk.session_path(session))
         try:
             base = confined(Path(one.cache_dir), *ondisk.session_path(session).parts)
         except OutsideFolder as exc:
             raise FetchError(f"session {eid}: {exc}") from None
-        for row in _chosen(_frame_rows(frame), selection, one.wildcards):
+        for row in _chosen(listed[eid], selection, one.wildcards):
             rel_path = str(row.get("rel_path", ""))
             dataset_id = str(row.get("id", ""))
             if not row.get("exists", True):
