@@ -107,6 +107,11 @@ async def test_d_downloads_the_marked_datasets_details_shows_them_on_disk(
         assert "download" not in app.state.jobs and "downloading" not in status_text(app)
         # every request had the login up front: one GET per file, no 401 challenge
         assert [r[2] for r in files.requests()] == [200] * 6
+        await pilot.press("D")  # again: all verified on this disk, nothing is asked for
+        await settle(app, pilot)
+        assert any("Nothing to download" in t and "all 6 files already on this disk" in t
+                   for t in toasts(app)), toasts(app)
+        assert not isinstance(app.screen, ConfirmModal) and len(files.requests()) == 6
 
 
 async def test_the_panel_shows_progress_survives_panes_and_escape_keeps_partials(
@@ -127,6 +132,11 @@ async def test_the_panel_shows_progress_survives_panes_and_escape_keeps_partials
         assert "1 of 6 files left" in text and "ETA" in text and "esc cancels" in text
         assert stalled["rel_path"] in text  # the active file, by name
         assert "downloading" in status_text(app)
+        for _ in range(40):  # Details marks the five that landed, while the job runs
+            if "on this disk   5 of" in body(app):
+                break
+            await pilot.pause(0.05)
+        assert "on this disk   5 of" in body(app) and "↓" in body(app)
         await pilot.press("2")  # another pane: the panel stays
         assert app.query_one(DownloadPanel).display and "files left" in panel(app)
         await pilot.press("escape")
