@@ -270,3 +270,43 @@ async def test_the_disk_doctor_finds_a_stranded_file_and_a_damaged_one_and_fixes
         assert small.target(stranded).exists()  # not a problem any more: left alone
         shown = {d.id: d for d in app.query_one(DetailsPane).details.datasets}
         assert shown[str(stranded["id"])].on_disk  # Details read the disk again
+
+
+async def test_the_demo_serves_its_files_and_d_downloads_them(tmp_path: Path, home: Path) -> None:
+    """The demo (one-tui demo) as the app runs it: its own FlatIron stand-in, given to the
+    engine (not written into ~/.one)."""
+    import hashlib
+
+    from one_tui.demo.files import DATA_LOGIN, DemoFileServer, servable
+    from one_tui.demo.server import DemoServer
+    from one_tui.demo.synth import generate
+
+    db = servable(generate(n_sessions=8, seed=1))
+    with DemoServer(db) as alyx, DemoFileServer(db) as data:
+        conn = Connector(base_url=alyx.url, cache_dir=tmp_path / "c", username="demo",
+                         password="demo", label="demo", data_server=(data.url, DATA_LOGIN))
+        app = OneApp(conn, config=TuiConfig(), low_bandwidth=True)
+        async with app.run_test(size=WIDE, notifications=True) as pilot:
+            await settle(app, pilot)
+            eid = str(app.query_one(ResultsPane).full.column("eid")[0])
+            details = await open_session(app, pilot, eid)
+            await pilot.press("down", "down", "space")  # the first collection after the root
+            marked = details.marked_rows
+            assert marked
+            await pilot.press("D")
+            await confirm(app, pilot)
+            await settle(app, pilot)
+            for _ in range(100):
+                if any("Download done" in t for t in toasts(app)):
+                    break
+                await pilot.pause(0.05)
+            folder = Path(details.details.disk.folder)
+            for row in marked:
+                if row.exists:
+                    want = db.datasets.loc[(eid, row.id)]
+                    got = (folder / row.rel_path).read_bytes()
+                    assert len(got) == want.file_size
+                    assert hashlib.md5(got).hexdigest() == want.hash
+            assert all(d.on_disk for d in details.marked_rows if d.exists)
+            sent = [status for method, _path, status in data.requests if method == "GET"]
+            assert sent and set(sent) == {200}  # the login up front: no 401 challenge
