@@ -225,10 +225,9 @@ async def _marks(pilot: Any) -> None:
 
 
 async def _download(pilot: Any) -> None:
-    """The download panel mid-download, over Details. The demo serves no files and a real
-    transfer's rate and ETA are never twice the same: the panel, Details and the status line
-    are given one fixed progress event of the real plan of the marked datasets (the same
-    widgets and texts a download drives)."""
+    """The download panel mid-download, over Details. A real transfer's rate and ETA are never
+    twice the same: the panel, Details and the status line are given one fixed progress event
+    of the real plan of the marked datasets (the same widgets and texts a download drives)."""
     from types import MappingProxyType
 
     from one_tui.engine import ActiveFile, FetchProgress
