@@ -310,3 +310,36 @@ async def test_the_demo_serves_its_files_and_d_downloads_them(tmp_path: Path, ho
             assert all(d.on_disk for d in details.marked_rows if d.exists)
             sent = [status for method, _path, status in data.requests if method == "GET"]
             assert sent and set(sent) == {200}  # the login up front: no 401 challenge
+
+
+async def test_v_rehashes_what_k_trusts_and_finds_bytes_changed_in_place(
+        small: SmallCache) -> None:
+    """K trusts a file verified before whose size and mtime did not change (verify once); V
+    hashes every file again and finds one whose bytes changed behind its back."""
+    import os
+
+    from one_tui.tui.screens.data import DoctorModal
+
+    app = make(small)
+    async with app.run_test(size=WIDE, notifications=True) as pilot:
+        details = await open_session(app, pilot, small.eid)
+        mark_small(details, small)
+        await pilot.press("D")
+        await confirm(app, pilot)
+        await settle(app, pilot)
+        target = small.target(small.rows[3])
+        st = target.stat()
+        data = bytearray(target.read_bytes())
+        data[100] ^= 0xFF
+        target.write_bytes(bytes(data))
+        os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))  # same size, same mtime
+        await pilot.press("K")
+        await settle(app, pilot)
+        assert not isinstance(app.screen, DoctorModal)
+        assert any("All 6 files on this disk" in t for t in toasts(app)), toasts(app)
+        await pilot.press("V")
+        await settle(app, pilot)
+        assert isinstance(app.screen, DoctorModal), toasts(app)
+        found = str(app.screen.query_one("#doctor-findings", Static).render())
+        assert f"hash mismatch: {small.rows[3]['rel_path']}" in found
+        assert "hashed" in str(app.screen.query_one("#doctor-summary", Static).render())
