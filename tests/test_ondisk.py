@@ -57,9 +57,13 @@ def test_presence_and_totals(cache) -> None:
     records = mine.to_dict("records")
     found, totals = ondisk.check_datasets(folder, session.to_dict(), records)
     assert [p.present for p in found] == [True, False, False, True]
-    assert totals.n_on_disk == 2
-    assert totals.bytes_on_disk == int(mine.iloc[0].file_size + mine.iloc[-1].file_size)
-    assert totals.bytes_on_server == int(mine.file_size.sum())
+    # the totals count default revisions only (what ONE loads unless asked for a revision)
+    default = [bool(r["default_revision"]) for r in records]
+    on_disk = [d and p for d, p in zip(default, [True, False, False, True], strict=True)]
+    assert totals.n_datasets == sum(default) and totals.n_on_disk == sum(on_disk)
+    assert totals.bytes_on_disk == sum(int(r["file_size"]) for r, here in
+                                       zip(records, on_disk, strict=True) if here)
+    assert totals.bytes_on_server == int(mine[mine.default_revision].file_size.sum())
 
 
 @pytest.mark.oracle
