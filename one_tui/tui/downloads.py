@@ -93,9 +93,9 @@ def plan_summary(plan: DownloadPlan) -> str:
 
 
 def plan_question(plan: DownloadPlan, what: str) -> str:
-    return (f"Download {what}?\n{plan_summary(plan)}.\n"
-            "Files go where ONE-api looks for them; escape cancels, partial files are kept "
-            "and resumed.")
+    """One paragraph (the confirm box shows a line break as its escape)."""
+    return (f"Download {what}? {plan_summary(plan)}. Files go where ONE-api looks for them; "
+            "escape cancels, partial files are kept and resumed.")
 
 
 def refusal_text(plan: DownloadPlan, what: str) -> str:
@@ -177,11 +177,23 @@ def phase_text(p: FetchProgress) -> str:
 
 
 def finding_line(f: DiskFinding) -> str:
+    """'size mismatch: alf/x.npy (5 B here, 201.0 kB in the table)' (why: ``state_notes``)."""
     size = "" if f.size is None else f" ({fmt_size(f.size)} here"
     if size and f.task.file_size is not None:
         size += f", {fmt_size(f.task.file_size)} in the table"
     size += ")" if size else ""
-    return f"{f.state}: {f.task.rel_path}{size} — {f.reason}"
+    return f"{f.state}: {f.task.rel_path}{size}"
+
+
+def state_notes(findings: Sequence[DiskFinding]) -> list[str]:
+    """What each state found means, once per state (the first finding's reason)."""
+    from one_tui.engine import DiskState
+
+    seen: dict[str, str] = {}
+    for f in findings:
+        if f.state is not DiskState.MISSING:  # "missing: not on this disk" says nothing more
+            seen.setdefault(str(f.state), f.reason)
+    return [f"{state}: {reason}" for state, reason in seen.items()]
 
 
 def doctor_summary(report: DiskReport) -> str:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Static
 from textual.worker import get_current_worker
@@ -333,8 +333,11 @@ class DoctorModal(CloseableModal):
             lines = [downloads.finding_line(f) for f in problems[:DOCTOR_LINES]]
             if len(problems) > DOCTOR_LINES:
                 lines.append(f"… and {len(problems) - DOCTOR_LINES} more")
-            yield Static(inert("\n".join(lines), lines=True), markup=False,
-                         id="doctor-findings", classes="dim")
+            with VerticalScroll(id="doctor-scroll"):  # at 80x24 the buttons stay in view
+                yield Static(inert("\n".join(lines), lines=True), markup=False,
+                             id="doctor-findings")
+                yield Static(inert("\n".join(downloads.state_notes(problems)), lines=True),
+                             markup=False, id="doctor-notes", classes="dim")
             with Horizontal(classes="buttons"):
                 for action, label in (("download", "Download (d)"),
                                       ("finalise", "Finalise (f)"),
