@@ -123,3 +123,26 @@ async def test_the_default_revision_is_marked_and_a_damaged_file_is_not_on_disk(
         shown = {d.id: d for d in details.details.datasets}[target_row.id]
         assert shown.disk is DiskState.SIZE_MISMATCH and not shown.on_disk
         assert "damaged" in body(app) and "0 of" in body(app)
+
+
+async def test_the_palette_marks_and_downloads_and_a_keymap_remaps_the_mark_key(make_app) -> None:
+    """Every new action has a palette entry that works, and its id takes a [keymap] key."""
+    from one_tui.tui.config import TuiConfig
+    from one_tui.tui.keys import key_rows
+
+    app = make_app(config=TuiConfig(keymap={"mark": "x", "download": "ctrl+d"}))
+    async with app.run_test(size=WIDE) as pilot:
+        details = await open_details(app, pilot)
+        commands = {c.title: c for c in app.get_system_commands(app.screen)}
+        for title in ("data: download the marked datasets (Details) or the dataset filter's, "
+                      "all results", "details: mark all datasets of the session (again: none)",
+                      "details: fold / unfold the collection"):
+            assert title in commands
+        await commands["details: mark all datasets of the session (again: none)"].callback()
+        await pilot.pause()
+        assert len(details.datasets.marked) == len(details.datasets.rows)
+        await pilot.press("a")  # again: none
+        await pilot.press("down", "x")  # remapped: x marks
+        assert len(details.datasets.marked) == 1
+        rows = {bid: k for k, _d, bid in key_rows(app.keymap)}
+        assert rows["mark"] == "x" and rows["download"] == "ctrl+d"
