@@ -254,8 +254,10 @@ def plan_body(service: EngineService, request: DownloadRequest,
 
 
 def download_body(service: EngineService, plan: DownloadPlan, what: str,
-                  cancel: threading.Event | None, post: Post) -> None:
-    answer = service.download(plan, cancel=cancel, on_progress=_throttled(post))
+                  cancel: threading.Event | None, post: Post, *,
+                  every: float = PROGRESS_EVERY) -> None:
+    """The job; the panel's picture at most every ``every`` seconds (--low-bandwidth: 1)."""
+    answer = service.download(plan, cancel=cancel, on_progress=_throttled(post, every=every))
     post(DownloadDone(answer, what))
     post(Notices(answer.notices))
 

@@ -146,3 +146,15 @@ async def test_the_palette_marks_and_downloads_and_a_keymap_remaps_the_mark_key(
         assert len(details.datasets.marked) == 1
         rows = {bid: k for k, _d, bid in key_rows(app.keymap)}
         assert rows["mark"] == "x" and rows["download"] == "ctrl+d"
+
+
+def test_a_file_landing_live_counts_in_the_total_only_for_the_default_revision() -> None:
+    from dataclasses import replace
+
+    from one_tui.engine.core.values import DiskTotals
+    from one_tui.tui.widgets.details import _retotal
+
+    rows = (replace(row(1), on_disk=True), replace(row(2, revision="r", default=False),
+                                                   on_disk=True), row(3))
+    totals = _retotal(DiskTotals("/x", 2, 0, 0, 30), rows)
+    assert totals is not None and (totals.n_on_disk, totals.bytes_on_disk) == (1, 10)

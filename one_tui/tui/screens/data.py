@@ -194,8 +194,11 @@ class DataFlow:
         if service is None:
             return
         self.panel.start(what, len(plan.to_fetch), plan.fetch_bytes)
-        self._run(Job.DOWNLOAD, partial(downloads.download_body, service, plan, what),
-                  "download datasets")
+        # --low-bandwidth: the panel redrawn once a second, not four times
+        slow = bool(getattr(self.screen.app, "low_bandwidth", False))
+        body = partial(downloads.download_body, service, plan, what,
+                       every=1.0 if slow else downloads.PROGRESS_EVERY)
+        self._run(Job.DOWNLOAD, body, "download datasets")
 
     def progress(self, message: DownloadProgress) -> None:
         if not self._running(Job.DOWNLOAD) and not self._running(Job.DOCTOR):

@@ -180,7 +180,7 @@ class DetailsPane(VerticalScroll, can_focus=True):
 def _retotal(disk: DiskTotals | None, rows: tuple[DatasetRow, ...]) -> DiskTotals | None:
     if disk is None:
         return None
-    here = [d for d in rows if d.on_disk]
+    here = [d for d in rows if d.on_disk and d.default_revision]  # as the engine counts
     return replace(disk, n_on_disk=len(here),
                    bytes_on_disk=sum(d.file_size or 0 for d in here))
 
