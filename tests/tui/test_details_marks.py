@@ -152,9 +152,9 @@ def test_a_file_landing_live_counts_in_the_total_only_for_the_default_revision()
     from dataclasses import replace
 
     from one_tui.engine.core.values import DiskTotals
-    from one_tui.tui.widgets.details import _retotal
+    from one_tui.tui.widgets.details import live_totals
 
     rows = (replace(row(1), on_disk=True), replace(row(2, revision="r", default=False),
                                                    on_disk=True), row(3))
-    totals = _retotal(DiskTotals("/x", 2, 0, 0, 30), rows)
+    totals = live_totals(DiskTotals("/x", 2, 0, 0, 30), rows)
     assert totals is not None and (totals.n_on_disk, totals.bytes_on_disk) == (1, 10)

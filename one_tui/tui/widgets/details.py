@@ -85,7 +85,7 @@ class DetailsPane(VerticalScroll, can_focus=True):
         rows = tuple(replace(d, on_disk=on_disk, disk=DiskState.OK if on_disk else d.disk)
                      if d.id == dataset_id else d for d in ready.datasets)
         self.downloading.pop(dataset_id, None)
-        self.details = replace(ready, datasets=rows, disk=_retotal(ready.disk, rows))
+        self.details = replace(ready, datasets=rows, disk=live_totals(ready.disk, rows))
         self.datasets = DatasetList.of(ready.eid, rows, self.datasets)
         self._draw()
 
@@ -177,7 +177,7 @@ class DetailsPane(VerticalScroll, can_focus=True):
             self.notify(f"{plural(n, 'dataset')} marked" if n else "Marks cleared")
 
 
-def _retotal(disk: DiskTotals | None, rows: tuple[DatasetRow, ...]) -> DiskTotals | None:
+def live_totals(disk: DiskTotals | None, rows: tuple[DatasetRow, ...]) -> DiskTotals | None:
     if disk is None:
         return None
     here = [d for d in rows if d.on_disk and d.default_revision]  # as the engine counts
