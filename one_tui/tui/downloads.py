@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -64,7 +64,6 @@ class DownloadRequest:
     dataset_ids: tuple[str, ...] = ()
     datasets: tuple[str, ...] = ()
     all_revisions: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------- texts (pure)
@@ -249,7 +248,7 @@ def plan_body(service: EngineService, request: DownloadRequest,
     answer = service.plan_download(list(request.eids), dataset_ids=request.dataset_ids,
                                    datasets=request.datasets or None,
                                    all_revisions=request.all_revisions, cancel=cancel,
-                                   on_progress=on_progress, **request.extra)
+                                   on_progress=on_progress)
     post(DownloadPlanned(answer, request.what))
 
 

@@ -63,7 +63,6 @@ class DataFlow:
         self.host = host
         self.last_terms = last_terms
         self.reload_details = reload_details
-        self.request: downloads.DownloadRequest | None = None
         self.fixing: str | None = None  # the session a doctor's fix is for
 
     # -------------------------------------------------------------- helpers
@@ -110,7 +109,6 @@ class DataFlow:
                    else self._from_results())
         if request is None:
             return
-        self.request = request
         self._run(Job.DOWNLOAD, partial(downloads.plan_body, service, request),
                   "plan a download")
 
