@@ -278,3 +278,20 @@ def test_a_terminal_gets_one_progress_line(data, home) -> None:
     assert proc.returncode == Exit.OK
     assert "\r" in text and "files left" in text and "%" in text
     assert "6 downloaded" in text
+
+
+def test_two_processes_downloading_the_same_files_never_mix_their_bytes(tmp_path, home,
+                                                                        server) -> None:
+    """The app and a script at once: each partial has one writer (flock); the other waits."""
+    data = small_cache(tmp_path, home, server, n_files=4, size=1_000_000)
+    server.chunk_delay = 0.003
+    procs = [subprocess.Popen([sys.executable, "-m", "one_tui", "download", data.eid],
+                              env=env_of(home), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [Exit.OK, Exit.OK], results
+    assert _right_under_ones_names(data) == len(data.rows)
+    assert not list(data.folder.rglob(f"*{PARTIAL_SUFFIX}"))
+    # one writer per file: the process that waited found the file in place, fetched nothing
+    for row in data.rows:
+        assert [r[2] for r in server.requests(data.url_path(row))] == [200], row["rel_path"]
