@@ -343,3 +343,29 @@ async def test_v_rehashes_what_k_trusts_and_finds_bytes_changed_in_place(
         found = str(app.screen.query_one("#doctor-findings", Static).render())
         assert f"hash mismatch: {small.rows[3]['rel_path']}" in found
         assert "hashed" in str(app.screen.query_one("#doctor-summary", Static).render())
+
+
+async def test_the_doctors_download_fetches_what_is_missing_or_damaged(small: SmallCache) -> None:
+    from one_tui.tui.screens.data import DoctorModal
+
+    damaged = small.rows[2]
+    small.target(damaged).parent.mkdir(parents=True, exist_ok=True)
+    small.target(damaged).write_bytes(b"not the table's size")
+    app = make(small)
+    async with app.run_test(size=NARROW, notifications=True) as pilot:
+        details = await open_session(app, pilot, small.eid)
+        mark_small(details, small)
+        await pilot.press("K")
+        await settle(app, pilot)
+        assert isinstance(app.screen, DoctorModal), toasts(app)
+        await pilot.press("d")
+        await settle(app, pilot)
+        for _ in range(100):
+            if any("Disk doctor, download" in t for t in toasts(app)):
+                break
+            await pilot.pause(0.05)
+        assert any("Disk doctor, download" in t for t in toasts(app)), toasts(app)
+        for row in small.rows:
+            assert small.target(row).read_bytes() == small.files[small.url_path(row)]
+        assert not app.query_one(DownloadPanel).display
+        assert "on this disk   6 of" in body(app)
