@@ -228,3 +228,70 @@ def test_a_full_disk_ends_with_a_clear_line_and_nothing_wrong_under_ones_names(
     assert all(got["finals"].values()), got["finals"]  # nothing wrong under ONE's names
     assert len(got["finals"]) < len(data.rows)
     assert all(Path(p).name.startswith(".") for p in got["partials"])
+
+
+def test_ctrl_c_cancels_at_once_keeps_the_partials_and_a_rerun_resumes(tmp_path, home, server
+                                                                        ) -> None:
+    data = small_cache(tmp_path, home, server, n_files=3, size=2_000_000)
+    server.chunk_delay = 0.01  # ~1.6 MB/s: still downloading when interrupted
+    proc = subprocess.Popen([sys.executable, "-m", "one_tui", "download", data.eid],
+                            env=env_of(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.monotonic() + 30
+    while not list(data.folder.rglob(f"*{PARTIAL_SUFFIX}")) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.3)
+    started = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert time.monotonic() - started < 5  # not after the downloads finished
+    assert proc.returncode == Exit.INTERRUPTED, err
+    assert "interrupted" in err and "resume" in err and "Traceback" not in err
+    assert list(data.folder.rglob(f"*{PARTIAL_SUFFIX}"))
+    _right_under_ones_names(data)
+    server.chunk_delay = 0.0
+    again = cli(home, "download", data.eid)
+    assert again.returncode == Exit.OK
+    assert [r for r in server.requests() if r[2] == 206]
+    assert _right_under_ones_names(data) == len(data.rows)
+
+
+def test_a_terminal_gets_one_progress_line(data, home) -> None:
+    import pty
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "one_tui", "download", data.eid],
+                            env=env_of(home), stdout=subprocess.PIPE, stderr=follower)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    proc.wait(timeout=60)
+    os.close(leader)
+    text = b"".join(chunks).decode()
+    assert proc.returncode == Exit.OK
+    assert "\r" in text and "files left" in text and "%" in text
+    assert "6 downloaded" in text
+
+
+def test_two_processes_downloading_the_same_files_never_mix_their_bytes(tmp_path, home,
+                                                                        server) -> None:
+    """The app and a script at once: each partial has one writer (flock); the other waits."""
+    data = small_cache(tmp_path, home, server, n_files=4, size=1_000_000)
+    server.chunk_delay = 0.003
+    procs = [subprocess.Popen([sys.executable, "-m", "one_tui", "download", data.eid],
+                              env=env_of(home), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [Exit.OK, Exit.OK], results
+    assert _right_under_ones_names(data) == len(data.rows)
+    assert not list(data.folder.rglob(f"*{PARTIAL_SUFFIX}"))
+    # one writer per file: the process that waited found the file in place, fetched nothing
+    for row in data.rows:
+        assert [r[2] for r in server.requests(data.url_path(row))] == [200], row["rel_path"]

@@ -144,3 +144,49 @@ def test_one_http_dl_threads_is_honoured(monkeypatch) -> None:
     assert default_jobs() == 7
     monkeypatch.delenv("ONE_HTTP_DL_THREADS")
     assert default_jobs() == 4
+
+
+def test_urls_and_the_public_server_as_one_builds_them(home) -> None:
+    import json
+
+    from one_tui.engine import One
+    from one_tui.engine.fetch.plan import data_server
+    from one_tui.engine.fetch.urls import dataset_url
+    from one_tui.engine.params import client_key
+
+    uid = "4e87efaa-4c07-509b-a781-7cb18f451127"
+    assert dataset_url("https://srv/", "lab/Subjects/S1/2024-01-02/001",
+                       "alf/#2024-05-06#/_ibl_trials.table.pqt", uid) == (
+        f"https://srv/lab/Subjects/S1/2024-01-02/001/alf/%232024-05-06%23/"
+        f"_ibl_trials.table.{uid}.pqt")
+    url = "https://openalyx.internationalbrainlab.org"
+    (home / ".one").mkdir(parents=True, exist_ok=True)
+    (home / ".one" / f".{client_key(url)}").write_text(json.dumps({
+        "ALYX_URL": url, "ALYX_LOGIN": "intbrainlab",
+        "HTTP_DATA_SERVER": "https://ibl.flatironinstitute.org",
+        "HTTP_DATA_SERVER_LOGIN": None, "HTTP_DATA_SERVER_PWD": None}))
+    one = One(base_url=url, cache_dir=home / "public", mode="local", silent=True,
+              connect=False)
+    # one.params._patch_params: openalyx always downloads from the public area, no login
+    assert data_server(one) == ("https://ibl.flatironinstitute.org/public", None)
+
+
+def test_a_leftover_partial_beside_a_good_file_is_found_and_removed(tmp_path, home, server
+                                                                   ) -> None:
+    from one_tui.engine import DiskAction
+    from one_tui.engine.local.ondisk import partial_path
+
+    data = small_cache(tmp_path, home, server)
+    service = _service(data.folder)
+    assert run_download(service.one, service.plan_download([data.eid]).unwrap(),
+                        limits=FAST).ok
+    row = data.rows[0]
+    stale = partial_path(data.target(row), "0" * 32)  # bytes of an older version
+    stale.write_bytes(b"old")
+    report = service.check_disk([data.eid]).unwrap()
+    (left,) = report.problems
+    assert left.state is DiskState.PARTIAL and left.path == stale
+    assert left.actions == (DiskAction.REMOVE,)
+    assert not service.fix_disk(report.problems, DiskAction.REMOVE).failed
+    assert not stale.exists() and data.target(row).exists()
+    assert service.check_disk([data.eid]).unwrap().ok

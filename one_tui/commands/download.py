@@ -186,9 +186,13 @@ def run_download(ns: argparse.Namespace) -> int:
                 from one_tui.engine import FetchKind, FileOutcome
 
                 out(_file_line(FileOutcome(task, FetchKind.VERIFIED, "already on this disk")))
-    answer = service.download(plan, jobs=ns.jobs, on_progress=progress)
+    answer = _interruptible(lambda cancel: service.download(plan, jobs=ns.jobs, cancel=cancel,
+                                                            on_progress=progress))
     bar.done()
     report = answer.value
+    if report is not None and report.cancelled:
+        say(f"interrupted: {report.message}; run the same command again to resume")
+        return Exit.INTERRUPTED
     if report is None:
         say(f"one-tui download: {answer.error}")
         return Exit.ERROR
@@ -207,6 +211,32 @@ def run_download(ns: argparse.Namespace) -> int:
     if report.ok:
         return Exit.OK
     return Exit.ERROR if _settings_failure(report.outcomes) else Exit.EXPIRED
+
+
+def _interruptible(job: Any) -> Any:
+    """Run ``job(cancel)`` in a thread; ctrl+c cancels it (the partials are kept) and waits for
+    it to stop, instead of leaving the worker threads to finish the downloads at exit."""
+    cancel, finished = threading.Event(), threading.Event()
+    box: list[Any] = []
+
+    def run() -> None:
+        try:
+            box.append(job(cancel))
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread as it was
+            box.append(exc)
+        finally:
+            finished.set()
+
+    threading.Thread(target=run, daemon=True, name="one-tui-download").start()
+    while True:  # an Event, not Thread.join: a ctrl+c inside join can make is_alive() lie
+        try:
+            if finished.wait(0.2):
+                break
+        except KeyboardInterrupt:
+            cancel.set()
+    if isinstance(box[0], BaseException):
+        raise box[0]
+    return box[0]
 
 
 def _kind(name: str) -> Any:

@@ -74,12 +74,14 @@ class EngineService:
              mode: Mode | str = Mode.AUTO, username: str | None = None,
              password: str | None = None, token: str | None = None,
              clock: Callable[[], datetime] | None = None, tag: str | None = None,
-             remembered: bool = False) -> EngineService:
+             remembered: bool = False,
+             data_server: tuple[str, tuple[str, str] | None] | None = None) -> EngineService:
         """Open the database's tables without touching the network (``connect`` does that, as
         a job). ``tag``: a release's tables (``"full"`` or None: the full ones); with
         ``remembered`` and no ``tag``, the set last used on this database (the app's start).
         Raises what ONE's constructor raises for a folder it cannot use (``CacheDirError``)
-        and ValueError for a tag name no Alyx can serve."""
+        and ValueError for a tag name no Alyx can serve. ``data_server``: (URL, Basic login)
+        of the data server when not ONE's settings' (the demo serves its own files)."""
         from one_tui.engine import tablesets
         from one_tui.engine.core.sets import FULL, check_tag
         from one_tui.engine.one import One
@@ -91,7 +93,7 @@ class EngineService:
         tag = None if tag in (None, FULL) else check_tag(str(tag))
         one = One(base_url=base_url, username=username, password=password, token=token,
                   cache_dir=cache_dir, mode=str(mode), silent=True, connect=False, clock=clock,
-                  tag=tag)
+                  tag=tag, data_server=data_server)
         return cls(one)
 
     @staticmethod

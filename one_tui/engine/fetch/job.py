@@ -301,7 +301,7 @@ def download_tasks(plan: DownloadPlan, *, server: str | None, login: tuple[str, 
     timeout = httpx.Timeout(limits.read, connect=limits.connect)
     pool = httpx.Limits(max_connections=jobs, max_keepalive_connections=jobs)
     try:
-        with httpx.Client(timeout=timeout, limits=pool, follow_redirects=False,
+        with httpx.Client(timeout=timeout, limits=pool, follow_redirects=True,
                           trust_env=True, headers={"User-Agent": "one-tui"}) as client:
             def run(task: FileTask) -> FileOutcome:
                 task_auth = auth if server and same_server(task.url, server) else None

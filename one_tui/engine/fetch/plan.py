@@ -51,6 +51,8 @@ def data_server(one: One) -> tuple[str | None, tuple[str, str] | None]:
     settings have none, as openalyx's public URL)."""
     from one_tui.engine.params import get_settings
 
+    if one.data_server is not None:  # given when the engine was opened (the demo's)
+        return one.data_server
     base = one.alyx.base_url if one.alyx is not None else None
     settings = get_settings(base) if base else None
     raw: Mapping[str, Any] = settings.raw if settings is not None else {}

@@ -19,6 +19,11 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
 import re
 import threading
 from collections.abc import Callable
@@ -93,13 +98,6 @@ def retry_after(value: str | None) -> float | None:
         return None
 
 
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
-
-
 def _drop(path: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
@@ -111,22 +109,20 @@ def _disk_full(exc: OSError, task: FileTask) -> Failed:
                   "same download again to resume", disk_full=True)
 
 
-def _finalise(partial: Path, target: Path) -> None:
-    """fsync the verified partial and rename it onto ONE's name (one atomic step)."""
-    fd = os.open(partial, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def _finalise(out: Any, partial: Path, target: Path) -> None:
+    """fsync the verified partial and rename it onto ONE's name (one atomic step), while this
+    process still holds its lock."""
+    out.flush()
+    os.fsync(out.fileno())
     os.replace(partial, target)
 
 
-def _verify(task: FileTask, partial: Path, digest: Any, size: int) -> None:
-    """Raise when the streamed bytes are not the table's (the partial is removed: its bytes
+def _verify(task: FileTask, out: Any, digest: Any, size: int) -> None:
+    """Raise when the streamed bytes are not the table's (the partial is emptied: its bytes
     are wrong, a resume would keep them)."""
     if task.file_size is not None and size != task.file_size:
         if size > task.file_size:
-            _drop(partial)
+            out.truncate(0)
             raise Retry(f"the server sent {size:,} bytes, the table says {task.file_size:,}",
                         restart=True, cause=FailCause.CONTENT)
         raise Retry(f"truncated: the connection closed after {size:,} of "
@@ -134,10 +130,48 @@ def _verify(task: FileTask, partial: Path, digest: Any, size: int) -> None:
     if digest is not None:
         got = str(digest.hexdigest())
         if not checksum.matches(got, task.hash):
-            _drop(partial)
+            out.truncate(0)
             name = checksum.algorithm(task.hash)
             raise Retry(f"{name} mismatch: the bytes received hash to {got}, the table says "
                         f"{task.hash}", restart=True, cause=FailCause.CONTENT)
+
+
+def _already_right(task: FileTask) -> bool:
+    """ONE's name already holds the table's bytes (size, and hash when there is one)."""
+    try:
+        size = task.target.stat().st_size
+    except OSError:
+        return False
+    if task.file_size is None or size != task.file_size:
+        return False
+    if checksum.algorithm(task.hash) is None:
+        return True
+    return checksum.matches(checksum.file_digest(task.target, task.hash), task.hash)
+
+
+def _locked_partial(task: FileTask, partial: Path) -> Any:
+    """The partial file opened for writing under an exclusive lock (``flock``), so that two
+    processes (the app and a script) never write one file: the other one waits and retries.
+    The lock is taken on the inode the name still points to (re-checked after the lock)."""
+    try:
+        out = open(partial, "a+b")  # noqa: SIM115 - closed by fetch_once's finally
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise _disk_full(exc, task) from None
+        raise Failed(f"cannot write {partial.name}: {exc.strerror or exc}",
+                     cause=FailCause.DISK) from None
+    if fcntl is None:  # no flock (Windows): one writer is the user's business
+        return out
+    try:
+        fcntl.flock(out.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        same = os.fstat(out.fileno()).st_ino == os.stat(partial).st_ino
+    except (BlockingIOError, FileNotFoundError):
+        same = False
+    if not same:
+        out.close()
+        raise Retry("another process is downloading this file", after=1.0,
+                    cause=FailCause.OTHER)
+    return out
 
 
 def fetch_once(client: httpx.Client, task: FileTask, *, auth: Any, cancel: threading.Event,
@@ -148,33 +182,53 @@ def fetch_once(client: httpx.Client, task: FileTask, *, auth: Any, cancel: threa
     ``watch(response)`` hands the open response to the job (its cancel watcher closes it);
     ``on_start(kept)`` says how many bytes of the partial are kept when the body starts;
     ``on_bytes(n)`` counts the bytes received."""
-    import httpx
-
     target = task.target
     partial = partial_path(target, task.hash)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        if exc.errno == errno.ENOSPC:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise _disk_full(exc, task) from None
         raise Failed(f"cannot create {target.parent}: {exc.strerror or exc}",
                      cause=FailCause.DISK) from None
-    have = _size(partial)
+    out = _locked_partial(task, partial)
+    try:
+        _attempt(client, task, out, partial, auth=auth, cancel=cancel, on_bytes=on_bytes,
+                 watch=watch, on_start=on_start, attempt=attempt)
+    finally:
+        with contextlib.suppress(OSError):
+            mine = os.fstat(out.fileno())
+            # nothing kept: no empty partial left behind (still locked, and still this name's)
+            if mine.st_size == 0 and os.stat(partial).st_ino == mine.st_ino:
+                partial.unlink()
+        out.close()
+
+
+def _attempt(client: httpx.Client, task: FileTask, out: Any, partial: Path, *, auth: Any,
+             cancel: threading.Event, on_bytes: Callable[[int], None],
+             watch: Callable[[Any], None], on_start: Callable[[int], None],
+             attempt: Attempt) -> None:
+    import httpx
+
+    target = task.target
+    if _already_right(task):  # another process put it in place while this one waited
+        attempt.status = None
+        return
+    have = os.fstat(out.fileno()).st_size
     if task.file_size is not None and have > task.file_size:
-        _drop(partial)
+        out.truncate(0)
         have = 0
     digest = checksum.new_digest(task.hash)
     if have and task.file_size is not None and have == task.file_size:
         # a complete partial (killed between the last byte and the rename): check it
         if digest is not None:
-            digest = checksum.new_digest(task.hash)
-            with open(partial, "rb") as f:
-                while chunk := f.read(CHUNK):
-                    digest.update(chunk)
+            out.seek(0)
+            while chunk := out.read(CHUNK):
+                digest.update(chunk)
         attempt.resumed_from = have
         on_start(have)
-        _verify(task, partial, digest, have)
-        _finalise(partial, target)
+        _verify(task, out, digest, have)
+        _finalise(out, partial, target)
         return
     headers = {"Range": f"bytes={have}-"} if have else {}
     try:
@@ -188,7 +242,7 @@ def fetch_once(client: httpx.Client, task: FileTask, *, auth: Any, cancel: threa
                 raise Failed("HTTP 404: not on the data server", status,
                              cause=FailCause.NOT_FOUND)
             if status == 416:
-                _drop(partial)
+                out.truncate(0)
                 raise Retry("HTTP 416: the server refused to resume; starting over", status,
                             restart=True)
             if status == 429 or status >= 500:
@@ -201,7 +255,7 @@ def fetch_once(client: httpx.Client, task: FileTask, *, auth: Any, cancel: threa
                 total = task.file_size
                 if (found is None or int(found.group(1)) != have
                         or (total is not None and found.group(3) not in ("*", str(total)))):
-                    _drop(partial)
+                    out.truncate(0)
                     raise Retry("the server's Content-Range does not continue the partial "
                                 "file; starting over", status, restart=True,
                                 cause=FailCause.CONTENT)
@@ -214,25 +268,27 @@ def fetch_once(client: httpx.Client, task: FileTask, *, auth: Any, cancel: threa
                 raise Retry(f"the server announces {int(length):,} bytes, "
                             f"{task.file_size - have:,} were expected", status, restart=True,
                             cause=FailCause.CONTENT)
-            if have and digest is not None:
-                with open(partial, "rb") as f:  # the kept bytes, then the new ones
-                    while chunk := f.read(CHUNK):
-                        digest.update(chunk)
+            out.seek(0)
+            if have and digest is not None:  # the kept bytes, then the new ones
+                while chunk := out.read(CHUNK):
+                    digest.update(chunk)
+            out.truncate(have)
+            out.seek(have)
             size = have
             on_start(have)
             try:
-                with open(partial, "ab" if have else "wb") as out:
-                    for chunk in response.iter_bytes():  # as received (a size buffers)
-                        if cancel.is_set():
-                            raise Cancelled()
-                        out.write(chunk)
-                        if digest is not None:
-                            digest.update(chunk)
-                        size += len(chunk)
-                        attempt.received += len(chunk)
-                        on_bytes(len(chunk))
-                        if task.file_size is not None and size > task.file_size:
-                            break
+                for chunk in response.iter_bytes():  # as received (a size buffers)
+                    if cancel.is_set():
+                        raise Cancelled()
+                    out.write(chunk)
+                    if digest is not None:
+                        digest.update(chunk)
+                    size += len(chunk)
+                    attempt.received += len(chunk)
+                    on_bytes(len(chunk))
+                    if task.file_size is not None and size > task.file_size:
+                        break
+                out.flush()
             except OSError as exc:
                 if exc.errno in (errno.ENOSPC, errno.EDQUOT):
                     raise _disk_full(exc, task) from None
@@ -243,9 +299,9 @@ def fetch_once(client: httpx.Client, task: FileTask, *, auth: Any, cancel: threa
             raise Cancelled() from None
         kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "connection lost"
         raise Retry(f"{kind}: {type(exc).__name__}", cause=FailCause.NETWORK) from None
-    _verify(task, partial, digest, size)
+    _verify(task, out, digest, size)
     try:
-        _finalise(partial, target)
+        _finalise(out, partial, target)
     except OSError as exc:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise _disk_full(exc, task) from None
