@@ -190,3 +190,22 @@ def test_a_leftover_partial_beside_a_good_file_is_found_and_removed(tmp_path, ho
     assert not service.fix_disk(report.problems, DiskAction.REMOVE).failed
     assert not stale.exists() and data.target(row).exists()
     assert service.check_disk([data.eid]).unwrap().ok
+
+
+def test_a_rel_path_leading_outside_the_folder_is_never_fetched(tmp_path, home, server
+                                                               ) -> None:
+    from one_tui.engine.local.fileformat import read_table
+    from one_tui.engine.local.filewrite import save_table
+
+    data = small_cache(tmp_path, home, server)
+    frame, meta = read_table(data.folder / "datasets.pqt")
+    frame = frame.reset_index()
+    frame["rel_path"] = frame["rel_path"].astype(str)
+    hostile = frame.index[frame.id == data.rows[0]["id"]][0]
+    frame.loc[hostile, "rel_path"] = "alf/../../../../../outside/_ibl_trials.escape.npy"
+    save_table(frame.set_index(["eid", "id"]), data.folder / "datasets.pqt", meta)
+    answer = _service(data.folder).plan_download([data.eid])
+    plan = answer.unwrap()
+    assert data.rows[0]["id"] not in {t.dataset_id for t in plan.tasks}
+    assert len(plan.tasks) == len(data.rows) - 1
+    assert any("outside the cache folder" in n for n in answer.notices)

@@ -16,9 +16,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from one_tui.engine.core import results
 from one_tui.engine.core.confine import OutsideFolder, confined
 from one_tui.engine.core.errors import AlyxError, OfflineError
-from one_tui.engine.core.spec import QC
+from one_tui.engine.core.spec import QC, shown
 from one_tui.engine.core.types import DiskState, Mode
 from one_tui.engine.fetch.urls import dataset_url
 from one_tui.engine.fetch.values import (
@@ -170,6 +171,7 @@ def select_tasks(one: One, eids: Iterable[str], selection: Selection, *, server:
     if not wanted:
         raise FetchError("no session given")
     listed = _datasets_by_session(one, wanted, selection)
+    outside: list[str] = []
     for eid in wanted:
         session = _session(one, eid)
         rel_session = str(ondisk.session_path(session))
@@ -186,6 +188,7 @@ def select_tasks(one: One, eids: Iterable[str], selection: Selection, *, server:
                 target = confined(base, ondisk.with_uuid(rel_path, dataset_id)
                                   if uuid_filenames else rel_path)
             except OutsideFolder:
+                outside.append(rel_path)  # never fetched: it would land outside the folder
                 continue
             collection, revision = _split(rel_path)
             file_hash = row.get("hash")
@@ -196,6 +199,9 @@ def select_tasks(one: One, eids: Iterable[str], selection: Selection, *, server:
                 url=dataset_url(server, rel_session, rel_path, dataset_id) if server else "",
                 target=target, session_path=rel_session,
                 default_revision=bool(row.get("default_revision", True))))
+    if outside:
+        results.note(f"{len(outside)} datasets not downloaded: their rel_path leads outside "
+                     f"the cache folder ({shown(outside[0], limit=120)})")
     if not tasks:
         sessions = f"{len(wanted)} session" + ("s" if len(wanted) != 1 else "")
         raise NothingMatches(f"nothing matches: no dataset of the {sessions} given is "
