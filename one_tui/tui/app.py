@@ -202,14 +202,16 @@ class OneApp(App[None]):
         timer.daemon = True
         timer.start()
 
-    def run(self, *args: Any, **kwargs: Any) -> None:
+    def run(self, *args: Any, **kwargs: Any) -> Any:
         """Run; the hang-up watch lasts until the very end (a dead terminal could block
-        Textual's own exit, after the unmount) and is removed when ``run`` returns."""
+        Textual's own exit, after the unmount) and is removed when ``run`` returns. Returns
+        what ``App.run`` returns (the value given to ``exit``)."""
         try:
-            super().run(*args, **kwargs)
+            return super().run(*args, **kwargs)
         except OSError:  # EIO: Textual's exit wrote to the terminal that was lost
             if hangup.lost() is None:
                 raise
+            return None
         finally:
             hangup.remove()
             if hangup.lost() is not None:
