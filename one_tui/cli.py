@@ -138,9 +138,10 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--cache-dir", help="ONE cache folder (default: from ~/.one)")
     info.add_argument("--json", action="store_true", help="JSON with ISO 8601 times")
     info.add_argument("--tag", help=TAG_HELP + " (default: full)")
-    from one_tui.commands import freeze
+    from one_tui.commands import download, freeze
 
     freeze.add_parser(sub)
+    download.add_parsers(sub)
     return parser
 
 
@@ -418,10 +419,11 @@ def _run(argv: Sequence[str] | None) -> int:
     from one_tui.engine.core.errors import ALFError, AlyxError, LoginRequired
 
     ns = build_parser().parse_args(argv)
-    from one_tui.commands import freeze
+    from one_tui.commands import download, freeze
 
     commands = {"search": run_search, "cache-info": run_cache_info, "demo-server": run_demo_server,
-                "freeze": freeze.run}
+                "freeze": freeze.run, "download": download.run_download,
+                "check": download.run_check}
     handler = commands.get(ns.command or "", run_app)
     try:
         return handler(ns)

@@ -26,9 +26,11 @@ class Exit(IntEnum):
         return member
 
     OK = 0, "done (cache-info: the tables are fresh)"
-    EXPIRED = 1, "cache-info: the tables are expired; freeze: written, files missing"
+    EXPIRED = 1, ("cache-info: the tables are expired; freeze: written, files missing; "
+                  "download/check: a dataset failed, is missing or damaged (each named)")
     USAGE = 2, "a mistyped command line (argparse); cache-info: no tables in the folder"
-    ERROR = 3, "failed (the reason in one line on stderr), results not written included"
+    ERROR = 3, ("failed (the reason in one line on stderr), results not written included; "
+                "download: settings or connection (401, no data server, nothing matches)")
     NO_FOLDER = 4, "the cache folder (--cache-dir or ~/.one's) does not exist; none is created"
     NOT_REMOTE = 5, "search --mode remote: Alyx unreachable or login refused (local rows)"
     INTERRUPTED = 130, "interrupted (ctrl+c)"

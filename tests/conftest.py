@@ -23,6 +23,9 @@ os.environ["HOME"] = str(_home)
 os.environ["XDG_CACHE_HOME"] = str(_home / ".cache")
 os.environ["XDG_CONFIG_HOME"] = str(_home / ".config")
 os.environ.pop("ONE_TUI_CONFIG", None)
+os.environ.pop("ONE_TUI_STATE", None)
+#: one-tui's own state (the last table set per database, engine/tablesets.state_path)
+_STATE = _home / ".config" / "one-tui" / "tables.json"
 
 
 #: the app's test files that time what appears on screen (see pytest_collection_modifyitems)
@@ -59,10 +62,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def home() -> Iterator[Path]:
     """The isolated HOME, emptied of ONE settings before and after each test that asks for it
     (a test that leaves a broken ``~/.one/.caches`` must not fail the next test of its worker,
-    whatever order pytest-xdist gives them)."""
+    whatever order pytest-xdist gives them), and of one-tui's own remembered table set (a test
+    that switched the real Alyx to a release tag must not start the next one on that tag)."""
     shutil.rmtree(_home / ".one", ignore_errors=True)
+    _STATE.unlink(missing_ok=True)
     yield _home
     shutil.rmtree(_home / ".one", ignore_errors=True)
+    _STATE.unlink(missing_ok=True)
 
 
 @pytest.fixture

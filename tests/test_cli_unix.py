@@ -58,9 +58,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_head_1_is_quiet_and_exits_as_sigpipe(big_folder: Path, home: Path) -> None:
-    proc = sh(f'"$PY" -m one_tui search --cache-dir {big_folder} 2>err.txt | head -1; '
-              'echo "status=${PIPESTATUS[0]}"; cat err.txt >&2', home)
+def test_head_1_is_quiet_and_exits_as_sigpipe(big_folder: Path, home: Path,
+                                              tmp_path: Path) -> None:
+    err = tmp_path / "err.txt"  # not the working directory: it is the checkout
+    proc = sh(f'"$PY" -m one_tui search --cache-dir {big_folder} 2>{err} | head -1; '
+              f'echo "status=${{PIPESTATUS[0]}}"; cat {err} >&2', home)
     first, status = proc.stdout.splitlines()
     assert len(first.split()) >= 4  # one session line
     assert status == f"status={int(Exit.BROKEN_PIPE)}"

@@ -9,11 +9,13 @@ bounded memory and time, the token kept to its origin, nothing outside the cache
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
 import threading
 import time
+import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from one_tui.engine.core.bounded import Limits
 from one_tui.engine.core.errors import AlyxConnectionError, AlyxError, LoginRequired
 from one_tui.engine.remote.client import AlyxClient
 from one_tui.engine.remote.rest_cache import cache_key
@@ -208,6 +211,46 @@ def test_a_gzip_bomb_does_not_inflate_in_memory(hostile: Hostile, tmp_path: Path
     assert peak_mb < 700, f"peak {peak_mb:.0f} MB"
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert "Traceback" not in proc.stderr and "MB" in proc.stderr, proc.stderr
+
+
+def no_length(body: bytes) -> Handler:
+    """A 200 whose body is delimited by the connection closing (no Content-Length)."""
+    def send(h: BaseHTTPRequestHandler) -> None:
+        h.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/zip\r\n"
+                      b"Connection: close\r\n\r\n")
+        for i in range(0, len(body), 1 << 16):
+            h.wfile.write(body[i:i + (1 << 16)])
+        h.close_connection = True
+    return send
+
+
+def test_a_tables_zip_of_no_stated_size_stops_at_the_cap(hostile: Hostile, tmp_path: Path,
+                                                          home: Path) -> None:
+    """cache.zip sent without a Content-Length was written to disk for as long as the server
+    sent it (a full disk, not an error); now it stops past the cap, says so, leaves nothing."""
+    hostile.get = no_length(bytes(8 << 20))
+    client = client_of(hostile, tmp_path, limits=Limits(max_tables_zip=1 << 20))
+    dest = tmp_path / "dl"
+    with pytest.raises(AlyxError) as err:
+        finished(lambda: client.download_cache_tables(None, dest))
+    assert "without saying its size" in str(err.value) and "\n" not in str(err.value)
+    assert not list(dest.iterdir())  # the temporary folder is gone
+
+
+def test_a_tables_zip_that_would_unzip_past_the_cap_is_refused(hostile: Hostile,
+                                                                 tmp_path: Path,
+                                                                 home: Path) -> None:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("sessions.pqt", bytes(4 << 20))  # 4 MB of zeros in ~4 kB
+    body = buf.getvalue()
+    hostile.get = lambda h: send_json(h, body)
+    client = client_of(hostile, tmp_path, limits=Limits(max_tables_zip=1 << 20))
+    dest = tmp_path / "dl"
+    with pytest.raises(AlyxError) as err:
+        finished(lambda: client.download_cache_tables(None, dest))
+    assert "would unzip to 4,194,304 bytes" in str(err.value)
+    assert not list(dest.iterdir())
 
 
 def trickle(h: BaseHTTPRequestHandler, headers_too: bool = False) -> None:

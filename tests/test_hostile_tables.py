@@ -127,6 +127,25 @@ def test_a_spoiled_table_is_read_with_one_notice_that_counts_what_was_changed(
     assert len(load_cache(folder).datasets) == rows + 1
 
 
+@pytest.mark.parametrize("key", [b"one_metadata", b"pandas"])
+def test_a_table_whose_metadata_nests_too_deeply_is_one_line_not_a_traceback(
+        tmp_path: Path, key: bytes) -> None:
+    """Schema metadata is JSON someone else wrote: nested 200,000 deep it made json.loads
+    raise RecursionError out of the load. Now it counts as missing: the table is skipped
+    as ONE skips a table without its metadata, or read without pandas' hints."""
+    folder = tmp_path / "tables"
+    generate(n_sessions=5, seed=1).write_tables(folder)
+    table = pq.read_table(folder / "datasets.pqt")
+    meta = dict(table.schema.metadata or {})
+    meta[key] = b"[" * 200_000
+    pq.write_table(table.replace_schema_metadata(meta), folder / "datasets.pqt")
+    svc = EngineService.open(cache_dir=folder, mode=Mode.LOCAL)
+    found = svc.search_sessions(SearchRequest({}))
+    assert found.error is None and found.value is not None and len(found.value) == 5
+    tables = {t.name for t in svc.state().tables}
+    assert ("datasets" in tables) is (key == b"pandas")  # ONE's metadata unreadable: skipped
+
+
 # -- class 4: locks that never clear ----------------------------------------------------------
 
 HOUR = 3600.0
@@ -136,6 +155,8 @@ def _lock_content(kind: str, live_pid: int) -> bytes:
     mine = {"owner": "one-tui", "hostname": socket.gethostname(), "datetime": "", "token": "x"}
     if kind == "garbage":
         return b"\xff\xfe\x00\x81 not a lock \x1b[2J"
+    if kind == "deeply-nested":  # json.loads recursed into a RecursionError (a traceback)
+        return b"[" * 200_000
     if kind == "pid-too-large":
         return json.dumps({**mine, "pid": 2 ** 70}).encode()
     return json.dumps({**mine, "pid": live_pid}).encode()  # a live process, not one-tui
@@ -159,7 +180,7 @@ def unrelated() -> Iterator[int]:
     proc.wait()
 
 
-LOCKS = ["garbage", "pid-too-large", "live-unrelated-pid"]
+LOCKS = ["garbage", "deeply-nested", "pid-too-large", "live-unrelated-pid"]
 
 
 @pytest.mark.parametrize("kind", LOCKS)

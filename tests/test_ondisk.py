@@ -45,9 +45,10 @@ def cache(tmp_path: Path) -> tuple[Path, pd.DataFrame, pd.Series]:
     session = sessions.loc[eid]
     base = folder / str(ondisk.session_path(session.to_dict()))
     plain, by_uuid = mine.iloc[-1], mine.iloc[0]
-    for rel in (plain.rel_path, ondisk.with_uuid(by_uuid.rel_path, by_uuid.id)):
+    for row, rel in ((plain, plain.rel_path), (by_uuid, ondisk.with_uuid(by_uuid.rel_path,
+                                                                          by_uuid.id))):
         (base / rel).parent.mkdir(parents=True, exist_ok=True)
-        (base / rel).write_bytes(b"x" * 10)
+        (base / rel).write_bytes(b"x" * int(row.file_size))  # the table's size: ONE loads it
     return folder, mine, session
 
 
@@ -56,8 +57,13 @@ def test_presence_and_totals(cache) -> None:
     records = mine.to_dict("records")
     found, totals = ondisk.check_datasets(folder, session.to_dict(), records)
     assert [p.present for p in found] == [True, False, False, True]
-    assert totals.n_on_disk == 2 and totals.bytes_on_disk == 20
-    assert totals.bytes_on_server == int(mine.file_size.sum())
+    # the totals count default revisions only (what ONE loads unless asked for a revision)
+    default = [bool(r["default_revision"]) for r in records]
+    on_disk = [d and p for d, p in zip(default, [True, False, False, True], strict=True)]
+    assert totals.n_datasets == sum(default) and totals.n_on_disk == sum(on_disk)
+    assert totals.bytes_on_disk == sum(int(r["file_size"]) for r, here in
+                                       zip(records, on_disk, strict=True) if here)
+    assert totals.bytes_on_server == int(mine[mine.default_revision].file_size.sum())
 
 
 @pytest.mark.oracle

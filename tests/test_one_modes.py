@@ -317,7 +317,8 @@ def test_no_password_and_no_token_falls_back_asking_for_a_login(server: Any, db:
     one = connect(server, cache_dir, password=None)
     assert one.mode == "local"
     assert one.fallback_reason == "auto → local: login needed (no password or saved token)"
-    assert server.requests == []
+    # one GET of the API root tells "login needed" from "unreachable"; nothing else is asked
+    assert server.requests == ["GET /"]
 
 
 @pytest.mark.parametrize(("fault", "reason"), [
@@ -427,7 +428,9 @@ def test_remote_query_needing_a_login_falls_back_and_login_restores(server: Any,
     assert one.fallback_reason == "remote → local: login needed (no password or saved token)"
     one.login("demo", "demo")
     assert one.mode == "remote" and one.fallback_reason is None
-    assert calls(server) == ["POST /auth-token"]  # remote mode: no table download on login
+    # the root probe that told "login needed" from "unreachable", then the login; remote mode:
+    # no table download on login
+    assert calls(server) == ["GET ", "POST /auth-token"]
     subject = db.sessions["subject"].iloc[0]
     assert set(one.search(subject=subject)) == set(
         db.sessions.index[db.sessions["subject"] == subject])

@@ -32,6 +32,7 @@ from one_tui.engine.core.values import (
     SessionDetails,
 )
 from one_tui.engine.local import ondisk
+from one_tui.engine.local.verified import VerifiedRecord
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -90,10 +91,14 @@ def _datasets(frame: pd.DataFrame | None) -> list[DatasetRow]:
         collection, revision, name = split_rel_path(rel_path)
         qc = rec.get("qc")
         size = rec.get("file_size")
+        file_hash = rec.get("hash")
+        default = rec.get("default_revision", True)
         out.append(DatasetRow(
             id=str(rec.get("id", "")), rel_path=rel_path, name=name, collection=collection,
             revision=revision, file_size=None if _missing(size) else int(size),
-            qc=str(qc) if qc is not None else "NOT_SET", exists=bool(rec.get("exists", True))))
+            qc=str(qc) if qc is not None else "NOT_SET", exists=bool(rec.get("exists", True)),
+            default_revision=True if _missing(default) else bool(default),
+            hash=file_hash if isinstance(file_hash, str) and file_hash else None))
     return out
 
 
@@ -106,14 +111,18 @@ def _on_disk(cache_dir: Path, session: Mapping[str, Any], records: list[DatasetR
     """Mark each dataset ``on_disk`` (stat only these) and total the session."""
     if not session.get("subject") or session.get("date") is None:
         return records, None
-    plain = [{"rel_path": r.rel_path, "id": r.id, "file_size": r.file_size, "exists": r.exists}
-             for r in records]
+    plain = [{"rel_path": r.rel_path, "id": r.id, "file_size": r.file_size, "exists": r.exists,
+              "default_revision": r.default_revision} for r in records]
     try:
         found, totals = ondisk.check_datasets(cache_dir, session, plain)
         folder = confined(Path(cache_dir), *ondisk.session_path(session).parts)
     except (TypeError, ValueError, KeyError):  # a session record without ONE's parts, or
         return records, None                    # one that leads outside (OutsideFolder)
-    marked = [DatasetRow(**{**r.__dict__, "on_disk": p.present})
+    record = VerifiedRecord(Path(cache_dir))  # read once, only if a file is there
+    marked = [DatasetRow(**{**r.__dict__, "on_disk": p.present, "disk": p.state,
+                            "verified": bool(p.present and p.path is not None and r.hash
+                                             and record.is_verified(p.path, p.size,
+                                                                    p.mtime_ns, r.hash))})
               for r, p in zip(records, found, strict=True)]
     return marked, DiskTotals(str(folder), totals.n_datasets, totals.n_on_disk,
                               totals.bytes_on_disk, totals.bytes_on_server)

@@ -63,8 +63,12 @@ class One:
                  mode: str = "auto", cache_expiry: timedelta = timedelta(hours=24),
                  cache_rest: str | None = "GET", token: str | None = None, wildcards: bool = True,
                  silent: bool = True, client: AlyxClient | None = None, connect: bool = True,
-                 clock: Callable[[], datetime] | None = None, tag: str | None = None) -> None:
+                 clock: Callable[[], datetime] | None = None, tag: str | None = None,
+                 data_server: tuple[str, tuple[str, str] | None] | None = None) -> None:
         requested = parse_mode(mode)
+        #: the data server and its Basic login when not ONE's settings' (the demo's own;
+        #: None: ``HTTP_DATA_SERVER`` / ``_LOGIN`` / ``_PWD`` of ~/.one, as ONE reads them)
+        self.data_server = data_server
         self.wildcards = wildcards
         self.silent = silent
         self._notices = Notices()

@@ -41,6 +41,15 @@ from one_tui.engine.core.values import (
     SessionDetails,
     Suggestions,
 )
+from one_tui.engine.fetch.values import (
+    DiskAction,
+    DiskFinding,
+    DiskReport,
+    DownloadPlan,
+    DownloadReport,
+    OnFetchProgress,
+    Selection,
+)
 
 if TYPE_CHECKING:  # pandas is imported by the calls that need it, never at start-up
     import pandas as pd
@@ -65,12 +74,14 @@ class EngineService:
              mode: Mode | str = Mode.AUTO, username: str | None = None,
              password: str | None = None, token: str | None = None,
              clock: Callable[[], datetime] | None = None, tag: str | None = None,
-             remembered: bool = False) -> EngineService:
+             remembered: bool = False,
+             data_server: tuple[str, tuple[str, str] | None] | None = None) -> EngineService:
         """Open the database's tables without touching the network (``connect`` does that, as
         a job). ``tag``: a release's tables (``"full"`` or None: the full ones); with
         ``remembered`` and no ``tag``, the set last used on this database (the app's start).
         Raises what ONE's constructor raises for a folder it cannot use (``CacheDirError``)
-        and ValueError for a tag name no Alyx can serve."""
+        and ValueError for a tag name no Alyx can serve. ``data_server``: (URL, Basic login)
+        of the data server when not ONE's settings' (the demo serves its own files)."""
         from one_tui.engine import tablesets
         from one_tui.engine.core.sets import FULL, check_tag
         from one_tui.engine.one import One
@@ -82,7 +93,7 @@ class EngineService:
         tag = None if tag in (None, FULL) else check_tag(str(tag))
         one = One(base_url=base_url, username=username, password=password, token=token,
                   cache_dir=cache_dir, mode=str(mode), silent=True, connect=False, clock=clock,
-                  tag=tag)
+                  tag=tag, data_server=data_server)
         return cls(one)
 
     @staticmethod
@@ -351,6 +362,99 @@ class EngineService:
             except (ValueError, TypeError, OSError, KeyError) as exc:
                 return rec.answer(error=exc)
         return rec.answer(value)
+
+    # -- data: the download manager (engine/fetch) -------------------------------------------
+    def plan_download(self, eids: Sequence[str], *, dataset: str | None = None,
+                      datasets: Sequence[str] | None = None, collection: str | None = None,
+                      revision: str | None = None, dataset_ids: Sequence[str] | None = None,
+                      all_revisions: bool = False, uuid_filenames: bool | None = None,
+                      verify: bool = False, cancel: threading.Event | None = None,
+                      on_progress: OnFetchProgress | None = None) -> Answer[DownloadPlan]:
+        """The files the selection names in these sessions (their datasets as the tables or,
+        in remote mode, Alyx list them), which of them ONE-api would still have to download
+        (size, and hash once per change of size/mtime: the verify-once record; ``verify``
+        re-hashes), the bytes to fetch and the free space on the target filesystem.
+        ``plan.refusal`` says why it cannot start (does not fit, no data server). A selection
+        matching nothing is an error (``FetchError``) that says so. Only the default revision
+        unless ``revision`` or ``all_revisions``. ``uuid_filenames``: ONE's option (files go
+        to ``name.<uuid>.ext``); None: either name counts as on disk, downloads get ONE's
+        plain name."""
+        from one_tui.engine.fetch.plan import plan_download
+
+        selection = Selection(dataset=dataset or None, datasets=tuple(datasets or ()),
+                              collection=collection, revision=revision,
+                              dataset_ids=tuple(dataset_ids or ()), all_revisions=all_revisions)
+        with self._recording() as rec:
+            try:
+                value = plan_download(self._one, list(eids), selection,
+                                      uuid_filenames=uuid_filenames, verify=verify,
+                                      cancel=cancel, on_progress=on_progress)
+            except (AlyxError, OfflineError, ValueError, KeyError, OSError) as exc:
+                return rec.answer(error=exc)
+        return rec.answer(value)
+
+    def download(self, plan: DownloadPlan, *, jobs: int | None = None,
+                 cancel: threading.Event | None = None,
+                 on_progress: OnFetchProgress | None = None) -> Answer[DownloadReport]:
+        """Fetch ``plan.to_fetch`` from the data server (HTTP Basic from ONE's settings, sent
+        up front; ``jobs`` files at once, default ``ONE_HTTP_DL_THREADS`` or 4): each file is
+        streamed to a private partial name, its size and hash checked while it streams, then
+        renamed into ONE's name; a partial is resumed with ``Range``. ``on_progress`` gets
+        :class:`FetchProgress` events (throttle them in the UI); ``cancel`` stops at once and
+        keeps the partials. Nothing in ONE's tables is written. A refused plan is not
+        started (the answer's error says why)."""
+        from one_tui.engine.fetch.job import run_download
+
+        with self._recording() as rec:
+            try:
+                value = run_download(self._one, plan, jobs=jobs, cancel=cancel,
+                                     on_progress=on_progress)
+            except (ValueError, OSError) as exc:
+                return rec.answer(error=exc)
+            if value.cancelled:
+                results.cancelled()
+        return rec.answer(value)
+
+    def check_disk(self, eids: Sequence[str], *, dataset: str | None = None,
+                   datasets: Sequence[str] | None = None, collection: str | None = None,
+                   revision: str | None = None, dataset_ids: Sequence[str] | None = None,
+                   all_revisions: bool = False, uuid_filenames: bool | None = None,
+                   verify: bool = False, cancel: threading.Event | None = None,
+                   on_progress: OnFetchProgress | None = None) -> Answer[DiskReport]:
+        """The disk doctor: for each selected dataset, what is on this disk (``DiskState``:
+        on disk, missing, size or hash mismatch, a stranded ``name.<uuid>.ext`` left by ONE,
+        one-tui's partial) and the actions that fix it. Hashes a file only when its size or
+        mtime changed since one-tui last verified it (``verify``: every file)."""
+        from one_tui.engine.fetch.doctor import check_disk
+
+        selection = Selection(dataset=dataset or None, datasets=tuple(datasets or ()),
+                              collection=collection, revision=revision,
+                              dataset_ids=tuple(dataset_ids or ()), all_revisions=all_revisions)
+        with self._recording() as rec:
+            try:
+                value = check_disk(self._one, list(eids), selection,
+                                   uuid_filenames=uuid_filenames, verify=verify,
+                                   cancel=cancel, on_progress=on_progress)
+            except (AlyxError, OfflineError, ValueError, KeyError, OSError) as exc:
+                return rec.answer(error=exc)
+            if value.cancelled:
+                results.cancelled()
+        return rec.answer(value)
+
+    def fix_disk(self, findings: Sequence[DiskFinding], action: DiskAction, *,
+                 jobs: int | None = None, cancel: threading.Event | None = None,
+                 on_progress: OnFetchProgress | None = None) -> Outcome:
+        """Apply ``action`` to the findings that offer it: ``FINALISE`` renames a stranded
+        ``name.<uuid>.ext`` to ONE's name after its size and hash check, ``REMOVE`` deletes
+        the damaged file, stranded file or partial (ask the user first), ``DOWNLOAD``
+        fetches them (resuming partials). The outcome says how many and which failed."""
+        from one_tui.engine.fetch.doctor import fix_disk
+
+        try:
+            return fix_disk(self._one, tuple(findings), DiskAction(action), jobs=jobs,
+                            cancel=cancel, on_progress=on_progress)
+        except (ValueError, OSError) as exc:
+            return Outcome(OutcomeKind.FAILED, one_line(exc))
 
     def set_mode(self, mode: Mode) -> Outcome:
         """Switch ONE's mode; nothing is sent (the next call asks Alyx if the mode says so)."""

@@ -38,7 +38,7 @@ from one_tui.tui import hangup, sets, state
 from one_tui.tui import work as bodies
 from one_tui.tui.config import TuiConfig
 from one_tui.tui.connect import Connector
-from one_tui.tui.keys import KEYS, display_keys, key_rows, unknown_ids
+from one_tui.tui.keys import DETAILS_KEYS, KEYS, display_keys, key_rows, unknown_ids
 from one_tui.tui.messages import (
     DatasetsPreloaded,
     EngineOpened,
@@ -279,7 +279,11 @@ class OneApp(App[None]):
                 and w.group in {j.value for j in Job if j.escape_cancels}]
         for worker in jobs:
             worker.cancel()
-        if jobs:
+        groups = {w.group for w in jobs}
+        if Job.DOWNLOAD in groups or Job.DOCTOR in groups:
+            self.notify("Cancelling the download: partial files are kept, D again resumes "
+                        "them", severity="warning")
+        elif jobs:
             self.notify("Cancelling: the tables on disk are kept", severity="warning")
         return bool(jobs)
 
@@ -579,3 +583,9 @@ class OneApp(App[None]):
         for _bid, keys, action, desc, _show, title in KEYS:
             yield SystemCommand(title, f"{desc} ({display_keys(keys)})",
                                 partial(self.main.run_action, action))
+        from one_tui.tui.widgets.details import DetailsPane
+
+        details = self.main.query_one(DetailsPane)
+        for _bid, keys, action, desc, _show, title in DETAILS_KEYS:
+            yield SystemCommand(title, f"{desc} ({display_keys(keys)}, in Details)",
+                                partial(details.run_action, action))

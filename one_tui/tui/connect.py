@@ -37,6 +37,8 @@ class Connector:
     # a --cache-dir that does not exist yet: the app asks before `One` creates it (a typo)
     ask_create: Path | None = None
     prepare: Callable[[Connector], None] | None = None
+    #: (URL, Basic login) of the data server when not ONE's settings' (the demo's own)
+    data_server: tuple[str, tuple[str, str] | None] | None = None
     cleanups: list[Callable[[], None]] = field(default_factory=list)
 
     def open(self, username: str | None = None, password: str | None = None,
@@ -52,11 +54,12 @@ class Connector:
         password, self.password = password or self.password, None
         if not self.base_url:
             return EngineService.open(cache_dir=self.cache_dir, mode=Mode(self.mode),
-                                      clock=clock, tag=self.tag, remembered=True)
+                                      clock=clock, tag=self.tag, remembered=True,
+                                      data_server=self.data_server)
         return EngineService.open(base_url=self.base_url, cache_dir=self.cache_dir,
                                   mode=Mode(self.mode), username=username or self.username,
                                   password=password, token=self.token, clock=clock,
-                                  tag=self.tag, remembered=True)
+                                  tag=self.tag, remembered=True, data_server=self.data_server)
 
     def close(self) -> None:
         """Stop what ``prepare`` started (the demo server, its temp folder)."""
@@ -70,12 +73,17 @@ def demo_connector(n_sessions: int = 120, seed: int = 0, mode: str = "auto") -> 
     """A connector that serves a synthetic database on loopback with a fresh temp cache."""
 
     def start(conn: Connector) -> None:
+        from one_tui.demo.files import DATA_LOGIN, DemoFileServer, servable
         from one_tui.demo.server import DemoServer
         from one_tui.demo.synth import generate
 
-        server = DemoServer(generate(n_sessions=n_sessions, seed=seed))
+        db = servable(generate(n_sessions=n_sessions, seed=seed))  # sizes and md5s served
+        server = DemoServer(db)
         server.start()
         conn.cleanups.append(server.stop)
+        files = DemoFileServer(db).start()  # FlatIron's stand-in: D downloads for real
+        conn.cleanups.append(files.stop)
+        conn.data_server = (files.url, DATA_LOGIN)
         conn.base_url = server.url
         conn.label = f"demo Alyx at {server.url}"
         # The demo server is ours: hand its token over instead of logging in, because a login

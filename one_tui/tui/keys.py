@@ -54,6 +54,12 @@ KEYS: tuple[tuple[str, str, str, str, bool, str], ...] = (
     ("export", "e", "export", "Export", True, "results: export to CSV or Parquet"),
     ("counts", "c", "counts", "Counts", False,
      "results: counts per lab, subject, project, protocol and week"),
+    ("download", "D", "download", "Download", False,
+     "data: download the marked datasets (Details) or the dataset filter's, all results"),
+    ("disk_doctor", "K", "disk_doctor", "Disk doctor", False,
+     "data: check the session's files on this disk (missing, damaged, stranded, partial)"),
+    ("verify_all", "V", "verify_all", "Verify all", False,
+     "data: re-hash every file of the session on this disk"),
     ("show_error", "x", "app.show_error", "Last error", False, "app: show the last error in full"),
     ("pane_filters", "1", "show_pane('filters')", "Filters pane", False, "pane: filters"),
     ("pane_results", "2", "show_pane('results')", "Sessions pane", False, "pane: sessions"),
@@ -62,6 +68,18 @@ KEYS: tuple[tuple[str, str, str, str, bool, str], ...] = (
 )
 
 
+# The Details pane's own keys (they act when Details has the focus); the palette runs them on
+# the pane. Same shape as KEYS.
+DETAILS_KEYS: tuple[tuple[str, str, str, str, bool, str], ...] = (
+    ("mark", "space", "mark", "Mark", False,
+     "details: mark / unmark the dataset (a collection: all of it)"),
+    ("mark_all", "a", "mark_all", "Mark all", False,
+     "details: mark all datasets of the session (again: none)"),
+    ("fold", "enter", "fold", "Fold", False, "details: fold / unfold the collection"),
+    ("unfold", "right", "fold('unfold')", "Unfold", False, "details: unfold the collection"),
+    ("fold_close", "left", "fold('fold')", "Fold", False, "details: fold the collection"),
+)
+
 # Keys handled outside KEYS (priority bindings, widgets' own), listed in the help as well.
 EXTRA_KEYS: tuple[tuple[str, str, str], ...] = (
     ("ctrl+q", "quit (also inside a field)", "quit_now"),
@@ -69,19 +87,24 @@ EXTRA_KEYS: tuple[tuple[str, str, str], ...] = (
     ("tab,shift+tab", "next / previous filter (cycles within the filters)", "focus_next"),
     ("ctrl+n", "next pane, also from inside a field", "next_pane"),
     ("escape", "cancel a search, a download or a refresh · back to the sessions", "cancel"),
+    ("up,down", "Details: the cursor on the datasets (page keys, home, end too)",
+     "details_down"),
 )
 
 
 # Binding ids outside the table that a keymap may remap too (the screens' and modals' own).
 OTHER_IDS = frozenset({"focus_next", "focus_previous", "next_pane", "quit_now", "filters_next",
                        "filters_previous", "login_cancel", "modal_close", "confirm_yes",
-                       "confirm_no", "error_copy", "setup_demo", "setup_quit"})
+                       "confirm_no", "error_copy", "setup_demo", "setup_quit",
+                       "details_up", "details_down", "details_page_up", "details_page_down",
+                       "details_home", "details_end"})
 
 
 def unknown_ids(keymap: Mapping[str, str]) -> list[str]:
     """The ids of a [keymap] that name no binding (Textual ignores them without a word, so a
     typo like ``serach`` left a user wondering why the key did not change)."""
-    known = {row[0] for row in KEYS} | {bid for _k, _d, bid in EXTRA_KEYS} | OTHER_IDS
+    known = ({row[0] for row in (*KEYS, *DETAILS_KEYS)} | {bid for _k, _d, bid in EXTRA_KEYS}
+             | OTHER_IDS)
     return sorted(k for k in keymap if k not in known)
 
 
@@ -122,10 +145,24 @@ def bindings() -> list[BindingType]:
     return out
 
 
+def details_bindings() -> list[BindingType]:
+    """The Details pane's bindings: its table's keys, and the cursor keys (ids remappable)."""
+    out: list[BindingType] = [Binding(keys, action, desc, show=False, id=bid)
+                              for bid, keys, action, desc, _show, _t in DETAILS_KEYS]
+    for bid, key, action in (("details_up", "up", "cursor(-1)"),
+                             ("details_down", "down", "cursor(1)"),
+                             ("details_page_up", "pageup", "cursor_page(-1)"),
+                             ("details_page_down", "pagedown", "cursor_page(1)"),
+                             ("details_home", "home", "cursor_end(False)"),
+                             ("details_end", "end", "cursor_end(True)")):
+        out.append(Binding(key, action, show=False, id=bid))
+    return out
+
+
 def key_rows(keymap: Mapping[str, str]) -> list[tuple[str, str, str]]:
     """(keys, description, id) for each binding, after the user's keymap (the one the app
     gave ``App.set_keymap``: Textual has no public getter, and the keymap is ours)."""
     rows = [(display_keys(keymap.get(bid, keys)), title.split(": ", 1)[-1], bid)
-            for bid, keys, _a, _d, _s, title in KEYS]
+            for bid, keys, _a, _d, _s, title in (*KEYS, *DETAILS_KEYS)]
     rows += [(display_keys(keymap.get(bid, keys)), desc, bid) for keys, desc, bid in EXTRA_KEYS]
     return rows

@@ -19,7 +19,14 @@ from one_tui.tui.state import Job
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from one_tui.engine import EngineService
+    from one_tui.engine import (
+        DiskReport,
+        DownloadPlan,
+        DownloadReport,
+        EngineService,
+        FetchProgress,
+        FileOutcome,
+    )
 
 
 @dataclass
@@ -138,3 +145,46 @@ class ExportExists(Message):
 
     path: str
     fmt: str
+
+
+@dataclass
+class DownloadPlanned(Message):
+    """The files a download would fetch, the bytes and the free space (or why not)."""
+
+    answer: Answer[DownloadPlan]
+    what: str                       # the selection in words ("3 marked datasets of …")
+
+
+@dataclass
+class DownloadProgress(Message):
+    """The download's whole picture now (bytes, rate, ETA, files left, active files).
+    Coalesced: only the latest matters."""
+
+    progress: FetchProgress
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, DownloadProgress)
+
+
+@dataclass
+class DownloadFileDone(Message):
+    """One file of the download ended (never coalesced: Details marks it at once)."""
+
+    outcome: FileOutcome
+
+
+@dataclass
+class DownloadDone(Message):
+    """The download ended: every file's outcome, or why it could not run."""
+
+    answer: Answer[DownloadReport]
+    what: str
+
+
+@dataclass
+class DiskChecked(Message):
+    """The disk doctor's findings for a session (or why it could not look)."""
+
+    answer: Answer[DiskReport]
+    eid: str
+    verify: bool

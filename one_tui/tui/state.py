@@ -37,6 +37,10 @@ class Job(StrEnum):
     #: writing a frozen ONE cache folder for a node without network
     FREEZE = "freeze"
     SUBJECT = "subject"
+    #: fetching dataset files into ONE's layout (escape cancels; partials kept to resume)
+    DOWNLOAD = "download"
+    #: the disk doctor: checking (and fixing) a session's files on this disk
+    DOCTOR = "doctor"
     #: re-reading the engine's state after a failed worker: quick, never shown, never cancelled
     STATE = "engine-state"
 
@@ -48,7 +52,8 @@ class Job(StrEnum):
     def escape_cancels(self) -> bool:
         """Long jobs on the tables: escape stops the download, the tables on disk stay.
         (A search is cancelled by escape on its own, before these.)"""
-        return self in (Job.CONNECT, Job.LOGIN, Job.REFRESH, Job.TABLES, Job.FREEZE)
+        return self in (Job.CONNECT, Job.LOGIN, Job.REFRESH, Job.TABLES, Job.FREEZE,
+                        Job.DOWNLOAD, Job.DOCTOR)
 
 
 _LABELS = {Job.CONNECT: "connecting", Job.SEARCH: "searching", Job.DETAILS: "loading details",
@@ -56,7 +61,8 @@ _LABELS = {Job.CONNECT: "connecting", Job.SEARCH: "searching", Job.DETAILS: "loa
            Job.REST: "clearing REST cache", Job.LOGIN: "logging in",
            Job.PRELOAD: "loading datasets", Job.STATE: "reading the engine's state",
            Job.TABLES: "switching tables", Job.FREEZE: "freezing",
-           Job.SUBJECT: "reading subject history"}
+           Job.SUBJECT: "reading subject history", Job.DOWNLOAD: "downloading",
+           Job.DOCTOR: "checking the disk"}
 
 
 class Pane(StrEnum):

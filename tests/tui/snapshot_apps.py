@@ -211,6 +211,83 @@ async def _tag(pilot: Any) -> None:
     await pilot.pause()
 
 
+async def _subject(pilot: Any) -> None:
+    """S on a session: its subject's training history, every record read (final)."""
+    app = pilot.app
+    await settle(app, pilot)
+    app.clear_notifications()
+    app.query_one("#results").table.focus()
+    await pilot.press("S")
+    for _ in range(100):  # the records arrive a few at a time (paced under the throttle)
+        await settle(app, pilot)
+        if getattr(app.screen, "final", False):
+            break
+        await pilot.pause(0.05)
+    app.clear_notifications()
+    await pilot.pause()
+
+
+async def _marks(pilot: Any) -> None:
+    """Details focused (3), the cursor on the datasets: two marked, a collection folded."""
+    app = pilot.app
+    await settle(app, pilot)
+    await pilot.press("down", "enter")
+    await settle(app, pilot)
+    await pilot.press("3")
+    # the root's dataset marked, alf folded, the next collection marked whole, cursor in it
+    await pilot.press("down", "space", "enter", "down", "space", "down")
+    app.clear_notifications()
+    await pilot.pause()
+
+
+async def _counts(pilot: Any) -> None:
+    """c: counts of the results per lab, subject, project, protocol and week."""
+    app = pilot.app
+    await settle(app, pilot)
+    app.clear_notifications()
+    app.query_one("#results").table.focus()
+    await pilot.press("c")
+    await settle(app, pilot)
+
+
+async def _download(pilot: Any) -> None:
+    """The download panel mid-download, over Details. A real transfer's rate and ETA are never
+    twice the same: the panel, Details and the status line are given one fixed progress event
+    of the real plan of the marked datasets (the same widgets and texts a download drives)."""
+    from types import MappingProxyType
+
+    from one_tui.engine import ActiveFile, FetchProgress
+    from one_tui.tui import downloads
+    from one_tui.tui.state import Job
+
+    app = pilot.app
+    await settle(app, pilot)
+    await pilot.press("down", "enter")
+    await settle(app, pilot)
+    await pilot.press("3", "down", "down", "space")  # the alf collection, marked whole
+    details = app.query_one("#details")
+    ids = [r.id for r in details.marked_rows]
+    plan = app.service.plan_download([details.eid], dataset_ids=ids, all_revisions=True).value
+    tasks = sorted(plan.to_fetch, key=lambda t: t.rel_path)
+    total = sum(t.file_size or 0 for t in tasks)
+    active = tuple(ActiveFile(t, (t.file_size or 0) * share // 100, t.file_size)
+                   for t, share in zip(tasks[3:7], (81, 47, 12, 3), strict=False))
+    done = sum(t.file_size or 0 for t in tasks[:3]) + sum(a.done for a in active)
+    progress = FetchProgress(done, total, 48_300_000.0, (total - done) / 48_300_000.0, 3,
+                             len(tasks), active)
+    what = f"{len(ids)} marked datasets of {details.details.session.get('subject', '')}"
+    panel = app.query_one("#download-panel")
+    panel.start(what, len(tasks), total)
+    panel.show_progress(progress)
+    for t in tasks[:3]:
+        details.file_done(t.dataset_id, True)
+    details.files_active({a.task.dataset_id: a.done / (a.total or 1) for a in active})
+    app.state = replace(app.state, jobs=MappingProxyType(
+        {Job.DOWNLOAD: downloads.phase_text(progress)}))
+    app.clear_notifications()
+    await pilot.pause()
+
+
 SCENES: dict[str, Callable[[Any], Awaitable[None]]] = {
     "main": _main,
     "details": _details,
@@ -220,4 +297,8 @@ SCENES: dict[str, Callable[[Any], Awaitable[None]]] = {
     "invalid": _invalid,
     "tags": _tags,
     "tag": _tag,
+    "subject": _subject,
+    "counts": _counts,
+    "marks": _marks,
+    "download": _download,
 }

@@ -93,10 +93,15 @@ class PtyApp:
     def send(self, data: bytes) -> None:
         os.write(self.master, data)
 
-    def bytes_after(self, data: bytes, settle: float = 0.5) -> int:
-        """Bytes written in answer to ``data`` (until ``settle`` s without output)."""
+    def bytes_after(self, data: bytes, settle: float = 0.5, first: float = 10.0) -> int:
+        """Bytes written in answer to ``data``: from the first byte (if any comes within
+        ``first`` s: on a loaded machine the answer may start later than ``settle``) until
+        ``settle`` s without output."""
         start = time.monotonic()
         self.send(data)
+        deadline = start + first
+        while not self.output(start, time.monotonic()) and time.monotonic() < deadline:
+            time.sleep(0.02)
         end = self.wait_quiet(settle, timeout=20)
         return len(self.output(start, end))
 

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from one_tui.engine.local import ondisk
+from one_tui.text import fmt_size
 from one_tui.tui.screens.load import LoadModal, alf_object
 from one_tui.tui.widgets.details import DetailsPane
 from one_tui.tui.widgets.results import ResultsPane
@@ -94,17 +95,21 @@ async def test_details_say_which_files_are_on_this_disk(make_app, db) -> None:
         await settle(app, pilot)
         session = db.sessions.loc[eid].to_dict()
         mine = db.datasets.loc[eid].reset_index()
-        first = mine.iloc[0]
+        # the smallest default-revision file, written with the table's size (another size is
+        # damaged, not on disk: tests/tui/test_details_marks.py)
+        first = mine[mine.default_revision].sort_values("file_size").iloc[0]
         here = app.state.engine.cache_dir / str(ondisk.session_path(session)) / first.rel_path
         here.parent.mkdir(parents=True, exist_ok=True)
-        here.write_bytes(b"x" * 1234)
+        here.write_bytes(b"x" * int(first.file_size))
         await _open_session(app, pilot, eid)
         text = str(app.query_one("#details-body").render())
         shown = app.query_one(DetailsPane)
         assert shown.border_title.startswith("Details")
-        assert f"on this disk   1 of {len(mine)} datasets, 1.2 kB of" in text
-        name = first.rel_path.split("/")[-1]
-        line = next(x for x in text.splitlines() if name in x)
+        n_default = int(mine.default_revision.sum())
+        assert (f"on this disk   1 of {n_default} datasets, {fmt_size(first.file_size)} of"
+                in text)
+        name = first.rel_path.split("/")[-1][:30]  # a long name is cut with "…"
+        line = next(x for x in text.splitlines() if name in x and "on disk" in x)
         assert line.rstrip().endswith("on disk")
         others = [x for x in text.splitlines() if x.rstrip().endswith("not here")]
         assert len(others) == len(mine) - 1

@@ -113,3 +113,17 @@ def test_status_never_says_offline_while_a_job_asks_alyx() -> None:
     assert "offline" not in line and "asking Alyx" in line
     chosen = state.engine_changed(AppState(), engine(Mode.LOCAL, remote_allowed=True))
     assert "Alyx on request" in render_status(chosen, T0).plain
+
+
+def test_at_80_columns_the_status_line_keeps_the_download_and_drops_the_rest_first() -> None:
+    s = state.engine_changed(AppState(), engine())
+    s = state.search_answered(s, Source.ALYX, T0)
+    s = state.job_phase(state.jobs_running(s, [Job.DOWNLOAD.value]), Job.DOWNLOAD,
+                        "downloading 53%, 28 files left — esc cancels")
+    wide = render_status(s, T0).plain
+    assert "last: Alyx" in wide and "REST cache on" in wide and len(wide) > 80
+    narrow = render_status(s, T0, width=80).plain
+    assert len(narrow) <= 80
+    assert "mode auto" in narrow and "online" in narrow
+    assert "downloading 53%, 28 files left — esc cancels" in narrow
+    assert "last:" not in narrow

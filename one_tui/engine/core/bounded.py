@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any
 
-__all__ = ["MAX_DEPTH", "MAX_BODY", "MAX_SECONDS", "MAX_PAGES", "Limits", "LIMITS", "TooDeep",
-           "loads", "depth"]
+__all__ = ["MAX_DEPTH", "MAX_BODY", "MAX_SECONDS", "MAX_PAGES", "MAX_TABLES_ZIP", "Limits",
+           "LIMITS", "TooDeep", "loads", "depth"]
 
 #: Deepest JSON accepted. Alyx's records nest 4 levels (list > record > json field > value);
 #: ONE's settings 3. Far below the interpreter's recursion limit, so any later walk of the
@@ -29,6 +29,10 @@ MAX_BODY = 128 * 1024 * 1024
 MAX_SECONDS = 120.0
 #: Most pages one list query may take (Alyx's pages are up to 1,000 rows: 10 million rows).
 MAX_PAGES = 10_000
+#: Largest ``cache.zip`` (on the wire, and its files unzipped): the IBL's whole public
+#: database zips to a few hundred MB. Only a body that does not announce its size, or a zip
+#: whose entries claim more, can reach it; an announced size is held to exactly.
+MAX_TABLES_ZIP = 16 * 1024 ** 3
 
 
 
@@ -40,6 +44,7 @@ class Limits:
     max_body: int = MAX_BODY
     max_seconds: float = MAX_SECONDS
     max_pages: int = MAX_PAGES
+    max_tables_zip: int = MAX_TABLES_ZIP
 
 
 LIMITS = Limits()

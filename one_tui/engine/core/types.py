@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["Mode", "Source", "OutcomeKind", "FallbackReason", "MODES", "LOCAL_MEANS"]
+__all__ = ["Mode", "Source", "OutcomeKind", "FallbackReason", "MODES", "LOCAL_MEANS",
+           "DiskState"]
 
 
 class Mode(StrEnum):
@@ -77,3 +78,19 @@ class FallbackReason(StrEnum):
     @property
     def wants_login(self) -> bool:
         return self in (FallbackReason.LOGIN_NEEDED, FallbackReason.LOGIN_REFUSED)
+
+
+class DiskState(StrEnum):
+    """A dataset's file on this disk, as ONE-api would see it (``local/ondisk.py`` decides)."""
+
+    OK = "on disk"                   # ONE would load it without a download (right size)
+    MISSING = "missing"
+    SIZE_MISMATCH = "size mismatch"  # damaged: ONE 3.x says "local file size mismatch"
+    HASH_MISMATCH = "hash mismatch"  # right size, wrong bytes (a verify found it)
+    STRANDED = "stranded"            # only ``name.<uuid>.ext`` left by a failed ONE batch
+    PARTIAL = "partial"              # only one-tui's partial download (resumable)
+
+    @property
+    def loadable(self) -> bool:
+        """ONE-api loads it without downloading (size right; hash not asked here)."""
+        return self is DiskState.OK

@@ -15,7 +15,7 @@ from typing import Any
 
 from one_tui.engine.core.freshness import Freshness
 from one_tui.engine.core.results import Fallback
-from one_tui.engine.core.types import Mode
+from one_tui.engine.core.types import DiskState, Mode
 
 __all__ = ["EngineState", "TableInfo", "RestCacheInfo", "SearchRequest", "SessionDetails",
            "DatasetRow", "Insertion", "DiskTotals", "RemoteError", "RemoteErrorKind",
@@ -124,8 +124,20 @@ class DatasetRow:
     file_size: int | None
     qc: str
     exists: bool
-    #: where ONE-api's load_dataset looks, is the file there (None: not known)
+    #: ONE-api would load it without downloading: the file is where ONE looks, with the
+    #: table's size (None: not known). A file of another size is not on disk: ``disk`` says
+    #: "size mismatch".
     on_disk: bool | None = None
+    #: what is on this disk for it (None: not known): on disk, missing, size mismatch,
+    #: stranded ``name.<uuid>.ext``, one-tui's partial (``local/ondisk.py``)
+    disk: DiskState | None = None
+    #: the revision ONE loads by default (the tables' ``default_revision``)
+    default_revision: bool = True
+    #: its bytes were checked against the table's hash (one-tui's verify-once record) and
+    #: the file has not changed since
+    verified: bool = False
+    #: the table's hash (md5 or sha1; None: none)
+    hash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -137,7 +149,8 @@ class Insertion:
 
 @dataclass(frozen=True)
 class DiskTotals:
-    """A session's datasets on this disk against those on the server."""
+    """A session's datasets on this disk against those on the server (default revisions
+    only: what ONE loads; a dataset of another size is not on disk)."""
 
     folder: str
     n_datasets: int

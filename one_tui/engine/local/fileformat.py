@@ -21,7 +21,6 @@ import sys
 if sys.platform.startswith("linux"):
     os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "jemalloc")
 
-import json  # noqa: E402
 import re
 import threading
 from pathlib import Path
@@ -32,6 +31,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from one_tui.engine.core.bounded import loads
 from one_tui.engine.core.spec import QC_CATEGORIES, one_line
 from one_tui.engine.local.repairs import UNKNOWN_QC, Repairs, binary_ids, qc_name, sizes
 
@@ -64,7 +64,7 @@ def _one_metadata(schema: pa.Schema) -> dict[str, Any] | None:
     if raw is None:
         return None
     try:
-        meta = json.loads(raw)
+        meta = loads(raw)
     except ValueError:
         return None
     return meta if isinstance(meta, dict) and "date_created" in meta else None
@@ -204,7 +204,7 @@ def pandas_meta(schema: pa.Schema) -> dict[str, Any]:
     an empty dict."""
     raw = (schema.metadata or {}).get(b"pandas")
     try:
-        meta = json.loads(raw) if raw else {}
+        meta = loads(raw) if raw else {}
     except ValueError:
         return {}
     return meta if isinstance(meta, dict) else {}

@@ -38,6 +38,7 @@ from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 
+from one_tui.engine.core.bounded import loads
 from one_tui.engine.local import layout
 
 __all__ = ["LOCK_NAME", "LEGACY_LOCK_NAME", "FileLock", "LockTimeout", "ReadOnlyCacheError",
@@ -166,7 +167,7 @@ class FileLock:
         except OSError:
             return 0.0, None
         try:
-            info: object = json.loads(raw.decode("utf-8")) if raw.strip() else None
+            info: object = loads(raw) if raw.strip() else None
         except ValueError:  # UnicodeDecodeError included
             info = None
         return time.time() - st.st_mtime, info
@@ -264,7 +265,7 @@ class FileLock:
         try:
             if os.stat(path).st_ino != self._inodes.get(path):
                 return False
-            info = json.loads(path.read_text() or "{}")
+            info = loads(path.read_bytes() or b"{}")
         except (OSError, ValueError):
             return False
         return isinstance(info, dict) and info.get("token") == self._token

@@ -158,7 +158,7 @@ class Credentials:
         do): asking for a password that cannot help reported a server that was down as
         "login needed". One GET of the API root, only on the way to that error."""
         try:
-            self.http.get(self.urls.join(""))
+            self.http.get(self.urls.join(""), follow_redirects=False)
         except httpx.TransportError:
             raise unreachable(self.urls.base) from None
         except httpx.InvalidURL as exc:

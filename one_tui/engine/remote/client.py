@@ -100,7 +100,7 @@ class AlyxClient:
             follow_redirects=True,
             headers={"Accept": "application/json", "User-Agent": "one-tui"},
         )
-        self._download = ZipDownload(self._http, self.base_url)
+        self._download = ZipDownload(self._http, self.base_url, limits.max_tables_zip)
         self.auth = Credentials(self.urls, self._http, settings, username=username,
                                 password=password, token=token, cache_dir=self.cache_dir,
                                 note=self._note, limits=limits)
@@ -384,7 +384,7 @@ class AlyxClient:
             return self._download.stream_to(url, self._auth_headers(ours), target, cancel,
                                             on_progress)
 
-        return download.fetch_tables(stream, dest_dir, url)
+        return download.fetch_tables(stream, dest_dir, url, self.limits.max_tables_zip)
 
     def _auth_headers(self, ours: bool) -> dict[str, str]:
         return self.auth.headers() if ours else {}

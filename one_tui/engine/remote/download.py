@@ -21,6 +21,7 @@ from pathlib import Path, PurePosixPath
 import httpx
 
 from one_tui.engine.core import results as outcome
+from one_tui.engine.core.bounded import MAX_TABLES_ZIP
 from one_tui.engine.core.errors import AlyxError, HTTPError, IncompleteDownload
 from one_tui.engine.core.spec import one_line
 from one_tui.engine.remote.failures import bad_url, error_detail, unreachable
@@ -34,7 +35,8 @@ Progress = Callable[[int, int], None]
 _UNTOUCHED = "the local cache tables were left untouched"
 
 
-def fetch_tables(stream: Callable[[Path], bool], dest_dir: str | Path, url: str) -> list[Path]:
+def fetch_tables(stream: Callable[[Path], bool], dest_dir: str | Path, url: str,
+                 max_bytes: int = MAX_TABLES_ZIP) -> list[Path]:
     """Stream the zip with ``stream(target)`` into a new temporary folder inside ``dest_dir``
     and unzip it there.
 
@@ -51,7 +53,7 @@ def fetch_tables(stream: Callable[[Path], bool], dest_dir: str | Path, url: str)
             outcome.cancelled()
             shutil.rmtree(tmp, ignore_errors=True)
             return []
-        files = unzip(zip_path, tmp / "tables", url)
+        files = unzip(zip_path, tmp / "tables", url, max_bytes)
         zip_path.unlink()
         return files
     except BaseException:
@@ -62,9 +64,11 @@ def fetch_tables(stream: Callable[[Path], bool], dest_dir: str | Path, url: str)
 class ZipDownload:
     """Streams a URL to a file over the client's connection pool; knows nothing of tokens."""
 
-    def __init__(self, http: httpx.Client, base_url: str) -> None:
+    def __init__(self, http: httpx.Client, base_url: str, max_bytes: int = MAX_TABLES_ZIP
+                 ) -> None:
         self.http = http
         self.base_url = base_url
+        self.max_bytes = max_bytes  # when the server does not say (no Content-Length)
 
     def stream_to(self, url: str, headers: dict[str, str], target: Path,
                   cancel: threading.Event | None, on_progress: Progress | None) -> bool:
@@ -80,7 +84,7 @@ class ZipDownload:
                     rep.read()
                     raise HTTPError(rep.status_code, label, error_detail(rep))
                 total = int(rep.headers.get("Content-Length") or 0)
-                done = _write(rep, target, cancel, on_progress, total)
+                done = _write(rep, target, cancel, on_progress, total, self.max_bytes)
         except httpx.InvalidURL as exc:
             raise bad_url(url, exc) from None
         except Exception as exc:
@@ -92,6 +96,10 @@ class ZipDownload:
             raise failure from None
         if done is None:
             return False
+        if not total and done > self.max_bytes:
+            raise IncompleteDownload(
+                f"The download of {label} went past {self.max_bytes:,} bytes without saying its"
+                f" size; stopped there, {_UNTOUCHED}")
         if total and done != total:
             raise IncompleteDownload(
                 f"The download of {label} is incomplete ({done} of {total} bytes); {_UNTOUCHED}"
@@ -111,7 +119,7 @@ class ZipDownload:
 
 
 def _write(rep: httpx.Response, target: Path, cancel: threading.Event | None,
-           on_progress: Progress | None, total: int) -> int | None:
+           on_progress: Progress | None, total: int, max_bytes: int) -> int | None:
     """Write the body to ``target`` as it arrives; the byte count, or None when cancelled."""
     finished = threading.Event()
     if cancel is not None:
@@ -127,8 +135,8 @@ def _write(rep: httpx.Response, target: Path, cancel: threading.Event | None,
                     return None
                 f.write(chunk)
                 done += len(chunk)
-                if total and done > total:  # more than announced (a gzip bomb): stop now,
-                    break                   # not at a full disk; stream_to says incomplete
+                if done > (total or max_bytes):  # more than announced, or than any tables
+                    break  # zip (a gzip bomb): stop now, not at a full disk; stream_to says so
                 if on_progress:
                     on_progress(done, total)
     finally:
@@ -151,14 +159,20 @@ def _close_on_cancel(rep: httpx.Response, cancel: threading.Event,
             return
 
 
-def unzip(zip_path: Path, out_dir: Path, url: str) -> list[Path]:
+def unzip(zip_path: Path, out_dir: Path, url: str, max_bytes: int = MAX_TABLES_ZIP
+          ) -> list[Path]:
     """Check the zip is complete (CRCs included) and extract it safely (no absolute path, no
-    ``..``): a corrupt or hostile zip raises AlyxError before anything reaches ``out_dir``'s
-    parent."""
+    ``..``, at most ``max_bytes`` unzipped): a corrupt or hostile zip raises AlyxError before
+    anything reaches ``out_dir``'s parent."""
     label = endpoint_label(url)
     size = zip_path.stat().st_size
     try:
         with zipfile.ZipFile(zip_path) as zf:
+            claimed = sum(info.file_size for info in zf.infolist())
+            if claimed > max_bytes:
+                raise IncompleteDownload(
+                    f"{label} would unzip to {claimed:,} bytes, more than any tables"
+                    f" ({max_bytes:,}); {_UNTOUCHED}")
             bad = zf.testzip()
             if bad is not None:
                 raise zipfile.BadZipFile(bad)

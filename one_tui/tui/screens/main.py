@@ -33,10 +33,23 @@ from one_tui.tui import keys, state
 from one_tui.tui import session_tools as tools
 from one_tui.tui import work as bodies
 from one_tui.tui.clipboard import copied_title
-from one_tui.tui.messages import DetailsReady, ExportExists, SearchDone, SearchProgress
+from one_tui.tui.messages import (
+    DetailsReady,
+    DiskChecked,
+    DownloadDone,
+    DownloadFileDone,
+    DownloadPlanned,
+    DownloadProgress,
+    ExportExists,
+    JobDone,
+    SearchDone,
+    SearchProgress,
+)
+from one_tui.tui.screens.data import DataFlow
 from one_tui.tui.state import AppState, Job, Pane
 from one_tui.tui.widgets.cache_pane import CachePane
 from one_tui.tui.widgets.details import DetailsPane
+from one_tui.tui.widgets.download_panel import DownloadPanel
 from one_tui.tui.widgets.filters import FiltersPane
 from one_tui.tui.widgets.results import ResultsPane
 from one_tui.tui.widgets.status_line import StatusLine
@@ -71,6 +84,7 @@ class Host(Protocol):
     def show_notices(self, notices: Iterable[str], skip: str | None = None) -> None: ...
     def ask_login_once(self, reason: str) -> None: ...
     def start_preload(self) -> None: ...
+    def jobs_started(self) -> None: ...
 
 
 class MainScreen(Screen[None]):
@@ -89,6 +103,8 @@ class MainScreen(Screen[None]):
         # call; the counts panel's dataset QC reads its terms)
         self._last_search: tuple[dict[str, Any], bool] | None = None
         self._topbar: Text | None = None
+        # D, K, V: downloads and the disk doctor
+        self.data = DataFlow(self, host, self.last_terms, self.reload_details)
 
     # ---------------------------------------------------------------- compose and layout
 
@@ -102,6 +118,7 @@ class MainScreen(Screen[None]):
                 yield DetailsPane(id="details", classes="pane")
                 yield CachePane(id="cache", classes="pane").data_bind(MainScreen.state,
                                                                         MainScreen.now)
+        yield DownloadPanel(id="download-panel")
         yield StatusLine("", id="status").data_bind(MainScreen.state, MainScreen.now)
         yield Footer(compact=True)  # at 80 columns the spaced footer cut "Refresh"
 
@@ -394,6 +411,47 @@ class MainScreen(Screen[None]):
         if lost:  # the status line says so at once
             self.host.update_state(state.reachability(self.host.state, True))
         self.query_one(DetailsPane).show(value)
+
+    def reload_details(self, eid: str) -> None:
+        """Read the session's details again (after a download or a fix: the disk changed);
+        the pane keeps its folds, marks and cursor."""
+        service = self.host.service
+        if service is not None:
+            self._details(service, eid, {}, self.host.state.bypass_rest)
+
+    # ---------------------------------------------------------------- data: D, K, V
+
+    def last_terms(self) -> dict[str, Any]:
+        """The terms of the search whose results are shown (their dataset filter)."""
+        return dict(self._last_search[0]) if self._last_search is not None else {}
+
+    def action_download(self) -> None:
+        self.data.download()
+
+    def action_disk_doctor(self) -> None:
+        self.data.check(verify=False)
+
+    def action_verify_all(self) -> None:
+        self.data.check(verify=True)
+
+    def on_download_planned(self, message: DownloadPlanned) -> None:
+        self.data.planned(message)
+
+    def on_download_progress(self, message: DownloadProgress) -> None:
+        self.data.progress(message)
+
+    def on_download_file_done(self, message: DownloadFileDone) -> None:
+        self.data.file_done(message)
+
+    def on_download_done(self, message: DownloadDone) -> None:
+        self.data.done(message)
+
+    def on_disk_checked(self, message: DiskChecked) -> None:
+        self.data.checked(message)
+
+    def on_job_done(self, message: JobDone) -> None:
+        if message.job is Job.DOCTOR:
+            self.data.fixed()  # the app's handler shows its toast
 
     # ---------------------------------------------------------------- row actions
 

@@ -17,55 +17,73 @@ from one_tui.text import fmt_age_minutes, plain
 from one_tui.tui.inert import inert_text
 from one_tui.tui.state import AppState, Job
 
+#: what goes first when the line is wider than the terminal (80 columns during a download):
+#: the last answer's source, then the REST cache, then the tables' age; never the mode, the
+#: connection or the jobs running
+DROP_ORDER = ("last", "rest", "age")
 
-def render_status(state: AppState, now: dt.datetime, short: bool = False) -> Text:
+
+def render_status(state: AppState, now: dt.datetime, short: bool = False,
+                  width: int | None = None) -> Text:
     """mode · tag (when a release's tables are active) · online · REST cache · tables' age ·
     last source · what is running. ``short``: the same facts in fewer words (80 columns cut
-    the long line at ``· last:``)."""
+    the long line at ``· last:``); ``width``: parts dropped in ``DROP_ORDER`` until it fits
+    (a download's progress needs the room)."""
     rest = "REST" if short else "REST cache"
-    out = Text(" ")
+    parts: list[tuple[str, str, str]] = []  # (name, text, style)
     engine = state.engine
     mode = "…"
     if engine is not None:
         mode = str(engine.mode)
         if engine.requested != engine.mode:
             mode = f"{engine.requested}→{engine.mode}"
-    out.append(f"mode {mode}", style="bold")
+    parts.append(("mode", f"mode {mode}", "bold"))
     if engine is not None and engine.tag:  # a release's tables answer, not the full ones
-        out.append(f" · tag {plain(engine.tag)}", style="bold")
+        parts.append(("tag", f" · tag {plain(engine.tag)}", "bold"))
     online = state.online
     on_request = engine is not None and engine.alyx_on_request
     if online is None:
-        out.append(" · connecting")
+        parts.append(("online", " · connecting", ""))
     elif (online or on_request) and state.unreachable:
-        out.append(" · Alyx unreachable", style="yellow")
+        parts.append(("online", " · Alyx unreachable", "yellow"))
     elif on_request:  # local, yet ctrl+r and Alyx-only filters ask Alyx: never "offline"
-        out.append(" · Alyx on request")
+        parts.append(("online", " · Alyx on request", ""))
     elif engine is not None and engine.has_alyx and {Job.LOGIN, Job.REFRESH} & set(state.jobs):
-        out.append(" · asking Alyx")  # a retry after a fallback: not "offline" meanwhile
+        parts.append(("online", " · asking Alyx", ""))  # a retry after a fallback
     else:
-        out.append(" · online" if online else " · offline", style="" if online else "yellow")
+        parts.append(("online", " · online" if online else " · offline",
+                      "" if online else "yellow"))
     if engine is not None and not engine.rest.enabled:
-        out.append(f" · {rest} off")
+        parts.append(("rest", f" · {rest} off", ""))
     else:
-        out.append(f" · {rest} bypassed" if state.bypass_rest else f" · {rest} on",
-                   style="yellow" if state.bypass_rest else "")
+        parts.append(("rest", f" · {rest} bypassed" if state.bypass_rest
+                      else f" · {rest} on", "yellow" if state.bypass_rest else ""))
     created = engine.freshness.created if engine is not None else None
     if engine is not None and created is not None:
         if state.absolute:
             when = created.strftime("%H:%M" if created.date() == now.date() else
                                     "%Y-%m-%d %H:%M")
-            out.append(f" · tables from {when}")
+            parts.append(("age", f" · tables from {when}", ""))
         else:
-            out.append(f" · tables {fmt_age_minutes(created, now)}{'' if short else ' old'}")
+            parts.append(("age", f" · tables {fmt_age_minutes(created, now)}"
+                                 f"{'' if short else ' old'}", ""))
         if engine.freshness.expired(now):
-            out.append(" (expired)", style="yellow")
+            parts.append(("age", " (expired)", "yellow"))
     if state.search.last_source:
         source = state.search.last_source
-        out.append(f" · last: {source.removesuffix(' tables') if short else source}")
+        parts.append(("last", f" · last: {source.removesuffix(' tables') if short else source}",
+                      ""))
     busy = state.busy
     if busy:
-        out.append(f" · {busy}", style="italic")
+        parts.append(("busy", f" · {busy}", "italic"))
+    if width is not None:
+        for name in DROP_ORDER:
+            if 1 + sum(len(text) for _n, text, _s in parts) <= width:
+                break
+            parts = [p for p in parts if p[0] != name]
+    out = Text(" ")
+    for _name, text, style in parts:
+        out.append(text, style=style)
     return out
 
 
@@ -88,12 +106,14 @@ class StatusLine(Static):
 
     def _draw(self) -> None:
         """Repaint only when the text changes (the clock ticks; idle output stays 0 bytes).
-        The short form when the long one does not fit; if even that does not, the line wraps
-        (app.tcss: height auto) rather than cut what is running."""
+        The short form when the long one does not fit, then parts dropped in ``DROP_ORDER``
+        (never what is running); if even that does not fit, the line wraps (app.tcss: height
+        auto) rather than cut it."""
         text = inert_text(render_status(self.state, self.now), lines=False)
         width = self.size.width
         if width and text.cell_len > width:
-            text = inert_text(render_status(self.state, self.now, short=True), lines=False)
+            text = inert_text(render_status(self.state, self.now, short=True, width=width),
+                              lines=False)
         if text != self._shown:
             self._shown = text
             self.update(text)
