@@ -28,7 +28,7 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-SIGNALS = (signal.SIGHUP, signal.SIGTERM)
+SIGNALS = tuple(getattr(signal, name) for name in ("SIGHUP", "SIGTERM") if hasattr(signal, name))
 POLL_SECONDS = 0.5  # the watcher's wake-up to notice it was stopped (a hang-up wakes it at once)
 
 
@@ -108,7 +108,7 @@ def install(exit_soon: Callable[[], None], grace: float) -> None:
         with contextlib.suppress(OSError, RuntimeError, ValueError):
             watch.previous[sig] = signal.signal(sig, watch.on_signal)
     fd = terminal_fd()
-    if fd is not None:
+    if fd is not None and hasattr(select, "poll"):  # POSIX (the app's terminals)
         watch.thread = threading.Thread(target=watch.watch_tty, args=(fd,), daemon=True,
                                         name="one-tui-hangup")
         watch.thread.start()
