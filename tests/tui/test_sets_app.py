@@ -147,3 +147,14 @@ async def test_the_one_line_of_a_tag_reads_its_tables_in_local_mode(make_app) ->
     line = one_constructor("http://x", "/data/ONE", "Brainwidemap")
     assert "mode='local'" in line and "load_cache(tables_dir='/data/ONE/Brainwidemap')" in line
     assert "tag=" not in line  # load_cache(tag=) downloads again in a new process (trap A)
+
+
+def test_a_tags_description_over_several_lines_reads_as_one() -> None:
+    """Alyx's tag descriptions are free text: its newlines showed as a literal \\n."""
+    from one_tui.engine.core.sets import TagInfo
+    from one_tui.tui.screens.pickers import tag_row
+
+    row = tag_row(TagInfo("Brainwidemap", description="Brain-wide map\r\ndata release\n"),
+                  active=None)
+    assert row.splitlines()[1] == "    Brain-wide map data release"
+    assert "\\n" not in row and "\\r" not in row

@@ -51,7 +51,10 @@ def tag_row(tag: TagInfo, active: str | None) -> str:
     else:
         parts.append(f"on disk ({fmt_time(tag.on_disk)}: older)")
     line = " · ".join(parts)
-    return f"{line}\n    {plain(tag.description)}" if tag.description else line
+    # Alyx's descriptions are free text over several lines: one line here (inert would show
+    # each newline as a visible "\n")
+    about = " ".join(tag.description.split())
+    return f"{line}\n    {plain(about)}" if about else line
 
 
 def database_row(db: DatabaseInfo, current: str | None, now: dt.datetime) -> str:
