@@ -125,7 +125,12 @@ class AppState:
     @property
     def busy(self) -> str:
         """'connecting, searching': each running job by its phase, else its label."""
-        return ", ".join(self.jobs[job] or job.label for job in sorted(self.jobs))
+        return self.busy_besides(None)
+
+    def busy_besides(self, shown: Job | None) -> str:
+        """:attr:`busy` without ``shown``, a job the caller already names elsewhere."""
+        return ", ".join(self.jobs[job] or job.label for job in sorted(self.jobs)
+                         if job is not shown)
 
 
 # ---------------------------------------------------------------- updates (pure)

@@ -127,3 +127,11 @@ def test_at_80_columns_the_status_line_keeps_the_download_and_drops_the_rest_fir
     assert "mode auto" in narrow and "online" in narrow
     assert "downloading 53%, 28 files left — esc cancels" in narrow
     assert "last:" not in narrow
+
+
+def test_connecting_is_said_once_and_a_connect_phase_still_shows() -> None:
+    s = state.jobs_running(AppState(), ["connect"])
+    assert render_status(s, T0).plain == " mode … · connecting · REST cache on"
+    s = state.job_phase(s, Job.CONNECT, "downloading 1.0 MB — esc cancels")
+    assert render_status(s, T0).plain.endswith(
+        "· connecting · REST cache on · downloading 1.0 MB — esc cancels")

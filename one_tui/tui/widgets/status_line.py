@@ -73,7 +73,10 @@ def render_status(state: AppState, now: dt.datetime, short: bool = False,
         source = state.search.last_source
         parts.append(("last", f" · last: {source.removesuffix(' tables') if short else source}",
                       ""))
-    busy = state.busy
+    # while connecting, "connecting" is already the online part: not twice (a phase of the
+    # connect job, "downloading 1.0 MB", still shows)
+    said = online is None and not state.jobs.get(Job.CONNECT)
+    busy = state.busy_besides(Job.CONNECT if said else None)
     if busy:
         parts.append(("busy", f" · {busy}", "italic"))
     if width is not None:
