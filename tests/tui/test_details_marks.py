@@ -158,3 +158,23 @@ def test_a_file_landing_live_counts_in_the_total_only_for_the_default_revision()
                                                    on_disk=True), row(3))
     totals = live_totals(DiskTotals("/x", 2, 0, 0, 30), rows)
     assert totals is not None and (totals.n_on_disk, totals.bytes_on_disk) == (1, 10)
+
+
+async def test_files_landing_in_a_burst_redraw_details_once(make_app, db,
+                                                             monkeypatch: Any) -> None:
+    """Each finished file redrew the whole session (142 small files: 4.8 s in the app against
+    1.7 s for the engine alone); a burst now costs one redraw, and it shows every file."""
+    app = make_app()
+    async with app.run_test(size=WIDE) as pilot:
+        details = await open_details(app, pilot)
+        ready = details.details
+        assert ready is not None
+        draws: list[int] = []
+        real = details._draw
+        monkeypatch.setattr(details, "_draw", lambda: (draws.append(1), real())[1])
+        for d in ready.datasets:
+            details.file_done(d.id, True)
+        assert not draws  # nothing drawn per file
+        await pilot.pause(0.5)
+        assert len(draws) == 1
+        assert f"{len(ready.datasets)} of {len(ready.datasets)} datasets" in body(app)

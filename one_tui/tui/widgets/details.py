@@ -13,6 +13,7 @@ from typing import Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
+from textual.timer import Timer
 from textual.widgets import Static
 
 from one_tui.engine.core.spec import QC
@@ -29,6 +30,8 @@ REMOTE_FIELDS = ("narrative", "qc", "extended_qc", "n_trials", "n_correct_trials
                  "users", "start_time", "end_time", "location", "procedures")
 QC_STYLE = {"PASS": "green", "WARNING": "yellow", "FAIL": "red", "CRITICAL": "bold red reverse"}
 HINT = "Select a session (enter) to see its datasets, insertions and Alyx record."
+#: seconds between redraws while a download lands files in the session shown
+LIVE_REDRAW = 0.2
 
 
 class DetailsPane(VerticalScroll, can_focus=True):
@@ -47,6 +50,7 @@ class DetailsPane(VerticalScroll, can_focus=True):
         self.details: SessionDetails | None = None  # what is shown
         self.datasets = DatasetList()               # its datasets: folds, cursor, marks
         self.downloading: dict[str, float] = {}     # dataset id -> fraction, while fetched
+        self._redraw: Timer | None = None           # a live redraw due (_draw_soon)
 
     def compose(self) -> ComposeResult:
         yield HangingStatic(HINT, id="details-body")  # long paths wrap under themselves
@@ -88,7 +92,7 @@ class DetailsPane(VerticalScroll, can_focus=True):
         self.downloading.pop(dataset_id, None)
         self.details = replace(ready, datasets=rows, disk=live_totals(ready.disk, rows))
         self.datasets = DatasetList.of(ready.eid, rows, self.datasets)
-        self._draw()
+        self._draw_soon()
 
     def files_active(self, fractions: dict[str, float]) -> None:
         """The files being fetched now (id -> fraction): their lines show how far."""
@@ -99,7 +103,7 @@ class DetailsPane(VerticalScroll, can_focus=True):
         mine = {k: v for k, v in fractions.items() if k in ids}
         if mine != self.downloading:
             self.downloading = mine
-            self._draw()
+            self._draw_soon()
 
     # -------------------------------------------------------------- drawing
 
@@ -107,6 +111,17 @@ class DetailsPane(VerticalScroll, can_focus=True):
         self._draw()
 
     def on_blur(self) -> None:
+        self._draw()
+
+    def _draw_soon(self) -> None:
+        """Redraw within :data:`LIVE_REDRAW` seconds, once however many files land meanwhile:
+        a session's whole text per finished file made a download of 142 small files take
+        4.8 s in the app against 1.7 s for the engine alone."""
+        if self._redraw is None:
+            self._redraw = self.set_timer(LIVE_REDRAW, self._draw_now)
+
+    def _draw_now(self) -> None:
+        self._redraw = None
         self._draw()
 
     def _draw(self) -> None:
