@@ -259,6 +259,7 @@ async def _download(pilot: Any) -> None:
     from one_tui.engine import ActiveFile, FetchProgress
     from one_tui.tui import downloads
     from one_tui.tui.state import Job
+    from one_tui.tui.widgets.details import LIVE_REDRAW
 
     app = pilot.app
     await settle(app, pilot)
@@ -282,6 +283,7 @@ async def _download(pilot: Any) -> None:
     for t in tasks[:3]:
         details.file_done(t.dataset_id, True)
     details.files_active({a.task.dataset_id: a.done / (a.total or 1) for a in active})
+    await pilot.pause(3 * LIVE_REDRAW)  # Details redraws a download's files on a timer
     app.state = replace(app.state, jobs=MappingProxyType(
         {Job.DOWNLOAD: downloads.phase_text(progress)}))
     app.clear_notifications()
