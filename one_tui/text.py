@@ -112,3 +112,13 @@ _ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]
 def plural(n: int, word: str) -> str:
     """'1 session', '2 sessions', '1,200 rows'."""
     return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
+
+
+def fit_place(place: str, room: int) -> str:
+    """The database's URL or label in ``room`` cells: "https://" goes first (the norm; a
+    plain "http://" stays, it is a warning), then the end, with an ellipsis."""
+    if len(place) > room and place.startswith("https://"):
+        place = place.removeprefix("https://")
+    if len(place) > room:
+        place = place[:max(room - 1, 0)] + "…" if room > 1 else ""
+    return place

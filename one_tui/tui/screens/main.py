@@ -28,11 +28,10 @@ from one_tui.engine.core.errors import AlyxConnectionError, AuthenticationError,
 from one_tui.engine.core.spec import inert, one_line
 from one_tui.engine.core.types import Mode
 from one_tui.engine.core.values import RemoteErrorKind, SearchRequest
-from one_tui.text import plural
+from one_tui.text import fit_place, plural
 from one_tui.tui import keys, state
 from one_tui.tui import session_tools as tools
 from one_tui.tui import work as bodies
-from one_tui.tui.clipboard import copied_title
 from one_tui.tui.messages import (
     DetailsReady,
     DiskChecked,
@@ -46,6 +45,7 @@ from one_tui.tui.messages import (
     SearchProgress,
 )
 from one_tui.tui.screens.data import DataFlow
+from one_tui.tui.screens.rows import RowActions
 from one_tui.tui.state import AppState, Job, Pane
 from one_tui.tui.widgets.cache_pane import CachePane
 from one_tui.tui.widgets.details import DetailsPane
@@ -105,6 +105,8 @@ class MainScreen(Screen[None]):
         self._topbar: Text | None = None
         # D, K, V: downloads and the disk doctor
         self.data = DataFlow(self, host, self.last_terms, self.reload_details)
+        self.rows = RowActions(self, host, self.filters, lambda: self._last_search,
+                               self.action_search)
 
     # ---------------------------------------------------------------- compose and layout
 
@@ -453,93 +455,29 @@ class MainScreen(Screen[None]):
         if message.job is Job.DOCTOR:
             self.data.fixed()  # the app's handler shows its toast
 
-    # ---------------------------------------------------------------- row actions
-
-    def _copy(self, text: str, what: str) -> None:
-        self.app.copy_to_clipboard(text)
-        title, severity = copied_title(what)  # "sent", or why it will not arrive (tmux)
-        self.notify(toast_lines(text), title=title, severity=severity, markup=False)
-
-    def _eid(self) -> str | None:
-        """The session acted on: the one in Details when Details is the pane, else the row."""
-        details = self.query_one(DetailsPane)
-        eid = details.eid if self.host.state.pane is Pane.DETAILS else None
-        return eid or self.query_one(ResultsPane).eid_at()
+    # ---------------------------------------------------------------- row actions (rows.py)
 
     def action_copy_eid(self) -> None:
-        eid = self._eid()
-        if eid is None:
-            self.notify("No session selected.", severity="warning")
-            return
-        self._copy(eid, "eid")
+        self.rows.copy_eid()
 
     def action_copy_load(self) -> None:
-        """o: the ONE lines that fit the session (its objects and datasets once its details
-        are loaded), to pick one and copy it."""
-        eid = self._eid()
-        if eid is None:
-            self.notify("No session selected.", severity="warning")
-            return
-        from one_tui.tui.screens.load import LoadModal, load_lines
-
-        shown = self.query_one(DetailsPane).details
-        datasets = shown.datasets if shown is not None and shown.eid == eid else None
-        engine = self.host.state.engine
-        base_url = engine.base_url if engine is not None else None
-        cache_dir = engine.cache_dir if engine is not None else None
-        note = "" if datasets is not None else "enter on the session first for its datasets"
-        tag = engine.tag if engine is not None else None
-        self.app.push_screen(LoadModal(load_lines(eid, datasets, base_url, cache_dir, tag),
-                                       note, eid), self._on_load_line)
-
-    def _on_load_line(self, line: str | None) -> None:
-        if line:
-            self._copy(line, "ONE line")
+        self.rows.copy_load()
 
     def action_subject_view(self) -> None:
-        """S: the training history of the session's subject (or the subject searched)."""
-        from one_tui.tui.screens.subject import SubjectScreen, subject_of
-
-        service, s, filters = self.host.service, self.host.state, self.filters()
-        if service is None or s.engine is None:
-            self.notify("Not connected yet.", severity="warning")
-            return
-        nickname = subject_of(self.query_one(DetailsPane).details, s.pane is Pane.DETAILS,
-                              self.query_one(ResultsPane).row_dict(),
-                              filters.value("subject") if filters is not None else "")
-        if nickname is None:
-            self.notify("No subject: select a session, or search one subject.",
-                        severity="warning")
-            return
-        self.app.push_screen(SubjectScreen(service, nickname, ask_alyx=s.engine.online,
-                                           no_cache=s.bypass_rest))
+        self.rows.subject_view()
 
     def action_counts(self) -> None:
-        """c: counts of the results; enter on one narrows the search by it."""
-        from one_tui.tui.screens.counts import CountsScreen
+        self.rows.counts()
 
-        table, service = self.query_one(ResultsPane).full, self.host.service
-        if table is None or service is None:
-            self.notify("Nothing to count yet: run a search first.", severity="warning")
-            return
-        terms = self._last_search[0] if self._last_search is not None else {}
-        answer = service.count_sessions(table, terms)
-        if answer.value is None:
-            self.notify(f"No counts: {one_line(answer.error)}", severity="error")
-            return
-        self.app.push_screen(CountsScreen(answer.value), self._narrow)
+    def action_copy_search(self) -> None:
+        self.rows.copy_search()
 
-    def _narrow(self, chosen: tuple[str, str] | None) -> None:
-        """A count chosen: its filter gets the value, the search runs."""
-        from one_tui.tui.screens.counts import filter_value
+    def action_copy_eids(self) -> None:
+        self.rows.copy_eids()
 
-        filters, engine = self.filters(), self.host.state.engine
-        if chosen is None or filters is None:
-            return
-        field, value = chosen
-        remote = engine is not None and engine.mode is Mode.REMOTE
-        filters.set_value(field, filter_value(field, value, remote))
-        self.action_search()
+    def action_sort(self) -> None:
+        self.rows.sort()
+
     def action_goto(self) -> None:
         """g: open a session by a pasted eid or folder."""
         from one_tui.tui.screens.goto import GotoModal
@@ -567,44 +505,9 @@ class MainScreen(Screen[None]):
             return
         self.open_details(answer.value, {})
 
-    def action_copy_search(self) -> None:
-        """L: the last search as a ONE call."""
-        if self._last_search is None:
-            self.notify("No search yet.", severity="warning")
-            return
-        terms, remote = self._last_search
-        note = tools.version_note(terms)
-        self._copy(tools.one_search_line(terms, remote), f"search{f' ({note})' if note else ''}")
-
-    def action_copy_eids(self) -> None:
-        """E: the eids shown, as a Python list (the toast says how many, not all of them)."""
-        table = self.query_one(ResultsPane).full
-        line = tools.eids_line(table)
-        if line is None or table is None:
-            self.notify("No sessions to copy.", severity="warning")
-            return
-        self.app.copy_to_clipboard(line)
-        n = table.num_rows
-        title, severity = copied_title("eids")
-        self.notify(f"{plural(n, 'eid')} as a Python list ({len(line):,} characters)",
-                    title=title, severity=severity)
-
     def action_toggle_eid(self) -> None:
         shown = self.query_one(ResultsPane).toggle_eid()
         self.notify(f"eid column {'shown' if shown else 'hidden'}")
-
-    def action_sort(self) -> None:
-        results = self.query_one(ResultsPane)
-        if results.full is None:
-            self.notify("Nothing to sort yet.", severity="warning")
-            return
-        from one_tui.tui.screens.sort import SortModal
-
-        self.app.push_screen(SortModal(results.sort_by), self._on_sort)
-
-    def _on_sort(self, column: str | None) -> None:
-        if column:
-            self.query_one(ResultsPane).sort(column)
 
     def action_export(self) -> None:
         results = self.query_one(ResultsPane)
@@ -637,21 +540,3 @@ class MainScreen(Screen[None]):
                 self.notify(f"Not exported: {message.path} is kept as it was.")
 
         self.app.push_screen(ConfirmModal(f"{message.path} exists. Write over it?"), answered)
-
-
-def fit_place(place: str, room: int) -> str:
-    """The database's URL or label in ``room`` cells: "https://" goes first (the norm; a
-    plain "http://" stays, it is a warning), then the end, with an ellipsis."""
-    if len(place) > room and place.startswith("https://"):
-        place = place.removeprefix("https://")
-    if len(place) > room:
-        place = place[:max(room - 1, 0)] + "…" if room > 1 else ""
-    return place
-
-
-def toast_lines(text: str) -> str:
-    """A copied line as the toast shows it: broken after '(' and ', ' so that a UUID never
-    wraps mid-way at 80 columns (the clipboard gets the line unchanged)."""
-    if len(text) <= 36:
-        return text
-    return text.replace("(", "(\n  ", 1).replace(", ", ",\n  ")
