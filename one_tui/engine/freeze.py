@@ -11,7 +11,6 @@ are named, never downloaded here (downloading is the download manager's job).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import threading
@@ -23,7 +22,7 @@ import pandas as pd
 
 from one_tui.engine.core.results import Phase
 from one_tui.engine.core.sets import FreezeReport
-from one_tui.engine.local import ondisk
+from one_tui.engine.local import checksum, ondisk
 from one_tui.engine.local.filewrite import save_table
 
 if TYPE_CHECKING:
@@ -38,16 +37,6 @@ MARKER = ".one-tui-frozen"
 
 class FreezeError(ValueError):
     """The folder cannot be written as asked (it already holds ONE tables, nothing matches)."""
-
-
-def _md5(path: Path, cancel: threading.Event | None) -> str | None:
-    digest = hashlib.md5()  # noqa: S324 - Alyx's checksum, not security
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            if cancel is not None and cancel.is_set():
-                return None
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _place(src: Path, dest: Path) -> bool:
@@ -123,10 +112,10 @@ def _with_files(cache_dir: Path, folder: Path, sessions: pd.DataFrame, datasets:
                 missing.append(where)
             continue
         expected_size = row.get("file_size")
-        expected_md5 = row.get("hash")
+        expected_hash = row.get("hash")  # md5 or sha1 by its length, as a download checks
+        digest = checksum.file_digest(found.path, expected_hash, cancel)
         if (pd.notna(expected_size) and int(expected_size) != found.size) or (
-                isinstance(expected_md5, str) and expected_md5
-                and _md5(found.path, cancel) not in (expected_md5, None)):
+                digest is not None and not checksum.matches(digest, expected_hash)):
             mismatched.append(where)
             continue
         target = folder / found.path.relative_to(cache_dir)

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import io
 import json
-from hashlib import md5
+from collections.abc import Callable
+from hashlib import md5, sha1
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +35,11 @@ emit(out)
 """
 
 
-def _cache(db: Any, folder: Path) -> tuple[str, str, str, list[int]]:
+def _cache(db: Any, folder: Path, digest: Callable[[bytes], Any] = md5
+           ) -> tuple[str, str, str, list[int]]:
     """The demo tables in ``folder`` with two .npy files of one session on disk: one whose
-    bytes are Alyx's (size and md5 in the table) and one that is not. Returns (eid, good
-    rel_path, bad rel_path, the good array)."""
+    bytes are Alyx's (size and hash, md5 unless ``digest`` says, in the table) and one that is
+    not. Returns (eid, good rel_path, bad rel_path, the good array)."""
     sessions, datasets = db.sessions.copy(), db.datasets.copy()
     eid = str(sessions.index[0])
     rows = datasets.loc[eid]
@@ -50,7 +52,7 @@ def _cache(db: Any, folder: Path) -> tuple[str, str, str, list[int]]:
     for rel, content in ((names[0], data), (names[1], b"not the bytes Alyx knows")):
         did = rows.index[rows["rel_path"] == rel][0]
         datasets.loc[(eid, did), "file_size"] = len(data)
-        datasets.loc[(eid, did), "hash"] = md5(data).hexdigest()
+        datasets.loc[(eid, did), "hash"] = digest(data).hexdigest()
         s = sessions.loc[eid]
         path = (folder / s["lab"] / "Subjects" / s["subject"] / str(s["date"])
                 / f"{int(s['number']):03d}" / rel)
@@ -115,3 +117,17 @@ def test_freeze_never_writes_over_tables_it_did_not_write(
     assert main(["freeze", str(dest), "--cache-dir", str(cache)]) == 0
     assert (dest / MARKER).is_file()
     assert main(["freeze", str(dest), "--cache-dir", str(cache)]) == 0  # again, after a fetch
+
+
+def test_freeze_checks_a_sha1_hash_as_sha1(make_db: Any, tmp_path: Path, home: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """A table's hash is md5 or sha1 by its length (ONE's tables hold both): freeze hashed
+    every file with md5, so a right file under a sha1 was called mismatched and left out."""
+    cache, dest = tmp_path / "cache", tmp_path / "frozen"
+    eid, good, bad, _values = _cache(make_db(40, 5), cache, digest=sha1)
+    subject = str(One(cache_dir=cache, mode="local").tables.cache.sessions.loc[eid, "subject"])
+    main(["freeze", str(dest), f"subject={subject}", "--cache-dir", str(cache), "--with-data",
+          "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert report["linked"] == 1 and next(dest.rglob(Path(good).name))
+    assert [p for p in report["mismatched"] if p.endswith(bad)] == report["mismatched"]
