@@ -122,3 +122,15 @@ def fit_place(place: str, room: int) -> str:
     if len(place) > room:
         place = place[:max(room - 1, 0)] + "…" if room > 1 else ""
     return place
+
+
+def fmt_seconds(seconds: float | None) -> str:
+    """An ETA as a person reads it: '8 s', '3 min 05 s', '1 h 02 min'; '–' when unknown."""
+    if seconds is None or seconds != seconds or seconds < 0:
+        return "–"
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"

@@ -104,11 +104,12 @@ class _Bar:
         if now - self.last < 0.25 and event.files_left:
             return
         self.last = now
+        from one_tui.text import fmt_seconds
         from one_tui.text import fmt_size as size_text
 
         frac = event.done_bytes / event.total_bytes if event.total_bytes else 1.0
         filled = int(20 * min(1.0, frac))
-        eta = "" if event.eta is None else f" ETA {int(event.eta) // 60}:{int(event.eta) % 60:02d}"
+        eta = "" if event.eta is None else f" ETA {fmt_seconds(event.eta)}"
         verb = "checking" if event.phase == "check" else "downloading"
         line = (f"{verb} [{'#' * filled}{'.' * (20 - filled)}] {100 * frac:3.0f}% "
                 f"{size_text(event.done_bytes)}/{size_text(event.total_bytes)} "

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 
 from one_tui.engine.core.spec import one_line
-from one_tui.text import fmt_size, plural
+from one_tui.text import fmt_seconds, fmt_size, plural
 from one_tui.tui.messages import (
     DiskChecked,
     DownloadDone,
@@ -67,18 +67,6 @@ class DownloadRequest:
 
 
 # ---------------------------------------------------------------- texts (pure)
-
-def fmt_seconds(seconds: float | None) -> str:
-    """An ETA as a person reads it: '8 s', '3 min 05 s', '1 h 02 min'; '–' when unknown."""
-    if seconds is None or seconds != seconds or seconds < 0:
-        return "–"
-    s = int(round(seconds))
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min {s % 60:02d} s"
-    return f"{s // 3600} h {s % 3600 // 60:02d} min"
-
 
 def plan_summary(plan: DownloadPlan) -> str:
     """'12 files, 40.1 MB to fetch (3 already on this disk); 120.4 GB free in <folder>'."""

@@ -15,6 +15,7 @@ from one_tui.engine import (
     FileOutcome,
     FileTask,
 )
+from one_tui.text import fmt_seconds
 from one_tui.tui import downloads
 
 
@@ -55,7 +56,7 @@ def test_a_cancelled_download_says_the_partials_are_kept_and_a_clean_one_says_do
 
 
 def test_eta_plan_and_panel_lines() -> None:
-    assert [downloads.fmt_seconds(s) for s in (None, 8.4, 185, 3720)] == [
+    assert [fmt_seconds(s) for s in (None, 8.4, 185, 3720)] == [
         "–", "8 s", "3 min 05 s", "1 h 02 min"]
     plan = DownloadPlan(tasks=(task(0), task(1, 2_000_000)), to_fetch=(task(1, 2_000_000),),
                         total_bytes=2_001_000, fetch_bytes=2_000_000, free_bytes=500_000,
