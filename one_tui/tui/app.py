@@ -18,7 +18,6 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +37,7 @@ from one_tui.tui import hangup, sets, state
 from one_tui.tui import work as bodies
 from one_tui.tui.config import TuiConfig
 from one_tui.tui.connect import Connector
-from one_tui.tui.keys import DETAILS_KEYS, KEYS, display_keys, key_rows, unknown_ids
+from one_tui.tui.keys import key_rows, palette_commands, unknown_ids
 from one_tui.tui.messages import (
     DatasetsPreloaded,
     EngineOpened,
@@ -582,12 +581,6 @@ class OneApp(App[None]):
         for command in super().get_system_commands(screen):
             if command.title.lower() != "quit":
                 yield command
-        for _bid, keys, action, desc, _show, title in KEYS:
-            yield SystemCommand(title, f"{desc} ({display_keys(keys)})",
-                                partial(self.main.run_action, action))
         from one_tui.tui.widgets.details import DetailsPane
 
-        details = self.main.query_one(DetailsPane)
-        for _bid, keys, action, desc, _show, title in DETAILS_KEYS:
-            yield SystemCommand(title, f"{desc} ({display_keys(keys)}, in Details)",
-                                partial(details.run_action, action))
+        yield from palette_commands(self.main, self.main.query_one(DetailsPane))

@@ -5,8 +5,11 @@ key list and the command palette are all made from it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from functools import partial
+from typing import Any
 
+from textual.app import SystemCommand
 from textual.binding import Binding, BindingType
 from textual.keys import format_key
 
@@ -166,3 +169,14 @@ def key_rows(keymap: Mapping[str, str]) -> list[tuple[str, str, str]]:
             for bid, keys, _a, _d, _s, title in (*KEYS, *DETAILS_KEYS)]
     rows += [(display_keys(keymap.get(bid, keys)), desc, bid) for keys, desc, bid in EXTRA_KEYS]
     return rows
+
+
+def palette_commands(main: Any, details: Any) -> Iterator[SystemCommand]:
+    """Every action of the key table as a palette entry, named 'category: action', run on
+    the main screen (``main``), and the Details keys' run on the pane (``details``)."""
+    for _bid, keys, action, desc, _show, title in KEYS:
+        yield SystemCommand(title, f"{desc} ({display_keys(keys)})",
+                            partial(main.run_action, action))
+    for _bid, keys, action, desc, _show, title in DETAILS_KEYS:
+        yield SystemCommand(title, f"{desc} ({display_keys(keys)}, in Details)",
+                            partial(details.run_action, action))
