@@ -203,8 +203,8 @@ class OneApp(App[None]):
 
     def run(self, *args: Any, **kwargs: Any) -> Any:
         """Run; the hang-up watch lasts until the very end (a dead terminal could block
-        Textual's own exit, after the unmount) and is removed when ``run`` returns. Returns
-        what ``App.run`` returns (the value given to ``exit``)."""
+        Textual's own exit, after the unmount); its tty watcher stops when ``run`` returns, its
+        signal handlers stay for the rest of the exit. Returns ``App.run``'s value."""
         try:
             return super().run(*args, **kwargs)
         except OSError:  # EIO: Textual's exit wrote to the terminal that was lost

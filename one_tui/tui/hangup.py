@@ -26,7 +26,6 @@ import sys
 import threading
 from collections.abc import Callable
 from types import FrameType
-from typing import Any
 
 SIGNALS = tuple(getattr(signal, name) for name in ("SIGHUP", "SIGTERM") if hasattr(signal, name))
 POLL_SECONDS = 0.5  # the watcher's wake-up to notice it was stopped (a hang-up wakes it at once)
@@ -43,7 +42,6 @@ class Watch:
         self.grace = grace
         self.stopped = threading.Event()
         self.lost = threading.Event()  # set once: the first cause wins
-        self.previous: dict[int, Any] = {}
         self.thread: threading.Thread | None = None
 
     def on_signal(self, signum: int, _frame: FrameType | None) -> None:
@@ -106,7 +104,7 @@ def install(exit_soon: Callable[[], None], grace: float) -> None:
     watch = Watch(exit_soon, grace)
     for sig in SIGNALS:
         with contextlib.suppress(OSError, RuntimeError, ValueError):
-            watch.previous[sig] = signal.signal(sig, watch.on_signal)
+            signal.signal(sig, watch.on_signal)
     fd = terminal_fd()
     if fd is not None and hasattr(select, "poll"):  # POSIX (the app's terminals)
         watch.thread = threading.Thread(target=watch.watch_tty, args=(fd,), daemon=True,
@@ -116,13 +114,12 @@ def install(exit_soon: Callable[[], None], grace: float) -> None:
 
 
 def remove() -> None:
-    """After the app has run: the previous signal handlers back, the watcher stopped (a timer
-    already armed by a hang-up still ends the process)."""
+    """After the app has run: the tty watcher stops; the signal handlers stay until the process
+    ends. The exit goes on after ``run`` returns (threads joined, files closed, the CLI's last
+    line), and a terminal closed right after ctrl+q sends its SIGHUP then: with the default
+    handler back, that killed the process mid-exit (status -SIGHUP, ``finally`` blocks and
+    ``atexit`` skipped). Kept, it arms the grace timer and lets the exit finish."""
     global _watch
     watch, _watch = _watch, None
-    if watch is None:
-        return
-    watch.stopped.set()
-    for sig, handler in watch.previous.items():
-        with contextlib.suppress(OSError, RuntimeError, ValueError, TypeError):
-            signal.signal(sig, handler)
+    if watch is not None:
+        watch.stopped.set()
