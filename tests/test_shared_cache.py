@@ -342,6 +342,43 @@ def test_sigkill_mid_download_or_save_twenty_times(tmp_path: Path, server: DemoS
     assert _leftovers(folder) == {"tmp": set(), "download_dirs": set(), "lock": set()}
 
 
+KILLED_BETWEEN_RENAMES = r"""
+import os, signal, sys
+from one_tui.engine.one import One
+
+url, cache_dir = sys.argv[1:3]
+real_replace, moved = os.replace, []
+
+def replace(src, dst, *args, **kwargs):  # SIGKILL after the first table of the set moved in
+    if os.fspath(dst).endswith(".pqt") and os.path.dirname(os.fspath(dst)) == cache_dir:
+        if moved:
+            os.kill(os.getpid(), signal.SIGKILL)
+        moved.append(dst)
+    return real_replace(src, dst, *args, **kwargs)
+
+os.replace = replace
+One(base_url=url, cache_dir=cache_dir, mode="refresh", username="demo", password="demo")
+"""
+
+
+def test_a_download_killed_between_two_renames_is_finished_by_the_next_load(
+        tmp_path: Path, server: DemoServer) -> None:
+    """The new tables move in with one rename each; a SIGKILL between two of them left
+    sessions and datasets from different downloads (the twenty-kill test above saw it about
+    one run in seven). The next load finishes the move: one whole set, the newer one."""
+    folder = tmp_path / "killed"
+    eids = sorted(server.db.sessions.index)
+    _bump(server, 300)
+    _recover(folder, server, eids[0])
+    new = _bump(server, 301)
+    killed = subprocess.run([sys.executable, "-c", KILLED_BETWEEN_RENAMES, server.url,
+                             str(folder)], capture_output=True, text=True, timeout=120)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert _leftovers(folder)["download_dirs"], "killed before the move began"
+    assert _check_folder(folder, server, {new}) == new  # the whole new set
+    assert _leftovers(folder)["download_dirs"] == set()  # and the download folder is gone
+
+
 def test_fresh_lock_of_a_killed_process_is_broken_at_once(tmp_path: Path) -> None:
     """A process killed while holding the lock: the next save does not wait ONE's 5 s."""
     holder = subprocess.Popen(
@@ -377,3 +414,22 @@ def test_a_complete_temp_table_is_never_read_as_a_table(tmp_path: Path, make_db)
     assert _ids(cache.sessions) == _ids(real.sessions)
     assert _ids(cache.datasets) == _ids(real.datasets)
     assert sorted(p.name for p in tmp_path.glob("*.pqt")) == ["datasets.pqt", "sessions.pqt"]
+
+
+def test_a_move_in_progress_elsewhere_is_waited_for_then_said(tmp_path: Path) -> None:
+    """A marker while someone holds the lock is a live writer mid-move: the load waits for it
+    (not for ever) and says the tables may be from two downloads, touching nothing."""
+    from one_tui.engine.local import movein
+
+    folder = tmp_path / "tables"
+    staged = folder / f"{movein.DOWNLOAD_PREFIX}live" / movein.STAGED
+    staged.mkdir(parents=True)
+    (staged / "datasets.pqt").write_bytes(b"new")
+    (staged.parent / movein.MARKER).write_text("{}")
+    with FileLock(folder):
+        lines = movein.finish_killed_moves(folder, timeout=0.3)
+    assert len(lines) == 1 and "two downloads" in lines[0]
+    assert (staged / "datasets.pqt").exists() and not (folder / "datasets.pqt").exists()
+    assert movein.finish_killed_moves(folder) == []  # the lock is free: the move is finished
+    assert (folder / "datasets.pqt").read_bytes() == b"new"
+    assert not staged.parent.exists()

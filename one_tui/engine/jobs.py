@@ -14,7 +14,6 @@ policy asks for before a decorated call.
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import threading
 from datetime import datetime, timedelta
@@ -35,7 +34,7 @@ from one_tui.engine.core.freshness import parse_created
 from one_tui.engine.core.results import Notices, Outcome, Phase, Progress
 from one_tui.engine.core.spec import one_line
 from one_tui.engine.core.types import FallbackReason, Mode, OutcomeKind
-from one_tui.engine.local import fileformat
+from one_tui.engine.local import fileformat, movein
 from one_tui.engine.local.layout import ABANDONED_AFTER
 from one_tui.engine.local.lock import FileLock
 from one_tui.engine.modes import ModePolicy, login_problem, parse_mode, why_failed
@@ -340,6 +339,8 @@ class TableJobs:
         read when a query needs it, as codes (15M rows at 10x IBL scale would take 2 GiB).
         The tables must carry the set's ``database_tags`` (``check_files``) or none is moved.
         """
+        for line in movein.finish_killed_moves(folder):
+            self.notices.warn(line)
         self._remove_stale_downloads(folder)
 
         def progress(done: int, total: int) -> None:
@@ -354,10 +355,10 @@ class TableJobs:
             return self._outcome(OutcomeKind.CANCELLED, "download cancelled; kept the tables "
                                  f"from {self.tables.when()}", asked_alyx=True)
         phase("validating", None, None)
-        tmp_root = next(p for p in files[0].parents if p.name.startswith(".one-tui-download-"))
+        tmp_root = next(p for p in files[0].parents if p.name.startswith(movein.DOWNLOAD_PREFIX))
         checked: dict[str, pd.DataFrame] = {}
         try:
-            top = [f for f in files if f.parent == tmp_root / "tables"]
+            top = [f for f in files if f.parent == tmp_root / movein.STAGED]
             if "sessions.pqt" not in {f.name for f in top}:
                 raise fileformat.InvalidTableError("sessions.pqt is missing from cache.zip")
             check_files(top, tag)
@@ -370,8 +371,7 @@ class TableJobs:
             with FileLock(folder) as lock:
                 for line in lock.broken_locks:
                     self.notices.warn(f"removed a stale lock: {line}")
-                for f in top:
-                    os.replace(f, folder / f.name)
+                movein.move_in(tmp_root, top, folder)  # all of them, or the next run ends it
         finally:
             shutil.rmtree(tmp_root, ignore_errors=True)
         self.tables.load()
@@ -383,7 +383,9 @@ class TableJobs:
         """Delete download folders a killed process left behind (a cache.zip can be hundreds of
         MB). One untouched for ``ABANDONED_AFTER`` is dead; a live download keeps writing."""
         cutoff = datetime.now().timestamp() - ABANDONED_AFTER.total_seconds()
-        for left in folder.glob(".one-tui-download-*"):
+        for left in folder.glob(f"{movein.DOWNLOAD_PREFIX}*"):
+            if (left / movein.MARKER).exists():  # tables still to move in: never deleted
+                continue
             try:
                 newest = max(p.stat().st_mtime for p in [left, *left.rglob("*")])
             except OSError:

@@ -33,6 +33,7 @@ from one_tui.engine.local.layout import (
 )
 from one_tui.engine.local.lock import FileLock, LockTimeout, ReadOnlyCacheError
 from one_tui.engine.local.merge import merge_frames, merge_origins
+from one_tui.engine.local.movein import DOWNLOAD_PREFIX, finish_killed_moves
 
 __all__ = ["SAVE_LOCK_TIMEOUT", "load_cache", "save_cache"]
 
@@ -60,7 +61,12 @@ def load_cache(tables_dir: str | os.PathLike[str], cache_expiry: timedelta = DEF
         cache.mark_loaded()
         return cache
     try:  # every *.pqt name, as ONE's glob sees them: a symlink loop or a folder is a table
-        files = sorted(p for p in folder.iterdir() if p.name.endswith(".pqt"))  # we cannot read
+        entries = os.listdir(folder)  # we cannot read
+        if any(n.startswith(DOWNLOAD_PREFIX) for n in entries):  # a killed download's move
+            for line in finish_killed_moves(folder, entries):
+                cache.warn(line)
+            entries = os.listdir(folder)
+        files = sorted(folder / n for n in entries if n.endswith(".pqt"))
     except OSError as exc:
         raise CacheDirError(
             f"Cache directory not accessible: {folder} ({exc.strerror or exc}). Please provide "

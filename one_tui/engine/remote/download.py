@@ -24,6 +24,7 @@ from one_tui.engine.core import results as outcome
 from one_tui.engine.core.bounded import MAX_TABLES_ZIP
 from one_tui.engine.core.errors import AlyxError, HTTPError, IncompleteDownload
 from one_tui.engine.core.spec import one_line
+from one_tui.engine.local.movein import DOWNLOAD_PREFIX, STAGED
 from one_tui.engine.remote.failures import bad_url, error_detail, unreachable
 from one_tui.engine.remote.urls import endpoint_label
 
@@ -46,14 +47,14 @@ def fetch_tables(stream: Callable[[Path], bool], dest_dir: str | Path, url: str,
     """
     dest = Path(dest_dir)
     dest.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".one-tui-download-", dir=dest))
+    tmp = Path(tempfile.mkdtemp(prefix=DOWNLOAD_PREFIX, dir=dest))
     try:
         zip_path = tmp / "cache.zip"
         if not stream(zip_path):
             outcome.cancelled()
             shutil.rmtree(tmp, ignore_errors=True)
             return []
-        files = unzip(zip_path, tmp / "tables", url, max_bytes)
+        files = unzip(zip_path, tmp / STAGED, url, max_bytes)
         zip_path.unlink()
         return files
     except BaseException:
