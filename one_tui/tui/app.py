@@ -30,7 +30,6 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from one_tui.engine.core.errors import AuthenticationError, LoginRequired
-from one_tui.engine.core.results import recording
 from one_tui.engine.core.spec import inert, one_line
 from one_tui.engine.core.types import MODES, Mode, OutcomeKind
 from one_tui.tui import hangup, sets, state
@@ -48,6 +47,7 @@ from one_tui.tui.messages import (
     Notices,
     SuggestionsReady,
 )
+from one_tui.tui.screens.login import LoginFlow
 from one_tui.tui.screens.main import MainScreen
 from one_tui.tui.state import AppState, Job
 from one_tui.tui.widgets.results import ResultsPane
@@ -106,6 +106,7 @@ class OneApp(App[None]):
         self.set_reactive(OneApp.state, AppState(absolute=self.low_bandwidth))
         self.set_reactive(OneApp.now, clock())
         self.main = MainScreen(self)
+        self.login_flow = LoginFlow(self, self)
 
     def get_default_screen(self) -> Screen[None]:
         return self.main.data_bind(OneApp.state, OneApp.now)
@@ -164,11 +165,11 @@ class OneApp(App[None]):
 
             self.push_screen(SetupScreen())
         elif self.connector.ask_create is not None:
-            self._ask_create(self.connector.ask_create)
+            self.login_flow.ask_create(self.connector.ask_create)
         else:
             # after the first frame: the worker's imports (pandas, pyarrow) would compete with
             # it for the GIL
-            self.call_after_refresh(self._start_connect)
+            self.call_after_refresh(self.start_connect)
 
     def _tick(self) -> None:
         self.now = self.clock()
@@ -290,21 +291,7 @@ class OneApp(App[None]):
 
     # ---------------------------------------------------------------- connect and log in
 
-    def _ask_create(self, folder: Path) -> None:
-        """A --cache-dir that does not exist: create it only when the user says so."""
-        from one_tui.tui.screens.confirm import ConfirmModal
-
-        def answered(yes: bool | None) -> None:
-            if yes and self.connector is not None:
-                self.connector.ask_create = None
-                self.call_after_refresh(self._start_connect)
-            else:
-                self.exit(return_code=4, message=f"one-tui: {folder} not created.")
-
-        self.push_screen(ConfirmModal(f"The cache folder {folder} does not exist. Create it? "
-                                      "(n quits: check --cache-dir)"), answered)
-
-    def _start_connect(self, username: str | None = None, password: str | None = None) -> None:
+    def start_connect(self, username: str | None = None, password: str | None = None) -> None:
         self.state = state.connecting(self.state)
         self._connect(username, [password] if password else [])
         self._jobs_started()
@@ -313,26 +300,12 @@ class OneApp(App[None]):
           description="open the engine")
     def _connect(self, username: str | None, secret: list[str]) -> None:
         """Open the engine (no network), then its connect job: log in, ask Alyx for newer
-        tables, download them, each phase in the status line; escape cancels it.
-        ``secret`` is emptied here: the Worker keeps its arguments, not the password."""
+        tables, download them, each phase in the status line; escape cancels it."""
         connector = self.connector
         assert connector is not None
-        password = secret.pop() if secret else None
-        try:
-            with recording() as opened:  # what opening said (a plain-http URL) is a toast
-                service = connector.open(username, password, clock=self.clock)
-        except LoginRequired as exc:
-            self.post_message(LoginNeeded(str(exc), username or connector.username))
-            return
-        except AuthenticationError as exc:
-            self.post_message(LoginNeeded("Alyx refused the login.", username,
-                                          error=f"Login refused: {one_line(exc)}"))
-            return
-        finally:
-            password = None
-        bodies.connect(service, get_current_worker().cancelled_event, self.post_message,
-                       self.phases(Job.CONNECT), search_after=self.initial_search,
-                       notices=tuple(opened.notices))
+        bodies.open_and_connect(connector, username, secret, self.clock,
+                                get_current_worker().cancelled_event, self.post_message,
+                                self.phases(Job.CONNECT), search_after=self.initial_search)
         import textual_fastdatatable.data_table  # noqa: F401 - imported here, not on the UI
 
     def on_engine_opened(self, message: EngineOpened) -> None:
@@ -355,44 +328,23 @@ class OneApp(App[None]):
             self.notify(reason, severity="warning", timeout=8)
         self.show_notices(message.notices, skip=reason)
         if message.login_needed:
-            self._ask_login(reason or "Alyx needs a password.", error=message.error)
+            self.login_flow.ask(reason or "Alyx needs a password.", error=message.error)
         elif (self.initial_search and not self.state.remote_mode
               and not self.state.search.running):
             self.main.action_search()
 
     def on_login_needed(self, message: LoginNeeded) -> None:
-        self._ask_login(message.reason, message.username, message.error)
-
-    def _ask_login(self, reason: str, username: str | None = None, error: str | None = None
-                   ) -> None:
-        from one_tui.tui.screens.login import LoginModal
-
-        conn = self.connector
-        user = username or (conn.username if conn else None)
-        base = conn.base_url if conn else None
-        hint = conn.login_hint if conn else None
-        self.push_screen(LoginModal(reason, base, user, hint=hint, error=error), self._on_login)
+        self.login_flow.ask(message.reason, message.username, message.error)
 
     def ask_login_once(self, reason: str) -> None:
-        """A call mid-session found the token revoked or no password: the login form, once."""
-        from one_tui.tui.screens.login import LoginModal
+        self.login_flow.ask_once(reason)
 
-        if not isinstance(self.screen, LoginModal):
-            self._ask_login(reason)
+    def search_tables(self) -> None:
+        self.main.action_search()
 
-    def _on_login(self, result: tuple[str, str] | None) -> None:
-        if result is None:
-            self.notify("Staying offline: local tables only.", severity="warning")
-            if (self._service is not None and self.initial_search
-                    and not self.state.search.running):
-                self.main.action_search()  # the tables on disk, as a start without Alyx
-            return
-        username, password = result
-        if self._service is None:
-            self._start_connect(username, password)
-        else:
-            self._login(self._service, username, [password])
-            self._jobs_started()
+    def start_login(self, service: EngineService, username: str, password: str) -> None:
+        self._login(service, username, [password])
+        self._jobs_started()
 
     @work(thread=True, exclusive=True, group=Job.LOGIN, exit_on_error=False,
           description="log in")
@@ -415,7 +367,7 @@ class OneApp(App[None]):
         if self.screen is not self.main:
             self.pop_screen()
         self.notify("Starting the demo Alyx on this machine…")
-        self._start_connect()
+        self.start_connect()
 
     # ---------------------------------------------------------------- tables, databases
 
@@ -450,7 +402,7 @@ class OneApp(App[None]):
         self._service = None
         if old is not None and old is not connector:
             old.close()
-        self._start_connect()
+        self.start_connect()
 
     # ---------------------------------------------------------------- mode, refresh, caches
 

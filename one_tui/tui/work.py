@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from textual.message import Message
 
-from one_tui.engine.core.results import Answer, Outcome
+from one_tui.engine.core.errors import AuthenticationError, LoginRequired
+from one_tui.engine.core.results import Answer, Outcome, recording
+from one_tui.engine.core.spec import one_line
 from one_tui.engine.core.types import Mode, OutcomeKind
 from one_tui.engine.core.values import EngineState, SearchRequest, SessionDetails, Suggestions
 from one_tui.text import fmt_size, plural
@@ -42,6 +44,8 @@ from one_tui.tui.state import Job
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
+
+    from one_tui.tui.connect import Connector
 
 PROGRESS_EVERY = 0.25  # seconds between progress messages (toolong's batching)
 
@@ -147,6 +151,29 @@ def connect(service: Service, cancel: threading.Event | None, post: Post,
     ``notices``: what opening the engine said (a plain-http URL)."""
     out = service.connect(cancel=cancel, on_progress=progress)
     after_connect(service, out, post, search_after=search_after, notices=notices)
+
+
+def open_and_connect(connector: Connector, username: str | None, secret: list[str],
+                     clock: Callable[[], datetime], cancel: threading.Event | None, post: Post,
+                     progress: PhaseReporter, *, search_after: bool) -> None:
+    """The connect job from the start: open the engine (no network; a login it needs is the
+    form), then ``connect``. ``secret`` (the password, if any) is emptied here: the Worker
+    keeps its arguments, not the password, which is dropped once the engine is open."""
+    password = secret.pop() if secret else None
+    try:
+        with recording() as opened:  # what opening said (a plain-http URL) is a toast
+            service = connector.open(username, password, clock=clock)
+    except LoginRequired as exc:
+        post(LoginNeeded(str(exc), username or connector.username))
+        return
+    except AuthenticationError as exc:
+        post(LoginNeeded("Alyx refused the login.", username,
+                         error=f"Login refused: {one_line(exc)}"))
+        return
+    finally:
+        password = None
+    connect(service, cancel, post, progress, search_after=search_after,
+            notices=tuple(opened.notices))
 
 
 def login(service: Service, username: str, password: str, cancel: threading.Event | None,
