@@ -433,3 +433,24 @@ def test_a_move_in_progress_elsewhere_is_waited_for_then_said(tmp_path: Path) ->
     assert movein.finish_killed_moves(folder) == []  # the lock is free: the move is finished
     assert (folder / "datasets.pqt").read_bytes() == b"new"
     assert not staged.parent.exists()
+
+
+def test_a_move_that_failed_half_way_is_said_and_finished_once_it_can_be(
+        tmp_path: Path, server: DemoServer) -> None:
+    """A rename that fails mid-move (here a folder squats on ``datasets.pqt``) keeps the
+    staged tables and their marker: loads say the tables may be from two downloads, and the
+    first load after the squatter is gone moves the rest in."""
+    from one_tui.engine.service import EngineService
+
+    folder = tmp_path / "cache"
+    (folder / "datasets.pqt").mkdir(parents=True)
+    new = _bump(server, 400)
+    svc = EngineService.open(base_url=server.url, cache_dir=folder, username="demo",
+                             password="demo")
+    out = svc.connect()
+    assert "could not write the new tables" in out.message, out.message
+    said = load_cache(folder).warnings
+    assert any("two downloads" in w and "Is a directory" in w for w in said), said
+    (folder / "datasets.pqt").rmdir()
+    assert _check_folder(folder, server, {new}) == new
+    assert _leftovers(folder)["download_dirs"] == set()

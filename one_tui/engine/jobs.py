@@ -372,8 +372,9 @@ class TableJobs:
                 for line in lock.broken_locks:
                     self.notices.warn(f"removed a stale lock: {line}")
                 movein.move_in(tmp_root, top, folder)  # all of them, or the next run ends it
-        finally:
-            shutil.rmtree(tmp_root, ignore_errors=True)
+        finally:  # a move that failed half-way keeps its marker: the next load says so
+            if not (tmp_root / movein.MARKER).exists():
+                shutil.rmtree(tmp_root, ignore_errors=True)
         self.tables.load()
         self.tables.adopt(checked)
         return self._outcome(OutcomeKind.NEW_TABLES, f"new tables from {self.tables.when()}",

@@ -81,7 +81,7 @@ def finish_killed_moves(folder: Path, names: Iterable[str] | None = None,
         return [f"another process is moving new tables into {folder}; until it is done they "
                 "may be from two downloads"]
     except OSError as exc:  # a read-only folder (ReadOnlyCacheError), a full disk
-        return [f"a killed download left the tables in {folder} half-replaced and they could "
-                f"not be finished ({one_line(exc)}): they may be from two downloads until "
-                "the next download"]
+        return [f"a download stopped half-way through moving new tables into {folder} and "
+                f"the rest could not be moved in ({one_line(exc)}): the tables may be from "
+                "two downloads until it can"]
     return []
