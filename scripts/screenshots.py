@@ -2,7 +2,8 @@
 
 They are the same scenes as the snapshot tests (tests/tui/snapshot_apps.py ``SCENES``: main,
 details, cache, help, error, invalid, tags, tag, and for issue 20 ``marks`` (Details with
-marks and a folded collection) and ``download`` (the panel mid-download)): the demo database
+marks and a folded collection), ``picked`` (sessions marked for D, E, F) and ``download``
+(the panel mid-download)): the demo database
 (seed 0) on a free port with the shown URL and folders pinned, a frozen clock, at 80x24 and
 160x48, and a few at 200x50 (a large terminal). Run from the repository root:
 

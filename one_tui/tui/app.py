@@ -387,8 +387,8 @@ class OneApp(App[None]):
         self.reopen(sets.public_connector())
 
     def results_eids(self) -> list[str] | None:
-        """The eids of the sessions the results pane holds (None before a search)."""
-        table = self.main.query_one(ResultsPane).full
+        """The eids of the marked sessions, else of all the results (None before a search)."""
+        table = self.main.query_one(ResultsPane).chosen()
         return None if table is None else [str(e) for e in table.column("eid").to_pylist()]
 
     def jobs_started(self) -> None:
@@ -535,4 +535,5 @@ class OneApp(App[None]):
                 yield command
         from one_tui.tui.widgets.details import DetailsPane
 
-        yield from palette_commands(self.main, self.main.query_one(DetailsPane))
+        yield from palette_commands(self.main, self.main.query_one(ResultsPane),
+                                    self.main.query_one(DetailsPane))

@@ -40,7 +40,7 @@ KEYS: tuple[tuple[str, str, str, str, bool, str], ...] = (
     ("pick_database", "B", "app.pick_database", "Database", False,
      "database: switch to another database of ~/.one"),
     ("freeze", "F", "app.freeze", "Freeze", False,
-     "results: freeze them into a ONE folder for an offline node"),
+     "results: freeze them (the marked, else all) into a ONE folder for an offline node"),
     ("details", "d", "details", "Details", False, "session: open details"),
     ("copy_eid", "y", "copy_eid", "Copy eid", True, "session: copy eid"),
     ("copy_load", "o,Y", "copy_load", "Copy ONE line", False,
@@ -51,14 +51,15 @@ KEYS: tuple[tuple[str, str, str, str, bool, str], ...] = (
     ("copy_search", "L", "copy_search", "Copy search", False,
      "search: copy as a ONE call (one.search(...))"),
     ("copy_eids", "E", "copy_eids", "Copy eids", False,
-     "results: copy the eids as a Python list"),
+     "results: copy the eids (the marked, else all) as a Python list"),
     ("toggle_eid", "i", "toggle_eid", "eid column", False, "results: show/hide the eid column"),
     ("sort", "s", "sort", "Sort", False, "results: sort by a column"),
     ("export", "e", "export", "Export", True, "results: export to CSV or Parquet"),
     ("counts", "c", "counts", "Counts", False,
      "results: counts per lab, subject, project, protocol and week"),
     ("download", "D", "download", "Download", False,
-     "data: download the marked datasets (Details) or the dataset filter's, all results"),
+     "data: download the marked datasets (Details), or the dataset filter's of the marked "
+     "sessions (else all results)"),
     ("disk_doctor", "K", "disk_doctor", "Disk doctor", False,
      "data: check the session's files on this disk (missing, damaged, stranded, partial)"),
     ("verify_all", "V", "verify_all", "Verify all", False,
@@ -68,6 +69,16 @@ KEYS: tuple[tuple[str, str, str, str, bool, str], ...] = (
     ("pane_results", "2", "show_pane('results')", "Sessions pane", False, "pane: sessions"),
     ("pane_details", "3", "show_pane('details')", "Details pane", False, "pane: details"),
     ("pane_cache", "4", "show_pane('cache')", "Cache pane", False, "pane: cache"),
+)
+
+
+# The sessions pane's own keys (they act when the sessions table has the focus); the palette
+# runs them on the pane. Same shape as KEYS.
+RESULTS_KEYS: tuple[tuple[str, str, str, str, bool, str], ...] = (
+    ("session_mark", "space", "mark", "Mark", False,
+     "results: mark / unmark the session (D, E and F then take the marked ones)"),
+    ("session_mark_all", "a", "mark_all", "Mark all", False,
+     "results: mark every session of the results (again: none)"),
 )
 
 
@@ -106,8 +117,8 @@ OTHER_IDS = frozenset({"focus_next", "focus_previous", "next_pane", "quit_now", 
 def unknown_ids(keymap: Mapping[str, str]) -> list[str]:
     """The ids of a [keymap] that name no binding (Textual ignores them without a word, so a
     typo like ``serach`` left a user wondering why the key did not change)."""
-    known = ({row[0] for row in (*KEYS, *DETAILS_KEYS)} | {bid for _k, _d, bid in EXTRA_KEYS}
-             | OTHER_IDS)
+    known = ({row[0] for row in (*KEYS, *RESULTS_KEYS, *DETAILS_KEYS)}
+             | {bid for _k, _d, bid in EXTRA_KEYS} | OTHER_IDS)
     return sorted(k for k in keymap if k not in known)
 
 
@@ -148,6 +159,12 @@ def bindings() -> list[BindingType]:
     return out
 
 
+def results_bindings() -> list[BindingType]:
+    """The sessions pane's bindings (its table has the focus; the keys reach the pane)."""
+    return [Binding(keys, action, desc, show=False, id=bid)
+            for bid, keys, action, desc, _show, _t in RESULTS_KEYS]
+
+
 def details_bindings() -> list[BindingType]:
     """The Details pane's bindings: its table's keys, and the cursor keys (ids remappable)."""
     out: list[BindingType] = [Binding(keys, action, desc, show=False, id=bid)
@@ -166,17 +183,21 @@ def key_rows(keymap: Mapping[str, str]) -> list[tuple[str, str, str]]:
     """(keys, description, id) for each binding, after the user's keymap (the one the app
     gave ``App.set_keymap``: Textual has no public getter, and the keymap is ours)."""
     rows = [(display_keys(keymap.get(bid, keys)), title.split(": ", 1)[-1], bid)
-            for bid, keys, _a, _d, _s, title in (*KEYS, *DETAILS_KEYS)]
+            for bid, keys, _a, _d, _s, title in (*KEYS, *RESULTS_KEYS, *DETAILS_KEYS)]
     rows += [(display_keys(keymap.get(bid, keys)), desc, bid) for keys, desc, bid in EXTRA_KEYS]
     return rows
 
 
-def palette_commands(main: Any, details: Any) -> Iterator[SystemCommand]:
+def palette_commands(main: Any, results: Any, details: Any) -> Iterator[SystemCommand]:
     """Every action of the key table as a palette entry, named 'category: action', run on
-    the main screen (``main``), and the Details keys' run on the pane (``details``)."""
+    the main screen (``main``), and the panes' own keys run on the pane (``results``,
+    ``details``)."""
     for _bid, keys, action, desc, _show, title in KEYS:
         yield SystemCommand(title, f"{desc} ({display_keys(keys)})",
                             partial(main.run_action, action))
+    for _bid, keys, action, desc, _show, title in RESULTS_KEYS:
+        yield SystemCommand(title, f"{desc} ({display_keys(keys)}, in the sessions)",
+                            partial(results.run_action, action))
     for _bid, keys, action, desc, _show, title in DETAILS_KEYS:
         yield SystemCommand(title, f"{desc} ({display_keys(keys)}, in Details)",
                             partial(details.run_action, action))

@@ -240,6 +240,17 @@ async def _marks(pilot: Any) -> None:
     await pilot.pause()
 
 
+async def _picked(pilot: Any) -> None:
+    """The sessions with three marked (space, twice and once more further down)."""
+    app = pilot.app
+    await settle(app, pilot)
+    app.query_one("#results").table.focus()
+    await pilot.press("down", "space", "space", "down", "down", "space")
+    await settle(app, pilot)
+    app.clear_notifications()
+    await pilot.pause()
+
+
 async def _counts(pilot: Any) -> None:
     """c: counts of the results per lab, subject, project, protocol and week."""
     app = pilot.app
@@ -302,5 +313,6 @@ SCENES: dict[str, Callable[[Any], Awaitable[None]]] = {
     "subject": _subject,
     "counts": _counts,
     "marks": _marks,
+    "picked": _picked,
     "download": _download,
 }

@@ -134,9 +134,11 @@ async def test_the_palette_marks_and_downloads_and_a_keymap_remaps_the_mark_key(
     async with app.run_test(size=WIDE) as pilot:
         details = await open_details(app, pilot)
         commands = {c.title: c for c in app.get_system_commands(app.screen)}
-        for title in ("data: download the marked datasets (Details) or the dataset filter's, "
-                      "all results", "details: mark all datasets of the session (again: none)",
-                      "details: fold / unfold the collection"):
+        for title in ("data: download the marked datasets (Details), or the dataset filter's "
+                      "of the marked sessions (else all results)",
+                      "details: mark all datasets of the session (again: none)",
+                      "details: fold / unfold the collection",
+                      "results: mark every session of the results (again: none)"):
             assert title in commands
         await commands["details: mark all datasets of the session (again: none)"].callback()
         await pilot.pause()

@@ -96,7 +96,8 @@ class DataFlow:
 
     def download(self) -> None:
         """D: the marked datasets in Details (else the one under the cursor); from the
-        sessions, the last search's dataset filter in every session of the results."""
+        sessions, the last search's dataset filter in the marked sessions (else in every
+        session of the results)."""
         service = self.host.service
         if service is None:
             self.screen.notify("Not connected yet.", severity="warning")
@@ -138,7 +139,8 @@ class DataFlow:
     def _from_results(self) -> downloads.DownloadRequest | None:
         from one_tui.tui.widgets.results import ResultsPane
 
-        table = self.screen.query_one(ResultsPane).full
+        pane = self.screen.query_one(ResultsPane)
+        table = pane.chosen()
         if table is None or not table.num_rows:
             self.screen.notify("Nothing to download yet: run a search first.",
                                severity="warning")
@@ -146,7 +148,7 @@ class DataFlow:
         eids = tuple(str(e) for e in table.column("eid").to_pylist())
         terms = self.last_terms()
         names = tuple(str(n) for n in terms.get("datasets") or ())
-        sessions = plural(len(eids), "session")
+        sessions = plural(len(eids), "marked session" if pane.marked else "session")
         what = (f"{', '.join(names)} of {sessions}" if names
                 else f"every dataset (default revisions) of {sessions}")
         return downloads.DownloadRequest(eids=eids, what=inert(what), datasets=names)

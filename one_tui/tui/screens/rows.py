@@ -139,8 +139,9 @@ class RowActions:
         self.copy(tools.one_search_line(terms, remote), f"search{f' ({note})' if note else ''}")
 
     def copy_eids(self) -> None:
-        """E: the eids shown, as a Python list (the toast says how many, not all of them)."""
-        table = self.screen.query_one(ResultsPane).full
+        """E: the eids of the marked sessions, else of all shown, as a Python list (the toast
+        says how many, not all of them)."""
+        table = self.screen.query_one(ResultsPane).chosen()
         line = tools.eids_line(table)
         if line is None or table is None:
             self.screen.notify("No sessions to copy.", severity="warning")

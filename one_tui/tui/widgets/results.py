@@ -1,6 +1,7 @@
 """The results pane: sessions in a :class:`SessionsTable` (Arrow backend), sortable, eid on
-demand. It owns its data (the whole answer, the sort, the eid column) and says what the user
-chose with :class:`ResultsPane.RowChosen`.
+demand, marked with space (D, E and F then take the marked sessions, else all of them). It owns
+its data (the whole answer, the sort, the eid column, the marks) and says what the user chose
+with :class:`ResultsPane.RowChosen`.
 
 The Arrow table arrives from the search worker; the table module (which imports pyarrow) is only
 imported when the first results are shown, so the first frame does not wait for it.
@@ -18,6 +19,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Static
 
+from one_tui.tui import keys
 from one_tui.tui.convert import COLUMNS
 from one_tui.tui.inert import inert_view
 from one_tui.tui.sorting import sort_table
@@ -27,11 +29,12 @@ if TYPE_CHECKING:
     from textual_fastdatatable.data_table import DataTable
 
     from one_tui.tui.widgets.sessions_table import SessionsTable
-LABELS = {"task_protocol": "protocol", "number": "#"}
-FIXED = 2  # date and subject stay in place when the table scrolls right
+MARK = "✓"  # a marked session's cell in the mark column (shown while any session is marked)
+LABELS = {"task_protocol": "protocol", "number": "#", "mark": MARK}
+FIXED = 2  # date and subject (and the mark column) stay in place when the table scrolls right
 CELL_PADDING = 2  # fastdatatable's space either side of a cell
 # (widest a column grows to, narrowest it shrinks to when the terminal is too narrow)
-LIMITS = {"date": (10, 10), "subject": (20, 8), "number": (4, 3), "lab": (20, 9),
+LIMITS = {"mark": (1, 1), "date": (10, 10), "subject": (20, 8), "number": (4, 3), "lab": (20, 9),
           "task_protocol": (32, 22), "projects": (40, 10), "eid": (36, 36)}
 SHRINK_ORDER = ("projects", "task_protocol", "lab", "subject")
 # Every IBL protocol starts with this; the part after it is what tells them apart.
@@ -82,6 +85,7 @@ class ResultsPane(Vertical):
     """Header line (progress or summary) and the sessions table."""
 
     BORDER_TITLE = "Sessions"
+    BINDINGS = keys.results_bindings()
 
     @dataclass
     class RowChosen(Message):
@@ -99,6 +103,8 @@ class ResultsPane(Vertical):
         self.summary = ""
         self._table: SessionsTable | None = None
         self._first_eid: str | None = None  # of the rows shown: same first row = growing
+        self.marked: set[str] = set()  # eids; kept across sorts and pages, dropped with rows
+        self._base: tuple[pa.Table, tuple[str, ...], pa.Table] | None = None  # view cache
 
     def compose(self) -> ComposeResult:
         yield Static(EMPTY_HINT, id="results-status")
@@ -135,6 +141,8 @@ class ResultsPane(Vertical):
         only for the first result or other columns)."""
         self.full = self._answer = table  # the answer in ONE's order: every sort starts here
         self.summary = summary
+        if self.marked:  # a new answer keeps the marks of the sessions it still holds
+            self.marked = set(self._eids(self._marked_mask()).to_pylist())
         if summary:  # a partial table while streaming keeps the progress title
             self.border_title = f"Sessions · {table.num_rows:,}"
         if self.sort_by:
@@ -161,16 +169,16 @@ class ResultsPane(Vertical):
                          and self._first_eid == self._eid0())
             table.replace_data(view, widths, keep_cursor=grows)
             self._first_eid = self._eid0()
-            self.set_status(self.summary + self._sort_text())
+            self.set_status(self._status_text())
             return
         self._first_eid = self._eid0()
         old_tables = list(self.query(SessionsTable))
         had_focus = any(old.has_focus for old in old_tables)
         table = SessionsTable(view, columns, [LABELS.get(c, c) for c in columns], widths,
-                              FIXED, classes="sessions-table")
+                              FIXED + ("mark" in columns), classes="sessions-table")
         self._table = table
         self.mount(table)
-        self.set_status(self.summary + self._sort_text())
+        self.set_status(self._status_text())
 
         def swap() -> None:
             """Focus the new table before the old one goes: removing a focused widget first
@@ -188,12 +196,31 @@ class ResultsPane(Vertical):
     def columns(self) -> list[str]:
         """The columns shown, in order: the eid (when shown) right after the fixed ones and the
         number, so `i` brings it on screen instead of ~130 columns to the right."""
-        if not self.show_eid:
-            return list(COLUMNS)
-        return ["date", "subject", "number", "eid", "lab", "task_protocol", "projects"]
+        shown = (list(COLUMNS) if not self.show_eid else
+                 ["date", "subject", "number", "eid", "lab", "task_protocol", "projects"])
+        return ["mark", *shown] if self.marked else shown
 
     def _view(self, columns: list[str]) -> pa.Table:
-        """What the table shows: the protocols by the part that tells them apart."""
+        """What the table shows: the mark column (while any session is marked), then the rest
+        (kept for the next mark, which at 200,000 rows costs the mark column only)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        assert self.full is not None
+        rest = tuple(c for c in columns if c != "mark")
+        cached = self._base
+        if cached is not None and cached[0] is self.full and cached[1] == rest:
+            view = cached[2]
+        else:
+            view = self._rest_view(list(rest))
+            self._base = (self.full, rest, view)
+        if "mark" in columns:
+            marks = pc.if_else(self._marked_mask(), MARK, "")
+            view = view.add_column(0, "mark", marks.cast(pa.string()))
+        return view
+
+    def _rest_view(self, columns: list[str]) -> pa.Table:
+        """The session columns: the protocols by the part that tells them apart."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
@@ -236,6 +263,10 @@ class ResultsPane(Vertical):
             return max(self.size.width - 2, 20)
         return max(self.app.size.width - 3, 20)
 
+    def _status_text(self) -> str:
+        marks = f" · {len(self.marked):,} marked (D, E, F take them)" if self.marked else ""
+        return self.summary + self._sort_text() + marks
+
     def _sort_text(self) -> str:
         if not self.sort_by:
             return ""
@@ -266,7 +297,7 @@ class ResultsPane(Vertical):
         if table is not None and table.is_attached and table.shown_columns == tuple(
                 self.columns):
             table.reorder(self._view(self.columns))
-            self.set_status(self.summary + self._sort_text())
+            self.set_status(self._status_text())
         else:
             self._mount_table()
 
@@ -285,6 +316,59 @@ class ResultsPane(Vertical):
     @property
     def cursor_row(self) -> int:
         return self.table.cursor_row if self.table is not None else 0
+
+    # ---------------------------------------------------------------- marks
+
+    def _eids(self, mask: pa.ChunkedArray | None = None) -> pa.ChunkedArray:
+        """The eids of the rows (where ``mask``), in the order shown, as strings."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        assert self.full is not None
+        eids = pc.cast(self.full.column("eid"), pa.string())
+        return eids if mask is None else eids.filter(mask)
+
+    def _marked_mask(self) -> pa.ChunkedArray:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        return pc.is_in(self._eids(), value_set=pa.array(list(self.marked), pa.string()))
+
+    def action_mark(self) -> None:
+        """space: mark / unmark the session under the cursor, then the cursor goes down."""
+        eid = self.eid_at()
+        if eid is None:
+            return
+        self.marked ^= {eid}
+        self._show_marks(min(self.cursor_row + 1, self.row_count - 1))
+
+    def action_mark_all(self) -> None:
+        """a: mark every session of the results; with all marked, none."""
+        if self.full is None or not self.full.num_rows:
+            return
+        every = set(self._eids().to_pylist())
+        self.marked = set() if self.marked >= every else every
+        self._show_marks(self.cursor_row)
+
+    def _show_marks(self, row: int) -> None:
+        """The mark column and the count, the cursor on ``row``: a column that comes or goes
+        is a new widget; otherwise only the rows' data changes under the mounted one."""
+        table = self.table
+        if table is not None and table.is_attached and table.shown_columns == tuple(
+                self.columns):
+            table.reorder(self._view(self.columns))
+            table.move_cursor(row=row, animate=False)
+            self.set_status(self._status_text())
+            return
+        self._mount_table()
+        if self.table is not None:
+            self.call_after_refresh(self.table.move_cursor, row=row, animate=False)
+
+    def chosen(self) -> pa.Table | None:
+        """What D, E and F act on: the marked sessions, or every session when none is."""
+        if self.full is None or not self.marked:
+            return self.full
+        return self.full.filter(self._marked_mask())
 
     def eid_at(self, row: int | None = None) -> str | None:
         """The eid of a row (the cursor row by default)."""
