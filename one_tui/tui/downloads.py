@@ -3,11 +3,12 @@ the bodies of its workers.
 
 ``D`` in Details downloads the marked datasets (none marked: the dataset or collection under
 the cursor); from the sessions, the datasets the last search's dataset filter names, of the
-marked sessions (none marked: of every session of the results). First the plan (a worker: which files ONE would still download, the
-bytes, the free space on the target filesystem); a plan that does not fit is refused with the
-reason, otherwise the user is asked, with those numbers. Then the download (a worker posting
-``DownloadProgress`` at most every 0.25 s and ``DownloadFileDone`` per file); escape cancels
-and keeps the partial files. ``K`` is the disk doctor, ``V`` verifies every file (re-hash).
+marked sessions (none marked: of every session of the results). First the plan (a worker:
+which files ONE would still download, the bytes, the free space on the target filesystem); a
+plan that does not fit is refused with the reason, otherwise the user is asked, with those
+numbers. Then the download (a worker posting ``DownloadProgress`` at most every 0.25 s and
+``DownloadFileDone`` per file); escape cancels and keeps the partial files. ``K`` is the disk
+doctor, ``V`` verifies every file (re-hash).
 
 Nothing here reads or writes the app's state: the bodies only post messages
 (``tui/messages.py``), the texts are pure functions (tests/tui/test_downloads_text.py).
