@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -210,3 +211,11 @@ def real_alyx() -> RealAlyx:
         access_log=Path(log) if Path(log).exists() else None,
         tables=Path(tables) if Path(tables).exists() else None,
     )
+
+
+def ctrl_c_as_at_a_terminal() -> None:
+    """``preexec_fn`` of a child a test interrupts with SIGINT: it starts with SIGINT's default
+    action, as under an interactive shell. Started from a shell without job control (``.ci/run
+    &`` in a script), the test run inherits SIGINT ignored, Python then installs no
+    KeyboardInterrupt handler in the child, and ^C does nothing (four CI failures)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from one_tui.exits import Exit
+from tests.conftest import ctrl_c_as_at_a_terminal
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -97,7 +98,8 @@ def test_ctrl_c_during_imports_prints_no_traceback(tmp_path: Path, home: Path,
     env = env_of(home, ONE_TUI_TEST_SIGINT_AT=module)
     env["PYTHONPATH"] = f"{tmp_path}{os.pathsep}{ROOT}"
     proc = subprocess.run([sys.executable, "-m", "one_tui", "search", "--cache-dir",
-                           str(tmp_path)], capture_output=True, text=True, timeout=120, env=env)
+                           str(tmp_path)], capture_output=True, text=True, timeout=120, env=env,
+                          preexec_fn=ctrl_c_as_at_a_terminal)
     assert proc.returncode == Exit.INTERRUPTED, proc.stderr
     assert "Traceback" not in proc.stderr
 

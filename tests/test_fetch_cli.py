@@ -20,6 +20,7 @@ import pytest
 
 from one_tui.engine.local.ondisk import PARTIAL_SUFFIX, with_uuid
 from one_tui.exits import Exit
+from tests.conftest import ctrl_c_as_at_a_terminal
 from tests.fetch_server import FaultServer, SmallCache, small_cache
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -236,7 +237,7 @@ def test_ctrl_c_cancels_at_once_keeps_the_partials_and_a_rerun_resumes(tmp_path,
     server.chunk_delay = 0.01  # ~1.6 MB/s: still downloading when interrupted
     proc = subprocess.Popen([sys.executable, "-m", "one_tui", "download", data.eid],
                             env=env_of(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, preexec_fn=ctrl_c_as_at_a_terminal)
     deadline = time.monotonic() + 30
     while not list(data.folder.rglob(f"*{PARTIAL_SUFFIX}")) and time.monotonic() < deadline:
         time.sleep(0.02)
