@@ -102,6 +102,7 @@ class OneApp(App[None]):
         self.phase_log: list[str] | None = None  # tests: every job phase, as produced
         self._service: EngineService | None = None
         self._preloaded_tables: int | None = None  # tables_id the last preload was for
+        self._help_shown: tuple[tuple[tuple[str, str, str], ...], str] | None = None
         # --low-bandwidth: the tables' time, not a ticking age
         self.set_reactive(OneApp.state, AppState(absolute=self.low_bandwidth))
         self.set_reactive(OneApp.now, clock())
@@ -508,9 +509,17 @@ class OneApp(App[None]):
     # ---------------------------------------------------------------- help, errors, palette
 
     def action_help(self) -> None:
+        """The help, kept installed while its text stays the same: Rich lays its Markdown
+        (a table of ~70 keys) out in ~150 ms, and a screen pushed again keeps its rendering."""
         from one_tui.tui.screens.help import HelpModal, help_text
 
-        self.push_screen(HelpModal(key_rows(self.keymap), self.terminal_line(), help_text()))
+        shown = (tuple(key_rows(self.keymap)), self.terminal_line())
+        if shown != self._help_shown:
+            if self._help_shown is not None:
+                self.uninstall_screen("help")
+            self.install_screen(HelpModal(list(shown[0]), shown[1], help_text()), "help")
+            self._help_shown = shown
+        self.push_screen("help")
 
     def terminal_line(self) -> str:
         """What the terminal looks like to Textual: over SSH COLORTERM is usually dropped."""

@@ -495,6 +495,34 @@ async def test_help_lists_keys_and_closes_with_q(make_app) -> None:
         assert app.focused is app.query_one("#f-lab", Input)
 
 
+async def test_help_is_kept_opens_at_the_top_and_follows_the_theme(make_app) -> None:
+    """The help is laid out once (~150 ms of Rich's Markdown) and shown again as it was, from
+    the top; what it says of the terminal (the theme) makes a new one."""
+    from textual.containers import VerticalScroll
+
+    from one_tui.tui.screens.help import HelpModal
+
+    app = make_app(mode="auto")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f1")
+        first = app.screen
+        assert isinstance(first, HelpModal)
+        await pilot.press("end")
+        await pilot.pause()
+        assert first.query_one("#help-scroll", VerticalScroll).scroll_y > 0
+        await pilot.press("escape", "f1")
+        await pilot.pause()
+        assert app.screen is first  # the same screen, not laid out again
+        assert first.query_one("#help-scroll", VerticalScroll).scroll_y == 0
+        assert app.focused is first.query_one("#help-scroll")
+        await pilot.press("escape")
+        app.theme = "textual-light" if app.theme != "textual-light" else "nord"
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpModal) and app.screen is not first
+        assert f"theme: {app.theme}" in app.screen.terminal
+
+
 async def test_clear_rest_cache_asks_first(make_app, server, db) -> None:
     app = make_app(mode="remote")
     async with app.run_test(size=WIDE) as pilot:

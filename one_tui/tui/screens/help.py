@@ -50,4 +50,9 @@ class HelpModal(CloseableModal):
 
     def on_mount(self) -> None:
         self.query_one("#help-box").border_title = "Help"
-        self.query_one("#help-scroll").focus()
+
+    def on_screen_resume(self) -> None:
+        """Each time it is shown (the app keeps it installed): from the top."""
+        scroll = self.query_one("#help-scroll", VerticalScroll)
+        scroll.scroll_home(animate=False)
+        scroll.focus()
