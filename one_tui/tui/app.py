@@ -513,6 +513,8 @@ class OneApp(App[None]):
         (a table of ~70 keys) out in ~150 ms, and a screen pushed again keeps its rendering."""
         from one_tui.tui.screens.help import HelpModal, help_text
 
+        if any(isinstance(screen, HelpModal) for screen in self.screen_stack):
+            return  # already open (the palette's "app: help" from inside it)
         shown = (tuple(key_rows(self.keymap)), self.terminal_line())
         if shown != self._help_shown:
             if self._help_shown is not None:
