@@ -17,9 +17,7 @@ from one_tui.tui.app import OneApp
 from one_tui.tui.config import TuiConfig
 from one_tui.tui.connect import Connector
 from one_tui.tui.screens.confirm import ConfirmModal
-from one_tui.tui.widgets.details import DetailsPane
-from one_tui.tui.widgets.results import ResultsPane
-from tests.tui.conftest import settle, toasts
+from tests.tui.conftest import open_details, settle, toasts
 
 WIDE = (160, 48)
 
@@ -47,16 +45,7 @@ async def test_the_app_downloads_a_sessions_datasets_from_the_real_file_server(
                      label="real Alyx")
     app = OneApp(conn, low_bandwidth=True, config=TuiConfig())
     async with app.run_test(size=WIDE, notifications=True) as pilot:
-        await settle(app, pilot)
-        results = app.query_one(ResultsPane)
-        index = [str(e) for e in results.full.column("eid").to_pylist()].index(eid)
-        results.table.focus()
-        results.table.move_cursor(row=index)
-        await pilot.press("enter")
-        await settle(app, pilot)
-        details = app.query_one(DetailsPane)
-        details.focus()
-        await pilot.pause()
+        details = await open_details(app, pilot, eid=eid)
         rows = [d for d in details.details.datasets if d.exists]
         assert rows and not any(d.on_disk for d in rows)
         await pilot.press("a")

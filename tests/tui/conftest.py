@@ -71,6 +71,26 @@ async def settle(app: OneApp, pilot: Any, rounds: int = 20) -> None:
     raise AssertionError("workers kept running")
 
 
+async def open_details(app: OneApp, pilot: Any, row: int = 0, eid: str | None = None) -> Any:
+    """Enter on a session of the results (``eid``, else the row ``row``), then the Details
+    pane focused, as a user opens it; returns the pane."""
+    from one_tui.tui.widgets.details import DetailsPane
+    from one_tui.tui.widgets.results import ResultsPane
+
+    await settle(app, pilot)
+    results = app.query_one(ResultsPane)
+    if eid is not None:
+        row = [str(e) for e in results.full.column("eid").to_pylist()].index(eid)
+    results.table.focus()
+    results.table.move_cursor(row=row)
+    await pilot.press("enter")
+    await settle(app, pilot)
+    details = app.query_one(DetailsPane)
+    details.focus()
+    await pilot.pause()
+    return details
+
+
 def requests_since(server: Any, start: int, path: str = "") -> list[str]:
     """Requests the demo server saw after index ``start`` (optionally only those on ``path``)."""
     return [r for r in server.requests[start:] if path in r]

@@ -11,28 +11,14 @@ from one_tui.engine.core.types import DiskState
 from one_tui.engine.core.values import DatasetRow
 from one_tui.tui.app import OneApp
 from one_tui.tui.dataset_list import DatasetList
-from one_tui.tui.widgets.details import DetailsPane
 from one_tui.tui.widgets.results import ResultsPane
-from tests.tui.conftest import settle
+from tests.tui.conftest import open_details, settle
 
 WIDE = (160, 48)
 
 
 def body(app: OneApp) -> str:
     return str(app.query_one("#details-body", Static).render())
-
-
-async def open_details(app: OneApp, pilot: Any, row: int = 0) -> DetailsPane:
-    await settle(app, pilot)
-    results = app.query_one(ResultsPane)
-    results.table.focus()
-    results.table.move_cursor(row=row)
-    await pilot.press("enter")
-    await settle(app, pilot)
-    details = app.query_one(DetailsPane)
-    details.focus()
-    await pilot.pause()
-    return details
 
 
 def row(i: int, collection: str = "alf", revision: str = "", default: bool = True,

@@ -19,7 +19,7 @@ from one_tui.tui.widgets.details import DetailsPane
 from one_tui.tui.widgets.download_panel import DownloadPanel
 from one_tui.tui.widgets.results import ResultsPane
 from tests.fetch_server import BASE_URL, FaultServer, SmallCache, small_cache
-from tests.tui.conftest import settle, status_text, toasts
+from tests.tui.conftest import open_details, settle, status_text, toasts
 
 WIDE = (160, 48)
 NARROW = (80, 24)
@@ -52,16 +52,7 @@ def panel(app: OneApp) -> str:
 
 
 async def open_session(app: OneApp, pilot: Any, eid: str) -> DetailsPane:
-    await settle(app, pilot)
-    results = app.query_one(ResultsPane)
-    index = [str(e) for e in results.full.column("eid").to_pylist()].index(eid)
-    results.table.focus()
-    results.table.move_cursor(row=index)
-    await pilot.press("enter")
-    await settle(app, pilot)
-    details = app.query_one(DetailsPane)
-    details.focus()
-    await pilot.pause()
+    details: DetailsPane = await open_details(app, pilot, eid=eid)
     return details
 
 
